@@ -1,0 +1,337 @@
+/* api.c - the public entry points that are not the run loop: argument
+ * checks first, then calls inward. Errors leave a message in m->err that
+ * names the value, the limit and the fix. */
+#include "internal.h"
+
+#define CHECK_CPU(m, id) do { if ((id) >= (m)->cfg.ncpus) { \
+        set_error((m), "cpu %u does not exist: the machine has %u CPUs (0..%u)", \
+                  (unsigned)(id), (m)->cfg.ncpus, (m)->cfg.ncpus - 1); \
+        return DC_ERR_RANGE; } } while (0)
+
+uint64_t dc_ram_size(dc_machine *m) { return m->ram_size; }
+
+/* Resolve [pa, pa+len) to one contiguous RAM run. */
+static dc_err ram_span(dc_machine *m, uint64_t pa, size_t len, uint64_t *off)
+{
+    if (len == 0) {
+        *off = 0;
+        return DC_OK;
+    }
+    uint64_t first, last;
+    if (!pa_to_ram(m, pa, &first) || !pa_to_ram(m, pa + len - 1, &last) ||
+        last - first != len - 1) {
+        set_error(m, "physical range 0x%llx..0x%llx is not RAM: RAM is 0x0..0x%llx%s",
+                  (unsigned long long)pa, (unsigned long long)(pa + len),
+                  (unsigned long long)m->low_ram,
+                  m->ram_size > m->low_ram ? " and from 0x20000000" : "");
+        return DC_ERR_RANGE;
+    }
+    *off = first;
+    return DC_OK;
+}
+
+dc_err dc_mem_read(dc_machine *m, uint64_t pa, void *buf, size_t len)
+{
+    uint64_t off;
+    dc_err e = ram_span(m, pa, len, &off);
+    if (e)
+        return e;
+    memcpy(buf, m->ram + off, len);
+    return DC_OK;
+}
+
+dc_err dc_mem_write(dc_machine *m, uint64_t pa, const void *buf, size_t len)
+{
+    uint64_t off;
+    dc_err e = ram_span(m, pa, len, &off);
+    if (e || len == 0)
+        return e;
+    memcpy(m->ram + off, buf, len);
+    for (uint64_t p = off >> PAGE_SHIFT; p <= (off + len - 1) >> PAGE_SHIFT; p++)
+        m->touched[p] = 1;
+    code_invalidate(m, off, len);
+    /* like a DMA write: reservations on the written memory are broken */
+    for (uint32_t i = 0; i < m->cfg.ncpus; i++)
+        m->cpus[i].a.llbit = 0;
+    return DC_OK;
+}
+
+dc_err dc_mem_view(dc_machine *m, uint64_t pa, size_t len, uint8_t **out)
+{
+    uint64_t off;
+    dc_err e = ram_span(m, pa, len, &off);
+    if (e)
+        return e;
+    for (uint64_t p = off >> PAGE_SHIFT; len && p <= (off + len - 1) >> PAGE_SHIFT; p++)
+        m->touched[p] = 1;  /* the host may write through the view */
+    *out = m->ram + off;
+    return DC_OK;
+}
+
+dc_err dc_translate(dc_machine *m, uint32_t cpu_id, uint32_t va, int is_write, uint64_t *pa)
+{
+    CHECK_CPU(m, cpu_id);
+    xlate x;
+    int r = translate(&m->cpus[cpu_id], va, is_write ? ACC_STORE : ACC_LOAD, &x);
+    if (r) {
+        set_error(m, "virtual address 0x%08x does not translate on cpu %u (exception code %d)",
+                  va, cpu_id, r);
+        return DC_ERR_RANGE;
+    }
+    *pa = x.pa;
+    return DC_OK;
+}
+
+dc_err dc_virt_read(dc_machine *m, uint32_t cpu_id, uint32_t va, void *buf, size_t len)
+{
+    CHECK_CPU(m, cpu_id);
+    uint8_t *out = buf;
+    while (len) {
+        uint32_t chunk = PAGE_SIZE - (va & (PAGE_SIZE - 1));
+        if (chunk > len)
+            chunk = (uint32_t)len;
+        uint64_t pa;
+        dc_err e = dc_translate(m, cpu_id, va, 0, &pa);
+        if (e)
+            return e;
+        e = dc_mem_read(m, pa, out, chunk);
+        if (e)
+            return e;
+        out += chunk;
+        va += chunk;
+        len -= chunk;
+    }
+    return DC_OK;
+}
+
+dc_err dc_mmio_map(dc_machine *m, uint64_t base, uint64_t size, uint32_t device)
+{
+    uint64_t off;
+    if (size == 0 || base + size < base) {
+        set_error(m, "device range of size %llu at 0x%llx is empty or wraps",
+                  (unsigned long long)size, (unsigned long long)base);
+        return DC_ERR_ARG;
+    }
+    if (m->nmmio >= MAX_MMIO) {
+        set_error(m, "too many device ranges: at most %d", MAX_MMIO);
+        return DC_ERR_RANGE;
+    }
+    if (pa_to_ram(m, base, &off) || pa_to_ram(m, base + size - 1, &off) ||
+        (base < m->low_ram) || (base < HIGH_RAM_BASE + (m->ram_size - m->low_ram) &&
+                                base + size > HIGH_RAM_BASE && m->ram_size > m->low_ram)) {
+        set_error(m, "device range 0x%llx..0x%llx overlaps RAM; put devices in the window "
+                  "0x1F000000..0x20000000", (unsigned long long)base,
+                  (unsigned long long)(base + size));
+        return DC_ERR_RANGE;
+    }
+    for (uint32_t i = 0; i < m->nmmio; i++) {
+        const mmio_range *r = &m->mmio[i];
+        if (base < r->base + r->size && r->base < base + size) {
+            set_error(m, "device range 0x%llx..0x%llx overlaps device %u at 0x%llx..0x%llx",
+                      (unsigned long long)base, (unsigned long long)(base + size), r->device,
+                      (unsigned long long)r->base, (unsigned long long)(r->base + r->size));
+            return DC_ERR_RANGE;
+        }
+    }
+    m->mmio[m->nmmio].base = base;
+    m->mmio[m->nmmio].size = size;
+    m->mmio[m->nmmio].device = device;
+    m->nmmio++;
+    return DC_OK;
+}
+
+dc_err dc_mmio_complete(dc_machine *m, uint32_t cpu_id, uint64_t value)
+{
+    CHECK_CPU(m, cpu_id);
+    cpu *c = &m->cpus[cpu_id];
+    c->a.mmio_ready = 1;
+    c->a.mmio_value = value;
+    return DC_OK;
+}
+
+dc_err dc_regs_get(dc_machine *m, uint32_t cpu_id, dc_regs *out)
+{
+    CHECK_CPU(m, cpu_id);
+    const cpu *c = &m->cpus[cpu_id];
+    memcpy(out->gpr, c->a.gpr, sizeof out->gpr);
+    out->pc = c->a.pc;
+    out->npc = c->a.npc;
+    out->hi = c->a.hi;
+    out->lo = c->a.lo;
+    out->bd = c->a.bd;
+    out->llbit = c->a.llbit;
+    return DC_OK;
+}
+
+dc_err dc_regs_set(dc_machine *m, uint32_t cpu_id, const dc_regs *in)
+{
+    CHECK_CPU(m, cpu_id);
+    cpu *c = &m->cpus[cpu_id];
+    memcpy(c->a.gpr, in->gpr, sizeof in->gpr);
+    c->a.gpr[0] = 0;
+    c->a.pc = in->pc;
+    c->a.npc = in->npc;
+    c->a.hi = in->hi;
+    c->a.lo = in->lo;
+    c->a.bd = in->bd ? 1 : 0;
+    c->a.llbit = in->llbit ? 1 : 0;
+    return DC_OK;
+}
+
+dc_err dc_set_pc(dc_machine *m, uint32_t cpu_id, uint32_t pc)
+{
+    CHECK_CPU(m, cpu_id);
+    cpu *c = &m->cpus[cpu_id];
+    c->a.pc = pc;
+    c->a.npc = pc + 4;
+    c->a.bd = 0;
+    c->a.mmio_ready = 0;
+    return DC_OK;
+}
+
+/* The monitor emulated the instruction at pc: continue after it. */
+dc_err dc_cpu_advance(dc_machine *m, uint32_t cpu_id)
+{
+    CHECK_CPU(m, cpu_id);
+    cpu *c = &m->cpus[cpu_id];
+    c->a.pc = c->a.npc;
+    c->a.npc = c->a.pc + 4;
+    c->a.bd = 0;
+    return DC_OK;
+}
+
+dc_err dc_cp0_read(dc_machine *m, uint32_t cpu_id, uint32_t reg, uint32_t sel, uint32_t *out)
+{
+    CHECK_CPU(m, cpu_id);
+    if (reg > 31 || sel > 7) {
+        set_error(m, "CP0 register %u select %u does not exist (registers 0..31, select 0..7)",
+                  reg, sel);
+        return DC_ERR_RANGE;
+    }
+    cpu *c = &m->cpus[cpu_id];
+    *out = cp0_read(c, reg, sel, c->a.cycles);
+    return DC_OK;
+}
+
+dc_err dc_cp0_write(dc_machine *m, uint32_t cpu_id, uint32_t reg, uint32_t sel, uint32_t value)
+{
+    CHECK_CPU(m, cpu_id);
+    if (reg > 31 || sel > 7) {
+        set_error(m, "CP0 register %u select %u does not exist (registers 0..31, select 0..7)",
+                  reg, sel);
+        return DC_ERR_RANGE;
+    }
+    cpu *c = &m->cpus[cpu_id];
+    cp0_write(c, reg, sel, value, c->a.cycles);
+    return DC_OK;
+}
+
+dc_err dc_cpu_start(dc_machine *m, uint32_t cpu_id, uint32_t pc)
+{
+    CHECK_CPU(m, cpu_id);
+    cpu *c = &m->cpus[cpu_id];
+    if (c->a.state != DC_CPU_PARKED) {
+        set_error(m, "cpu %u is already started", cpu_id);
+        return DC_ERR_STATE;
+    }
+    c->a.state = DC_CPU_RUNNING;
+    c->a.status = 0;        /* kernel mode, BEV = 0, interrupts off */
+    cp0_update_mode(c);
+    stlb_flush(c);
+    return dc_set_pc(m, cpu_id, pc);
+}
+
+dc_err dc_cpu_state_get(dc_machine *m, uint32_t cpu_id, uint32_t *state)
+{
+    CHECK_CPU(m, cpu_id);
+    *state = m->cpus[cpu_id].a.state;
+    return DC_OK;
+}
+
+dc_err dc_set_ownership(dc_machine *m, uint32_t cpu_id, uint32_t ownership)
+{
+    CHECK_CPU(m, cpu_id);
+    if (ownership > DC_MONITORED) {
+        set_error(m, "ownership %u is not NATIVE (0) or MONITORED (1)", ownership);
+        return DC_ERR_ARG;
+    }
+    m->cpus[cpu_id].a.ownership = ownership;
+    return DC_OK;
+}
+
+dc_err dc_get_ownership(dc_machine *m, uint32_t cpu_id, uint32_t *ownership)
+{
+    CHECK_CPU(m, cpu_id);
+    *ownership = m->cpus[cpu_id].a.ownership;
+    return DC_OK;
+}
+
+dc_err dc_set_irq(dc_machine *m, uint32_t cpu_id, uint32_t line, int level)
+{
+    CHECK_CPU(m, cpu_id);
+    if (line > 5) {
+        set_error(m, "interrupt line %u does not exist: hardware lines are 0..5 (IP2..IP7)",
+                  line);
+        return DC_ERR_RANGE;
+    }
+    cpu *c = &m->cpus[cpu_id];
+    if (level)
+        c->a.irq_lines |= 1u << line;
+    else
+        c->a.irq_lines &= ~(1u << line);
+    cause_update_ip(c);
+    return DC_OK;
+}
+
+dc_err dc_cpu_stats_get(dc_machine *m, uint32_t cpu_id, dc_cpu_stats *out)
+{
+    CHECK_CPU(m, cpu_id);
+    *out = m->cpus[cpu_id].a.stats;
+    out->cycles = m->cpus[cpu_id].a.cycles;
+    return DC_OK;
+}
+
+dc_err dc_tlb_read(dc_machine *m, uint32_t cpu_id, uint32_t index, uint32_t out[4])
+{
+    CHECK_CPU(m, cpu_id);
+    if (index >= m->cfg.tlb_entries) {
+        set_error(m, "TLB index %u is out of range: the TLB has %u entries", index,
+                  m->cfg.tlb_entries);
+        return DC_ERR_RANGE;
+    }
+    const tlb_entry *e = &m->cpus[cpu_id].a.tlb[index];
+    out[0] = e->hi;
+    out[1] = e->lo0 | e->g;
+    out[2] = e->lo1 | e->g;
+    out[3] = e->mask;
+    return DC_OK;
+}
+
+dc_err dc_break_add(dc_machine *m, int32_t cpu_id, uint32_t va)
+{
+    if (cpu_id >= 0)
+        CHECK_CPU(m, (uint32_t)cpu_id);
+    for (uint32_t i = 0; i < m->nbps; i++)
+        if (m->bps[i].va == va && m->bps[i].cpu == cpu_id)
+            return DC_OK;
+    if (m->nbps >= MAX_BREAK) {
+        set_error(m, "too many breakpoints: at most %d", MAX_BREAK);
+        return DC_ERR_RANGE;
+    }
+    m->bps[m->nbps].va = va;
+    m->bps[m->nbps].cpu = cpu_id;
+    m->nbps++;
+    return DC_OK;
+}
+
+dc_err dc_break_remove(dc_machine *m, int32_t cpu_id, uint32_t va)
+{
+    for (uint32_t i = 0; i < m->nbps; i++) {
+        if (m->bps[i].va == va && m->bps[i].cpu == cpu_id) {
+            m->bps[i] = m->bps[--m->nbps];
+            return DC_OK;
+        }
+    }
+    set_error(m, "no breakpoint at 0x%08x for cpu %d", va, cpu_id);
+    return DC_ERR_ARG;
+}

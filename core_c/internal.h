@@ -1,0 +1,219 @@
+/* internal.h - private structures of the machine core. */
+#ifndef DC_INTERNAL_H
+#define DC_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "include/dc.h"
+#include "mips.h"
+#include "param.h"
+
+#define likely(x) __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+
+/* ---- decoded instructions (decode.c) ---------------------------------- */
+
+/* One decoded instruction. `h` is the handler's label address in exec.c
+ * (threaded code); `op` indexes the same table. Destination registers that
+ * are r0 are decoded as REG_SINK so handlers never need to test for r0. */
+typedef struct dinsn {
+    const void *h;
+    uint8_t op, rs, rt, rd;
+    int32_t imm;
+} dinsn;
+
+#define REG_SINK 32
+
+/* Decoded code for one physical page, plus a sentinel entry that moves
+ * execution onto the next virtual page. Never freed while the machine runs,
+ * so pointers into it stay valid; a store into the page marks the stored
+ * words undecoded instead. */
+typedef struct dpage {
+    dinsn insn[PAGE_WORDS + 1];
+    uint8_t *host;              /* the page's RAM */
+} dpage;
+
+/* dpages are allocated on this alignment so an entry finds its page. */
+#define DPAGE_ALIGN 32768u
+
+/* Conditional branches whose target or delay slot leaves the page carry
+ * this flag in `rd` and take the slow "far" path. */
+#define BR_FAR 1
+
+#include "ops.h"
+
+enum {
+#define X(name) OP_##name,
+    OPS(X)
+#undef X
+    OP_COUNT
+};
+
+extern const void *g_labels[OP_COUNT];
+void decode(uint32_t w, dinsn *d, uint32_t index);
+
+/* ---- host soft TLB (softtlb.c) ----------------------------------------- */
+
+/* A host-side cache of recent translations, one array per processor mode,
+ * kept apart from the architectural TLB. Tags are (va page | ASID << 4), so
+ * an ASID change needs no flush. A write tag exists only for writable pages
+ * that hold no decoded code, so stores into code always take the slow path. */
+typedef struct stlb_entry {
+    uint32_t rtag;
+    uint32_t wtag;
+    uintptr_t addend;           /* host address = addend + va */
+} stlb_entry;
+
+#define STLB_INVALID 1u         /* bit 0 is never set in a valid tag */
+
+/* ---- architectural TLB (tlb.c) ----------------------------------------- */
+
+typedef struct tlb_entry {
+    uint32_t hi;                /* EntryHi: VPN2 | ASID */
+    uint32_t lo0, lo1;          /* EntryLo0/1 as written (G folded below) */
+    uint32_t mask;              /* PageMask */
+    uint32_t g;                 /* G of lo0 AND lo1 */
+} tlb_entry;
+
+/* ---- CPU ---------------------------------------------------------------- */
+
+/* Everything architectural about one CPU, as plain data: a snapshot copies
+ * it whole. Host caches live in `cpu` outside this block. */
+typedef struct cpu_arch {
+    uint32_t gpr[34];           /* 32 = write sink for r0, 33 = padding */
+    uint32_t pc, npc, bd, llbit;
+    uint32_t hi, lo;
+    /* CP0 */
+    uint32_t index, entrylo0, entrylo1, context, pagemask, wired, hwrena;
+    uint32_t badvaddr, entryhi, compare, status, intctl, srsctl, cause;
+    uint32_t epc, prid, ebase, config0, lladdr, watchlo, watchhi, errorepc;
+    uint32_t count_bias;        /* Count = cycles/2 + count_bias */
+    uint32_t irq_lines;         /* hardware lines 0..5 (IP2..IP7) */
+    uint32_t state;             /* dc_cpu_state */
+    uint32_t ownership;         /* dc_ownership */
+    uint32_t mmio_ready;        /* a completed MMIO read waits for its load */
+    uint32_t ll_va;             /* virtual address of the last LL */
+    uint64_t random_epoch;      /* cycle of the last Wired write (Random restarts) */
+    uint64_t mmio_value;
+    uint64_t mmio_pa;
+    uint64_t cycles;
+    uint64_t timer_deadline;    /* cycle at which Count reaches Compare */
+    tlb_entry tlb[MAX_TLB];
+    dc_cpu_stats stats;
+} cpu_arch;
+
+typedef struct cpu {
+    cpu_arch a;
+    uint32_t id;
+    uint32_t mode;              /* MODE_KERNEL/SUPER/USER, from Status */
+    uint32_t bp_skip;           /* resume over a breakpoint at bp_skip_va */
+    uint32_t bp_skip_va;
+    stlb_entry stlb[3][STLB_SIZE];
+    dinsn far_entry;            /* execution continues at far_target */
+    uint32_t far_target;
+    int fault_refill;           /* set by the slow paths with a TLB ExcCode */
+    struct dc_machine *m;
+} cpu;
+
+/* ---- machine ------------------------------------------------------------ */
+
+typedef struct mmio_range {
+    uint64_t base, size;
+    uint32_t device;
+} mmio_range;
+
+typedef struct breakpoint {
+    uint32_t va;
+    int32_t cpu;
+} breakpoint;
+
+struct dc_machine {
+    dc_config cfg;
+    uint8_t *ram;               /* reserved with mmap: pages commit on touch */
+    uint64_t ram_size;
+    uint64_t low_ram;           /* RAM below the device window */
+    uint64_t npages;
+    dpage **dpages;             /* per RAM page: decoded code, or NULL */
+    uint8_t *touched;           /* per RAM page: ever written (for snapshots) */
+    mmio_range mmio[MAX_MMIO];
+    uint32_t nmmio;
+    breakpoint bps[MAX_BREAK];
+    uint32_t nbps;
+    uint32_t cur;               /* CPU whose turn it is */
+    uint32_t halted;
+    uint32_t halt_code;
+    uint32_t pad;
+    uint64_t epoch_end;         /* cycle at which the current round ends */
+    char err[256];
+    cpu *cpus;
+};
+
+/* ---- cross-file internals ----------------------------------------------- */
+
+/* cpu.c */
+void cpu_reset(dc_machine *m, cpu *c, uint32_t id);
+void set_error(dc_machine *m, const char *fmt, ...);
+
+/* exec.c: run up to `budget` instructions; returns the number executed.
+ * Sets ex->reason when the host must act. */
+uint64_t cpu_exec(dc_machine *m, cpu *c, uint64_t budget, dc_exit *ex, int stepping);
+void exec_init(void);
+
+/* cp0.c */
+void cp0_update_mode(cpu *c);
+uint32_t cp0_read(cpu *c, uint32_t reg, uint32_t sel, uint64_t now);
+/* cp0_write returns 0, or flags: re-enter execution (mode, ASID, interrupt
+ * state changed) and/or end the slice (the timer deadline moved). */
+#define CP0_RETRANSLATE 1
+#define CP0_RESLICE 2
+int cp0_write(cpu *c, uint32_t reg, uint32_t sel, uint32_t v, uint64_t now);
+void cp0_set_deadline(cpu *c, uint64_t now);
+void cp0_timer_fire(cpu *c);
+uint32_t cp0_random(cpu *c, uint64_t now);
+int irq_pending(const cpu *c);     /* an interrupt would be taken now */
+int irq_wakes(const cpu *c);       /* an unmasked interrupt is signalled */
+void cause_update_ip(cpu *c);
+
+/* tlb.c */
+enum { ACC_LOAD = 0, ACC_STORE = 1, ACC_FETCH = 2 };
+typedef struct xlate {
+    uint64_t pa;
+    int refill;                 /* TLB miss with no matching entry */
+    int writable;               /* a store would not raise Mod */
+} xlate;
+int translate(cpu *c, uint32_t va, int acc, xlate *x);   /* 0 or ExcCode */
+int tlb_lookup(const cpu *c, uint32_t va, uint32_t asid);
+void tlbwi(cpu *c);
+void tlbwr(cpu *c, uint64_t now);
+void tlbp(cpu *c);
+void tlbr(cpu *c);
+
+/* exception.c */
+void take_exception(cpu *c, uint32_t code, uint32_t pc, int bd, uint32_t badva,
+                    int refill, uint32_t ce);
+
+/* softtlb.c */
+void stlb_flush(cpu *c);
+void stlb_flush_range(cpu *c, uint32_t va, uint32_t len);
+void stlb_fill(dc_machine *m, cpu *c, uint32_t va, uint64_t ramoff, int writable);
+void stlb_purge_writes(dc_machine *m, uint64_t page);
+
+/* mem.c */
+int pa_to_ram(const dc_machine *m, uint64_t pa, uint64_t *off);
+const mmio_range *mmio_find(const dc_machine *m, uint64_t pa);
+dpage *dpage_get(dc_machine *m, uint64_t page);
+void code_invalidate(dc_machine *m, uint64_t off, uint64_t len);
+void dpages_drop_all(dc_machine *m);
+/* slow paths: return 0, an ExcCode, or MEM_MMIO when the access went to a
+ * device (ex filled in). */
+#define MEM_MMIO (-1)
+int mem_load_slow(dc_machine *m, cpu *c, uint32_t va, uint32_t size, uint32_t *val,
+                  dc_exit *ex);
+int mem_store_slow(dc_machine *m, cpu *c, uint32_t va, uint32_t size, uint32_t val,
+                   dc_exit *ex);
+/* SWL/SWR: word = (word & ~mask) | bits at aligned `wa`; devices give DBE */
+int mem_merge_slow(dc_machine *m, cpu *c, uint32_t wa, uint32_t mask, uint32_t bits);
+
+#endif

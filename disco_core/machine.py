@@ -1,0 +1,562 @@
+"""The simulated machine: the Python face of the C core.
+
+This is the only module that imports the cffi extension. It maps C error
+codes to the DiscoError hierarchy, C exit records to dataclasses, and routes
+MMIO exits to device objects. See docs/machine-api.md.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+from disco_core.errors import ConfigError, CoreBug, DiscoError, GuestMemoryError, SnapshotError
+
+if os.environ.get("DISCO_CORE_VARIANT") == "asan":
+    from disco_core._dc_cffi_asan import ffi, lib  # type: ignore[import-not-found]
+else:
+    from disco_core._dc_cffi import ffi, lib  # type: ignore[import-not-found]
+
+MiB = 1 << 20
+
+
+class ExitReason(enum.IntEnum):
+    NONE = lib.DC_EXIT_NONE
+    BUDGET = lib.DC_EXIT_BUDGET
+    MMIO = lib.DC_EXIT_MMIO
+    EXCEPTION = lib.DC_EXIT_EXCEPTION
+    BREAKPOINT = lib.DC_EXIT_BREAKPOINT
+    STEP = lib.DC_EXIT_STEP
+    WAIT = lib.DC_EXIT_WAIT
+    HALT = lib.DC_EXIT_HALT
+
+
+class Ownership(enum.IntEnum):
+    NATIVE = lib.DC_NATIVE
+    MONITORED = lib.DC_MONITORED
+
+
+class CpuState(enum.IntEnum):
+    RUNNING = lib.DC_CPU_RUNNING
+    WAITING = lib.DC_CPU_WAITING
+    PARKED = lib.DC_CPU_PARKED
+
+
+class ExcCode(enum.IntEnum):
+    """Cause.ExcCode values (MIPS32 PRA table 8.25)."""
+
+    INT = 0
+    MOD = 1
+    TLBL = 2
+    TLBS = 3
+    ADEL = 4
+    ADES = 5
+    IBE = 6
+    DBE = 7
+    SYS = 8
+    BP = 9
+    RI = 10
+    CPU = 11
+    OV = 12
+    TR = 13
+    WATCH = 23
+
+
+@dataclass(frozen=True)
+class MachineConfig:
+    cpus: int = 1
+    ram_bytes: int = 64 * MiB
+    tlb_entries: int = 64
+    quantum: int = 10_000
+    prid: int = 0x00000900  # the R10000's implementation number
+
+    def check(self) -> None:
+        """Refuse impossible values with a message naming field, value and range."""
+        if not 1 <= self.cpus <= 64:
+            raise ConfigError(f"cpus = {self.cpus} is out of range: a machine has 1 to 64 CPUs")
+        if not 4 <= self.tlb_entries <= 64:
+            raise ConfigError(
+                f"tlb_entries = {self.tlb_entries} is out of range: use 4 to 64 entry pairs"
+            )
+        if self.ram_bytes % 4096 or not 4096 <= self.ram_bytes <= 16 << 30:
+            raise ConfigError(
+                f"ram_bytes = {self.ram_bytes} is not allowed: use a multiple of 4096 "
+                "from 4 KiB to 16 GiB"
+            )
+        if not 1 <= self.quantum <= 1_000_000:
+            raise ConfigError(
+                f"quantum = {self.quantum} is out of range: use 1 to 1000000 cycles"
+            )
+
+
+@dataclass(frozen=True)
+class ExceptionInfo:
+    code: int
+    pc: int
+    epc: int
+    badvaddr: int
+    insn: int
+    bd: bool
+    ce: int
+    refill: bool
+    mode: int
+
+    @property
+    def name(self) -> str:
+        try:
+            return ExcCode(self.code).name
+        except ValueError:
+            return f"exc{self.code}"
+
+
+@dataclass(frozen=True)
+class MmioInfo:
+    pa: int
+    size: int
+    is_write: bool
+    value: int
+    device: int
+    offset: int
+
+
+@dataclass(frozen=True)
+class Exit:
+    reason: ExitReason
+    cpu: int
+    executed: int
+    pc: int = 0
+    code: int = 0
+    exception: ExceptionInfo | None = None
+    mmio: MmioInfo | None = None
+
+
+class Device(Protocol):
+    def read(self, offset: int, size: int) -> int: ...
+
+    def write(self, offset: int, size: int, value: int) -> None: ...
+
+
+@dataclass
+class _Mapping:
+    base: int
+    size: int
+    device: Device
+    name: str
+
+
+_ERRORS: dict[int, type[DiscoError]] = {
+    lib.DC_ERR_CONFIG: ConfigError,
+    lib.DC_ERR_RANGE: GuestMemoryError,
+    lib.DC_ERR_SNAPSHOT: SnapshotError,
+    lib.DC_ERR_BUG: CoreBug,
+}
+
+
+class Machine:
+    """A MIPS32 multiprocessor: CPUs, RAM and device ranges."""
+
+    def __init__(self, config: MachineConfig | None = None, **kwargs: int) -> None:
+        if config is None:
+            config = MachineConfig(**kwargs)
+        elif kwargs:
+            raise TypeError("pass either a MachineConfig or keyword fields, not both")
+        config.check()
+        self.config = config
+        cfg = ffi.new("dc_config *")
+        cfg.ncpus = config.cpus
+        cfg.tlb_entries = config.tlb_entries
+        cfg.ram_bytes = config.ram_bytes
+        cfg.quantum = config.quantum
+        cfg.prid = config.prid
+        out = ffi.new("dc_machine **")
+        err = lib.dc_machine_new(cfg, out)
+        if err != lib.DC_OK:
+            msg = ffi.string(lib.dc_config_error()).decode()
+            raise _ERRORS.get(err, DiscoError)(msg or ffi.string(lib.dc_strerror(err)).decode())
+        self._m = ffi.gc(out[0], lib.dc_machine_free)
+        self._exit = ffi.new("dc_exit *")
+        self._regs = ffi.new("dc_regs *")
+        self._devices: list[_Mapping] = []
+        self._owner = threading.get_ident()
+        self.cpus = [Cpu(self, i) for i in range(config.cpus)]
+
+    # ---- lifecycle -------------------------------------------------------
+
+    def close(self) -> None:
+        if self._m is not None:
+            lib.dc_machine_free(ffi.gc(self._m, None))
+            self._m = None
+
+    def __enter__(self) -> Machine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _check(self, err: int) -> None:
+        if err != lib.DC_OK:
+            msg = ffi.string(lib.dc_last_error(self._m)).decode()
+            raise _ERRORS.get(err, DiscoError)(msg or ffi.string(lib.dc_strerror(err)).decode())
+
+    @property
+    def handle(self) -> object:
+        if self._m is None:
+            raise DiscoError("the machine is closed")
+        return self._m
+
+    # ---- memory ------------------------------------------------------------
+
+    @property
+    def ram_bytes(self) -> int:
+        return self.config.ram_bytes
+
+    def write_phys(self, pa: int, data: bytes | bytearray | memoryview) -> None:
+        data = bytes(data)
+        self._check(lib.dc_mem_write(self.handle, pa, data, len(data)))
+
+    def read_phys(self, pa: int, n: int) -> bytes:
+        buf = ffi.new("uint8_t[]", n)
+        self._check(lib.dc_mem_read(self.handle, pa, buf, n))
+        return bytes(ffi.buffer(buf, n))
+
+    def phys_view(self, pa: int, n: int) -> np.ndarray:
+        """A zero-copy uint8 view of RAM (valid while the machine lives)."""
+        out = ffi.new("uint8_t **")
+        self._check(lib.dc_mem_view(self.handle, pa, n, out))
+        return np.frombuffer(ffi.buffer(out[0], n), dtype=np.uint8)
+
+    def read_virt(self, cpu: int, va: int, n: int) -> bytes:
+        buf = ffi.new("uint8_t[]", n)
+        self._check(lib.dc_virt_read(self.handle, cpu, va & 0xFFFFFFFF, buf, n))
+        return bytes(ffi.buffer(buf, n))
+
+    def translate(self, cpu: int, va: int, write: bool = False) -> int:
+        out = ffi.new("uint64_t *")
+        self._check(lib.dc_translate(self.handle, cpu, va & 0xFFFFFFFF, int(write), out))
+        return int(out[0])
+
+    # ---- devices -----------------------------------------------------------
+
+    def map_device(self, base: int, size: int, device: Device, name: str = "") -> None:
+        """Route physical [base, base+size) to `device` (read/write methods)."""
+        self._check(lib.dc_mmio_map(self.handle, base, size, len(self._devices)))
+        self._devices.append(_Mapping(base, size, device, name or type(device).__name__))
+
+    @property
+    def devices(self) -> list[tuple[str, int, int, Device]]:
+        return [(d.name, d.base, d.size, d.device) for d in self._devices]
+
+    def halt(self, code: int = 0) -> None:
+        """Stop the machine; the current run() returns a HALT exit."""
+        lib.dc_halt(self.handle, code & 0xFFFFFFFF)
+
+    @property
+    def halted(self) -> bool:
+        return bool(lib.dc_halted(self.handle))
+
+    # ---- running -----------------------------------------------------------
+
+    def _convert(self, ex: object) -> Exit:
+        reason = ExitReason(ex.reason)
+        exc = mmio = None
+        if reason == ExitReason.EXCEPTION:
+            e = ex.exception
+            exc = ExceptionInfo(e.code, e.pc, e.epc, e.badvaddr, e.insn, bool(e.bd), e.ce,
+                                bool(e.refill), e.mode)
+        elif reason == ExitReason.MMIO:
+            i = ex.mmio
+            mmio = MmioInfo(i.pa, i.size, bool(i.is_write), i.value, i.device, i.offset)
+        return Exit(reason, ex.cpu, ex.executed, ex.pc, ex.halt_code, exc, mmio)
+
+    def run_raw(self, budget: int) -> Exit:
+        """Run up to `budget` instructions; every exit, MMIO included, returns."""
+        if budget < 0:
+            raise ValueError(f"budget = {budget} must not be negative")
+        self._check(lib.dc_run(self.handle, budget, self._exit))
+        return self._convert(self._exit)
+
+    def _dispatch_mmio(self, ex: Exit) -> None:
+        assert ex.mmio is not None
+        dev = self._devices[ex.mmio.device].device
+        if ex.mmio.is_write:
+            dev.write(ex.mmio.offset, ex.mmio.size, ex.mmio.value)
+        else:
+            value = dev.read(ex.mmio.offset, ex.mmio.size)
+            self._check(lib.dc_mmio_complete(self.handle, ex.cpu, value & 0xFFFFFFFF))
+
+    def run(self, budget: int) -> Exit:
+        """Run up to `budget` instructions, serving device accesses on the way."""
+        left = budget
+        while True:
+            ex = self.run_raw(left)
+            left -= ex.executed
+            if ex.reason != ExitReason.MMIO:
+                return Exit(ex.reason, ex.cpu, budget - left, ex.pc, ex.code, ex.exception)
+            self._dispatch_mmio(ex)
+            if self.halted:
+                code = self.halt_code
+                return Exit(ExitReason.HALT, ex.cpu, budget - left, ex.pc, code)
+            if left == 0:
+                return Exit(ExitReason.BUDGET, -1, budget, ex.pc)
+
+    @property
+    def halt_code(self) -> int:
+        return int(lib.dc_halt_code(self.handle))
+
+    def step(self, cpu: int = 0) -> Exit:
+        """Execute exactly one instruction on `cpu` (device accesses served)."""
+        while True:
+            self._check(lib.dc_step(self.handle, cpu, self._exit))
+            ex = self._convert(self._exit)
+            if ex.reason != ExitReason.MMIO:
+                return ex
+            self._dispatch_mmio(ex)
+            if ex.mmio is not None and ex.mmio.is_write:
+                return Exit(ExitReason.STEP, cpu, 1, self.cpus[cpu].pc)
+
+    # ---- breakpoints -------------------------------------------------------
+
+    def add_breakpoint(self, va: int, cpu: int | None = None) -> None:
+        self._check(lib.dc_break_add(self.handle, -1 if cpu is None else cpu, va & 0xFFFFFFFF))
+
+    def remove_breakpoint(self, va: int, cpu: int | None = None) -> None:
+        self._check(
+            lib.dc_break_remove(self.handle, -1 if cpu is None else cpu, va & 0xFFFFFFFF)
+        )
+
+    # ---- snapshots -----------------------------------------------------------
+
+    def snapshot(self) -> bytes:
+        """The whole machine (CPUs, TLBs, touched RAM, scheduler, device state)."""
+        n = lib.dc_snapshot_size(self.handle)
+        buf = ffi.new("uint8_t[]", n)
+        written = ffi.new("size_t *")
+        self._check(lib.dc_snapshot_save(self.handle, buf, n, written))
+        core = bytes(ffi.buffer(buf, written[0]))
+        states = [_device_state(m.device) for m in self._devices]
+        return _pack_snapshot(core, states)
+
+    def restore(self, blob: bytes) -> None:
+        core, states = _unpack_snapshot(blob, len(self._devices))
+        self._check(lib.dc_snapshot_load(self.handle, core, len(core)))
+        for mapping, state in zip(self._devices, states, strict=True):
+            if state is not None and hasattr(mapping.device, "restore"):
+                mapping.device.restore(state)
+
+    def digest(self) -> str:
+        """A short hash of the whole machine state, for determinism checks."""
+        import hashlib
+
+        return hashlib.sha256(self.snapshot()).hexdigest()[:16]
+
+
+def _device_state(dev: Device) -> bytes | None:
+    snap = getattr(dev, "snapshot", None)
+    return snap() if callable(snap) else None
+
+
+_SNAP_MAGIC = b"DWSNAP01"
+
+
+def _pack_snapshot(core: bytes, states: list[bytes | None]) -> bytes:
+    parts = [_SNAP_MAGIC, len(core).to_bytes(8, "little"), core,
+             len(states).to_bytes(4, "little")]
+    for s in states:
+        if s is None:
+            parts.append((0xFFFFFFFF).to_bytes(4, "little"))
+        else:
+            parts += [len(s).to_bytes(4, "little"), s]
+    return b"".join(parts)
+
+
+def _unpack_snapshot(blob: bytes, ndevices: int) -> tuple[bytes, list[bytes | None]]:
+    def fail(why: str) -> SnapshotError:
+        return SnapshotError(f"snapshot refused: {why}; the machine is unchanged")
+
+    if not isinstance(blob, bytes | bytearray | memoryview):
+        raise fail(f"expected bytes, got {type(blob).__name__}")
+    blob = bytes(blob)
+    if blob[:8] != _SNAP_MAGIC:
+        raise fail("it does not start with the workbench snapshot magic DWSNAP01")
+    try:
+        n = int.from_bytes(blob[8:16], "little")
+        core = blob[16 : 16 + n]
+        pos = 16 + n
+        if len(core) != n:
+            raise ValueError
+        count = int.from_bytes(blob[pos : pos + 4], "little")
+        pos += 4
+        if count != ndevices:
+            raise fail(f"it holds {count} devices, this machine has {ndevices}")
+        states: list[bytes | None] = []
+        for _ in range(count):
+            size = int.from_bytes(blob[pos : pos + 4], "little")
+            pos += 4
+            if size == 0xFFFFFFFF:
+                states.append(None)
+                continue
+            states.append(blob[pos : pos + size])
+            pos += size
+        if pos != len(blob):
+            raise ValueError
+    except (ValueError, IndexError):
+        raise fail("it is truncated or damaged") from None
+    return core, states
+
+
+class _Gpr:
+    """Cpu.gpr[n]: indexable general-purpose registers."""
+
+    def __init__(self, cpu: Cpu) -> None:
+        self._cpu = cpu
+
+    def __getitem__(self, n: int) -> int:
+        if not 0 <= n < 32:
+            raise IndexError(f"register {n} does not exist: use 0..31")
+        return int(self._cpu._get().gpr[n])
+
+    def __setitem__(self, n: int, value: int) -> None:
+        if not 0 <= n < 32:
+            raise IndexError(f"register {n} does not exist: use 0..31")
+        r = self._cpu._get()
+        r.gpr[n] = value & 0xFFFFFFFF
+        self._cpu._put(r)
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._cpu.regs().tolist())
+
+    def __len__(self) -> int:
+        return 32
+
+
+@dataclass
+class Cpu:
+    """A view of one CPU of a Machine."""
+
+    machine: Machine
+    index: int
+    gpr: _Gpr = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.gpr = _Gpr(self)
+
+    def _get(self) -> object:
+        r = self.machine._regs
+        self.machine._check(lib.dc_regs_get(self.machine.handle, self.index, r))
+        return r
+
+    def _put(self, r: object) -> None:
+        self.machine._check(lib.dc_regs_set(self.machine.handle, self.index, r))
+
+    def regs(self) -> np.ndarray:
+        r = self._get()
+        return np.frombuffer(ffi.buffer(r.gpr, 128), dtype=np.uint32).copy()
+
+    @property
+    def pc(self) -> int:
+        return int(self._get().pc)
+
+    @pc.setter
+    def pc(self, value: int) -> None:
+        self.machine._check(lib.dc_set_pc(self.machine.handle, self.index, value & 0xFFFFFFFF))
+
+    @property
+    def npc(self) -> int:
+        return int(self._get().npc)
+
+    @property
+    def in_delay_slot(self) -> bool:
+        return bool(self._get().bd)
+
+    @property
+    def hi(self) -> int:
+        return int(self._get().hi)
+
+    @hi.setter
+    def hi(self, value: int) -> None:
+        r = self._get()
+        r.hi = value & 0xFFFFFFFF
+        self._put(r)
+
+    @property
+    def lo(self) -> int:
+        return int(self._get().lo)
+
+    @lo.setter
+    def lo(self, value: int) -> None:
+        r = self._get()
+        r.lo = value & 0xFFFFFFFF
+        self._put(r)
+
+    @property
+    def llbit(self) -> bool:
+        return bool(self._get().llbit)
+
+    def cp0(self, reg: int, sel: int = 0) -> int:
+        out = ffi.new("uint32_t *")
+        self.machine._check(lib.dc_cp0_read(self.machine.handle, self.index, reg, sel, out))
+        return int(out[0])
+
+    def set_cp0(self, reg: int, value: int, sel: int = 0) -> None:
+        self.machine._check(
+            lib.dc_cp0_write(self.machine.handle, self.index, reg, sel, value & 0xFFFFFFFF)
+        )
+
+    @property
+    def state(self) -> CpuState:
+        out = ffi.new("uint32_t *")
+        self.machine._check(lib.dc_cpu_state_get(self.machine.handle, self.index, out))
+        return CpuState(out[0])
+
+    @property
+    def ownership(self) -> Ownership:
+        out = ffi.new("uint32_t *")
+        self.machine._check(lib.dc_get_ownership(self.machine.handle, self.index, out))
+        return Ownership(out[0])
+
+    @ownership.setter
+    def ownership(self, value: Ownership) -> None:
+        self.machine._check(lib.dc_set_ownership(self.machine.handle, self.index, int(value)))
+
+    def start(self, pc: int) -> None:
+        """Release a parked CPU at `pc` in kernel mode."""
+        self.machine._check(lib.dc_cpu_start(self.machine.handle, self.index, pc & 0xFFFFFFFF))
+
+    def advance(self) -> None:
+        """Continue after the instruction at pc (the monitor emulated it)."""
+        self.machine._check(lib.dc_cpu_advance(self.machine.handle, self.index))
+
+    def set_irq(self, line: int, level: bool) -> None:
+        self.machine._check(lib.dc_set_irq(self.machine.handle, self.index, line, int(level)))
+
+    def stats(self) -> dict[str, object]:
+        s = ffi.new("dc_cpu_stats *")
+        self.machine._check(lib.dc_cpu_stats_get(self.machine.handle, self.index, s))
+        return {
+            "instructions": int(s.instructions),
+            "cycles": int(s.cycles),
+            "tlb_refills": int(s.tlb_refills),
+            "interrupts": int(s.interrupts),
+            "exceptions": {ExcCode(i).name if i in ExcCode._value2member_map_ else f"exc{i}":
+                           int(s.exceptions[i]) for i in range(32) if s.exceptions[i]},
+        }
+
+    @property
+    def cycles(self) -> int:
+        return int(self.stats()["cycles"])  # type: ignore[arg-type]
+
+    @property
+    def instructions(self) -> int:
+        return int(self.stats()["instructions"])  # type: ignore[arg-type]
+
+    def tlb(self, index: int) -> tuple[int, int, int, int]:
+        """TLB entry `index` as (EntryHi, EntryLo0, EntryLo1, PageMask)."""
+        out = ffi.new("uint32_t[4]")
+        self.machine._check(lib.dc_tlb_read(self.machine.handle, self.index, index, out))
+        return int(out[0]), int(out[1]), int(out[2]), int(out[3])
