@@ -179,7 +179,8 @@ class Machine:
         if err != lib.DC_OK:
             msg = ffi.string(lib.dc_config_error()).decode()
             raise _ERRORS.get(err, DiscoError)(msg or ffi.string(lib.dc_strerror(err)).decode())
-        self._m = ffi.gc(out[0], lib.dc_machine_free)
+        self._raw = out[0]
+        self._m = ffi.gc(self._raw, lib.dc_machine_free)
         self._exit = ffi.new("dc_exit *")
         self._regs = ffi.new("dc_regs *")
         self._devices: list[_Mapping] = []
@@ -190,8 +191,10 @@ class Machine:
 
     def close(self) -> None:
         if self._m is not None:
-            lib.dc_machine_free(ffi.gc(self._m, None))
+            ffi.gc(self._m, None)  # detach the collector's free, then free now
             self._m = None
+            lib.dc_machine_free(self._raw)
+            self._raw = None
 
     def __enter__(self) -> Machine:
         return self
