@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 from capstone import CS_ARCH_MIPS, CS_MODE_LITTLE_ENDIAN, CS_MODE_MIPS32, Cs
 
-from disco_core.machine import ExitReason, Machine, MachineConfig, Ownership
+from disco_core.machine import ExceptionInfo, ExitReason, Machine, MachineConfig, Ownership
 from tests.core.progen import CODE_VA, DATA_SIZE, DATA_VA, Program, ProgramGenerator
 from tests.core.unicorn_ref import EXC_ADEL, EXC_ADES, EXC_NAMES, Fault, Step, Trace, UnicornRef
 
@@ -74,9 +74,10 @@ class Divergence:
     history: list[tuple[int, int | None]]
 
     def __str__(self) -> str:
+        where = (f"seed {self.seed}, program {self.index}" if self.seed >= 0
+                 else "hand-written program")
         lines = [
-            f"core diverges from unicorn: seed {self.seed}, program {self.index}, "
-            f"instruction #{self.step}",
+            f"core diverges from unicorn: {where}, instruction #{self.step}",
             f"  at {describe(self.pc, self.word)}   [{self.mnemonic}]",
             *(f"  {p}" for p in self.problems),
             "  registers before it:",
@@ -86,8 +87,9 @@ class Divergence:
         lines += ["    " + "  ".join(regs[i:i + 6]) for i in range(0, len(regs), 6)]
         lines.append("  previous instructions:")
         lines += [f"    {describe(pc, word)}" for pc, word in self.history] or ["    (none)"]
-        lines.append(f"  reproduce: python -m tests.core.diffrun --seed {self.seed} "
-                     f"--program {self.index}")
+        if self.seed >= 0:  # hand-written programs have no seed
+            lines.append(f"  reproduce: python -m tests.core.diffrun --seed {self.seed} "
+                         f"--program {self.index}")
         return "\n".join(lines)
 
 
@@ -100,6 +102,7 @@ class Outcome:
     fault: Fault | None
     executed: Counter[str] = field(default_factory=Counter)
     divergence: Divergence | None = None
+    core_exception: ExceptionInfo | None = None  # what our core reported at the fault
 
 
 def reference_trace(ref: UnicornRef, program: Program) -> Trace:
@@ -187,7 +190,7 @@ def compare(program: Program, trace: Trace, core: CoreSide) -> Outcome:
                 problems.insert(0, f"unicorn raises {_fault_text(step.fault)}; ours exits "
                                    f"{ex.reason.name} with pc {ex.pc:#010x}")
                 return diverge(k, step, problems)
-            got = ex.exception
+            got = outcome.core_exception = ex.exception
             want = step.fault
             mine = Fault(got.code, got.pc, got.epc, got.bd,
                          got.badvaddr if want.code in (EXC_ADEL, EXC_ADES) else None)

@@ -1,35 +1,51 @@
 """The reference runner: a MIPS32r2 little-endian program in unicorn, one record per instruction.
 
 Unicorn (2.1.x, QEMU 5 inside) is the project's independent oracle for the
-user-mode integer ISA. What it does, found by experiment (tests/core/
-test_user_isa.py pins the parts our core must match):
+user-mode integer ISA. What it does, found by experiment (test_user_isa.py
+pins the parts our core must match):
+
+CPU model. The default MIPS32 model (74Kf) implements MIPS16e: a JR to an odd
+address enters MIPS16 mode instead of raising AdEL. We select the 4KEc, which
+is MIPS32r2 without MIPS16e and without an FPU, like our core.
 
 Addresses. Unicorn starts the CPU in kernel mode with Status = 0x20400004
 (BEV and ERL set), so kseg0/kseg1 are unmapped windows onto physical memory and
 kuseg is identity-mapped (ERL makes it unmapped). `mem_map` takes *physical*
 addresses: a program at virtual 0x80100000 needs `mem_map(0x00100000, ...)`.
 Our core reaches kuseg only through the TLB, so programs live in kseg0 on both
-sides. Memory hooks report the *physical* address too.
+sides.
 
 Stepping and delay slots. `UC_HOOK_CODE` runs before every instruction,
 delay slots included, and sees the state left by the previous one, so the
-state after instruction N is what the hook for N+1 reads (and, after the last,
-what `emu_start` leaves). A branch's link register is already written when its
-delay slot's hook runs. For a branch-likely that is *not* taken the hook still
-runs for the nullified delay slot (which changes nothing); this runner
-evaluates the branch condition itself and drops that call, as our core never
-steps a nullified slot.
+state after instruction N is what the hook for N+1 reads (after the last, what
+`emu_start` leaves; the pc it leaves can be stale, e.g. after a trap that did
+not fire, so reaching `until` is taken to mean pc = end). A branch's link
+register is already written when its delay slot's hook runs. For a
+branch-likely that is *not* taken the hook still runs for the nullified slot
+(which changes nothing); this runner evaluates the branch condition itself and
+drops that call, since our core never steps a nullified slot.
+
+Unicorn bugs worked around:
+- With a `UC_HOOK_MEM_WRITE` hook installed, a store in the delay slot of a
+  *taken* branch leaves QEMU's "in delay slot" flag set: the next branch raises
+  RI, or the instruction at the target runs twice. So there is no memory hook:
+  after a store the runner reads back the aligned word it wrote.
+- An engine keeps hidden state from one `emu_start` to the next (a pending
+  delay slot in hflags/btarget, lladdr) and `mem_write` does not drop the
+  translations of code it overwrites; reusing an engine after a fetch
+  exception crashed unicorn in `emu_start`. So every run gets a fresh engine
+  (about 4 ms).
 
 Exceptions. With a `UC_HOOK_INTR` hook installed, unicorn does not vector: it
 calls the hook with QEMU's EXCP_* number, and nothing of CP0 (EPC, Cause,
 BadVAddr) is visible (no register ids for them, and the pc read in the hook is
-0 for most exceptions, next pc for SYSCALL). The hook stops emulation; for
+0 for most exceptions, the next pc for SYSCALL). The hook stops emulation; for
 misaligned loads/stores `emu_start` also raises UC_ERR_READ/WRITE_UNALIGNED.
 So this runner derives what the architecture defines: the faulting instruction
 is the one whose code hook ran last; EPC is that pc, or the branch's pc with
 BD = 1 when it sits in a delay slot; BadVAddr is the effective address for an
 address error. A jump to a misaligned address raises AdEL (QEMU number 12) on
-the fetch *after* the delay slot executed, with no code hook for the target:
+the fetch *after* the delay slot ran, with no code hook for the target:
 EPC = BadVAddr = the target, BD = 0. Registers read in the hook are those
 before the faulting instruction (an overflowing ADD leaves rd alone).
 
@@ -45,10 +61,10 @@ Results the architecture leaves open (UNPREDICTABLE), as unicorn gives them:
   its value.
 - SC with no LL before it fails (rt = 0, no store). QEMU's SC succeeds when the
   address equals LL's and the word still holds the value LL read.
-- Reserved encodings (SPECIAL funct 0x28/0x29, opcode 0x3B) raise RI.
-  The default CPU model has an FPU and MIPS16 (opcode 0x1D is JALX, 0x31
-  LWC1); our programs never use those.
-SWL/SWR reach the write hook as single-byte stores; SC as one 4-byte store.
+And one defined case where QEMU departs from the architecture: a misaligned SC
+whose address differs from LL's just fails, without AdES (QEMU checks the
+alignment only on the matching path). Programs avoid it.
+Reserved encodings (SPECIAL funct 0x28/0x29, opcode 0x3B) raise RI.
 """
 
 from __future__ import annotations
