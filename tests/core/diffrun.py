@@ -82,7 +82,7 @@ class Divergence:
             *(f"  {p}" for p in self.problems),
             "  registers before it:",
         ]
-        regs = [f"${REG_NAMES[n]:>4} {v:08x}" for n, v in enumerate(self.before)]
+        regs = [f"{'$' + REG_NAMES[n]:>5} {v:08x}" for n, v in enumerate(self.before)]
         regs += [f"  $hi {self.hi_lo_before[0]:08x}", f"  $lo {self.hi_lo_before[1]:08x}"]
         lines += ["    " + "  ".join(regs[i:i + 6]) for i in range(0, len(regs), 6)]
         lines.append("  previous instructions:")
