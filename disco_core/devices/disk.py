@@ -136,6 +136,11 @@ class DiskImage:
             os.close(self._fd)  # closing the descriptor releases the flock
             self._fd = None
 
+    def __del__(self) -> None:
+        # an image dropped without close() still gives its lock back
+        if getattr(self, "_fd", None) is not None:
+            self.close()
+
     def __enter__(self) -> DiskImage:
         return self
 
@@ -151,10 +156,12 @@ class DiskImage:
             if not chunk:
                 raise OSError(f"disk image {self.path} ended early (was it truncated?)")
             data += chunk
-        for n in range(sector, sector + count) if self.dirty else ():
-            if n in self.dirty:
-                at = (n - sector) * SECTOR_SIZE
-                data[at : at + SECTOR_SIZE] = self.dirty[n]
+        if self.dirty:
+            for n in range(sector, sector + count):
+                written = self.dirty.get(n)
+                if written is not None:
+                    at = (n - sector) * SECTOR_SIZE
+                    data[at : at + SECTOR_SIZE] = written
         return bytes(data)
 
     def write(self, sector: int, data: bytes) -> None:
