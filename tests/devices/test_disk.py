@@ -7,6 +7,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
 
 import pytest
 
@@ -176,7 +177,7 @@ WRITER = textwrap.dedent("""
 
 def test_killing_a_writer_leaves_every_sector_old_or_new(tmp_path) -> None:
     path = DiskImage.create(tmp_path / "disk.img", 64)
-    env = {**os.environ, "PYTHONPATH": os.getcwd()}
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     for delay in (0.05, 0.13):
         proc = subprocess.Popen([sys.executable, "-c", WRITER, str(path)], env=env,
                                 stdout=subprocess.PIPE)
