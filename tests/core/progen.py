@@ -10,8 +10,9 @@ Shape of a program:
 - code at CODE_VA, data buffer at DATA_VA; both in kseg0, because unicorn runs
   in kernel mode and our core reaches kuseg only through the TLB;
 - $28 and $29 hold fixed addresses inside the data buffer and nothing writes
-  them, so every load/store is base + offset with a known address: aligned
+  them, so a load/store is base + offset with a known address: aligned
   normally, misaligned on purpose now and then (address-error exceptions);
+  other loads/stores use a base set just before with LUI/ORI, often also as rt;
 - $30 is the loop counter of the small bounded loops; only the loop writes it;
 - branches and jumps go forward only (except a loop's closing BNE), so every
   program ends; delay slots hold random single non-control instructions;
@@ -290,7 +291,7 @@ class _Builder:
     # How often a top-level unit is a branch, a jump, a loop, a multi-word idiom.
     UNIT_WEIGHTS = {
         "single": 60, "branch": 10, "jump": 3, "loop": 2, "guarded": 6, "known_trap": 3,
-        "known_div": 2, "unaligned_pair": 3, "llsc": 2, "fault": 0.15,
+        "known_div": 2, "unaligned_pair": 3, "llsc": 2, "computed_base": 2, "fault": 0.15,
     }
 
     def __init__(self, rng: random.Random) -> None:
@@ -501,6 +502,21 @@ class _Builder:
             rt = self.src()
             self.emit("SWL", encode("SWL", rs=base, rt=rt, imm=offset + 3))
             self.emit("SWR", encode("SWR", rs=base, rt=rt, imm=offset))
+
+    def unit_computed_base(self, labels: list[int]) -> None:
+        """A load or store through a base set just before with LUI/ORI; often rt is the base."""
+        rng = self.rng
+        name = rng.choice((*LOADS, *STORES, "LL"))
+        size = ACCESS_SIZE[name]
+        target = (DATA_VA + rng.randrange(16, DATA_SIZE - 16)) & ~(size - 1)
+        offset = rng.randint(-16, 16)
+        base = rng.choice(WRITABLE)
+        self.load_const(base, target - offset)
+        if rng.random() < 0.5:
+            rt = base  # lw $t0, 0($t0) and friends
+        else:
+            rt = self.src() if name in STORES else self.dest()
+        self.emit(name, encode(name, rs=base, rt=rt, imm=offset))
 
     def unit_llsc(self, labels: list[int]) -> None:
         """LL, a few register-only instructions, SC to the same word: SC succeeds."""
