@@ -86,6 +86,41 @@ static int check_config(const dc_config *cfg)
                   cfg->quantum, MAX_QUANTUM);
         return 0;
     }
+    if (cfg->nodes < 1 || cfg->nodes > MAX_CPUS || cfg->ncpus % cfg->nodes) {
+        set_error(NULL, "nodes = %u does not fit %u CPUs: use 1 to 64 nodes that divide "
+                  "the CPUs evenly", cfg->nodes, cfg->ncpus);
+        return 0;
+    }
+    if (cfg->ram_bytes % ((uint64_t)cfg->nodes * PAGE_SIZE)) {
+        set_error(NULL, "ram_bytes = %llu does not split into %u nodes of whole 4 KiB pages",
+                  (unsigned long long)cfg->ram_bytes, cfg->nodes);
+        return 0;
+    }
+    if (cfg->line_bytes < 32 || cfg->line_bytes > PAGE_SIZE ||
+        (cfg->line_bytes & (cfg->line_bytes - 1))) {
+        set_error(NULL, "line_bytes = %u is not allowed: use a power of two from 32 to 4096",
+                  cfg->line_bytes);
+        return 0;
+    }
+    if (cfg->l1_ways < 1 || cfg->l1_ways > 16 || cfg->l2_ways < 1 || cfg->l2_ways > 16) {
+        set_error(NULL, "cache ways (l1 %u, l2 %u) are out of range: use 1 to 16",
+                  cfg->l1_ways, cfg->l2_ways);
+        return 0;
+    }
+    if (cfg->l1_bytes < cfg->line_bytes * cfg->l1_ways || cfg->l1_bytes > (64u << 20) ||
+        cfg->l2_bytes < cfg->line_bytes * cfg->l2_ways || cfg->l2_bytes > (64u << 20)) {
+        set_error(NULL, "cache sizes (l1 %u, l2 %u bytes) are out of range: at least one line "
+                  "per way, at most 64 MiB", cfg->l1_bytes, cfg->l2_bytes);
+        return 0;
+    }
+    const uint32_t lat[] = {cfg->lat_l2, cfg->lat_local, cfg->lat_remote, cfg->lat_hop,
+                            cfg->lat_dirty};
+    for (int i = 0; i < 5; i++) {
+        if (lat[i] > 1000000) {
+            set_error(NULL, "a latency of %u cycles is out of range: use 0 to 1000000", lat[i]);
+            return 0;
+        }
+    }
     return 1;
 }
 
@@ -122,6 +157,11 @@ dc_err dc_machine_new(const dc_config *cfg, dc_machine **out)
     }
     for (uint32_t i = 0; i < cfg->ncpus; i++)
         cpu_reset(m, &m->cpus[i], i);
+    if (!fabric_init(m)) {
+        set_error(NULL, "could not allocate the caches and directory of the fabric");
+        dc_machine_free(m);
+        return DC_ERR_NOMEM;
+    }
     m->epoch_end = cfg->quantum;
     *out = m;
     return DC_OK;
@@ -139,6 +179,7 @@ void dc_machine_free(dc_machine *m)
         munmap(m->ram, m->ram_size);
     if (m->touched)
         munmap(m->touched, m->npages);
+    fabric_free(m);
     free(m->cpus);
     free(m);
 }

@@ -67,15 +67,27 @@ static int privileged(const cpu *c)
 
 #define EXEC_FN exec_fast
 #define EXEC_DEBUG 0
+#define EXEC_TIMING 0
 #include "exec_loop.h"
 #undef EXEC_FN
 #undef EXEC_DEBUG
+#undef EXEC_TIMING
 
 #define EXEC_FN exec_debug
 #define EXEC_DEBUG 1
+#define EXEC_TIMING 0
 #include "exec_loop.h"
 #undef EXEC_FN
 #undef EXEC_DEBUG
+#undef EXEC_TIMING
+
+#define EXEC_FN exec_timing
+#define EXEC_DEBUG 0
+#define EXEC_TIMING 1
+#include "exec_loop.h"
+#undef EXEC_FN
+#undef EXEC_DEBUG
+#undef EXEC_TIMING
 
 void exec_init(void)
 {
@@ -85,5 +97,7 @@ void exec_init(void)
 uint64_t cpu_exec(dc_machine *m, cpu *c, uint64_t budget, dc_exit *ex, int stepping)
 {
     (void)stepping;
+    if (m->timing)
+        return exec_timing(m, c, budget, ex);
     return m->nbps ? exec_debug(m, c, budget, ex) : exec_fast(m, c, budget, ex);
 }

@@ -19,6 +19,7 @@ H(PAGE_END): {
         pbase = pg->insn;
         vbase = va;
         d = pbase;
+        NEW_PAGE();
         left++;                 /* the sentinel is not an instruction */
         CTX_DISPATCH();
     }
@@ -30,6 +31,7 @@ H(FAR): {
         pbase = pg->insn;
         vbase = va & ~0xFFFu;
         d = pbase + ((va >> 2) & (PAGE_WORDS - 1));
+        NEW_PAGE();
         left++;
         DISPATCH();
     }
@@ -221,10 +223,12 @@ H(JALR): {
         stlb_entry *e = STLB_E(va); \
         if (likely(e->rtag == KEY(va) && !(va & (SIZE - 1)))) { \
             TYPE t; memcpy(&t, (const void *)(e->addend + va), SIZE); v = (uint32_t)CAST t; \
+            TDATA(e->addend + va, va, ACC_LOAD); \
         } else { \
             int r = mem_load_slow(m, c, va, SIZE, &v, ex); \
             if (unlikely(r)) { if (r == MEM_MMIO) MMIO_READ_EXIT(); EXC_MEM(r, va); } \
             v = (uint32_t)CAST(TYPE) v; \
+            TSLOW(); \
         } \
         R[d->rt] = v; \
         NEXT(); }
@@ -234,9 +238,11 @@ H(JALR): {
         stlb_entry *e = STLB_E(va); \
         if (likely(e->wtag == KEY(va) && !(va & (SIZE - 1)))) { \
             memcpy((void *)(e->addend + va), &v, SIZE); \
+            TDATA(e->addend + va, va, ACC_STORE); \
         } else { \
             int r = mem_store_slow(m, c, va, SIZE, (uint32_t)v, ex); \
             if (unlikely(r)) { if (r == MEM_MMIO) MMIO_WRITE_EXIT(); EXC_MEM(r, va); } \
+            TSLOW(); \
         } \
         NEXT(); }
 H(LB): LOAD(int8_t, 1, (int32_t))
@@ -248,6 +254,7 @@ H(LL): {
         uint32_t va = R[d->rs] + (uint32_t)d->imm, v;
         int r = mem_load_slow(m, c, va, 4, &v, ex);
         if (unlikely(r)) { if (r == MEM_MMIO) MMIO_READ_EXIT(); EXC_MEM(r, va); }
+        TSLOW();
         xlate x;
         translate(c, va, ACC_LOAD, &x);
         c->a.lladdr = (uint32_t)(x.pa >> 4);
@@ -262,9 +269,11 @@ H(LWL): H(LWR): {
         stlb_entry *e = STLB_E(wa);
         if (likely(e->rtag == KEY(wa))) {
             memcpy(&w, (const void *)(e->addend + wa), 4);
+            TDATA(e->addend + wa, wa, ACC_LOAD);
         } else {
             int r = mem_load_slow(m, c, wa, 4, &w, ex);
             if (unlikely(r)) { if (r == MEM_MMIO) r = EXC_DBE; EXC_MEM(r, va); }
+            TSLOW();
         }
         uint32_t old = R[d->rt];
         if (d->op == OP_LWL) {
@@ -288,6 +297,7 @@ H(SC): {
         }
         int r = mem_store_slow(m, c, va, 4, R[d->rt], ex);
         if (unlikely(r)) { if (r == MEM_MMIO) r = EXC_DBE; EXC_MEM(r, va); }
+        TSLOW();
         c->a.llbit = 0;
         R[d->rd] = 1;
         NEXT();
@@ -309,9 +319,11 @@ H(SWL): H(SWR): {
             memcpy(&w, (const void *)(e->addend + wa), 4);
             w = (w & ~mask) | bits;
             memcpy((void *)(e->addend + wa), &w, 4);
+            TDATA(e->addend + wa, wa, ACC_STORE);
         } else {
             int r = mem_merge_slow(m, c, wa, mask, bits);
             if (unlikely(r)) EXC_MEM(r, va);
+            TSLOW();
         }
         NEXT();
     }

@@ -3,7 +3,10 @@
  * handler, no breakpoint test) and once as the debug loop (EXEC_DEBUG 1: test
  * breakpoints before every instruction, dispatch by op). A test per
  * instruction costs the fast loop more than half its speed, so breakpoints
- * cost nothing until one is set. Define EXEC_FN and EXEC_DEBUG first.
+ * cost nothing until one is set. A third copy (EXEC_TIMING 1) sends every
+ * instruction-line fetch and data access through the caches and the fabric,
+ * and tests breakpoints only when some are set. Define EXEC_FN, EXEC_DEBUG
+ * and EXEC_TIMING first.
  *
  * State lives in locals: `d` is the record about to run. An ordinary
  * instruction continues at d + 1. A branch sets `tgt` (where to go after the
@@ -42,6 +45,15 @@ static uint64_t EXEC_FN(dc_machine *m, cpu *c, uint64_t budget, dc_exit *ex)
     uint32_t exc_code = 0, exc_badva = 0, exc_ce = 0;
     int exc_refill = 0, exc_counts = 1;
     uint32_t retarget;
+#if EXEC_TIMING
+    const int has_bp = m->nbps != 0;
+    uint32_t cur_iline = UINT32_MAX;    /* instruction line of the current page last fetched */
+    uint64_t pg_off = 0;                /* RAM offset of the current code page */
+    const uint32_t iline_shift = m->line_shift - 2;
+    const uint32_t ilines = PAGE_SIZE >> m->line_shift;
+    int hot_exit = 0;
+    uint64_t hot_left = 0;
+#endif
 
 #define VA_OF(p) ((p) == &c->far_entry ? c->far_target \
                   : vbase + (uint32_t)(((p) - pbase) << 2))
@@ -51,7 +63,50 @@ static uint64_t EXEC_FN(dc_machine *m, cpu *c, uint64_t budget, dc_exit *ex)
         c->a.npc = bd ? VA_OF(tgt) : c->a.pc + 4; \
         c->a.bd = (uint32_t)bd; \
     } while (0)
-#if EXEC_DEBUG
+#if EXEC_TIMING
+/* a hot page ends the run after this instruction: hide the budget */
+#define HOT_CHECK() do { if (unlikely(c->hot_flag)) { c->hot_flag = 0; \
+        if (!hot_exit) { hot_exit = 1; hot_left = left; left = 0; } } } while (0)
+#define IFETCH() do { \
+        uint32_t li_ = (uint32_t)(d - pbase) >> iline_shift; \
+        if (unlikely(li_ != cur_iline) && li_ < ilines && d != &c->far_entry) { \
+            cur_iline = li_; \
+            c->a.cycles += fabric_access(m, c, pg_off + ((uint64_t)li_ << m->line_shift), \
+                                         ACC_FETCH, 0); \
+            HOT_CHECK(); \
+        } \
+    } while (0)
+#define NEW_PAGE() do { cur_iline = UINT32_MAX; \
+        pg_off = (uint64_t)(pg->host - m->ram); } while (0)
+#define TDATA(host, va, acc) do { \
+        c->a.cycles += fabric_access(m, c, (uint64_t)((uint8_t *)(host) - m->ram), (acc), \
+                                     ((va) >> 29) == 5); \
+        HOT_CHECK(); \
+    } while (0)
+#define TSLOW() HOT_CHECK()
+/* records hold the fast loop's handler addresses: dispatch by op here */
+#define HANDLER(p) labels[(p)->op]
+#define DISPATCH() do { \
+        if (unlikely(left == 0)) { bd = 0; goto out_budget; } \
+        left--; \
+        IFETCH(); \
+        if (unlikely(has_bp)) goto check_bp; \
+        goto *labels[d->op]; \
+    } while (0)
+#define DISPATCH_DELAY() do { \
+        if (unlikely(left == 0)) { bd = 1; goto out_budget; } \
+        left--; \
+        IFETCH(); \
+        if (unlikely(has_bp)) goto check_bp_delay; \
+        goto *dlabels[d->op]; \
+    } while (0)
+#else
+#define NEW_PAGE() do { } while (0)
+#define TDATA(host, va, acc) do { } while (0)
+#define TSLOW() do { } while (0)
+#endif
+#if EXEC_TIMING
+#elif EXEC_DEBUG
 #define HANDLER(p) labels[(p)->op]
 #define DISPATCH() do { \
         if (unlikely(left == 0)) { bd = 0; goto out_budget; } \
@@ -159,6 +214,7 @@ restart:
         pbase = pg->insn;
         vbase = pc & ~0xFFFu;
         d = pbase + ((pc >> 2) & (PAGE_WORDS - 1));
+        NEW_PAGE();
         if (c->a.bd) {          /* resuming in a delay slot */
             if (((npc ^ vbase) & ~0xFFCu) == 0) {
                 tgt = pbase + ((npc >> 2) & (PAGE_WORDS - 1));
@@ -171,7 +227,7 @@ restart:
     }
     DISPATCH();
 
-#if EXEC_DEBUG
+#if EXEC_DEBUG || EXEC_TIMING
 check_bp:
     bd = 0;
     goto test_bp;
@@ -276,10 +332,21 @@ out_mmio_read:
     goto out;
 out_budget:
     SAVE_STATE();
+#if EXEC_TIMING
+    if (hot_exit) {
+        left = hot_left;
+        ex->reason = DC_EXIT_HOTPAGE;
+    }
+#endif
 out:
     return budget - left;
 }
 
+#undef HOT_CHECK
+#undef IFETCH
+#undef NEW_PAGE
+#undef TDATA
+#undef TSLOW
 #undef VA_OF
 #undef NOW
 #undef SAVE_STATE

@@ -77,6 +77,32 @@ typedef struct tlb_entry {
     uint32_t g;                 /* G of lo0 AND lo1 */
 } tlb_entry;
 
+/* ---- ccNUMA fabric (cache.c, directory.c, fabric.c, counters.c) -------- */
+
+/* A cache holds tags only: the simulation keeps one copy of memory, so a
+ * cache decides timing, never values. A tag is the line number + 1 (0 is an
+ * invalid way). */
+typedef struct cache {
+    uint32_t *tag;              /* sets x ways */
+    uint8_t *state;             /* LINE_SHARED or LINE_MODIFIED per way */
+    uint8_t *next;              /* per set: the way to evict next */
+    uint32_t sets, ways;
+} cache;
+
+#define LINE_SHARED 1
+#define LINE_MODIFIED 2
+#define MAX_HOT 256
+
+int cache_init(cache *k, uint32_t bytes, uint32_t line_bytes, uint32_t ways);
+void cache_free(cache *k);
+int cache_find(const cache *k, uint32_t line, uint32_t *slot);   /* 1 if present */
+/* insert; returns the evicted line + 1 (0 when none) and its state */
+uint32_t cache_insert(cache *k, uint32_t line, uint8_t state, uint8_t *victim_state);
+void cache_drop(cache *k, uint32_t line);
+void cache_set_state(cache *k, uint32_t line, uint8_t state);
+void cache_touch(cache *k, uint32_t slot);
+size_t cache_bytes(const cache *k);
+
 /* ---- CPU ---------------------------------------------------------------- */
 
 /* Everything architectural about one CPU, as plain data: a snapshot copies
@@ -114,6 +140,9 @@ typedef struct cpu {
     dinsn far_entry;            /* execution continues at far_target */
     uint32_t far_target;
     int fault_refill;           /* set by the slow paths with a TLB ExcCode */
+    uint32_t node;              /* the node this CPU sits on */
+    int hot_flag;               /* a hot page was reported during this instruction */
+    cache l1i, l1d, l2;
     struct dc_machine *m;
 } cpu;
 
@@ -148,6 +177,19 @@ struct dc_machine {
     uint64_t epoch_end;         /* cycle at which the current round ends */
     char err[256];
     cpu *cpus;
+    /* fabric */
+    uint32_t timing;            /* caches and fabric are simulated */
+    uint32_t nodes, cpus_per_node, dims, link_nodes;
+    uint64_t node_bytes;        /* RAM per node */
+    uint32_t line_shift;
+    uint64_t nlines;
+    uint64_t *dir_sharers;      /* per memory line: CPUs holding it */
+    uint8_t *dir_owner;         /* per memory line: CPU + 1 holding it modified, or 0 */
+    uint32_t *counters;         /* per RAM page per node: cache misses */
+    uint64_t *links;            /* per node per hypercube dimension: messages */
+    dc_node_stats *node_stats;
+    dc_hot_page hot[MAX_HOT];
+    uint32_t nhot;
 };
 
 /* ---- cross-file internals ----------------------------------------------- */
@@ -193,6 +235,24 @@ void tlbr(cpu *c);
 /* exception.c */
 void take_exception(cpu *c, uint32_t code, uint32_t pc, int bd, uint32_t badva,
                     int refill, uint32_t ce);
+
+/* fabric.c: charge one access in timing mode; returns stall cycles */
+uint32_t fabric_access(dc_machine *m, cpu *c, uint64_t ramoff, int acc, int uncached);
+uint32_t fabric_latency(const dc_machine *m, uint32_t from, uint32_t home);
+uint32_t hops(uint32_t a, uint32_t b);
+static inline uint32_t line_home(const dc_machine *m, uint64_t line)
+{
+    return (uint32_t)((line << m->line_shift) / m->node_bytes);
+}
+int fabric_init(dc_machine *m);
+void fabric_free(dc_machine *m);
+/* directory.c */
+uint32_t coherence_miss(dc_machine *m, cpu *c, uint32_t line, int acc, int *cls);
+uint32_t coherence_upgrade(dc_machine *m, cpu *c, uint32_t line);
+void coherence_evict(dc_machine *m, cpu *c, uint32_t line, uint8_t state);
+/* counters.c */
+void count_miss(dc_machine *m, cpu *c, uint32_t line);
+void count_route(dc_machine *m, uint32_t from, uint32_t to);
 
 /* softtlb.c */
 void stlb_flush(cpu *c);

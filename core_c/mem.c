@@ -117,6 +117,8 @@ int mem_load_slow(dc_machine *m, cpu *c, uint32_t va, uint32_t size, uint32_t *v
     if (pa_to_ram(m, x.pa, &off)) {
         stlb_fill(m, c, va, off, x.writable);
         *val = ram_get(m->ram + off, size);
+        if (m->timing)
+            c->a.cycles += fabric_access(m, c, off, ACC_LOAD, (va >> 29) == 5);
         return 0;
     }
     const mmio_range *dev = mmio_find(m, x.pa);
@@ -156,6 +158,8 @@ int mem_store_slow(dc_machine *m, cpu *c, uint32_t va, uint32_t size, uint32_t v
         m->touched[page] = 1;
         ram_put(m->ram + off, size, val);
         stlb_fill(m, c, va, off, 1);
+        if (m->timing)
+            c->a.cycles += fabric_access(m, c, off, ACC_STORE, (va >> 29) == 5);
         return 0;
     }
     const mmio_range *dev = mmio_find(m, x.pa);
@@ -188,5 +192,7 @@ int mem_merge_slow(dc_machine *m, cpu *c, uint32_t wa, uint32_t mask, uint32_t b
     uint32_t w = ram_get(m->ram + off, 4);
     ram_put(m->ram + off, 4, (w & ~mask) | bits);
     stlb_fill(m, c, wa, off, 1);
+    if (m->timing)
+        c->a.cycles += fabric_access(m, c, off, ACC_STORE, (wa >> 29) == 5);
     return 0;
 }

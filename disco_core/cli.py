@@ -1,6 +1,7 @@
 """The `disco` command line.
 
-    disco run-elf FILE [--cpus N] [--max-instructions N] [--stats]
+    disco run-elf FILE [--machine PRESET] [--cpus N] [--timing|--fast]
+                       [--max-instructions N] [--stats]
     disco demo [--cpus N]
 
 Exit codes: the guest's own exit code when it halts through the exit device;
@@ -33,25 +34,53 @@ def _positive(text: str) -> int:
 
 
 def _print_stats(tm: object, out: object) -> None:
+    """Per-CPU, per-node and per-link statistics (schema in docs/fabric.md)."""
     from disco_core.testmachine import TestMachine
 
     assert isinstance(tm, TestMachine)
     w = out.write  # type: ignore[attr-defined]
-    w("\n--- statistics ---\n")
-    w(f"{'cpu':>3} {'instructions':>14} {'cycles':>14} {'tlb refills':>11}  exceptions\n")
-    for cpu in tm.cpus:
-        s = cpu.stats()
-        exc = ", ".join(f"{k}={v}" for k, v in s["exceptions"].items()) or "-"  # type: ignore[union-attr]
-        w(f"{cpu.index:>3} {s['instructions']:>14} {s['cycles']:>14} {s['tlb_refills']:>11}  "
-          f"{exc}\n")
+    cfg = tm.config
+    w(f"\n--- statistics: {cfg.cpus} CPUs on {cfg.nodes} nodes, "
+      f"{'timing' if tm.timing else 'fast (functional)'} mode ---\n")
+    w(f"{'cpu':>3} {'node':>4} {'instructions':>13} {'cycles':>13} {'stall':>12} "
+      f"{'l2 hit':>9} {'local':>9} {'remote':>9} {'dirty':>8} {'upgrade':>8} {'tlb refill':>10}"
+      "  exceptions\n")
+    for row, cpu in zip(tm.cpu_stats_table(), tm.cpus, strict=True):
+        exc = ", ".join(f"{k}={v}" for k, v in cpu.stats()["exceptions"].items()) or "-"  # type: ignore[union-attr]
+        w(f"{row['cpu']:>3} {row['node']:>4} {row['instructions']:>13} {row['cycles']:>13} "
+          f"{row['stall_cycles']:>12} {row['misses_l2_hit']:>9} {row['misses_local']:>9} "
+          f"{row['misses_remote']:>9} {row['misses_dirty']:>8} {row['misses_upgrade']:>8} "
+          f"{row['tlb_refills']:>10}  {exc}\n")
+    nodes = tm.node_stats_table()
+    w(f"{'node':>4} {'local served':>13} {'remote served':>14} {'writebacks':>11} "
+      f"{'memory in use':>14}\n")
+    for n in nodes:
+        w(f"{n['node']:>4} {n['local_served']:>13} {n['remote_served']:>14} "
+          f"{n['writebacks']:>11} {n['memory_in_use'] // 1024:>11} KiB\n")
+    misses = sum(int(n["local_served"] + n["remote_served"]) for n in nodes)
+    if misses:
+        local = sum(int(r["misses_local"]) for r in tm.cpu_stats_table())
+        w(f"local-miss share: {100.0 * local / misses:.1f} % of {misses} memory misses\n")
+    links = tm.link_counters()
+    if links.size and links.sum():
+        w(f"link messages: {int(links.sum())} total, busiest link {int(links.max())}\n")
 
 
-def _run_program(path: str, cpus: int, max_instructions: int, stats: bool,
-                 ram_mib: int = 64) -> int:
+def _run_program(path: str, cpus: int | None, max_instructions: int, stats: bool,
+                 ram_mib: int | None = None, machine: str = "test",
+                 timing: bool | None = None) -> int:
+    from disco_core.presets import preset
     from disco_core.testmachine import TestMachine
 
     out = sys.stdout
-    tm = TestMachine(cpus=cpus, ram_bytes=ram_mib * MiB, echo=sys.stdout.buffer)
+    fields: dict[str, object] = {}
+    if cpus is not None:
+        fields["cpus"] = cpus
+    if ram_mib is not None:
+        fields["ram_bytes"] = ram_mib * MiB
+    if timing is not None:
+        fields["timing"] = timing
+    tm = TestMachine(config=preset(machine, **fields), echo=sys.stdout.buffer)
     tm.load_elf(path)
     result = tm.run_program(max_instructions)
     out.flush()
@@ -75,7 +104,8 @@ def _run_program(path: str, cpus: int, max_instructions: int, stats: bool,
 
 
 def cmd_run_elf(args: argparse.Namespace) -> int:
-    return _run_program(args.file, args.cpus, args.max_instructions, args.stats, args.ram)
+    return _run_program(args.file, args.cpus, args.max_instructions, args.stats, args.ram,
+                        args.machine, args.timing)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -84,7 +114,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(f"Building the bundled demo program and running it on the test machine "
           f"({args.cpus} CPUs)...", file=sys.stderr)
     elf = build_baremetal("demo")
-    return _run_program(str(elf), args.cpus, args.max_instructions, True)
+    return _run_program(str(elf), args.cpus, args.max_instructions, True, 64)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -93,10 +123,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("run-elf", help="run a bare-metal MIPS ELF on the test machine")
     r.add_argument("file", help="32-bit little-endian MIPS ELF executable")
-    r.add_argument("--cpus", type=_positive, default=1, help="number of CPUs (default 1)")
+    r.add_argument("--machine", default="test",
+                   help="machine preset: test, flash8, flash16, flash32, uma8 (default test)")
+    r.add_argument("--cpus", type=_positive, default=None,
+                   help="number of CPUs (default: the preset's)")
+    mode = r.add_mutually_exclusive_group()
+    mode.add_argument("--timing", dest="timing", action="store_true", default=None,
+                      help="simulate caches and the fabric")
+    mode.add_argument("--fast", dest="timing", action="store_false",
+                      help="functional simulation only")
     r.add_argument("--max-instructions", type=_positive, default=10_000_000_000,
                    help="stop after this many instructions (default 1e10)")
-    r.add_argument("--ram", type=_positive, default=64, help="RAM in MiB (default 64)")
+    r.add_argument("--ram", type=_positive, default=None, help="RAM in MiB (default: preset's)")
     r.add_argument("--stats", action="store_true", help="print per-CPU statistics at the end")
     r.set_defaults(func=cmd_run_elf)
 

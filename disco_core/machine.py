@@ -35,6 +35,18 @@ class ExitReason(enum.IntEnum):
     STEP = lib.DC_EXIT_STEP
     WAIT = lib.DC_EXIT_WAIT
     HALT = lib.DC_EXIT_HALT
+    HOTPAGE = lib.DC_EXIT_HOTPAGE
+
+
+class MissClass(enum.IntEnum):
+    """How the timing model served an access that missed the L1 (docs/fabric.md)."""
+
+    L2_HIT = lib.DC_MISS_L2_HIT
+    LOCAL = lib.DC_MISS_LOCAL
+    REMOTE = lib.DC_MISS_REMOTE
+    DIRTY = lib.DC_MISS_DIRTY
+    UPGRADE = lib.DC_MISS_UPGRADE
+    UNCACHED = lib.DC_MISS_UNCACHED
 
 
 class Ownership(enum.IntEnum):
@@ -68,13 +80,44 @@ class ExcCode(enum.IntEnum):
     WATCH = 23
 
 
+CLOCK_HZ = 200_000_000  # CPU clock; see docs/fabric.md for the choice
+
+
+def ns_to_cycles(ns: float, clock_hz: int = CLOCK_HZ) -> int:
+    return round(ns * clock_hz / 1e9)
+
+
 @dataclass(frozen=True)
 class MachineConfig:
+    """A machine's shape. Fabric defaults are FLASH's as the Disco paper gives them."""
+
     cpus: int = 1
     ram_bytes: int = 64 * MiB
     tlb_entries: int = 64
     quantum: int = 10_000
     prid: int = 0x00000900  # the R10000's implementation number
+    nodes: int = 1
+    timing: bool = False
+    clock_hz: int = CLOCK_HZ
+    l1_bytes: int = 32 * 1024  # 32 KiB split I/D (R10000)
+    l2_bytes: int = 1 * MiB
+    line_bytes: int = 128
+    l1_ways: int = 2
+    l2_ways: int = 2
+    lat_l2: int = 10  # cycles
+    lat_local: int = ns_to_cycles(300)  # 300 ns local miss
+    lat_remote: int = ns_to_cycles(900)  # 900 ns remote miss
+    lat_hop: int = 0  # extra per hop beyond the first: FLASH's figure is flat
+    lat_dirty: int = ns_to_cycles(300)  # extra for a three-hop miss (our choice)
+    hot_threshold: int = 0  # 0: no hot-page reports
+
+    @property
+    def cpus_per_node(self) -> int:
+        return self.cpus // self.nodes
+
+    @property
+    def memory_per_node(self) -> int:
+        return self.ram_bytes // self.nodes
 
     def check(self) -> None:
         """Refuse impossible values with a message naming field, value and range."""
@@ -93,6 +136,44 @@ class MachineConfig:
             raise ConfigError(
                 f"quantum = {self.quantum} is out of range: use 1 to 1000000 cycles"
             )
+        if not 1 <= self.nodes <= 64 or self.cpus % self.nodes:
+            raise ConfigError(
+                f"nodes = {self.nodes} does not fit {self.cpus} CPUs: use 1 to 64 nodes "
+                "that divide the CPUs evenly"
+            )
+        if self.ram_bytes % (self.nodes * 4096):
+            raise ConfigError(
+                f"ram_bytes = {self.ram_bytes} does not split into {self.nodes} nodes of "
+                "whole 4 KiB pages"
+            )
+        if self.line_bytes not in {1 << k for k in range(5, 13)}:
+            raise ConfigError(
+                f"line_bytes = {self.line_bytes} is not allowed: use a power of two "
+                "from 32 to 4096"
+            )
+        for name in ("l1_ways", "l2_ways"):
+            ways = getattr(self, name)
+            if not 1 <= ways <= 16:
+                raise ConfigError(f"{name} = {ways} is out of range: use 1 to 16")
+        for name, ways in (("l1_bytes", self.l1_ways), ("l2_bytes", self.l2_ways)):
+            size = getattr(self, name)
+            if not self.line_bytes * ways <= size <= 64 * MiB:
+                raise ConfigError(
+                    f"{name} = {size} is out of range: use {self.line_bytes * ways} "
+                    "(one line per way) to 64 MiB"
+                )
+        for name in ("lat_l2", "lat_local", "lat_remote", "lat_hop", "lat_dirty"):
+            value = getattr(self, name)
+            if not 0 <= value <= 1_000_000:
+                raise ConfigError(
+                    f"{name} = {value} is out of range: latencies are 0 to 1000000 cycles"
+                )
+        if not 0 <= self.hot_threshold < 1 << 32:
+            raise ConfigError(
+                f"hot_threshold = {self.hot_threshold} is out of range: use 0 (off) to 2**32-1"
+            )
+        if self.clock_hz <= 0:
+            raise ConfigError(f"clock_hz = {self.clock_hz} must be positive")
 
 
 @dataclass(frozen=True)
@@ -150,6 +231,19 @@ class _Mapping:
     name: str
 
 
+_CLASSES = [c.name.lower() for c in MissClass]
+CPU_STATS_DTYPE = np.dtype(
+    [("cpu", "u4"), ("node", "u4"), ("instructions", "u8"), ("cycles", "u8"),
+     ("stall_cycles", "u8"), ("tlb_refills", "u8"), ("interrupts", "u8")]
+    + [(f"misses_{c}", "u8") for c in _CLASSES]
+    + [(f"cycles_{c}", "u8") for c in _CLASSES]
+    + [("ifetch_misses", "u8"), ("invalidations", "u8")]
+)
+NODE_STATS_DTYPE = np.dtype(
+    [("node", "u4"), ("local_served", "u8"), ("remote_served", "u8"), ("writebacks", "u8"),
+     ("memory_in_use", "u8")]
+)
+
 _ERRORS: dict[int, type[DiscoError]] = {
     lib.DC_ERR_CONFIG: ConfigError,
     lib.DC_ERR_RANGE: GuestMemoryError,
@@ -174,6 +268,11 @@ class Machine:
         cfg.ram_bytes = config.ram_bytes
         cfg.quantum = config.quantum
         cfg.prid = config.prid
+        for name in ("nodes", "l1_bytes", "l2_bytes", "line_bytes", "l1_ways", "l2_ways",
+                     "lat_l2", "lat_local", "lat_remote", "lat_hop", "lat_dirty",
+                     "hot_threshold"):
+            setattr(cfg, name, getattr(config, name))
+        cfg.timing = int(config.timing)
         out = ffi.new("dc_machine **")
         err = lib.dc_machine_new(cfg, out)
         if err != lib.DC_OK:
@@ -322,6 +421,95 @@ class Machine:
             self._dispatch_mmio(ex)
             if ex.mmio is not None and ex.mmio.is_write:
                 return Exit(ExitReason.STEP, cpu, 1, self.cpus[cpu].pc)
+
+    # ---- the ccNUMA fabric -------------------------------------------------
+
+    @property
+    def timing(self) -> bool:
+        """True while caches and the fabric are simulated (timing mode)."""
+        return bool(lib.dc_timing(self.handle))
+
+    @timing.setter
+    def timing(self, on: bool) -> None:
+        self._check(lib.dc_set_timing(self.handle, int(on)))
+
+    def hops(self, a: int, b: int) -> int:
+        return int(lib.dc_hops(self.handle, a, b))
+
+    def home_node(self, pa: int) -> int:
+        node = int(lib.dc_home_node(self.handle, pa))
+        if node == 0xFFFFFFFF:
+            raise GuestMemoryError(f"physical address 0x{pa:x} is not RAM")
+        return node
+
+    def node_of_cpu(self, cpu: int) -> int:
+        return cpu // self.config.cpus_per_node
+
+    def miss_counters(self) -> np.ndarray:
+        """Cache misses per RAM page per node: a zero-copy (pages, nodes) uint32 view.
+
+        Valid while the machine lives; it changes as the machine runs, so take a
+        copy for anything that must not move under you.
+        """
+        p = ffi.new("uint32_t **")
+        pages = ffi.new("uint64_t *")
+        nodes = ffi.new("uint32_t *")
+        self._check(lib.dc_miss_counters(self.handle, p, pages, nodes))
+        flat = np.frombuffer(ffi.buffer(p[0], pages[0] * nodes[0] * 4), dtype=np.uint32)
+        return flat.reshape(int(pages[0]), int(nodes[0]))
+
+    def reset_miss_counters(self) -> None:
+        lib.dc_miss_counters_reset(self.handle)
+
+    def link_counters(self) -> np.ndarray:
+        """Messages per hypercube link: a zero-copy (nodes, dimensions) uint64 view.
+
+        Row n, column d counts messages sent from node n to node n ^ (1 << d).
+        """
+        p = ffi.new("uint64_t **")
+        nodes = ffi.new("uint32_t *")
+        dims = ffi.new("uint32_t *")
+        self._check(lib.dc_link_counters(self.handle, p, nodes, dims))
+        d = max(int(dims[0]), 1)
+        flat = np.frombuffer(ffi.buffer(p[0], nodes[0] * d * 8), dtype=np.uint64)
+        return flat.reshape(int(nodes[0]), d)[: self.config.nodes]
+
+    def node_stats(self, node: int) -> dict[str, int]:
+        s = ffi.new("dc_node_stats *")
+        self._check(lib.dc_node_stats_get(self.handle, node, s))
+        return {"local_served": int(s.local_served), "remote_served": int(s.remote_served),
+                "writebacks": int(s.writebacks),
+                "memory_in_use": int(s.pages_touched) * 4096}
+
+    def hot_pages(self) -> list[tuple[int, int, int]]:
+        """Drain the hot-page reports: (RAM page, node, count) in the order they came."""
+        buf = ffi.new("dc_hot_page[256]")
+        out: list[tuple[int, int, int]] = []
+        while True:
+            n = lib.dc_hot_pages(self.handle, buf, 256)
+            out += [(int(buf[i].page), int(buf[i].node), int(buf[i].count)) for i in range(n)]
+            if n < 256:
+                return out
+
+    def cpu_stats_table(self) -> np.ndarray:
+        """Per-CPU statistics as one structured array (schema in docs/fabric.md)."""
+        rows = []
+        for cpu in self.cpus:
+            s = cpu.raw_stats()
+            rows.append((cpu.index, self.node_of_cpu(cpu.index), s.instructions, s.cycles,
+                         s.stall_cycles, s.tlb_refills, s.interrupts,
+                         *[s.misses[i] for i in range(6)],
+                         *[s.miss_cycles[i] for i in range(6)],
+                         s.ifetch_misses, s.invalidations))
+        return np.array(rows, dtype=CPU_STATS_DTYPE)
+
+    def node_stats_table(self) -> np.ndarray:
+        rows = []
+        for n in range(self.config.nodes):
+            s = self.node_stats(n)
+            rows.append((n, s["local_served"], s["remote_served"], s["writebacks"],
+                         s["memory_in_use"]))
+        return np.array(rows, dtype=NODE_STATS_DTYPE)
 
     # ---- breakpoints -------------------------------------------------------
 
@@ -538,9 +726,13 @@ class Cpu:
     def set_irq(self, line: int, level: bool) -> None:
         self.machine._check(lib.dc_set_irq(self.machine.handle, self.index, line, int(level)))
 
-    def stats(self) -> dict[str, object]:
+    def raw_stats(self) -> object:
         s = ffi.new("dc_cpu_stats *")
         self.machine._check(lib.dc_cpu_stats_get(self.machine.handle, self.index, s))
+        return s
+
+    def stats(self) -> dict[str, object]:
+        s = self.raw_stats()
         return {
             "instructions": int(s.instructions),
             "cycles": int(s.cycles),
@@ -548,6 +740,11 @@ class Cpu:
             "interrupts": int(s.interrupts),
             "exceptions": {ExcCode(i).name if i in ExcCode._value2member_map_ else f"exc{i}":
                            int(s.exceptions[i]) for i in range(32) if s.exceptions[i]},
+            "stall_cycles": int(s.stall_cycles),
+            "misses": {c.name.lower(): int(s.misses[c]) for c in MissClass},
+            "miss_cycles": {c.name.lower(): int(s.miss_cycles[c]) for c in MissClass},
+            "ifetch_misses": int(s.ifetch_misses),
+            "invalidations": int(s.invalidations),
         }
 
     @property

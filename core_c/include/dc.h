@@ -25,9 +25,22 @@ typedef enum dc_err {
 typedef struct dc_config {
     uint32_t ncpus;         /* 1..64 */
     uint32_t tlb_entries;   /* TLB entry pairs per CPU, 4..64 */
-    uint64_t ram_bytes;     /* multiple of 4 KiB */
+    uint64_t ram_bytes;     /* multiple of 4 KiB; split evenly over the nodes */
     uint32_t quantum;       /* cycles per CPU turn */
     uint32_t prid;          /* CP0 PRId value */
+    /* ccNUMA fabric (docs/fabric.md) */
+    uint32_t nodes;         /* 1..64; CPUs are split evenly over the nodes */
+    uint32_t timing;        /* start in timing mode (caches + fabric) */
+    uint32_t l1_bytes;      /* per L1 (I and D each) */
+    uint32_t l2_bytes;
+    uint32_t line_bytes;    /* cache line and directory unit: 32..4096, power of 2 */
+    uint32_t l1_ways, l2_ways;
+    uint32_t lat_l2;        /* cycles for an L1 miss that hits in L2 */
+    uint32_t lat_local;     /* cycles for a miss served by local memory */
+    uint32_t lat_remote;    /* cycles for a miss served by a remote node, one hop */
+    uint32_t lat_hop;       /* extra cycles per further hop */
+    uint32_t lat_dirty;     /* extra cycles when the line is dirty in another cache */
+    uint32_t hot_threshold; /* misses from one node to one page that report it; 0 = off */
 } dc_config;
 
 typedef enum dc_exit_reason {
@@ -38,7 +51,8 @@ typedef enum dc_exit_reason {
     DC_EXIT_BREAKPOINT = 4, /* about to execute a breakpoint address */
     DC_EXIT_STEP = 5,       /* dc_step() finished */
     DC_EXIT_WAIT = 6,       /* every started CPU waits and no timer is due */
-    DC_EXIT_HALT = 7        /* the machine was halted */
+    DC_EXIT_HALT = 7,       /* the machine was halted */
+    DC_EXIT_HOTPAGE = 8     /* pages passed the hot threshold: dc_hot_pages() */
 } dc_exit_reason;
 
 typedef enum dc_ownership {
@@ -95,13 +109,41 @@ typedef struct dc_regs {
     uint32_t llbit;
 } dc_regs;
 
+/* Memory access classes of the timing model (docs/fabric.md). */
+typedef enum dc_miss_class {
+    DC_MISS_L2_HIT = 0,     /* L1 miss served by the L2 */
+    DC_MISS_LOCAL = 1,      /* L2 miss served by this node's memory */
+    DC_MISS_REMOTE = 2,     /* L2 miss served by a remote node's memory */
+    DC_MISS_DIRTY = 3,      /* L2 miss served by another CPU's dirty cache (3-hop) */
+    DC_MISS_UPGRADE = 4,    /* write to a shared line: invalidate the other copies */
+    DC_MISS_UNCACHED = 5    /* uncached (kseg1) access to memory */
+} dc_miss_class;
+
 typedef struct dc_cpu_stats {
     uint64_t instructions;
     uint64_t cycles;
     uint64_t tlb_refills;   /* exceptions taken to the refill vector or exits with refill */
     uint64_t interrupts;
     uint64_t exceptions[32];/* by ExcCode */
+    uint64_t stall_cycles;  /* cycles spent waiting on memory (timing mode) */
+    uint64_t misses[6];     /* by dc_miss_class */
+    uint64_t miss_cycles[6];
+    uint64_t ifetch_misses; /* of the misses above, instruction fetches */
+    uint64_t invalidations; /* copies this CPU's writes invalidated */
 } dc_cpu_stats;
+
+typedef struct dc_node_stats {
+    uint64_t local_served;  /* misses from this node served by its memory */
+    uint64_t remote_served; /* misses from other nodes served by its memory */
+    uint64_t writebacks;    /* dirty lines written back to its memory */
+    uint64_t pages_touched; /* its RAM pages ever written */
+} dc_node_stats;
+
+typedef struct dc_hot_page {
+    uint64_t page;          /* RAM page number (physical page in low RAM) */
+    uint32_t node;          /* the node whose misses crossed the threshold */
+    uint32_t count;
+} dc_hot_page;
 
 /* Lifecycle */
 dc_err dc_machine_new(const dc_config *cfg, dc_machine **out);
@@ -141,6 +183,20 @@ dc_err dc_get_ownership(dc_machine *m, uint32_t cpu, uint32_t *ownership);
 dc_err dc_set_irq(dc_machine *m, uint32_t cpu, uint32_t line, int level);
 dc_err dc_cpu_stats_get(dc_machine *m, uint32_t cpu, dc_cpu_stats *out);
 dc_err dc_tlb_read(dc_machine *m, uint32_t cpu, uint32_t index, uint32_t out[4]);
+
+/* ccNUMA fabric */
+dc_err dc_set_timing(dc_machine *m, int on);
+int dc_timing(dc_machine *m);
+dc_err dc_node_stats_get(dc_machine *m, uint32_t node, dc_node_stats *out);
+/* Per page per node miss counters: pages x nodes uint32, valid while the machine lives. */
+dc_err dc_miss_counters(dc_machine *m, uint32_t **out, uint64_t *pages, uint32_t *nodes);
+void dc_miss_counters_reset(dc_machine *m);
+/* Per link message counters: nodes x dims uint64 (hypercube link (n, n ^ 1 << d)). */
+dc_err dc_link_counters(dc_machine *m, uint64_t **out, uint32_t *nodes, uint32_t *dims);
+uint32_t dc_hops(dc_machine *m, uint32_t from, uint32_t to);
+uint32_t dc_home_node(dc_machine *m, uint64_t pa);
+/* Drain reported hot pages into buf; returns how many were written. */
+uint32_t dc_hot_pages(dc_machine *m, dc_hot_page *buf, uint32_t max);
 
 /* Breakpoints on virtual addresses; cpu = -1 for every CPU. */
 dc_err dc_break_add(dc_machine *m, int32_t cpu, uint32_t va);
