@@ -135,10 +135,13 @@ class MachineDescription:
                                   f"{b.base:#x}..{b.end:#x} overlap")
 
     @classmethod
-    def for_machine(cls, machine: Machine, nodes: int = 1,
-                    clock_hz: int = DEFAULT_CLOCK_HZ) -> MachineDescription:
-        """Split a machine's CPUs and RAM evenly over `nodes` nodes."""
+    def for_machine(cls, machine: Machine, nodes: int | None = None,
+                    clock_hz: int | None = None) -> MachineDescription:
+        """Split a machine's CPUs and RAM evenly over `nodes` nodes (default: the
+        machine's own fabric nodes and clock, so the description matches its homes)."""
         cpus, ram = machine.config.cpus, machine.config.ram_bytes
+        nodes = machine.config.nodes if nodes is None else nodes
+        clock_hz = machine.config.clock_hz if clock_hz is None else clock_hz
         if cpus % nodes or ram % (nodes * 4096):
             raise ConfigError(f"{cpus} CPUs and {ram} bytes of RAM do not split evenly over "
                               f"{nodes} nodes (in whole 4 KiB pages)")

@@ -84,3 +84,16 @@ def test_wrong_descriptions_are_refused() -> None:
     with pytest.raises(ConfigError, match="split evenly"):
         MachineDescription.for_machine(m, nodes=3)
     assert MachineDescription().clock_hz == DEFAULT_CLOCK_HZ
+
+
+def test_description_follows_the_fabric_by_default() -> None:
+    from disco_core.devices.machdesc import MachineDescription
+    from disco_core.machine import Machine
+    from disco_core.presets import preset
+
+    m = Machine(preset("flash8"))
+    d = MachineDescription.for_machine(m)
+    assert (d.nodes, d.cpus_per_node) == (8, 1)
+    for node in range(8):
+        for r in d.memory(node):
+            assert m.home_node(r.base) == node and m.home_node(r.base + r.size - 1) == node
