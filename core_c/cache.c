@@ -9,9 +9,9 @@
 int cache_init(cache *k, uint32_t bytes, uint32_t line_bytes, uint32_t ways)
 {
     k->ways = ways;
-    k->sets = bytes / line_bytes / ways;
-    if (k->sets == 0)
-        k->sets = 1;
+    k->sets = bytes / line_bytes / ways;   /* a power of two (check_config) */
+    if (k->sets == 0 || (k->sets & (k->sets - 1)))
+        return 0;
     k->tag = calloc((size_t)k->sets * ways, sizeof *k->tag);
     k->state = calloc((size_t)k->sets * ways, 1);
     k->next = calloc(k->sets, 1);
@@ -33,7 +33,7 @@ size_t cache_bytes(const cache *k)
 
 int cache_find(const cache *k, uint32_t line, uint32_t *slot)
 {
-    uint32_t base = (line % k->sets) * k->ways;
+    uint32_t base = (line & (k->sets - 1)) * k->ways;
     for (uint32_t w = 0; w < k->ways; w++) {
         if (k->tag[base + w] == line + 1) {
             *slot = base + w;
@@ -52,7 +52,7 @@ void cache_touch(cache *k, uint32_t slot)
 
 uint32_t cache_insert(cache *k, uint32_t line, uint8_t state, uint8_t *victim_state)
 {
-    uint32_t set = line % k->sets, base = set * k->ways, way = k->next[set];
+    uint32_t set = line & (k->sets - 1), base = set * k->ways, way = k->next[set];
     for (uint32_t w = 0; w < k->ways; w++) {
         if (k->tag[base + w] == 0) {    /* prefer an empty way */
             way = w;

@@ -113,6 +113,13 @@ static int check_config(const dc_config *cfg)
                   "per way, at most 64 MiB", cfg->l1_bytes, cfg->l2_bytes);
         return 0;
     }
+    uint32_t l1_sets = cfg->l1_bytes / cfg->line_bytes / cfg->l1_ways;
+    uint32_t l2_sets = cfg->l2_bytes / cfg->line_bytes / cfg->l2_ways;
+    if ((l1_sets & (l1_sets - 1)) || (l2_sets & (l2_sets - 1))) {
+        set_error(NULL, "cache geometry (l1 %u, l2 %u bytes, %u-byte lines) must give a "
+                  "power-of-two number of sets", cfg->l1_bytes, cfg->l2_bytes, cfg->line_bytes);
+        return 0;
+    }
     const uint32_t lat[] = {cfg->lat_l2, cfg->lat_local, cfg->lat_remote, cfg->lat_hop,
                             cfg->lat_dirty};
     for (int i = 0; i < 5; i++) {

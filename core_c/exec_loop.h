@@ -70,18 +70,23 @@ static uint64_t EXEC_FN(dc_machine *m, cpu *c, uint64_t budget, dc_exit *ex)
 #define IFETCH() do { \
         uint32_t li_ = (uint32_t)(d - pbase) >> iline_shift; \
         if (unlikely(li_ != cur_iline) && li_ < ilines && d != &c->far_entry) { \
+            uint64_t lo_ = pg_off + ((uint64_t)li_ << m->line_shift); \
             cur_iline = li_; \
-            c->a.cycles += fabric_access(m, c, pg_off + ((uint64_t)li_ << m->line_shift), \
-                                         ACC_FETCH, 0); \
-            HOT_CHECK(); \
+            if (!l1_hit(&c->l1i, (uint32_t)(lo_ >> m->line_shift), 0)) { \
+                c->a.cycles += fabric_access(m, c, lo_, ACC_FETCH, 0); \
+                HOT_CHECK(); \
+            } \
         } \
     } while (0)
 #define NEW_PAGE() do { cur_iline = UINT32_MAX; \
         pg_off = (uint64_t)(pg->host - m->ram); } while (0)
 #define TDATA(host, va, acc) do { \
-        c->a.cycles += fabric_access(m, c, (uint64_t)((uint8_t *)(host) - m->ram), (acc), \
-                                     ((va) >> 29) == 5); \
-        HOT_CHECK(); \
+        uint64_t o_ = (uint64_t)((uint8_t *)(host) - m->ram); \
+        if (unlikely(((va) >> 29) == 5) || \
+            !l1_hit(&c->l1d, (uint32_t)(o_ >> m->line_shift), (acc) == ACC_STORE)) { \
+            c->a.cycles += fabric_access(m, c, o_, (acc), ((va) >> 29) == 5); \
+            HOT_CHECK(); \
+        } \
     } while (0)
 #define TSLOW() HOT_CHECK()
 /* records hold the fast loop's handler addresses: dispatch by op here */

@@ -93,6 +93,23 @@ typedef struct cache {
 #define LINE_MODIFIED 2
 #define MAX_HOT 256
 
+/* The common case of a timed access, inline: the line is in the L1 with the
+ * needed permission. Sets are a power of two (checked with the config). */
+static inline int l1_hit(cache *k, uint32_t line, int store)
+{
+    uint32_t base = (line & (k->sets - 1)) * k->ways;
+    for (uint32_t w = 0; w < k->ways; w++) {
+        if (k->tag[base + w] == line + 1) {
+            if (store && k->state[base + w] != LINE_MODIFIED)
+                return 0;
+            if (k->ways == 2)
+                k->next[base >> 1] = (uint8_t)(w ^ 1);
+            return 1;
+        }
+    }
+    return 0;
+}
+
 int cache_init(cache *k, uint32_t bytes, uint32_t line_bytes, uint32_t ways);
 void cache_free(cache *k);
 int cache_find(const cache *k, uint32_t line, uint32_t *slot);   /* 1 if present */

@@ -162,6 +162,13 @@ class MachineConfig:
                     f"{name} = {size} is out of range: use {self.line_bytes * ways} "
                     "(one line per way) to 64 MiB"
                 )
+        for name, ways in (("l1_bytes", self.l1_ways), ("l2_bytes", self.l2_ways)):
+            sets = getattr(self, name) // self.line_bytes // ways
+            if sets & (sets - 1):
+                raise ConfigError(
+                    f"{name} = {getattr(self, name)} with {ways} ways of {self.line_bytes}-byte "
+                    f"lines gives {sets} sets: the number of sets must be a power of two"
+                )
         for name in ("lat_l2", "lat_local", "lat_remote", "lat_hop", "lat_dirty"):
             value = getattr(self, name)
             if not 0 <= value <= 1_000_000:

@@ -277,7 +277,8 @@ def test_flash32_memory_continues_above_the_device_window() -> None:
      ("flash8", {"lat_remote": -5}, "lat_remote = -5 is out of range"),
      ("flash8", {"ram_bytes": 8 * 32 * MiB + 4096}, "does not split into 8 nodes"),
      ("flash8", {"line_bytes": 100}, "line_bytes = 100"),
-     ("flash8", {"l2_bytes": 64}, "l2_bytes = 64 is out of range")],
+     ("flash8", {"l2_bytes": 64}, "l2_bytes = 64 is out of range"),
+     ("flash8", {"l2_bytes": 768 * 1024}, "number of sets must be a power of two")],
 )
 def test_impossible_fabric_configurations_are_refused(name: str, fields: dict[str, object],
                                                       words: str) -> None:
