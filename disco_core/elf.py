@@ -144,7 +144,13 @@ class ElfImage:
     def line_for(self, addr: int) -> tuple[str, int] | None:
         """The (source file, line) that ``addr`` was compiled from, if there is DWARF."""
         if self._lines is None:
-            self._lines = _read_lines(self._raw, self.name)
+            # Functions the linker dropped keep their line tables at address 0 and
+            # up; only spans inside loaded code are real.
+            self._lines = [
+                span for span in _read_lines(self._raw, self.name)
+                if any(s.vaddr <= span.start < s.vaddr + s.memsz
+                       for s in self.segments if s.executable)
+            ]
             self._line_starts = [span.start for span in self._lines]
         i = bisect.bisect_right(self._line_starts, addr) - 1
         if i < 0:

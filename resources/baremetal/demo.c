@@ -242,12 +242,12 @@ demo_printing(void)
 {
   static const int values[] = { 1, 7, -42, 255, 1000, 40000 };
 
-  printf("%-8s|%8s|%14s|%10s|%6s\n", "n", "n*n", "n*n*n", "hex", "pad");
-  printf("--------+--------+--------------+----------+------\n");
+  printf("%-8s|%10s|%14s|%10s|%6s\n", "n", "n*n", "n*n*n", "hex", "pad");
+  printf("--------+----------+--------------+----------+------\n");
   for (unsigned i = 0; i < sizeof values / sizeof values[0]; i++) {
     int n = values[i];
     long long cube = (long long)n * n * n;
-    printf("%-8d|%8d|%14lld|0x%08X|%06d\n", n, n * n, cube, (unsigned)n, n);
+    printf("%-8d|%10d|%14lld|0x%08X|%06d\n", n, n * n, cube, (unsigned)n, n);
   }
   printf("char '%c', string [%s] [%-6s] [%6s], %u%%\n", 'x', "disco", "left", "right", 100u);
 }
