@@ -9,7 +9,7 @@ from disco_core.guest import assemble
 from disco_core.machine import ExitReason, MissClass
 from disco_core.presets import PRESETS, preset
 from disco_core.testmachine import TestMachine
-from tests.core.test_machine import SMP_PROGRAM
+from tests.core.test_machine import smp_machine
 
 MAIN = 0x80001000
 MiB = 1 << 20
@@ -224,9 +224,7 @@ def test_fast_mode_charges_nothing_and_modes_switch_during_a_run() -> None:
 def test_timing_mode_on_8_cpus_is_deterministic() -> None:
     results = []
     for _ in range(2):
-        tm = TestMachine(config=preset("flash8", quantum=200))
-        tm.write_phys(MAIN & 0x1FFFFFFF, assemble(SMP_PROGRAM, base=MAIN))
-        tm.cpus[0].pc = MAIN
+        tm = smp_machine(config=preset("flash8", quantum=200))
         run(tm)
         results.append((tm.digest(), tuple(c.cycles for c in tm.cpus),
                         tm.miss_counters().tobytes(), tm.link_counters().tobytes()))
@@ -236,10 +234,7 @@ def test_timing_mode_on_8_cpus_is_deterministic() -> None:
 
 def test_timing_snapshot_restore_continue_equals_uninterrupted() -> None:
     def fresh() -> TestMachine:
-        tm = TestMachine(config=preset("flash8", quantum=200))
-        tm.write_phys(MAIN & 0x1FFFFFFF, assemble(SMP_PROGRAM, base=MAIN))
-        tm.cpus[0].pc = MAIN
-        return tm
+        return smp_machine(config=preset("flash8", quantum=200))
 
     straight = fresh()
     straight.run(5000)

@@ -80,8 +80,10 @@ hashes: .space 64
 """
 
 
-def smp_machine(cpus: int = 4, quantum: int = 50) -> TestMachine:
-    tm = TestMachine(cpus=cpus, ram_bytes=8 << 20, quantum=quantum)
+def smp_machine(cpus: int = 4, quantum: int = 50, config: MachineConfig | None = None
+                ) -> TestMachine:
+    tm = TestMachine(config=config or MachineConfig(cpus=cpus, ram_bytes=8 << 20,
+                                                     quantum=quantum))
     tm.write_phys(MAIN & 0x1FFFFFFF, assemble(SMP_PROGRAM, base=MAIN))
     tm.cpus[0].pc = MAIN
     return tm
