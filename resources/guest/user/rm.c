@@ -1,0 +1,21 @@
+// rm: remove files (unlink).
+
+#include "user.h"
+
+int
+main(int argc, char *argv[])
+{
+  int i, r = 0;
+
+  if(argc < 2){
+    fprintf(2, "usage: rm file ...\n");
+    exit(2);
+  }
+  for(i = 1; i < argc; i++){
+    if(unlink(argv[i]) < 0){
+      fprintf(2, "rm: %s: %s\n", argv[i], strerror(errno));
+      r = 1;
+    }
+  }
+  exit(r);
+}
