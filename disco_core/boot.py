@@ -1,0 +1,278 @@
+"""Booting the guest kernel on a native machine (docs/guest-kernel.md).
+
+    from disco_core.boot import boot
+    r = boot("flash8", run=["ls", "echo hi"])
+    print(r.output, r.exit_code, r.cycles)
+
+`boot()` builds the kernel and (unless given one) a root file-system image,
+creates a machine from a preset with the native devices, loads the kernel's
+segments like firmware would, starts every CPU at the entry with $a0 = its
+number, and runs the machine in slices. Each time the shell prompt (``$ ``)
+appears it types the next command; after the last command's prompt it stops.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from disco_core.devices import DiskImage, attach_native_devices
+from disco_core.elf import ElfImage, load_elf
+from disco_core.kernel import EXIT_KERNEL_TRAP, EXIT_PANIC, build_kernel
+from disco_core.machine import ExitReason, Machine
+from disco_core.presets import preset
+
+PROMPT = b"$ "
+SLICE = 100_000            # instructions per run() call between looks at the console
+DEFAULT_BUDGET = 4_000_000_000
+
+
+def physical(addr: int) -> int:
+    """kseg0/kseg1 addresses name physical memory through their low 29 bits."""
+    return addr & 0x1FFFFFFF if 0x80000000 <= addr < 0xC0000000 else addr
+
+
+@dataclass
+class BootResult:
+    """What a boot did: the console text, why it stopped, and the machine's counters."""
+
+    output: str
+    reason: str                 # "done" (commands finished), "halt", "budget", "idle"
+    exit_code: int | None       # the power device's code when the guest halted
+    cycles: int                 # CPU 0's cycle counter (simulated time)
+    instructions: int           # summed over all CPUs
+    wall_seconds: float
+    prompt_cycles: int | None   # CPU 0's cycles when the first prompt appeared
+    prompt_wall_seconds: float | None
+    command_cycles: list[int] = field(default_factory=list)  # cycles each command took
+    cpus: list[dict[str, object]] = field(default_factory=list)
+    backtrace: list[str] = field(default_factory=list)  # symbolised panic backtrace
+
+    @property
+    def panicked(self) -> bool:
+        return self.exit_code in (EXIT_PANIC, EXIT_KERNEL_TRAP)
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "reason": self.reason, "exit_code": self.exit_code, "cycles": self.cycles,
+            "instructions": self.instructions, "wall_seconds": round(self.wall_seconds, 3),
+            "prompt_cycles": self.prompt_cycles, "command_cycles": self.command_cycles,
+            "cpus": self.cpus, "backtrace": self.backtrace,
+        }
+
+
+def split_commands(run: str | Sequence[str] | None) -> list[str]:
+    """Commands separated by ';' or newlines (a list is taken as it is)."""
+    if run is None:
+        return []
+    if isinstance(run, str):
+        parts = re.split(r"[;\n]", run)
+    else:
+        parts = list(run)
+    return [p.strip() for p in parts if p.strip()]
+
+
+def root_image(path: str | os.PathLike[str]) -> Path:
+    """Build the default root file system (disco_core.fsimage, the userland's) at path."""
+    from disco_core.fsimage import build_root_image
+
+    return build_root_image(path)
+
+
+def symbolise(image: ElfImage, text: str) -> list[str]:
+    """The panic report's backtrace addresses with their symbols."""
+    out = []
+    in_bt = False
+    for line in text.splitlines():
+        if line.startswith("backtrace:"):
+            in_bt = True
+            continue
+        m = re.fullmatch(r"\s+([0-9a-f]{8})", line)
+        if in_bt and m:
+            addr = int(m.group(1), 16)
+            sym = image.symbol_at(addr - 8)  # the call site, not the return address
+            name = f"{sym[0]}+0x{sym[1] + 8:x}" if sym else "?"
+            where = image.line_for(addr - 8)
+            loc = f" ({Path(where[0]).name}:{where[1]})" if where else ""
+            out.append(f"0x{addr:08x} {name}{loc}")
+        elif in_bt:
+            in_bt = False
+    return out
+
+
+class Booted:
+    """A machine with the kernel loaded and every CPU started; drive it with step()."""
+
+    def __init__(self, machine_preset: str = "test", *, disk: DiskImage,
+                 kernel: Path | None = None, echo: Callable[[bytes], None] | None = None) -> None:
+        self.kernel_path = kernel or build_kernel("native")
+        self.image = load_elf(self.kernel_path)
+        self.machine = Machine(preset(machine_preset))
+        self.devices = attach_native_devices(self.machine, disks=[disk])
+        self.echo = echo
+        self.instructions = 0
+        self.seen = 0
+        for seg in self.image.segments:
+            data = seg.data + bytes(max(0, seg.memsz - len(seg.data)))
+            self.machine.write_phys(physical(seg.paddr), data)
+        for i, cpu in enumerate(self.machine.cpus):
+            if i == 0:
+                # CPU 0 comes out of reset running at the boot vector: put it in
+                # the boot protocol's state (kernel mode, BEV = 0, Status = 0).
+                cpu.set_cp0(12, 0)
+                cpu.set_cp0(15, 0x80000000, sel=1)
+                cpu.pc = self.image.entry
+            else:
+                cpu.start(self.image.entry)
+            cpu.gpr[4] = i
+            cpu.gpr[29] = 0
+
+    @property
+    def output(self) -> bytes:
+        return bytes(self.devices.uart.output)
+
+    def step(self, budget: int = SLICE) -> ExitReason:
+        ex = self.machine.run(budget)
+        self.instructions += ex.executed
+        if ex.reason == ExitReason.HOTPAGE:
+            self.machine.hot_pages()  # nobody migrates pages in the native kernel
+        if self.echo is not None:
+            out = self.devices.uart.output
+            if len(out) > self.seen:
+                self.echo(bytes(out[self.seen:]))
+                self.seen = len(out)
+        return ex.reason
+
+    def type(self, text: bytes) -> None:
+        self.devices.uart.feed(text)
+
+    def close(self) -> None:
+        self.devices.close()
+        self.machine.close()
+
+
+def boot(machine_preset: str = "test", native: bool = True,
+         run: str | Sequence[str] | None = None, disk_image: str | os.PathLike[str] | None = None,
+         *, persistent: bool = True, max_instructions: int = DEFAULT_BUDGET,
+         echo: Callable[[bytes], None] | None = None, poweroff: bool = False) -> BootResult:
+    """Boot the native kernel and type ``run``'s commands at the shell.
+
+    ``disk_image``: the root image (written by the guest when ``persistent``);
+    None builds a fresh default image in a temporary directory. Stops after
+    the prompt that follows the last command (with ``poweroff``, types
+    ``poweroff`` there and waits for the halt), when the guest halts, or when
+    ``max_instructions`` are spent.
+    """
+    if not native:
+        raise NotImplementedError("only the native kernel exists so far")
+    commands = split_commands(run)
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="disco-boot-") as tmp:
+        if disk_image is None:
+            disk = DiskImage.open(root_image(Path(tmp) / "root.img"), persistent=False)
+        else:
+            disk = DiskImage.open(disk_image, persistent=persistent)
+        b = Booted(machine_preset, disk=disk, echo=echo)
+        try:
+            return _drive(b, commands, max_instructions, start, poweroff)
+        finally:
+            b.close()
+
+
+def _drive(b: Booted, commands: list[str], budget: int, start: float,
+           poweroff: bool) -> BootResult:
+    cpu0 = b.machine.cpus[0]
+    prompt_cycles: int | None = None
+    prompt_wall: float | None = None
+    command_cycles: list[int] = []
+    pending = list(commands)
+    mark = 0                  # output offset after which the next prompt counts
+    typed_at = 0
+    reason = "budget"
+    exit_code = None
+    while b.instructions < budget:
+        r = b.step(min(SLICE, budget - b.instructions))
+        if r == ExitReason.HALT:
+            reason = "halt"
+            exit_code = b.machine.halt_code
+            break
+        if r == ExitReason.WAIT:
+            reason = "idle"
+            break
+        out = b.devices.uart.output
+        if len(out) > mark and out.endswith(PROMPT):
+            now = cpu0.cycles
+            if prompt_cycles is None:
+                prompt_cycles = now
+                prompt_wall = time.perf_counter() - start
+            else:
+                command_cycles.append(now - typed_at)
+            mark = len(out)
+            if pending:
+                b.type(pending.pop(0).encode() + b"\n")
+                typed_at = now
+            elif poweroff:
+                b.type(b"poweroff\n")
+                poweroff = False
+            else:
+                reason = "done"
+                break
+    text = b.output.decode("utf-8", "replace")
+    result = BootResult(
+        output=text, reason=reason, exit_code=exit_code, cycles=cpu0.cycles,
+        instructions=b.instructions, wall_seconds=time.perf_counter() - start,
+        prompt_cycles=prompt_cycles, prompt_wall_seconds=prompt_wall,
+        command_cycles=command_cycles,
+        cpus=[{"cpu": i, "instructions": c.instructions, "cycles": c.cycles}
+              for i, c in enumerate(b.machine.cpus)],
+    )
+    if result.panicked:
+        result.backtrace = symbolise(b.image, text)
+    return result
+
+
+def interactive(machine_preset: str = "test", disk_image: str | os.PathLike[str] | None = None,
+                persistent: bool = True) -> int:
+    """Attach the terminal to the console: raw stdin to the UART, output to stdout.
+
+    Ctrl-] quits. Returns the guest's exit code, or 0 when the user quit.
+    """
+    import select
+    import termios
+    import tty
+
+    def echo(data: bytes) -> None:
+        sys.stdout.buffer.write(data.replace(b"\n", b"\r\n"))
+        sys.stdout.buffer.flush()
+
+    fd = sys.stdin.fileno()
+    with tempfile.TemporaryDirectory(prefix="disco-boot-") as tmp:
+        if disk_image is None:
+            disk = DiskImage.open(root_image(Path(tmp) / "root.img"), persistent=False)
+        else:
+            disk = DiskImage.open(disk_image, persistent=persistent)
+        b = Booted(machine_preset, disk=disk, echo=echo)
+        old = termios.tcgetattr(fd) if os.isatty(fd) else None
+        try:
+            if old is not None:
+                tty.setraw(fd)
+            while True:
+                r = b.step()
+                if r == ExitReason.HALT:
+                    return b.machine.halt_code
+                ready, _, _ = select.select([fd], [], [], 0)
+                if ready:
+                    data = os.read(fd, 1024)
+                    if not data or b"\x1d" in data:
+                        return 0
+                    b.type(data)
+        finally:
+            if old is not None:
+                termios.tcsetattr(fd, termios.TCSADRAIN, old)
+            b.close()

@@ -1,0 +1,32 @@
+// Physical and virtual memory layout.
+//
+// The kernel runs in kseg0 (unmapped, VA = PA + 0x80000000), linked at
+// 0x80010000; exception vectors are copied to EBase = 0x80000000. Devices
+// are reached uncached through kseg1. User space is kuseg, mapped per process.
+
+#define KSEG0        0x80000000u
+#define KSEG1        0xA0000000u
+#define KERNBASE     0x80010000u
+#define P2V(pa)      ((void *)((uint)(pa) + KSEG0))
+#define V2P(va)      ((uint)(va) - KSEG0)
+#define DEVWINDOW    0x1F000000u      // RAM below this is reachable through kseg0
+
+#define MACHDESC     0x1F000000u      // machine-description block (physical)
+
+#define PGSIZE       4096
+#define PGSHIFT      12
+#define PGROUNDUP(a)   (((a) + PGSIZE - 1) & ~(PGSIZE - 1))
+#define PGROUNDDOWN(a) ((a) & ~(PGSIZE - 1))
+
+// User address space (docs/guest-abi.md).
+#define UTEXT        0x00400000u
+#define USHMBASE     0x70000000u      // shmat segments
+#define USTACKTOP    0x7FFF0000u
+#define USTACKMAX    (1u << 20)       // stack grows down on demand up to 1 MiB
+#define UMAXHEAP     USHMBASE         // the heap may not reach the segments
+#define UTOP         0x80000000u
+
+// Page directory: 1024 entries of 4 MiB, each a kseg0 pointer to a page of 1024 PTEs.
+#define PDX(va)      (((uint)(va) >> 22) & 0x3FF)
+#define PTX(va)      (((uint)(va) >> 12) & 0x3FF)
+#define NPDUSER      512              // directory entries below UTOP

@@ -1,0 +1,518 @@
+// Processes, the per-CPU scheduler, sleep and wakeup.
+#include "types.h"
+#include "param.h"
+#include "mips.h"
+#include "memlayout.h"
+#include "spinlock.h"
+#include "proc.h"
+#include "fs.h"
+#include "file.h"
+#include "stat.h"
+#include "hal.h"
+#include "errno.h"
+#include "defs.h"
+
+struct cpu cpus[NCPU];
+int ncpu = 1;
+struct proc proc[NPROC];
+struct proc *initproc;
+
+// Top of the running process's kernel stack on each CPU: where the trap
+// vector puts the frame of a trap from user mode (entry.S).
+uint cpu_kstacktop[NCPU];
+
+static char kstacks[NPROC][KSTACKSIZE] __attribute__((aligned(KSTACKSIZE)));
+
+static int nextpid = 1;
+static struct spinlock pid_lock;
+
+// Guards parent pointers, so a parent's wakeup is not lost in wait().
+static struct spinlock wait_lock;
+
+static void forkret(void);
+static void freeproc(struct proc *p);
+
+void
+procinit(void)
+{
+  initlock(&pid_lock, "nextpid");
+  initlock(&wait_lock, "wait_lock");
+  for (int i = 0; i < NPROC; i++) {
+    initlock(&proc[i].lock, "proc");
+    proc[i].kstack = kstacks[i];
+  }
+  for (int i = 0; i < NCPU; i++)
+    cpus[i].asid_next = 0x100;
+}
+
+int
+cpuid(void)
+{
+  return hal_cpuid();
+}
+
+// The caller must have interrupts off, so it is not moved to another CPU.
+struct cpu*
+mycpu(void)
+{
+  return &cpus[hal_cpuid()];
+}
+
+struct proc*
+myproc(void)
+{
+  push_off();
+  struct proc *p = mycpu()->proc;
+  pop_off();
+  return p;
+}
+
+static int
+allocpid(void)
+{
+  acquire(&pid_lock);
+  int pid = nextpid++;
+  release(&pid_lock);
+  return pid;
+}
+
+// Find an unused slot and prepare it to run in the kernel: returns with
+// p->lock held, or 0.
+static struct proc*
+allocproc(void)
+{
+  struct proc *p;
+  for (p = proc; p < &proc[NPROC]; p++) {
+    acquire(&p->lock);
+    if (p->state == UNUSED)
+      goto found;
+    release(&p->lock);
+  }
+  return 0;
+
+found:
+  p->pid = allocpid();
+  p->state = USED;
+  p->killed = 0;
+  p->xstate = 0;
+  p->sz = p->heapstart = 0;
+  for (int i = 0; i < NCPU; i++)
+    p->asid[i] = 0;
+  if ((p->pgdir = pgdir_alloc()) == 0) {
+    freeproc(p);
+    release(&p->lock);
+    return 0;
+  }
+  p->tf = (struct trapframe *)(p->kstack + KSTACKSIZE - sizeof(struct trapframe));
+  memset(p->tf, 0, sizeof(*p->tf));
+  memset(&p->context, 0, sizeof(p->context));
+  p->context.ra = (uint)forkret;
+  p->context.sp = (uint)p->tf - 32;
+  return p;
+}
+
+static void
+freeproc(struct proc *p)
+{
+  if (p->pgdir)
+    pgdir_free(p->pgdir);
+  p->pgdir = 0;
+  p->sz = 0;
+  p->pid = 0;
+  p->parent = 0;
+  p->name[0] = 0;
+  p->chan = 0;
+  p->killed = 0;
+  p->xstate = 0;
+  p->state = UNUSED;
+}
+
+// The first process; forkret() mounts the root and execs /init in it.
+void
+userinit(void)
+{
+  struct proc *p = allocproc();
+  if (p == 0)
+    panic("userinit");
+  initproc = p;
+  safestrcpy(p->name, "init", sizeof(p->name));
+  p->state = RUNNABLE;
+  release(&p->lock);
+}
+
+// sbrk: move the break by n bytes. Pages appear on first touch.
+int
+growproc(int n)
+{
+  struct proc *p = myproc();
+  uint sz = p->sz, nsz = sz + n;
+  if (n > 0 && (nsz < sz || nsz > UMAXHEAP))
+    return -1;
+  if (n < 0) {
+    if (nsz > sz || nsz < p->heapstart)
+      return -1;
+    uint a = PGROUNDUP(nsz), b = PGROUNDUP(sz);
+    if (b > a) {
+      uvmunmap(p->pgdir, a, (b - a) / PGSIZE);
+      vm_dropctx(p);
+    }
+  }
+  p->sz = nsz;
+  return 0;
+}
+
+int
+fork(void)
+{
+  struct proc *np, *p = myproc();
+  if ((np = allocproc()) == 0)
+    return -EAGAIN;
+  if (uvmcopy(p->pgdir, np->pgdir) < 0) {
+    freeproc(np);
+    release(&np->lock);
+    return -ENOMEM;
+  }
+  // The parent's pages are read-only now: its TLB entries must go.
+  vm_dropctx(p);
+  np->sz = p->sz;
+  np->heapstart = p->heapstart;
+  *np->tf = *p->tf;
+  np->tf->regs[TF_V0] = 0;
+  for (int i = 0; i < NOFILE; i++)
+    if (p->ofile[i])
+      np->ofile[i] = filedup(p->ofile[i]);
+  np->cwd = p->cwd ? idup(p->cwd) : 0;
+  safestrcpy(np->name, p->name, sizeof(p->name));
+  int pid = np->pid;
+  release(&np->lock);
+
+  acquire(&wait_lock);
+  np->parent = p;
+  release(&wait_lock);
+
+  acquire(&np->lock);
+  np->state = RUNNABLE;
+  release(&np->lock);
+  wake_idle();
+  return pid;
+}
+
+// Give p's abandoned children to init. Caller holds wait_lock.
+static void
+reparent(struct proc *p)
+{
+  for (struct proc *pp = proc; pp < &proc[NPROC]; pp++) {
+    if (pp->parent == p) {
+      pp->parent = initproc;
+      wakeup(initproc);
+    }
+  }
+}
+
+void
+exit(int status)
+{
+  struct proc *p = myproc();
+  if (p == initproc) {
+    printf("init exited with status %d\n", status);
+    hal_poweroff(0x72);
+  }
+  for (int fd = 0; fd < NOFILE; fd++) {
+    if (p->ofile[fd]) {
+      fileclose(p->ofile[fd]);
+      p->ofile[fd] = 0;
+    }
+  }
+  if (p->cwd) {
+    fs_begin();
+    iput(p->cwd);
+    fs_end();
+    p->cwd = 0;
+  }
+
+  acquire(&wait_lock);
+  reparent(p);
+  wakeup(p->parent);
+  acquire(&p->lock);
+  p->xstate = status;
+  p->state = ZOMBIE;
+  release(&wait_lock);
+  sched();
+  panic("zombie exit");
+}
+
+// Wait for a child to exit; returns its pid, -ECHILD if there are none.
+int
+wait(uint addr)
+{
+  struct proc *p = myproc();
+  acquire(&wait_lock);
+  for (;;) {
+    int havekids = 0;
+    for (struct proc *pp = proc; pp < &proc[NPROC]; pp++) {
+      if (pp->parent != p)
+        continue;
+      acquire(&pp->lock);
+      havekids = 1;
+      if (pp->state == ZOMBIE) {
+        int pid = pp->pid;
+        if (addr != 0 && copyout(p, addr, &pp->xstate, sizeof(pp->xstate)) < 0) {
+          release(&pp->lock);
+          release(&wait_lock);
+          return -EFAULT;
+        }
+        freeproc(pp);
+        release(&pp->lock);
+        release(&wait_lock);
+        return pid;
+      }
+      release(&pp->lock);
+    }
+    if (!havekids)
+      break;
+    if (killed(p)) {
+      release(&wait_lock);
+      return -EINTR;
+    }
+    sleep(p, &wait_lock);
+  }
+  release(&wait_lock);
+  return -ECHILD;
+}
+
+// Wake one idle CPU (if any) to look for the work just made runnable.
+void
+wake_idle(void)
+{
+  int me = hal_cpuid();
+  for (int i = 0; i < ncpu; i++) {
+    if (i != me && cpus[i].idle) {
+      hal_ipi_send(1ull << i);
+      return;
+    }
+  }
+}
+
+// Each CPU runs this after setting itself up. It picks runnable processes
+// round robin; with none, it waits for an interrupt (timer, device or IPI).
+void
+scheduler(void)
+{
+  struct cpu *c = mycpu();
+  int id = cpuid();
+  c->proc = 0;
+  for (;;) {
+    // Take pending interrupts (ticks, IPIs, devices) before looking.
+    hal_intr_on();
+    hal_intr_off();
+    int found = 0;
+    for (struct proc *p = proc; p < &proc[NPROC]; p++) {
+      acquire(&p->lock);
+      if (p->state == RUNNABLE) {
+        p->state = RUNNING;
+        p->cpu = id;
+        c->proc = p;
+        cpu_kstacktop[id] = (uint)p->kstack + KSTACKSIZE;
+        vm_activate(p);
+        swtch(&c->context, &p->context);
+        vm_activate(0);
+        c->proc = 0;
+        found = 1;
+      }
+      release(&p->lock);
+    }
+    if (!found) {
+      // Announce idleness, then look once more without locks: a process made
+      // runnable after this look sends us an IPI, which keeps WAIT from sleeping.
+      c->idle = 1;
+      __sync_synchronize();
+      int any = 0;
+      for (struct proc *p = proc; p < &proc[NPROC]; p++)
+        if (p->state == RUNNABLE)
+          any = 1;
+      if (!any)
+        hal_wait();
+      c->idle = 0;
+    }
+  }
+}
+
+// Switch to the scheduler. The caller holds only p->lock and has changed
+// p->state. intena belongs to this kernel thread, not this CPU, so it is saved.
+void
+sched(void)
+{
+  struct proc *p = myproc();
+  if (!holding(&p->lock))
+    panic("sched p->lock");
+  if (mycpu()->noff != 1)
+    panic("sched locks");
+  if (p->state == RUNNING)
+    panic("sched running");
+  if (hal_intr_get())
+    panic("sched interruptible");
+  int intena = mycpu()->intena;
+  swtch(&p->context, &mycpu()->context);
+  mycpu()->intena = intena;
+}
+
+void
+yield(void)
+{
+  struct proc *p = myproc();
+  acquire(&p->lock);
+  p->state = RUNNABLE;
+  sched();
+  release(&p->lock);
+}
+
+// A new process's first scheduling lands here, still holding p->lock.
+static void
+forkret(void)
+{
+  static int first = 1;
+  struct proc *p = myproc();
+  release(&p->lock);
+  if (first) {
+    // The file system is read in process context, the first time, because
+    // it may sleep on fslock.
+    first = 0;
+    fsinit(ROOTDEV);
+    fs_begin();
+    struct inode *ip = namei("/console");
+    p->cwd = namei("/");
+    fs_end();
+    struct file *f = filealloc();
+    if (f == 0)
+      panic("init: no file");
+    f->type = FD_DEVICE;
+    f->major = CONSOLE;
+    f->ip = ip;
+    f->readable = f->writable = 1;
+    p->ofile[0] = f;
+    p->ofile[1] = filedup(f);
+    p->ofile[2] = filedup(f);
+    p->tf->status = hal_status_user();
+    char *argv[] = { "init", 0 };
+    if (kexec("/init", argv) < 0)
+      panic("init: cannot exec /init");
+  }
+  usertrapret(p->tf);
+}
+
+// Release lk and sleep on chan; reacquire lk when woken.
+void
+sleep(void *chan, struct spinlock *lk)
+{
+  struct proc *p = myproc();
+  acquire(&p->lock);
+  release(lk);
+  p->chan = chan;
+  p->state = SLEEPING;
+  sched();
+  p->chan = 0;
+  release(&p->lock);
+  acquire(lk);
+}
+
+// Wake every process sleeping on chan. Called without any p->lock held.
+void
+wakeup(void *chan)
+{
+  int woke = 0;
+  struct proc *me = myproc();
+  for (struct proc *p = proc; p < &proc[NPROC]; p++) {
+    if (p != me) {
+      acquire(&p->lock);
+      if (p->state == SLEEPING && p->chan == chan) {
+        p->state = RUNNABLE;
+        woke = 1;
+      }
+      release(&p->lock);
+    }
+  }
+  if (woke)
+    wake_idle();
+}
+
+int
+kill(int pid)
+{
+  for (struct proc *p = proc; p < &proc[NPROC]; p++) {
+    acquire(&p->lock);
+    if (p->pid == pid && p->state != UNUSED) {
+      p->killed = 1;
+      if (p->state == SLEEPING)
+        p->state = RUNNABLE;
+      release(&p->lock);
+      wake_idle();
+      return 0;
+    }
+    release(&p->lock);
+  }
+  return -ESRCH;
+}
+
+void
+setkilled(struct proc *p)
+{
+  acquire(&p->lock);
+  p->killed = 1;
+  release(&p->lock);
+}
+
+int
+killed(struct proc *p)
+{
+  acquire(&p->lock);
+  int k = p->killed;
+  release(&p->lock);
+  return k;
+}
+
+int
+either_copyout(int user_dst, uint dst, void *src, uint len)
+{
+  if (user_dst)
+    return copyout(myproc(), dst, src, len);
+  memmove((void *)dst, src, len);
+  return 0;
+}
+
+int
+either_copyin(void *dst, int user_src, uint src, uint len)
+{
+  if (user_src)
+    return copyin(myproc(), dst, src, len);
+  memmove(dst, (void *)src, len);
+  return 0;
+}
+
+int
+getprocs(uint addr, int max)
+{
+  static const int code[] = { [SLEEPING] = 1, [RUNNABLE] = 2, [RUNNING] = 3, [ZOMBIE] = 4 };
+  int n = 0;
+  for (struct proc *p = proc; p < &proc[NPROC] && n < max; p++) {
+    struct procinfo pi;
+    acquire(&p->lock);
+    if (p->state == UNUSED || p->state == USED) {
+      release(&p->lock);
+      continue;
+    }
+    memset(&pi, 0, sizeof(pi));
+    pi.pid = p->pid;
+    pi.state = code[p->state];
+    pi.cpu = p->cpu;
+    pi.size = p->sz;
+    safestrcpy(pi.name, p->name, sizeof(pi.name));
+    release(&p->lock);
+    acquire(&wait_lock);
+    pi.ppid = p->parent ? p->parent->pid : 0;
+    release(&wait_lock);
+    if (copyout(myproc(), addr + n * sizeof(pi), &pi, sizeof(pi)) < 0)
+      return -EFAULT;
+    n++;
+  }
+  return n;
+}
