@@ -93,7 +93,7 @@ def symbolise(image: ElfImage, text: str) -> list[str]:
         if line.startswith("backtrace:"):
             in_bt = True
             continue
-        m = re.fullmatch(r"\s+([0-9a-f]{8})", line)
+        m = re.fullmatch(r"\s+0x([0-9a-f]{8})", line)
         if in_bt and m:
             addr = int(m.group(1), 16)
             sym = image.symbol_at(addr - 8)  # the call site, not the return address

@@ -61,7 +61,7 @@ vprintf(char *fmt, va_list ap)
     case 'd': printint(va_arg(ap, int), 10, 1, width, zero); break;
     case 'u': printint(va_arg(ap, uint), 10, 0, width, zero); break;
     case 'x': printint(va_arg(ap, uint), 16, 0, width, zero); break;
-    case 'p': printint(va_arg(ap, uint), 16, 0, 8, 1); break;
+    case 'p': consputc('0'); consputc('x'); printint(va_arg(ap, uint), 16, 0, 8, 1); break;
     case 'c': consputc(va_arg(ap, int)); break;
     case 's': {
       char *s = va_arg(ap, char*);

@@ -1,0 +1,138 @@
+// ktest: kernel checks run as a user program (tests/guest/test_kernel.py).
+// Each subcommand prints "ok <name>" when the kernel behaved.
+#include "user.h"
+
+static void
+fail(const char *what)
+{
+  printf("FAIL %s\n", what);
+  exit(1);
+}
+
+// A write to a page shared copy-on-write must not show in the other process.
+static void
+cow(void)
+{
+  static int data[2048] = { 1 };
+  char *heap = sbrk(8192);
+  heap[0] = 'p';
+  data[1000] = 7;
+  int pid = fork();
+  if (pid == 0) {
+    data[1000] = 9;
+    heap[0] = 'c';
+    if (data[1000] != 9 || heap[0] != 'c')
+      fail("cow child");
+    exit(0);
+  }
+  int st = -1;
+  if (wait(&st) != pid || st != 0)
+    fail("cow wait");
+  if (data[1000] != 7 || heap[0] != 'p')
+    fail("cow parent");
+  printf("ok cow\n");
+}
+
+// A deep recursion grows the stack page by page on demand.
+static int
+deep(int n)
+{
+  volatile char pad[512];
+  pad[0] = 1;
+  return n == 0 ? 0 : deep(n - 1) + pad[0];
+}
+
+static void
+shm(void)
+{
+  int id = shmget(42, 8192);
+  int *a = shmat(id);
+  a[0] = 0;
+  int pid = fork();
+  if (pid == 0) {
+    int *b = shmat(shmget(42, 8192));
+    b[0] = 1234;
+    exit(0);
+  }
+  wait(0);
+  if (a[0] != 1234)
+    fail("shm");
+  printf("ok shm\n");
+}
+
+static void
+pipes(void)
+{
+  int fds[2], total = 0;
+  char buf[100];
+  if (pipe(fds) < 0)
+    fail("pipe");
+  int pid = fork();
+  if (pid == 0) {
+    close(fds[0]);
+    for (int i = 0; i < 100; i++)
+      write(fds[1], "0123456789abcdefghij", 20);
+    exit(0);
+  }
+  close(fds[1]);
+  int n;
+  while ((n = read(fds[0], buf, sizeof(buf))) > 0)
+    total += n;
+  wait(0);
+  if (total != 2000)
+    fail("pipe total");
+  printf("ok pipe\n");
+}
+
+static void
+killer(void)
+{
+  int pid = fork();
+  if (pid == 0)
+    for (;;)
+      ;
+  sleep(2);
+  kill(pid);
+  int st = 0;
+  if (wait(&st) != pid || st != -1)
+    fail("kill");
+  printf("ok kill\n");
+}
+
+int
+main(int argc, char **argv)
+{
+  if (argc < 2) {
+    printf("usage: ktest null|cow|stack|shm|pipe|kill|errno|all\n");
+    exit(1);
+  }
+  char *c = argv[1];
+  if (strcmp(c, "null") == 0) {
+    volatile int *p = 0;
+    printf("value %d\n", *p);
+    fail("null survived");
+  }
+  if (strcmp(c, "cow") == 0 || strcmp(c, "all") == 0)
+    cow();
+  if (strcmp(c, "stack") == 0 || strcmp(c, "all") == 0) {
+    if (deep(1000) != 1000)
+      fail("stack");
+    printf("ok stack\n");
+  }
+  if (strcmp(c, "shm") == 0 || strcmp(c, "all") == 0)
+    shm();
+  if (strcmp(c, "pipe") == 0 || strcmp(c, "all") == 0)
+    pipes();
+  if (strcmp(c, "kill") == 0 || strcmp(c, "all") == 0)
+    killer();
+  if (strcmp(c, "errno") == 0 || strcmp(c, "all") == 0) {
+    if (open("/no/such", O_RDONLY) >= 0 || errno != ENOENT)
+      fail("errno");
+    if (read(99, 0, 1) >= 0 || errno != EBADF)
+      fail("ebadf");
+    printf("ok errno\n");
+  }
+  if (strcmp(c, "ncpu") == 0)
+    printf("ncpu %d\n", nprocs());
+  exit(0);
+}
