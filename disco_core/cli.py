@@ -3,6 +3,7 @@
     disco run-elf FILE [--machine PRESET] [--cpus N] [--timing|--fast]
                        [--max-instructions N] [--stats]
     disco demo [--cpus N]
+    disco boot [--machine PRESET] [--native] [--disk IMG] [--run "CMDS"] [--json]
 
 Exit codes: the guest's own exit code when it halts through the exit device;
 2 for bad input (a malformed or non-MIPS ELF, an impossible configuration);
@@ -117,6 +118,38 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return _run_program(str(elf), args.cpus, args.max_instructions, True, 64)
 
 
+def cmd_boot(args: argparse.Namespace) -> int:
+    """Boot the guest kernel; type --run's commands at the shell, or attach the terminal."""
+    import json
+
+    from disco_core.boot import boot, interactive
+
+    if args.run is None:
+        print("Booting; Ctrl-] quits.", file=sys.stderr)
+        return interactive(args.machine, args.disk, persistent=not args.scratch) & 0xFF
+
+    def echo(data: bytes) -> None:
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+
+    result = boot(args.machine, native=True, run=args.run, disk_image=args.disk,
+                  persistent=not args.scratch, max_instructions=args.max_instructions,
+                  echo=None if args.json else echo)
+    if args.json:
+        print(json.dumps({"output": result.output, **result.to_json()}, indent=2))
+    else:
+        print()
+        for line in result.backtrace:
+            print(f"  {line}")
+    if result.reason == "halt":
+        return (result.exit_code or 0) & 0xFF
+    if result.reason == "budget":
+        return EXIT_BUDGET
+    if result.reason == "idle":
+        return EXIT_IDLE
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="disco", description="Disco Workbench command line")
     sub = p.add_subparsers(dest="command", required=True)
@@ -142,6 +175,21 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--cpus", type=_positive, default=4)
     d.add_argument("--max-instructions", type=_positive, default=10_000_000_000)
     d.set_defaults(func=cmd_demo)
+
+    b = sub.add_parser("boot", help="boot the guest kernel and its shell")
+    b.add_argument("--machine", default="test",
+                   help="machine preset: test, flash8, flash16, flash32, uma8 (default test)")
+    b.add_argument("--native", action="store_true", default=True,
+                   help="the native kernel on the bare machine (the only flavour so far)")
+    b.add_argument("--disk", default=None,
+                   help="root file-system image (default: a fresh one, discarded afterwards)")
+    b.add_argument("--scratch", action="store_true",
+                   help="keep the guest's writes to --disk in memory (copy-on-write)")
+    b.add_argument("--run", default=None,
+                   help="commands to type at the shell, separated by ';' or newlines")
+    b.add_argument("--json", action="store_true", help="print output and statistics as JSON")
+    b.add_argument("--max-instructions", type=_positive, default=10_000_000_000)
+    b.set_defaults(func=cmd_boot)
     return p
 
 

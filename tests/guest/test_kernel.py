@@ -27,8 +27,8 @@ BUDGET = 400_000_000
 
 def ktest_elf() -> bytes:
     user = fsimage.user_dir()
-    elf = build_program([HERE / "kernel_progs" / "ktest.c", *(user / lib for lib in fsimage.LIBRARY)],
-                        include_dirs=[user], linker_script=user / "user.ld",
+    sources = [HERE / "kernel_progs" / "ktest.c", *(user / lib for lib in fsimage.LIBRARY)]
+    elf = build_program(sources, include_dirs=[user], linker_script=user / "user.ld",
                         extra_flags=fsimage.LINK_FLAGS)
     return fsimage.loadable_elf(elf.read_bytes(), "ktest")
 
@@ -118,3 +118,16 @@ def test_panic_report_and_exit_code(root_image: Path, tmp_path: Path) -> None:
     assert "panic: fsinit: bad superblock" in r.output
     assert r.panicked
     assert any("fsinit" in line or "forkret" in line for line in r.backtrace), r.backtrace
+
+
+def test_cli_boot_json(root_image: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from disco_core.cli import main
+
+    assert main(["boot", "--machine", "test", "--native", "--disk", str(root_image), "--scratch",
+                 "--run", "echo from cli", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["reason"] == "done"
+    assert "from cli\n" in out["output"]
+    assert out["cpus"][0]["instructions"] > 0
