@@ -26,7 +26,10 @@ wc(int fd, const char *name)
     fprintf(2, "wc: %s: %s\n", name, strerror(errno));
     return 1;
   }
-  printf("%d %d %d %s\n", lines, words, bytes, name);
+  if(name)
+    printf("%d %d %d %s\n", lines, words, bytes, name);
+  else
+    printf("%d %d %d\n", lines, words, bytes);
   return 0;
 }
 
@@ -36,7 +39,7 @@ main(int argc, char *argv[])
   int fd, i, r = 0;
 
   if(argc < 2)
-    exit(wc(0, ""));
+    exit(wc(0, 0));
   for(i = 1; i < argc; i++){
     if((fd = open(argv[i], O_RDONLY)) < 0){
       fprintf(2, "wc: %s: %s\n", argv[i], strerror(errno));

@@ -1,0 +1,41 @@
+"""The workloads' expected output lines: a pure function of the size argument.
+
+Recorded from the user-mode reference (tests/guest/uemu.py); the same lines
+must come out of the guest kernel on any number of CPUs (test_workloads.py).
+A change to a workload's source changes its checksums: re-record them with
+``python -m tests.guest.checksums``.
+"""
+
+from __future__ import annotations
+
+# (command, expected checksum); the small ones run under the kernel too.
+SMALL = {
+    "pmake 4": 0x2FB1F4C4,
+    "engineering 1": 0x648C18C2,
+    "raytrace 8": 0x3293B9AF,
+    "database 1": 0xE4515BA1,
+}
+LARGER = {
+    "pmake 16": 0x5BFEBCA8,
+    "engineering 2": 0x5293A5BE,
+    "raytrace 24": 0x4140F0A5,
+    "database 4": 0xFCF75114,
+}
+
+
+def expected_line(command: str) -> str:
+    checksum = {**SMALL, **LARGER}[command]
+    return f"{command}: checksum 0x{checksum:08x}"
+
+
+if __name__ == "__main__":
+    import tempfile
+    from pathlib import Path
+
+    from disco_core.fsimage import build_root_image, read_image
+    from tests.guest.uemu import UserEmu
+
+    with tempfile.TemporaryDirectory() as tmp:
+        fs = read_image(build_root_image(Path(tmp) / "root.img"))
+    for command in {**SMALL, **LARGER}:
+        print(UserEmu.from_image(fs, nprocs=1).run(["/sh", "-c", command]).text.strip())
