@@ -307,6 +307,10 @@ scheduler(void)
     hal_intr_off();
     int found = 0;
     for (struct proc *p = proc; p < &proc[NPROC]; p++) {
+      // Look before locking: most slots are not runnable, and taking every
+      // p->lock on every CPU's every pass makes the lines bounce between nodes.
+      if (p->state != RUNNABLE)
+        continue;
       acquire(&p->lock);
       if (p->state == RUNNABLE) {
         p->state = RUNNING;
