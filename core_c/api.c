@@ -307,6 +307,29 @@ dc_err dc_tlb_read(dc_machine *m, uint32_t cpu_id, uint32_t index, uint32_t out[
     return DC_OK;
 }
 
+dc_err dc_tlb_write(dc_machine *m, uint32_t cpu_id, uint32_t index, const uint32_t in[4])
+{
+    CHECK_CPU(m, cpu_id);
+    if (index >= m->cfg.tlb_entries) {
+        set_error(m, "TLB index %u is out of range: the TLB has %u entries", index,
+                  m->cfg.tlb_entries);
+        return DC_ERR_RANGE;
+    }
+    tlb_set(&m->cpus[cpu_id], index, in[0], in[1], in[2], in[3]);
+    return DC_OK;
+}
+
+dc_err dc_tlb_flush(dc_machine *m, uint32_t cpu_id)
+{
+    CHECK_CPU(m, cpu_id);
+    cpu *c = &m->cpus[cpu_id];
+    /* distinct unmatchable entries in kseg0, as at reset */
+    for (uint32_t i = 0; i < m->cfg.tlb_entries; i++)
+        tlb_set(c, i, KSEG0 + i * 0x2000u, 0, 0, 0);
+    stlb_flush(c);
+    return DC_OK;
+}
+
 dc_err dc_break_add(dc_machine *m, int32_t cpu_id, uint32_t va)
 {
     if (cpu_id >= 0)

@@ -244,6 +244,7 @@ typedef struct xlate {
 } xlate;
 int translate(cpu *c, uint32_t va, int acc, xlate *x);   /* 0 or ExcCode */
 int tlb_lookup(const cpu *c, uint32_t va, uint32_t asid);
+void tlb_set(cpu *c, uint32_t i, uint32_t hi, uint32_t lo0, uint32_t lo1, uint32_t mask);
 void tlbwi(cpu *c);
 void tlbwr(cpu *c, uint64_t now);
 void tlbp(cpu *c);

@@ -72,16 +72,21 @@ static void entry_forget(cpu *c, const tlb_entry *e)
     stlb_flush_range(c, e->hi & ENTRYHI_VPN2 & ~e->mask, span);
 }
 
-static void write_entry(cpu *c, uint32_t i)
+void tlb_set(cpu *c, uint32_t i, uint32_t hi, uint32_t lo0, uint32_t lo1, uint32_t mask)
 {
     tlb_entry *e = &c->a.tlb[i];
     entry_forget(c, e);
-    e->mask = c->a.pagemask;
-    e->hi = c->a.entryhi & ((ENTRYHI_VPN2 & ~e->mask) | ENTRYHI_ASID);
-    e->g = c->a.entrylo0 & c->a.entrylo1 & ENTRYLO_G;
-    e->lo0 = c->a.entrylo0 & ~ENTRYLO_G;
-    e->lo1 = c->a.entrylo1 & ~ENTRYLO_G;
+    e->mask = mask & PAGEMASK_MASK;
+    e->hi = hi & ((ENTRYHI_VPN2 & ~e->mask) | ENTRYHI_ASID);
+    e->g = lo0 & lo1 & ENTRYLO_G;
+    e->lo0 = lo0 & ENTRYLO_WRITABLE & ~ENTRYLO_G;
+    e->lo1 = lo1 & ENTRYLO_WRITABLE & ~ENTRYLO_G;
     entry_forget(c, e);
+}
+
+static void write_entry(cpu *c, uint32_t i)
+{
+    tlb_set(c, i, c->a.entryhi, c->a.entrylo0, c->a.entrylo1, c->a.pagemask);
 }
 
 void tlbwi(cpu *c)

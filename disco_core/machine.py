@@ -762,6 +762,16 @@ class Cpu:
     def instructions(self) -> int:
         return int(self.stats()["instructions"])  # type: ignore[arg-type]
 
+    def write_tlb(self, index: int, hi: int, lo0: int, lo1: int, pagemask: int = 0) -> None:
+        """Write hardware TLB entry `index` directly, as TLBWI would, CP0 untouched."""
+        entry = ffi.new("uint32_t[4]", [hi & 0xFFFFFFFF, lo0 & 0xFFFFFFFF,
+                                        lo1 & 0xFFFFFFFF, pagemask & 0xFFFFFFFF])
+        self.machine._check(lib.dc_tlb_write(self.machine.handle, self.index, index, entry))
+
+    def flush_tlb(self) -> None:
+        """Invalidate every hardware TLB entry of this CPU."""
+        self.machine._check(lib.dc_tlb_flush(self.machine.handle, self.index))
+
     def tlb(self, index: int) -> tuple[int, int, int, int]:
         """TLB entry `index` as (EntryHi, EntryLo0, EntryLo1, PageMask)."""
         out = ffi.new("uint32_t[4]")

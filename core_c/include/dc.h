@@ -183,6 +183,11 @@ dc_err dc_get_ownership(dc_machine *m, uint32_t cpu, uint32_t *ownership);
 dc_err dc_set_irq(dc_machine *m, uint32_t cpu, uint32_t line, int level);
 dc_err dc_cpu_stats_get(dc_machine *m, uint32_t cpu, dc_cpu_stats *out);
 dc_err dc_tlb_read(dc_machine *m, uint32_t cpu, uint32_t index, uint32_t out[4]);
+/* Write entry `index` as TLBWI would (EntryHi, EntryLo0, EntryLo1, PageMask),
+ * without touching the CPU's CP0 registers: the monitor's way in. */
+dc_err dc_tlb_write(dc_machine *m, uint32_t cpu, uint32_t index, const uint32_t in[4]);
+/* Invalidate every entry (the monitor flushes the TLB on a vCPU switch). */
+dc_err dc_tlb_flush(dc_machine *m, uint32_t cpu);
 
 /* ccNUMA fabric */
 dc_err dc_set_timing(dc_machine *m, int on);

@@ -556,3 +556,20 @@ def test_secondary_cpus_start_parked(cpus: int) -> None:
     tm = machine(HALT, cpus=cpus)
     assert [c.state for c in tm.cpus[1:]] == [CpuState.PARKED] * (cpus - 1)
     run(tm)
+
+
+def test_host_tlb_write_and_flush() -> None:
+    tm = machine("""
+        li $t1, 0x00700004
+        lw $s0, 0($t1)
+    """ + HALT, {REFILL: "li $s7, 1\n" + HALT})
+    tm.write_phys(0x00300004, (0x1234).to_bytes(4, "little"))
+    cpu = tm.cpus[0]
+    cpu.write_tlb(5, 0x00700000, ((0x00300000 >> 12) << 6) | 0b111, 0, 0)
+    assert cpu.tlb(5) == (0x00700000, ((0x00300000 >> 12) << 6) | 0b110, 0, 0)
+    run(tm)
+    assert reg(tm, "s0") == 0x1234 and reg(tm, "s7") == 0
+    cpu.flush_tlb()
+    cpu.pc = MAIN
+    run(tm)
+    assert reg(tm, "s7") == 1  # the mapping is gone: refill
