@@ -131,3 +131,23 @@ def test_cli_boot_json(root_image: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert out["reason"] == "done"
     assert "from cli\n" in out["output"]
     assert out["cpus"][0]["instructions"] > 0
+
+
+def test_smp_stress_background_jobs(root_image: Path) -> None:
+    # Background jobs and a parallel make at once on eight CPUs; the shell and
+    # init carry on afterwards.
+    r = run("flash8", root_image,
+            ["ktest all & ktest all & raytrace 16 & ktest all & pmake 8", "ps"])
+    for name in ("cow", "stack", "shm", "pipe", "kill", "errno"):
+        assert r.output.count(f"ok {name}") == 3, r.output
+    assert "FAIL" not in r.output
+    assert "raytrace 16: checksum" in r.output and "pmake 8: checksum" in r.output
+    assert "init" in r.output.split("$ ps")[-1]
+
+
+def test_poweroff_exit_code(root_image: Path) -> None:
+    r = boot("test", run=["poweroff 7"], disk_image=root_image, persistent=False,
+             max_instructions=BUDGET)
+    assert r.reason == "halt"
+    assert r.exit_code == 7
+    assert not r.panicked

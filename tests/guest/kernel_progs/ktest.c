@@ -45,12 +45,14 @@ deep(int n)
 static void
 shm(void)
 {
-  int id = shmget(42, 8192);
+  // A key of our own: several ktests may run at once.
+  int key = 0x4b000000 + getpid();
+  int id = shmget(key, 8192);
   int *a = shmat(id);
   a[0] = 0;
   int pid = fork();
   if (pid == 0) {
-    int *b = shmat(shmget(42, 8192));
+    int *b = shmat(shmget(key, 8192));
     b[0] = 1234;
     exit(0);
   }
