@@ -335,3 +335,9 @@ void dc_halt(dc_machine *m, uint32_t code)
 int dc_halted(dc_machine *m) { return (int)m->halted; }
 
 uint32_t dc_halt_code(dc_machine *m) { return m->halt_code; }
+
+void dc_halt_clear(dc_machine *m)
+{
+    m->halted = 0;
+    m->halt_code = 0;
+}

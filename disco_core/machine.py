@@ -365,6 +365,10 @@ class Machine:
         """Stop the machine; the current run() returns a HALT exit."""
         lib.dc_halt(self.handle, code & 0xFFFFFFFF)
 
+    def clear_halt(self) -> None:
+        """Let a halted machine run again (its state is as the halt left it)."""
+        lib.dc_halt_clear(self.handle)
+
     @property
     def halted(self) -> bool:
         return bool(lib.dc_halted(self.handle))

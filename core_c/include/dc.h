@@ -159,6 +159,7 @@ dc_err dc_mmio_complete(dc_machine *m, uint32_t cpu, uint64_t value);
 void dc_halt(dc_machine *m, uint32_t code);
 int dc_halted(dc_machine *m);
 uint32_t dc_halt_code(dc_machine *m);
+void dc_halt_clear(dc_machine *m);
 
 /* Memory */
 dc_err dc_mem_read(dc_machine *m, uint64_t pa, void *buf, size_t len);

@@ -571,5 +571,6 @@ def test_host_tlb_write_and_flush() -> None:
     assert reg(tm, "s0") == 0x1234 and reg(tm, "s7") == 0
     cpu.flush_tlb()
     cpu.pc = MAIN
+    tm.clear_halt()
     run(tm)
     assert reg(tm, "s7") == 1  # the mapping is gone: refill
