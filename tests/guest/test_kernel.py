@@ -78,6 +78,11 @@ def test_kernel_checks_from_user_space(root_image: Path, preset: str) -> None:
     assert "FAIL" not in r.output
 
 
+def test_shared_memory_segments_are_reclaimed(root_image: Path) -> None:
+    r = run("test", root_image, ["ktest shmmany"])
+    assert "ok shmmany" in r.output, r.output
+
+
 def test_null_dereference_kills_only_that_process(root_image: Path) -> None:
     r = run("test", root_image, ["ktest null", "echo still here"])
     lines = [ln for ln in r.output.splitlines() if "killed:" in ln]

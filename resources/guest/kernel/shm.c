@@ -1,6 +1,8 @@
 // Shared-memory segments: shmget(key, size) names a segment, shmat(id) maps
 // it into the caller at the next free address from USHMBASE. Segments live
-// until reboot; each holds a reference to its pages, each mapping another.
+// while some process maps them: each segment holds a reference to its pages
+// and each mapping another, so when the table is full a segment whose pages
+// have only the segment's reference is reclaimed for the new key.
 #include "types.h"
 #include "param.h"
 #include "mips.h"
@@ -33,16 +35,25 @@ shmget(int key, uint size)
     return -EINVAL;
   acquire(&shm.lock);
   for (int i = 0; i < shm.nseg; i++) {
-    if (shm.seg[i].key == key) {
+    if (shm.seg[i].npages && shm.seg[i].key == key) {
       release(&shm.lock);
       return i;
     }
   }
-  if (shm.nseg == NSHM) {
-    release(&shm.lock);
-    return -ENOSPC;
-  }
   int id = shm.nseg;
+  if (id == NSHM) {
+    for (id = 0; id < NSHM; id++)
+      if (shm.seg[id].npages == 0 || page_refs(shm.seg[id].pa[0]) == 1)
+        break;
+    if (id == NSHM) {
+      release(&shm.lock);
+      return -ENOSPC;
+    }
+    for (uint j = 0; j < shm.seg[id].npages; j++)
+      page_unref(shm.seg[id].pa[j]);
+    shm.seg[id].npages = 0;
+    shm.seg[id].key = 0;
+  }
   uint n = PGROUNDUP(size) / PGSIZE;
   for (uint j = 0; j < n; j++) {
     void *m = kalloc();
@@ -56,7 +67,8 @@ shmget(int key, uint size)
   }
   shm.seg[id].key = key;
   shm.seg[id].npages = n;
-  shm.nseg++;
+  if (id == shm.nseg)
+    shm.nseg++;
   release(&shm.lock);
   return id;
 }
@@ -65,29 +77,35 @@ int
 shmat(int id)
 {
   struct proc *p = myproc();
+  // shm.lock stays held while mapping, so the segment cannot be reclaimed
+  // before this mapping holds its references.
   acquire(&shm.lock);
-  if (id < 0 || id >= shm.nseg) {
+  if (id < 0 || id >= shm.nseg || shm.seg[id].npages == 0) {
     release(&shm.lock);
     return -EINVAL;
   }
   uint n = shm.seg[id].npages;
-  release(&shm.lock);
   // The first free run of n pages at or above USHMBASE.
   uint va = USHMBASE;
   for (uint a = va; a < va + n * PGSIZE; a += PGSIZE) {
     pte_t *pte = walk(p->pgdir, a, 0);
     if (pte && (*pte & PTE_V)) {
       va = a + PGSIZE;
-      if (va + n * PGSIZE > USTACKTOP - USTACKMAX)
+      if (va + n * PGSIZE > USTACKTOP - USTACKMAX) {
+        release(&shm.lock);
         return -ENOMEM;
+      }
     }
   }
-  for (uint j = 0; j < n; j++) {
+  int err = 0;
+  for (uint j = 0; j < n && !err; j++) {
     uint pa = shm.seg[id].pa[j];
     if (uvmmap(p->pgdir, va + j * PGSIZE, pa, PTE_D | PTE_SHM) < 0)
-      return -ENOMEM;
-    page_ref(pa);
+      err = -ENOMEM;
+    else
+      page_ref(pa);
   }
+  release(&shm.lock);
   vm_dropctx(p);
-  return va;
+  return err ? err : (int)va;
 }

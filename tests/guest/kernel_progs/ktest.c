@@ -134,6 +134,25 @@ main(int argc, char **argv)
       fail("ebadf");
     printf("ok errno\n");
   }
+  if (strcmp(c, "shmmany") == 0) {
+    // More segments than the kernel's table: unmapped ones are reclaimed.
+    for (int i = 0; i < 40; i++) {
+      int pid = fork();
+      if (pid == 0) {
+        int id = shmget(0x5000 + i, 4096);
+        int *a = shmat(id);
+        if (id < 0 || (int)a < 0)
+          fail("shmmany");
+        a[0] = i;
+        exit(a[0] == i ? 0 : 1);
+      }
+      int st = -1;
+      wait(&st);
+      if (st != 0)
+        fail("shmmany child");
+    }
+    printf("ok shmmany\n");
+  }
   if (strcmp(c, "ncpu") == 0)
     printf("ncpu %d\n", nprocs());
   exit(0);
