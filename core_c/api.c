@@ -291,6 +291,13 @@ dc_err dc_cpu_stats_get(dc_machine *m, uint32_t cpu_id, dc_cpu_stats *out)
     return DC_OK;
 }
 
+dc_err dc_cpu_charge(dc_machine *m, uint32_t cpu_id, uint64_t cycles)
+{
+    CHECK_CPU(m, cpu_id);
+    m->cpus[cpu_id].a.cycles += cycles;
+    return DC_OK;
+}
+
 dc_err dc_tlb_read(dc_machine *m, uint32_t cpu_id, uint32_t index, uint32_t out[4])
 {
     CHECK_CPU(m, cpu_id);

@@ -734,6 +734,10 @@ class Cpu:
         """Continue after the instruction at pc (the monitor emulated it)."""
         self.machine._check(lib.dc_cpu_advance(self.machine.handle, self.index))
 
+    def charge(self, cycles: int) -> None:
+        """Add simulated cycles to this CPU (the monitor's own work, costs.py)."""
+        self.machine._check(lib.dc_cpu_charge(self.machine.handle, self.index, cycles))
+
     def set_irq(self, line: int, level: bool) -> None:
         self.machine._check(lib.dc_set_irq(self.machine.handle, self.index, line, int(level)))
 

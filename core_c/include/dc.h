@@ -183,6 +183,8 @@ dc_err dc_set_ownership(dc_machine *m, uint32_t cpu, uint32_t ownership);
 dc_err dc_get_ownership(dc_machine *m, uint32_t cpu, uint32_t *ownership);
 dc_err dc_set_irq(dc_machine *m, uint32_t cpu, uint32_t line, int level);
 dc_err dc_cpu_stats_get(dc_machine *m, uint32_t cpu, dc_cpu_stats *out);
+/* Add simulated cycles to a CPU: the monitor charges its own work this way. */
+dc_err dc_cpu_charge(dc_machine *m, uint32_t cpu, uint64_t cycles);
 dc_err dc_tlb_read(dc_machine *m, uint32_t cpu, uint32_t index, uint32_t out[4]);
 /* Write entry `index` as TLBWI would (EntryHi, EntryLo0, EntryLo1, PageMask),
  * without touching the CPU's CP0 registers: the monitor's way in. */

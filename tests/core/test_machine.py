@@ -319,3 +319,9 @@ def test_disco_core_never_imports_qt() -> None:
             "bad = [m for m in sys.modules if m.startswith(('PySide6', 'PyQt', 'pyqtgraph'))]\n"
             "assert not bad, bad\n")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+
+
+def test_charged_cycles_count_as_simulated_time() -> None:
+    m = Machine(ram_bytes=1 << 20)
+    m.cpus[0].charge(1234)
+    assert m.cpus[0].cycles == 1234 and m.cpus[0].instructions == 0
