@@ -160,14 +160,16 @@ class Booted:
 def boot(machine_preset: str = "test", native: bool = True,
          run: str | Sequence[str] | None = None, disk_image: str | os.PathLike[str] | None = None,
          *, persistent: bool = True, max_instructions: int = DEFAULT_BUDGET,
-         echo: Callable[[bytes], None] | None = None, poweroff: bool = False) -> BootResult:
+         echo: Callable[[bytes], None] | None = None, poweroff: bool = False,
+         kernel: str | os.PathLike[str] | None = None) -> BootResult:
     """Boot the native kernel and type ``run``'s commands at the shell.
 
     ``disk_image``: the root image (written by the guest when ``persistent``);
     None builds a fresh default image in a temporary directory. Stops after
     the prompt that follows the last command (with ``poweroff``, types
     ``poweroff`` there and waits for the halt), when the guest halts, or when
-    ``max_instructions`` are spent.
+    ``max_instructions`` are spent. ``kernel`` is a kernel ELF to use instead
+    of ``build_kernel("native")`` (e.g. one built with KERNEL_DEBUG).
     """
     if not native:
         raise NotImplementedError("only the native kernel exists so far")
@@ -178,7 +180,8 @@ def boot(machine_preset: str = "test", native: bool = True,
             disk = DiskImage.open(root_image(Path(tmp) / "root.img"), persistent=False)
         else:
             disk = DiskImage.open(disk_image, persistent=persistent)
-        b = Booted(machine_preset, disk=disk, echo=echo)
+        b = Booted(machine_preset, disk=disk, echo=echo,
+                   kernel=Path(kernel) if kernel is not None else None)
         try:
             return _drive(b, commands, max_instructions, start, poweroff)
         finally:

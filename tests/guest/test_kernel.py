@@ -15,7 +15,7 @@ import pytest
 
 from disco_core.boot import boot
 from disco_core.guest import build_program
-from disco_core.kernel import EXIT_PANIC, build_kernel
+from disco_core.kernel import EXIT_KERNEL_TRAP, EXIT_PANIC, build_kernel
 
 fsimage = pytest.importorskip("disco_core.fsimage")
 if not (fsimage.user_dir() / "sh.c").is_file():
@@ -156,3 +156,28 @@ def test_poweroff_exit_code(root_image: Path) -> None:
     assert r.reason == "halt"
     assert r.exit_code == 7
     assert not r.panicked
+
+
+@pytest.mark.parametrize("what", ["kpanic", "kfault"])
+def test_debug_kernel_panics_on_request(root_image: Path, what: str) -> None:
+    kernel = build_kernel(defines={"KERNEL_DEBUG": None})
+    r = boot("test", run=[f"ktest {what}"], disk_image=root_image, persistent=False,
+             max_instructions=BUDGET, kernel=kernel)
+    assert r.reason == "halt", r.output
+    if what == "kpanic":
+        assert r.exit_code == EXIT_PANIC
+        assert "panic: sys_debug: deliberate panic" in r.output
+        names = [line.split()[1] for line in r.backtrace]
+        assert names[0].startswith("sys_debug") and any(n.startswith("syscall") for n in names)
+    else:
+        assert r.exit_code == EXIT_KERNEL_TRAP
+        assert "panic: address error (load)" in r.output
+        assert "badvaddr 0x00000001" in r.output
+        assert r.backtrace[0].split()[1].startswith("sys_debug")
+    assert any(line.split()[1].startswith("trap+") for line in r.backtrace), r.backtrace
+
+
+def test_production_kernel_has_no_debug_call(root_image: Path) -> None:
+    r = run("test", root_image, ["ktest kpanic"])
+    assert "unknown sys call 99" in r.output
+    assert "sys_debug returned -22" in r.output

@@ -100,26 +100,45 @@ printfinit(void)
 
 extern char _text_start[], _etext[];
 
-// Print return-address candidates: words on the kernel stack that point into
-// kernel text just after a call. The host symbolises them (disco boot).
-static void
-backtrace(uint sp)
+static int
+intext(uint a)
 {
-  uint lo = sp & ~(KSTACKSIZE - 1);
-  uint hi = lo + KSTACKSIZE;
-  int n = 0;
-  printf("backtrace:\n");
-  for (uint a = sp; a < hi && n < 16; a += 4) {
-    uint w = *(uint *)a;
-    if (w >= (uint)_text_start + 8 && w < (uint)_etext && (w & 3) == 0) {
-      uint call = *(uint *)(w - 8);
-      uint op = call >> 26;
-      // jal, or jalr (SPECIAL funct 9): the word is a return address.
-      if (op == 3 || (op == 0 && (call & 0x3f) == 9)) {
-        printf("  %p\n", w);
-        n++;
+  return a >= (uint)_text_start && a < (uint)_etext && (a & 3) == 0;
+}
+
+// Walk the kernel stack from (pc, sp): scan back from pc to the function's
+// "addiu sp, sp, -N", find "sw ra, off(sp)" after it, and step to the caller.
+// ra is the return address to use if the function saved none (a leaf).
+// Prints one return address per line; the host symbolises them (disco boot).
+static void
+backtrace(uint pc, uint sp, uint ra)
+{
+  uint lo = sp & ~(KSTACKSIZE - 1), hi = lo + KSTACKSIZE;
+  for (int depth = 0; depth < 16 && intext(pc) && sp >= lo && sp < hi; depth++) {
+    uint *p = (uint *)pc;
+    int frame = 0, raoff = -1;
+    for (int k = 0; k < 4096 && (uint)p >= (uint)_text_start; k++, p--) {
+      if ((*p >> 16) == 0x27bd && (short)(*p & 0xffff) < 0) {  // addiu sp, sp, -N
+        frame = -(short)(*p & 0xffff);
+        break;
       }
     }
+    if (frame == 0)
+      break;
+    for (uint *q = p + 1; q < p + 24 && (uint)q < pc; q++) {
+      if ((*q >> 16) == 0xafbf) {  // sw ra, off(sp)
+        raoff = (short)(*q & 0xffff);
+        break;
+      }
+    }
+    uint next = raoff >= 0 ? *(uint *)(sp + raoff) : ra;
+    // A thread's first function "returns" to its own entry (swtch set ra).
+    if (!intext(next) || next == (uint)p)
+      break;
+    printf("  %p\n", next);
+    sp += frame;
+    pc = next - 8;
+    ra = 0;
   }
 }
 
@@ -134,12 +153,13 @@ halt(uint code)
 void
 panic(char *s)
 {
-  uint sp, ra;
-  asm volatile("move %0, $sp; move %1, $ra" : "=r"(sp), "=r"(ra));
+  uint sp, pc;
+  asm volatile("move %0, $sp; bal 1f; nop; 1: move %1, $ra" : "=r"(sp), "=r"(pc) :: "ra");
   hal_intr_off();
   pr.locking = 0;
-  printf("panic: %s\ncpu %d ra %p sp %p\n", s, hal_cpuid(), ra, sp);
-  backtrace(sp);
+  printf("panic: %s\ncpu %d sp %p\n", s, hal_cpuid(), sp);
+  printf("backtrace:\n");
+  backtrace(pc, sp, 0);
   halt(0x70);
 }
 
@@ -162,6 +182,7 @@ panic_trap(char *s, struct trapframe *tf)
     printf("%4s %p  %4s %p  %4s %p  %4s %p\n", regnames[i], tf->regs[i], regnames[i + 1],
            tf->regs[i + 1], regnames[i + 2], tf->regs[i + 2], regnames[i + 3], tf->regs[i + 3]);
   printf("  pc %p\n", tf->epc);
-  backtrace(tf->regs[29]);
+  printf("backtrace:\n  %p\n", tf->epc + 8);  // the faulting function itself
+  backtrace(tf->epc, tf->regs[29], tf->regs[31]);
   halt(0x71);
 }

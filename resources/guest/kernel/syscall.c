@@ -79,11 +79,33 @@ static int (*syscalls[])(void) = {
   [25] = sys_getprocs, [26] = sys_nprocs, [27] = sys_poweroff,
 };
 
+#ifdef KERNEL_DEBUG
+// Debug builds only: system call 99 breaks the kernel on purpose, so the
+// tests can see a panic report (a0 = 1) and a kernel exception (a0 = 2).
+static int __attribute__((noinline))
+sys_debug(void)
+{
+  int what;
+  argint(0, &what);
+  if (what == 1)
+    panic("sys_debug: deliberate panic");
+  if (what == 2)
+    return *(volatile int *)argaddr(1);  // a kernel load from a user-chosen address
+  return -EINVAL;
+}
+#endif
+
 void
 syscall(void)
 {
   struct proc *p = myproc();
   uint num = p->tf->regs[TF_V0];
+#ifdef KERNEL_DEBUG
+  if (num == 99) {
+    p->tf->regs[TF_V0] = sys_debug();
+    return;
+  }
+#endif
   if (num > 0 && num < NELEM(syscalls) && syscalls[num]) {
     p->tf->regs[TF_V0] = syscalls[num]();
   } else {

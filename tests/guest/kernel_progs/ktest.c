@@ -101,6 +101,17 @@ killer(void)
   printf("ok kill\n");
 }
 
+// System call 99 exists only in a kernel built with KERNEL_DEBUG.
+static int
+sys_debug(int what, unsigned addr)
+{
+  register int v0 asm("$2") = 99;
+  register int a0 asm("$4") = what;
+  register unsigned a1 asm("$5") = addr;
+  asm volatile("syscall" : "+r"(v0) : "r"(a0), "r"(a1) : "memory");
+  return v0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -153,6 +164,10 @@ main(int argc, char **argv)
     }
     printf("ok shmmany\n");
   }
+  if (strcmp(c, "kpanic") == 0)
+    printf("sys_debug returned %d\n", sys_debug(1, 0));
+  if (strcmp(c, "kfault") == 0)
+    printf("sys_debug returned %d\n", sys_debug(2, 0x00000001));
   if (strcmp(c, "ncpu") == 0)
     printf("ncpu %d\n", nprocs());
   exit(0);
