@@ -266,10 +266,12 @@ def interactive(machine_preset: str = "test", disk_image: str | os.PathLike[str]
             if old is not None:
                 tty.setraw(fd)
             while True:
+                before = b.seen
                 r = b.step()
                 if r == ExitReason.HALT:
                     return b.machine.halt_code
-                ready, _, _ = select.select([fd], [], [], 0)
+                # A quiet guest is probably idle: give the host CPU a rest.
+                ready, _, _ = select.select([fd], [], [], 0 if b.seen != before else 0.01)
                 if ready:
                     data = os.read(fd, 1024)
                     if not data or b"\x1d" in data:
