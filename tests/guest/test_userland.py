@@ -13,7 +13,7 @@ import pytest
 from disco_core import fsimage
 from disco_core.elf import load_elf
 from disco_core.fsimage import build_root_image, read_image
-from tests.guest.checksums import LARGER, SMALL, expected_line
+from tests.guest.checksums import LARGE, LARGER, SMALL, expected_line
 from tests.guest.uemu import UserEmu
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -304,6 +304,12 @@ def test_workload_checksum_is_the_same_on_any_number_of_cpus(image, command, npr
     result = run(image, command, nprocs=nprocs)
     assert result.text == expected_line(command) + "\n"
     assert result.status == 0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("command", list(LARGE))
+def test_large_workload_checksum(image, command):
+    assert sh(image, command, nprocs=8) == expected_line(command) + "\n"
 
 
 def test_pmake_runs_a_process_per_unit_and_cleans_up(image):

@@ -11,7 +11,7 @@ import re
 
 import pytest
 
-from tests.guest.checksums import LARGER, SMALL, expected_line
+from tests.guest.checksums import LARGE, LARGER, SMALL, expected_line
 
 boot_api = pytest.importorskip("disco_core.boot", reason="the guest kernel does not boot yet")
 
@@ -38,6 +38,16 @@ def workload_run(request):
 def test_workload_checksum(workload_run, command):
     preset, printed = workload_run
     assert printed[command] == expected_line(command) + "\n", f"on {preset}"
+
+
+@pytest.mark.slow
+def test_large_workloads_on_flash8_twice():
+    # Twice in one boot: the second run overwrites the first one's files.
+    commands = [*LARGE, *LARGE]
+    result = boot_api.boot("flash8", run=commands)
+    assert result.reason == "done", result.output[-2000:]
+    lines = [line for line in result.output.splitlines() if ": checksum " in line]
+    assert lines == [expected_line(c) for c in commands]
 
 
 SHELL = [
