@@ -174,6 +174,20 @@ tlb_drop_page(struct proc *p, uint va)
   pop_off();
 }
 
+// One page of p, running on this CPU, changed: drop its entry here and
+// forget p's ASIDs on the other CPUs, whose TLBs may still hold the old page.
+static void
+tlb_changed_page(struct proc *p, uint va)
+{
+  push_off();
+  int me = cpuid();
+  for (int i = 0; i < NCPU; i++)
+    if (i != me)
+      p->asid[i] = 0;
+  hal_tlb_invalidate(va, p->asid[me]);
+  pop_off();
+}
+
 // Handle a TLB invalid or modified exception (or a kernel access on behalf of
 // p) at va. Returns 0 when the access may be retried, -1 when it is an error.
 int
@@ -198,7 +212,7 @@ vm_fault(struct proc *p, uint va, int write)
         *pte = PA2PTE(V2P(mem)) | PTE_C | PTE_V | PTE_D;
         page_unref(pa);
       }
-      vm_dropctx(p);
+      tlb_changed_page(p, va);
       return 0;
     }
     // The TLB held a stale pair (loaded while this page was still absent).
