@@ -146,7 +146,7 @@ class UserEmu:
     # ------------------------------------------------------------ files
 
     def lookup(self, path: str, create: bool = False) -> Node:
-        node = self.root if path.startswith("/") else self.cur.cwd
+        node = self.root if path.startswith("/") or self.cur is None else self.cur.cwd
         parts = [p for p in path.split("/") if p]
         if not parts and not path:
             raise OSError(ENOENT)
@@ -255,7 +255,7 @@ class UserEmu:
     def run(self, argv: list[str], max_instructions: int = 2_000_000_000) -> EmuResult:
         console = Node(T_DEVICE, 0, major=1)
         self.cur = None
-        uc, entry, brk = self.load_as_first(argv)
+        uc, entry, brk = self.load(argv[0], argv)  # relative to / (no process yet)
         fds: list[OpenFile | None] = [None] * NOFILE
         con = OpenFile("console", True, True, node=console, refs=3)
         fds[0] = fds[1] = fds[2] = con
@@ -290,13 +290,6 @@ class UserEmu:
                 raise RuntimeError(f"deadlock: every process waits; output {self.output!r}")
         status = self.poweroff if self.poweroff is not None else first.status
         return EmuResult(bytes(self.output), status, self.instructions, self.forks, self.execs)
-
-    def load_as_first(self, argv: list[str]) -> tuple[U.Uc, int, int]:
-        class _Stub:
-            cwd = self.root
-
-        self.cur = _Stub()  # type: ignore[assignment]
-        return self.load(argv[0], argv)
 
     def _intr(self, uc: U.Uc, intno: int, _user: object) -> None:
         p = self.cur
@@ -620,12 +613,13 @@ class UserEmu:
         return addr
 
     def sys_getprocs(self, addr: int, maxn: int, *_: int) -> int:
+        # size is the break, as the guest kernel reports it (its p->sz).
         states = {"runnable": 2, "zombie": 4}
         out = b""
         procs = sorted(self.procs.values(), key=lambda p: p.pid)[: _signed(maxn)]
         for p in procs:
             state = 3 if p is self.cur else 1 if p.blocked else states[p.state]
-            out += struct.pack("<iiiiI16s", p.pid, p.ppid, state, p.cpu, p.brk - 0x400000,
+            out += struct.pack("<iiiiI16s", p.pid, p.ppid, state, p.cpu, p.brk,
                                p.name.encode()[:15])
         self.cur.uc.mem_write(addr, out)
         return len(procs)
