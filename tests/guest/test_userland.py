@@ -90,6 +90,14 @@ def test_stripped_programs_keep_the_loadable_bytes(programs, image):
     ]
 
 
+def test_root_image_with_every_program_is_deterministic(programs, tmp_path):
+    a = build_root_image(tmp_path / "a.img", programs=programs)
+    b = build_root_image(tmp_path / "b.img", programs=fsimage.build_user_programs())
+    assert a.read_bytes() == b.read_bytes()
+    fs = read_image(a)
+    assert fs.used_blocks() == fs.reachable_blocks()
+
+
 # ------------------------------------------------------------ the library
 
 
