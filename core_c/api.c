@@ -365,3 +365,40 @@ dc_err dc_break_remove(dc_machine *m, int32_t cpu_id, uint32_t va)
     set_error(m, "no breakpoint at 0x%08x for cpu %d", va, cpu_id);
     return DC_ERR_ARG;
 }
+
+dc_err dc_watch_add(dc_machine *m, int32_t cpu_id, uint32_t va, uint32_t len, uint32_t flags)
+{
+    if (cpu_id >= 0)
+        CHECK_CPU(m, (uint32_t)cpu_id);
+    if (len == 0 || va + len - 1 < va || !(flags & 3) || (flags & ~3u)) {
+        set_error(m, "watchpoint at 0x%08x length %u flags %u is not valid: a non-empty "
+                  "range that does not wrap, flags 1 (read), 2 (write) or 3", va, len, flags);
+        return DC_ERR_ARG;
+    }
+    if (m->nwatch >= MAX_WATCH) {
+        set_error(m, "too many watchpoints: at most %d", MAX_WATCH);
+        return DC_ERR_RANGE;
+    }
+    m->watches[m->nwatch].va = va;
+    m->watches[m->nwatch].len = len;
+    m->watches[m->nwatch].flags = flags;
+    m->watches[m->nwatch].cpu = cpu_id;
+    m->nwatch++;
+    for (uint32_t i = 0; i < m->cfg.ncpus; i++)
+        stlb_flush(&m->cpus[i]);    /* no cached translation may bypass the check */
+    return DC_OK;
+}
+
+dc_err dc_watch_remove(dc_machine *m, int32_t cpu_id, uint32_t va, uint32_t len, uint32_t flags)
+{
+    for (uint32_t i = 0; i < m->nwatch; i++) {
+        watchpoint *w = &m->watches[i];
+        if (w->va == va && w->len == len && w->flags == flags && w->cpu == cpu_id) {
+            m->watches[i] = m->watches[--m->nwatch];
+            return DC_OK;
+        }
+    }
+    set_error(m, "no watchpoint at 0x%08x length %u flags %u for cpu %d", va, len, flags,
+              cpu_id);
+    return DC_ERR_ARG;
+}

@@ -17,7 +17,7 @@ void count_miss(dc_machine *m, cpu *c, uint32_t line)
             m->hot[m->nhot].count = *n;
             m->nhot++;
         }
-        c->hot_flag = 1;
+        c->stop_reason = DC_EXIT_HOTPAGE;
     }
 }
 

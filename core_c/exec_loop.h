@@ -51,9 +51,9 @@ static uint64_t EXEC_FN(dc_machine *m, cpu *c, uint64_t budget, dc_exit *ex)
     uint64_t pg_off = 0;                /* RAM offset of the current code page */
     const uint32_t iline_shift = m->line_shift - 2;
     const uint32_t ilines = PAGE_SIZE >> m->line_shift;
-    int hot_exit = 0;
-    uint64_t hot_left = 0;
 #endif
+    uint32_t stop_exit = 0, stop_pc = 0;    /* end the run after this instruction */
+    uint64_t stop_left = 0;
 
 #define VA_OF(p) ((p) == &c->far_entry ? c->far_target \
                   : vbase + (uint32_t)(((p) - pbase) << 2))
@@ -65,8 +65,6 @@ static uint64_t EXEC_FN(dc_machine *m, cpu *c, uint64_t budget, dc_exit *ex)
     } while (0)
 #if EXEC_TIMING
 /* a hot page ends the run after this instruction: hide the budget */
-#define HOT_CHECK() do { if (unlikely(c->hot_flag)) { c->hot_flag = 0; \
-        if (!hot_exit) { hot_exit = 1; hot_left = left; left = 0; } } } while (0)
 #define IFETCH() do { \
         uint32_t li_ = (uint32_t)(d - pbase) >> iline_shift; \
         if (unlikely(li_ != cur_iline) && li_ < ilines && d != &c->far_entry) { \
@@ -74,7 +72,7 @@ static uint64_t EXEC_FN(dc_machine *m, cpu *c, uint64_t budget, dc_exit *ex)
             cur_iline = li_; \
             if (!l1_hit(&c->l1i, (uint32_t)(lo_ >> m->line_shift), 0)) { \
                 c->a.cycles += fabric_access(m, c, lo_, ACC_FETCH, 0); \
-                HOT_CHECK(); \
+                STOP_CHECK(); \
             } \
         } \
     } while (0)
@@ -85,10 +83,9 @@ static uint64_t EXEC_FN(dc_machine *m, cpu *c, uint64_t budget, dc_exit *ex)
         if (unlikely(((va) >> 29) == 5) || \
             !l1_hit(&c->l1d, (uint32_t)(o_ >> m->line_shift), (acc) == ACC_STORE)) { \
             c->a.cycles += fabric_access(m, c, o_, (acc), ((va) >> 29) == 5); \
-            HOT_CHECK(); \
+            STOP_CHECK(); \
         } \
     } while (0)
-#define TSLOW() HOT_CHECK()
 /* records hold the fast loop's handler addresses: dispatch by op here */
 #define HANDLER(p) labels[(p)->op]
 #define DISPATCH() do { \
@@ -108,8 +105,17 @@ static uint64_t EXEC_FN(dc_machine *m, cpu *c, uint64_t budget, dc_exit *ex)
 #else
 #define NEW_PAGE() do { } while (0)
 #define TDATA(host, va, acc) do { } while (0)
-#define TSLOW() do { } while (0)
 #endif
+/* a hot page or a watchpoint ends the run after this instruction: hide the
+ * rest of the budget so the next dispatch leaves; only slow paths set it */
+#define STOP_CHECK() do { if (unlikely(c->stop_reason)) { \
+        if (!stop_exit) { stop_exit = c->stop_reason; stop_left = left; left = 0; \
+                          stop_pc = VA_OF(d); } \
+        c->stop_reason = 0; } } while (0)
+#define TSLOW() STOP_CHECK()
+/* another exit comes first: give the budget back and keep the stop pending */
+#define UNSTOP() do { if (stop_exit) { left = stop_left; c->stop_reason = stop_exit; \
+        stop_exit = 0; } } while (0)
 #if EXEC_TIMING
 #elif EXEC_DEBUG
 #define HANDLER(p) labels[(p)->op]
@@ -189,8 +195,18 @@ static uint64_t EXEC_FN(dc_machine *m, cpu *c, uint64_t budget, dc_exit *ex)
 /* a load from a device: exit before it executes; it re-runs with the value */
 #define MMIO_READ_EXIT() do { bd = CTX_BD; goto out_mmio_read; } while (0)
 /* a store to a device: it is done; exit after it */
-#define MMIO_WRITE_EXIT() do { RETIRE(); ex->reason = DC_EXIT_MMIO; goto out; } while (0)
+#define MMIO_WRITE_EXIT() do { RETIRE(); UNSTOP(); ex->reason = DC_EXIT_MMIO; goto out; } \
+    while (0)
 
+    if (unlikely(c->stop_reason)) {     /* left pending by an earlier exit */
+        ex->reason = c->stop_reason;
+        c->stop_reason = 0;
+        if (ex->reason == DC_EXIT_WATCHPOINT) {
+            ex->watch = c->watch_hit;
+            ex->watch.pc = c->a.pc;
+        }
+        return 0;
+    }
 restart:
     stlb = c->stlb[c->mode];
     asidbits = (c->a.entryhi & ENTRYHI_ASID) << 4;
@@ -304,6 +320,7 @@ take_exc_unsaved: {
         if (exc_refill && !(c->a.status & STATUS_EXL))
             c->a.stats.tlb_refills++;
         if (c->a.ownership == DC_MONITORED) {
+            UNSTOP();
             if (exc_counts)
                 left++;                 /* it did not execute */
             dc_exit_exception *e = &ex->exception;
@@ -331,23 +348,27 @@ take_exc_unsaved: {
     }
 
 out_mmio_read:
+    UNSTOP();
     left++;
     SAVE_STATE();
     ex->reason = DC_EXIT_MMIO;
     goto out;
 out_budget:
     SAVE_STATE();
-#if EXEC_TIMING
-    if (hot_exit) {
-        left = hot_left;
-        ex->reason = DC_EXIT_HOTPAGE;
+    if (stop_exit) {
+        left = stop_left;
+        ex->reason = stop_exit;
+        if (stop_exit == DC_EXIT_WATCHPOINT) {
+            ex->watch = c->watch_hit;
+            ex->watch.pc = stop_pc;
+        }
     }
-#endif
 out:
     return budget - left;
 }
 
-#undef HOT_CHECK
+#undef STOP_CHECK
+#undef UNSTOP
 #undef IFETCH
 #undef NEW_PAGE
 #undef TDATA

@@ -158,7 +158,8 @@ typedef struct cpu {
     uint32_t far_target;
     int fault_refill;           /* set by the slow paths with a TLB ExcCode */
     uint32_t node;              /* the node this CPU sits on */
-    int hot_flag;               /* a hot page was reported during this instruction */
+    uint32_t stop_reason;       /* end the run after this instruction (HOTPAGE, WATCHPOINT) */
+    dc_exit_watch watch_hit;    /* the access that hit a watchpoint */
     cache l1i, l1d, l2;
     struct dc_machine *m;
 } cpu;
@@ -175,6 +176,11 @@ typedef struct breakpoint {
     int32_t cpu;
 } breakpoint;
 
+typedef struct watchpoint {
+    uint32_t va, len, flags;
+    int32_t cpu;
+} watchpoint;
+
 struct dc_machine {
     dc_config cfg;
     uint8_t *ram;               /* reserved with mmap: pages commit on touch */
@@ -187,6 +193,8 @@ struct dc_machine {
     uint32_t nmmio;
     breakpoint bps[MAX_BREAK];
     uint32_t nbps;
+    watchpoint watches[MAX_WATCH];
+    uint32_t nwatch;
     uint32_t cur;               /* CPU whose turn it is */
     uint32_t halted;
     uint32_t halt_code;
@@ -271,6 +279,10 @@ void coherence_evict(dc_machine *m, cpu *c, uint32_t line, uint8_t state);
 /* counters.c */
 void count_miss(dc_machine *m, cpu *c, uint32_t line);
 void count_route(dc_machine *m, uint32_t from, uint32_t to);
+
+/* mem.c: watchpoints */
+int watch_page(const dc_machine *m, uint32_t va);
+void watch_check(dc_machine *m, cpu *c, uint32_t va, uint32_t size, int is_write, uint32_t v);
 
 /* softtlb.c */
 void stlb_flush(cpu *c);

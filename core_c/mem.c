@@ -79,6 +79,35 @@ void dpages_drop_all(dc_machine *m)
     }
 }
 
+int watch_page(const dc_machine *m, uint32_t va)
+{
+    uint32_t page = va & ~0xFFFu;
+    for (uint32_t i = 0; i < m->nwatch; i++) {
+        const watchpoint *w = &m->watches[i];
+        uint32_t first = w->va & ~0xFFFu, last = (w->va + w->len - 1) & ~0xFFFu;
+        if (page >= first && page <= last)
+            return 1;
+    }
+    return 0;
+}
+
+void watch_check(dc_machine *m, cpu *c, uint32_t va, uint32_t size, int is_write, uint32_t v)
+{
+    uint32_t want = is_write ? 2u : 1u;
+    for (uint32_t i = 0; i < m->nwatch; i++) {
+        const watchpoint *w = &m->watches[i];
+        if ((w->flags & want) && (w->cpu < 0 || (uint32_t)w->cpu == c->id) &&
+            va < w->va + w->len && w->va < va + size) {
+            c->stop_reason = DC_EXIT_WATCHPOINT;
+            c->watch_hit.va = va;
+            c->watch_hit.size = size;
+            c->watch_hit.is_write = (uint32_t)is_write;
+            c->watch_hit.value = v;
+            return;
+        }
+    }
+}
+
 static uint32_t ram_get(const uint8_t *p, uint32_t size)
 {
     switch (size) {
@@ -119,6 +148,8 @@ int mem_load_slow(dc_machine *m, cpu *c, uint32_t va, uint32_t size, uint32_t *v
         *val = ram_get(m->ram + off, size);
         if (m->timing)
             c->a.cycles += fabric_access(m, c, off, ACC_LOAD, (va >> 29) == 5);
+        if (unlikely(m->nwatch))
+            watch_check(m, c, va, size, 0, *val);
         return 0;
     }
     const mmio_range *dev = mmio_find(m, x.pa);
@@ -160,6 +191,8 @@ int mem_store_slow(dc_machine *m, cpu *c, uint32_t va, uint32_t size, uint32_t v
         stlb_fill(m, c, va, off, 1);
         if (m->timing)
             c->a.cycles += fabric_access(m, c, off, ACC_STORE, (va >> 29) == 5);
+        if (unlikely(m->nwatch))
+            watch_check(m, c, va, size, 1, val);
         return 0;
     }
     const mmio_range *dev = mmio_find(m, x.pa);
@@ -194,5 +227,7 @@ int mem_merge_slow(dc_machine *m, cpu *c, uint32_t wa, uint32_t mask, uint32_t b
     stlb_fill(m, c, wa, off, 1);
     if (m->timing)
         c->a.cycles += fabric_access(m, c, off, ACC_STORE, (wa >> 29) == 5);
+    if (unlikely(m->nwatch))
+        watch_check(m, c, wa, 4, 1, (w & ~mask) | bits);
     return 0;
 }

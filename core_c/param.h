@@ -13,6 +13,7 @@
 #define STLB_MASK (STLB_SIZE - 1)
 #define MAX_MMIO 64             /* device ranges */
 #define MAX_BREAK 256           /* breakpoints per machine */
+#define MAX_WATCH 16            /* watchpoints per machine */
 #define MAX_QUANTUM 1000000u
 
 #define RAM_MIN (4096ull)

@@ -289,7 +289,7 @@ dc_err dc_snapshot_load(dc_machine *m, const void *buf, size_t len)
     }
     get_fabric(m, &fab, 1);
     for (uint32_t i = 0; i < m->cfg.ncpus; i++)
-        m->cpus[i].hot_flag = 0;
+        m->cpus[i].stop_reason = 0;
     m->cur = h.cur;
     m->halted = h.halted;
     m->halt_code = h.halt_code;

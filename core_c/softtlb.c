@@ -33,6 +33,8 @@ void stlb_flush_range(cpu *c, uint32_t va, uint32_t len)
 
 void stlb_fill(dc_machine *m, cpu *c, uint32_t va, uint64_t ramoff, int writable)
 {
+    if (unlikely(m->nwatch) && watch_page(m, va))
+        return;     /* every access to a watched page takes the slow path */
     uint64_t page = ramoff >> PAGE_SHIFT;
     stlb_entry *e = &c->stlb[c->mode][(va >> PAGE_SHIFT) & STLB_MASK];
     uint32_t key = (va & ~0xFFFu) | ((c->a.entryhi & ENTRYHI_ASID) << 4);

@@ -36,6 +36,7 @@ class ExitReason(enum.IntEnum):
     WAIT = lib.DC_EXIT_WAIT
     HALT = lib.DC_EXIT_HALT
     HOTPAGE = lib.DC_EXIT_HOTPAGE
+    WATCHPOINT = lib.DC_EXIT_WATCHPOINT
 
 
 class MissClass(enum.IntEnum):
@@ -214,6 +215,15 @@ class MmioInfo:
 
 
 @dataclass(frozen=True)
+class WatchInfo:
+    va: int
+    size: int
+    is_write: bool
+    value: int
+    pc: int  # the accessing instruction (it has completed)
+
+
+@dataclass(frozen=True)
 class Exit:
     reason: ExitReason
     cpu: int
@@ -222,6 +232,7 @@ class Exit:
     code: int = 0
     exception: ExceptionInfo | None = None
     mmio: MmioInfo | None = None
+    watch: WatchInfo | None = None
 
 
 class Device(Protocol):
@@ -377,7 +388,7 @@ class Machine:
 
     def _convert(self, ex: object) -> Exit:
         reason = ExitReason(ex.reason)
-        exc = mmio = None
+        exc = mmio = watch = None
         if reason == ExitReason.EXCEPTION:
             e = ex.exception
             exc = ExceptionInfo(e.code, e.pc, e.epc, e.badvaddr, e.insn, bool(e.bd), e.ce,
@@ -385,7 +396,10 @@ class Machine:
         elif reason == ExitReason.MMIO:
             i = ex.mmio
             mmio = MmioInfo(i.pa, i.size, bool(i.is_write), i.value, i.device, i.offset)
-        return Exit(reason, ex.cpu, ex.executed, ex.pc, ex.halt_code, exc, mmio)
+        elif reason == ExitReason.WATCHPOINT:
+            w = ex.watch
+            watch = WatchInfo(w.va, w.size, bool(w.is_write), w.value, w.pc)
+        return Exit(reason, ex.cpu, ex.executed, ex.pc, ex.halt_code, exc, mmio, watch)
 
     def run_raw(self, budget: int) -> Exit:
         """Run up to `budget` instructions; every exit, MMIO included, returns."""
@@ -410,7 +424,8 @@ class Machine:
             ex = self.run_raw(left)
             left -= ex.executed
             if ex.reason != ExitReason.MMIO:
-                return Exit(ex.reason, ex.cpu, budget - left, ex.pc, ex.code, ex.exception)
+                return Exit(ex.reason, ex.cpu, budget - left, ex.pc, ex.code, ex.exception,
+                            None, ex.watch)
             self._dispatch_mmio(ex)
             if self.halted:
                 code = self.halt_code
@@ -531,6 +546,17 @@ class Machine:
         self._check(
             lib.dc_break_remove(self.handle, -1 if cpu is None else cpu, va & 0xFFFFFFFF)
         )
+
+    def add_watchpoint(self, va: int, length: int = 4, *, read: bool = False,
+                       write: bool = True, cpu: int | None = None) -> None:
+        """Stop after any instruction that reads/writes [va, va+length)."""
+        self._check(lib.dc_watch_add(self.handle, -1 if cpu is None else cpu,
+                                     va & 0xFFFFFFFF, length, int(read) | int(write) << 1))
+
+    def remove_watchpoint(self, va: int, length: int = 4, *, read: bool = False,
+                          write: bool = True, cpu: int | None = None) -> None:
+        self._check(lib.dc_watch_remove(self.handle, -1 if cpu is None else cpu,
+                                        va & 0xFFFFFFFF, length, int(read) | int(write) << 1))
 
     # ---- snapshots -----------------------------------------------------------
 

@@ -52,7 +52,8 @@ typedef enum dc_exit_reason {
     DC_EXIT_STEP = 5,       /* dc_step() finished */
     DC_EXIT_WAIT = 6,       /* every started CPU waits and no timer is due */
     DC_EXIT_HALT = 7,       /* the machine was halted */
-    DC_EXIT_HOTPAGE = 8     /* pages passed the hot threshold: dc_hot_pages() */
+    DC_EXIT_HOTPAGE = 8,    /* pages passed the hot threshold: dc_hot_pages() */
+    DC_EXIT_WATCHPOINT = 9  /* an instruction accessed a watched range (it completed) */
 } dc_exit_reason;
 
 typedef enum dc_ownership {
@@ -88,6 +89,14 @@ typedef struct dc_exit_exception {
     uint32_t mode;          /* 0 kernel, 1 supervisor, 2 user at the fault */
 } dc_exit_exception;
 
+typedef struct dc_exit_watch {
+    uint32_t va;            /* the accessed address */
+    uint32_t size;
+    uint32_t is_write;
+    uint32_t pc;            /* the accessing instruction */
+    uint64_t value;         /* the value loaded or stored */
+} dc_exit_watch;
+
 typedef struct dc_exit {
     uint32_t reason;        /* dc_exit_reason */
     int32_t cpu;            /* -1 when no single CPU */
@@ -96,6 +105,7 @@ typedef struct dc_exit {
     uint32_t halt_code;     /* DC_EXIT_HALT */
     dc_exit_mmio mmio;
     dc_exit_exception exception;
+    dc_exit_watch watch;
 } dc_exit;
 
 /* The register file as one block, for bulk reads and writes. */
@@ -209,6 +219,12 @@ uint32_t dc_hot_pages(dc_machine *m, dc_hot_page *buf, uint32_t max);
 /* Breakpoints on virtual addresses; cpu = -1 for every CPU. */
 dc_err dc_break_add(dc_machine *m, int32_t cpu, uint32_t va);
 dc_err dc_break_remove(dc_machine *m, int32_t cpu, uint32_t va);
+
+/* Data watchpoints on virtual ranges; cpu = -1 for every CPU. flags: 1 read, 2 write.
+ * Accesses to watched pages take the slow path, so watchpoints cost nothing
+ * elsewhere. */
+dc_err dc_watch_add(dc_machine *m, int32_t cpu, uint32_t va, uint32_t len, uint32_t flags);
+dc_err dc_watch_remove(dc_machine *m, int32_t cpu, uint32_t va, uint32_t len, uint32_t flags);
 
 /* Snapshots: the whole machine as bytes. */
 size_t dc_snapshot_size(dc_machine *m);

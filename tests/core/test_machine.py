@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from disco_core.errors import ConfigError, GuestMemoryError, SnapshotError
+from disco_core.errors import ConfigError, DiscoError, GuestMemoryError, SnapshotError
 from disco_core.guest import assemble
 from disco_core.machine import ExitReason, Machine, MachineConfig
 from disco_core.testmachine import TestMachine
@@ -325,3 +325,58 @@ def test_charged_cycles_count_as_simulated_time() -> None:
     m = Machine(ram_bytes=1 << 20)
     m.cpus[0].charge(1234)
     assert m.cpus[0].cycles == 1234 and m.cpus[0].instructions == 0
+
+
+WATCHED = """
+    .set noreorder
+    la $t0, data
+    lw $t1, 0($t0)              # a read of the watched word
+    sw $t1, 8($t0)              # same page, not watched
+    li $t2, 77
+    b 1f
+    sw $t2, 0($t0)              # a write in a delay slot
+1:  lw $t3, 4($t0)
+    lui $t9, 0xbfd0
+    sw $zero, 0x10($t9)
+    .align 4
+data: .word 5, 6, 0
+"""
+
+
+def test_write_watchpoint_stops_after_the_store() -> None:
+    tm = TestMachine(ram_bytes=1 << 20)
+    code = assemble(WATCHED, base=MAIN)
+    tm.write_phys(MAIN & 0x1FFFFFFF, code)
+    data = MAIN + len(code) - 12
+    tm.cpus[0].pc = MAIN
+    tm.add_watchpoint(data, 4, write=True)
+    ex = tm.run(1000)
+    assert ex.reason == ExitReason.WATCHPOINT and ex.watch is not None
+    assert (ex.watch.va, ex.watch.is_write, ex.watch.value) == (data, True, 77)
+    assert ex.watch.pc == MAIN + 24  # the store in the delay slot
+    assert int.from_bytes(tm.read_phys(data & 0x1FFFFFFF, 4), "little") == 77
+    assert tm.cpus[0].pc == MAIN + 28  # continues at the branch target
+    assert tm.run(1000).reason == ExitReason.HALT
+    tm.remove_watchpoint(data, 4, write=True)
+
+
+def test_read_watchpoint_and_counts() -> None:
+    tm = TestMachine(ram_bytes=1 << 20)
+    code = assemble(WATCHED, base=MAIN)
+    tm.write_phys(MAIN & 0x1FFFFFFF, code)
+    data = MAIN + len(code) - 12
+    tm.cpus[0].pc = MAIN
+    tm.add_watchpoint(data, 4, read=True, write=False)
+    ex = tm.run(1000)
+    assert ex.reason == ExitReason.WATCHPOINT and ex.watch is not None
+    assert (ex.watch.is_write, ex.watch.value, ex.executed) == (False, 5, 3)
+    assert tm.cpus[0].gpr[9] == 5
+    assert tm.run(1000).reason == ExitReason.HALT  # the write is not watched
+
+
+def test_bad_watchpoints_are_refused() -> None:
+    m = Machine(ram_bytes=1 << 20)
+    with pytest.raises(DiscoError, match="not valid"):
+        m.add_watchpoint(0x80001000, 0)
+    with pytest.raises(DiscoError, match="no watchpoint"):
+        m.remove_watchpoint(0x80001000, 4)
