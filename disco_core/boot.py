@@ -48,9 +48,10 @@ class BootResult:
     cycles: int                 # CPU 0's cycle counter (simulated time)
     instructions: int           # summed over all CPUs
     wall_seconds: float
-    prompt_cycles: int | None   # CPU 0's cycles when the first prompt appeared
+    prompt_cycles: int | None   # CPU 0's cycles when the first prompt was sent
     prompt_wall_seconds: float | None
-    command_cycles: list[int] = field(default_factory=list)  # cycles each command took
+    # per command: CPU 0's cycles from typing it to the next prompt
+    command_cycles: list[int] = field(default_factory=list)
     cpus: list[dict[str, object]] = field(default_factory=list)
     backtrace: list[str] = field(default_factory=list)  # symbolised panic backtrace
 
@@ -106,6 +107,25 @@ def symbolise(image: ElfImage, text: str) -> list[str]:
     return out
 
 
+class _OutputClock:
+    """The UART's echo stream: notes CPU 0's cycle count at each byte the guest
+    sends, so a prompt's time is exact rather than rounded to a run slice."""
+
+    def __init__(self) -> None:
+        self.machine: Machine | None = None
+        self.count = 0
+        self.last_cycles = 0
+
+    def write(self, data: bytes) -> int:
+        self.count += len(data)
+        if self.machine is not None:
+            self.last_cycles = self.machine.cpus[0].cycles
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+
 class Booted:
     """A machine with the kernel loaded and every CPU started; drive it with step()."""
 
@@ -114,7 +134,9 @@ class Booted:
         self.kernel_path = kernel or build_kernel("native")
         self.image = load_elf(self.kernel_path)
         self.machine = Machine(preset(machine_preset))
-        self.devices = attach_native_devices(self.machine, disks=[disk])
+        self.clock = _OutputClock()
+        self.devices = attach_native_devices(self.machine, disks=[disk], uart_echo=self.clock)
+        self.clock.machine = self.machine
         self.echo = echo
         self.instructions = 0
         self.seen = 0
@@ -210,16 +232,17 @@ def _drive(b: Booted, commands: list[str], budget: int, start: float,
             break
         out = b.devices.uart.output
         if len(out) > mark and out.endswith(PROMPT):
-            now = cpu0.cycles
+            # The prompt's last byte was the last one sent: its time is exact.
+            shown = b.clock.last_cycles
             if prompt_cycles is None:
-                prompt_cycles = now
+                prompt_cycles = shown
                 prompt_wall = time.perf_counter() - start
             else:
-                command_cycles.append(now - typed_at)
+                command_cycles.append(shown - typed_at)
             mark = len(out)
             if pending:
                 b.type(pending.pop(0).encode() + b"\n")
-                typed_at = now
+                typed_at = cpu0.cycles
             elif poweroff:
                 b.type(b"poweroff\n")
                 poweroff = False

@@ -286,7 +286,10 @@ wake_idle(void)
 {
   int me = hal_cpuid();
   for (int i = 0; i < ncpu; i++) {
+    // Claim the idle CPU (LL/SC-free: losing a race only sends one extra
+    // IPI), so the next wakeup picks a different one.
     if (i != me && cpus[i].idle) {
+      cpus[i].idle = 0;
       hal_ipi_send(1ull << i);
       return;
     }
@@ -409,23 +412,30 @@ void
 sleep(void *chan, struct spinlock *lk)
 {
   struct proc *p = myproc();
+  // SLEEPING is set before lk is released, so a waker (who holds lk) can
+  // look at p->state without taking p->lock first.
   acquire(&p->lock);
-  release(lk);
   p->chan = chan;
   p->state = SLEEPING;
+  release(lk);
   sched();
   p->chan = 0;
   release(&p->lock);
   acquire(lk);
 }
 
-// Wake every process sleeping on chan. Called without any p->lock held.
+// Wake every process sleeping on chan. The caller holds the lock that
+// guards the condition (the one passed to sleep) and no p->lock.
 void
 wakeup(void *chan)
 {
   int woke = 0;
   struct proc *me = myproc();
   for (struct proc *p = proc; p < &proc[NPROC]; p++) {
+    // A sleeper on chan set its state before releasing the condition's
+    // lock, which we hold, so this unlocked look cannot miss it.
+    if (p->state != SLEEPING || p->chan != chan)
+      continue;
     if (p != me) {
       acquire(&p->lock);
       if (p->state == SLEEPING && p->chan == chan) {

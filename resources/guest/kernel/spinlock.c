@@ -41,8 +41,11 @@ acquire(struct spinlock *lk)
     printf("lock %s\n", lk->name);
     panic("acquire");
   }
+  // Test and test-and-set: wait with plain loads, so waiting CPUs share the
+  // line instead of taking it from each other with every SC.
   while (test_and_set(&lk->locked) != 0)
-    ;
+    while (*(volatile uint *)&lk->locked)
+      ;
   // The functional model is sequentially consistent; the barrier documents
   // (and on real hardware enforces) that the critical section comes after.
   __sync_synchronize();
