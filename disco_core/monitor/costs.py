@@ -1,0 +1,64 @@
+"""The monitor's cost model: simulated cycles charged for each monitor action.
+
+The monitor runs as Python on the host, so its own work takes no simulated
+time unless it is charged: every exit handler adds the cycles below to the
+CPU with `Cpu.charge`, once per exit, so monitor overhead shows up in the
+CPUs' cycle counts the way the paper measured it (Figure 5, Table 2).
+
+Rationale (200 MHz clock, 5 ns per cycle; paper §2 and Table 2):
+
+- trap, 40: exception entry, save the few registers the handler needs,
+  decode, ERET: about 25 instructions plus a pipeline refill each way.
+- mfc0_mtc0, 15: load/store of a virtual CP0 field plus its mask.
+- mtc0_side_effects, 40 (not yet separate: MTC0 is charged mfc0_mtc0):
+  Status/Cause/Compare/EntryHi re-derive mode, timer, ASID, interrupts.
+- tlb_write, 150: virtual TLB update, pmap lookup and protection merge,
+  hardware TLB write, L2TLB insert, backmap. Table 2's "TLB-write
+  emulation" is the largest monitor cost of the fast refill (1.22 of 1.35).
+- tlbp, 70: a software probe of the 64-entry virtual TLB, L2TLB purge.
+- tlbr, 20: copy four fields. eret, 25: restore the real mode and pc.
+- other_privileged, 15: CACHE, DI, EI, WAIT, RDHWR.
+- l2tlb_refill, 45: a hashed lookup and a hardware TLB write without
+  entering the guest (Table 2's UTLB_MISS costs 0.035 µs, 7 cycles, natively).
+- vtlb_refill, 90: an L2TLB miss that the guest's own TLB serves: virtual
+  TLB search, pmap lookup, hardware and L2TLB writes.
+- kernel_tlb_fault, 60: a relocated-kseg0 miss: pmap lookup, TLB write.
+- reflect, 50: write the virtual EPC/Cause/BadVAddr/Context/EntryHi/Status
+  and jump to the guest's vector.
+- monitor_call, 80: decode the call number, dispatch, return a value.
+- zero_page, 1100: 1024 word stores to clear 4 KiB (charged per machine
+  page the monitor hands out, as "page_fault").
+- vcpu_switch, 400: save/restore 35 registers and the CP0 state the
+  hardware needs, flush the hardware TLB.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+
+@dataclass(frozen=True)
+class CostModel:
+    trap: int = 40
+    mfc0_mtc0: int = 15
+    mtc0_side_effects: int = 40
+    tlb_write: int = 150
+    tlbp: int = 70
+    tlbr: int = 20
+    eret: int = 25
+    other_privileged: int = 15
+    l2tlb_refill: int = 45
+    vtlb_refill: int = 90
+    kernel_tlb_fault: int = 60
+    reflect: int = 50
+    monitor_call: int = 80
+    zero_page: int = 1100
+    vcpu_switch: int = 400
+
+    @classmethod
+    def zero(cls) -> CostModel:
+        """Charge nothing (to measure what the monitor adds)."""
+        return cls(**{f.name: 0 for f in fields(cls)})
+
+
+DEFAULT = CostModel()

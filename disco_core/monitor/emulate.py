@@ -1,0 +1,286 @@
+"""Trap-and-emulate (paper §2.2): privileged instructions and exception reflection.
+
+The guest kernel runs in supervisor mode with Status.CU0 = 0, so every CP0
+instruction it executes raises Coprocessor Unusable (CE = 0), which a
+MONITORED CPU turns into an exit. `emulate_cop0` decodes the instruction word
+(MIPS32 Volume II-A, appendix A: COP0, CACHE, SPECIAL3 RDHWR) and performs it
+on the vCPU's virtual CP0 and virtual TLB. `reflect` delivers a guest
+exception to the guest's own vectors exactly as the hardware would (MIPS32
+PRA §6.2; core_c/exception.c follows the same rules).
+
+Both return the monitor-action kind (stats.py) so the caller can count and
+charge it; effects on the real CPU (mode, ASID, timer, TLB) go through the
+monitor's `hw_*`/`sync_*` methods.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from disco_core.errors import DiscoError
+from disco_core.monitor.vcpu import (
+    CA_BD,
+    CA_CE,
+    CA_CE_SHIFT,
+    CA_EXCCODE,
+    CA_EXCCODE_SHIFT,
+    CA_IV,
+    CONTEXT_BADVPN2,
+    EH_ASID,
+    EH_VPN2,
+    INDEX_P,
+    LO_G,
+    LO_WRITABLE,
+    PAGEMASK_MASK,
+    ST_BEV,
+    ST_ERL,
+    ST_EXL,
+    ST_IE,
+    TlbEntry,
+    VCpu,
+)
+
+if TYPE_CHECKING:
+    from disco_core.machine import Cpu
+    from disco_core.monitor.monitor import Monitor
+
+# exception codes (PRA table 8.25)
+EXC_INT, EXC_MOD, EXC_TLBL, EXC_TLBS, EXC_ADEL, EXC_ADES = 0, 1, 2, 3, 4, 5
+EXC_IBE, EXC_DBE, EXC_SYS, EXC_BP, EXC_RI, EXC_CPU = 6, 7, 8, 9, 10, 11
+
+VEC_REFILL, VEC_GENERAL, VEC_INTERRUPT = 0x000, 0x180, 0x200
+RELOCATED_KSEG0 = 0xC0000000
+
+# opcodes and COP0 fields (MD00086 appendix A)
+OP_COP0, OP_CACHE, OP_SPECIAL3 = 0x10, 0x2F, 0x1F
+RS_MF, RS_MT, RS_RDPGPR, RS_MFMC0, RS_WRPGPR = 0x00, 0x04, 0x0A, 0x0B, 0x0E
+CO_TLBR, CO_TLBWI, CO_TLBWR, CO_TLBP, CO_ERET, CO_WAIT = 0x01, 0x02, 0x06, 0x08, 0x18, 0x20
+FN_RDHWR = 0x3B
+
+# MTC0 targets whose writes change the real CPU's state or pending interrupts
+_SIDE_EFFECT_REGS = frozenset({9, 10, 11, 12, 13})
+
+
+class GuestFault(DiscoError):
+    """The guest did something the monitor contains by stopping its VM."""
+
+
+class NotEmulated(Exception):
+    """The instruction is not one the monitor emulates: reflect Reserved Instruction."""
+
+
+def reflect(mon: Monitor, vcpu: VCpu, cpu: Cpu, code: int, pc: int, bd: bool, badva: int = 0,
+            refill: bool = False, ce: int = 0) -> str:
+    """Enter the guest's exception vector as the hardware would (PRA §6.2).
+
+    `pc` is the faulting instruction (in a delay slot: the slot, with bd set).
+    """
+    c = vcpu.cp0
+    off = VEC_GENERAL
+    if not c.status & ST_EXL:
+        c.epc = (pc - 4) & 0xFFFFFFFF if bd else pc
+        c.cause = (c.cause & ~CA_BD) | (CA_BD if bd else 0)
+        if refill and code in (EXC_TLBL, EXC_TLBS):
+            off = VEC_REFILL
+        elif code == EXC_INT and c.cause & CA_IV:
+            off = VEC_INTERRUPT
+    c.cause = (c.cause & ~(CA_EXCCODE | CA_CE)) | (code << CA_EXCCODE_SHIFT) | (
+        (ce & 3) << CA_CE_SHIFT)
+    if code in (EXC_MOD, EXC_TLBL, EXC_TLBS):
+        c.context = (c.context & ~CONTEXT_BADVPN2) | ((badva >> 13) << 4)
+        c.entryhi = (badva & EH_VPN2) | (c.entryhi & EH_ASID)
+        c.badvaddr = badva
+    elif code in (EXC_ADEL, EXC_ADES):
+        c.badvaddr = badva
+    c.status |= ST_EXL
+    if c.status & ST_BEV:
+        raise GuestFault(
+            f"exception {code} with Status.BEV set: the boot vectors (kseg1) are not "
+            "reachable in a VM; set EBase and clear BEV first")
+    # EBase names a kseg0 address; the guest's kseg0 lives at 0xC0000000
+    vector = RELOCATED_KSEG0 | ((c.ebase & 0x1FFFF000) + off)
+    mon.sync_mode(vcpu, cpu)
+    mon.set_pc(cpu, vector)
+    return "reflect" if code != EXC_INT else "interrupt"
+
+
+def emulate_cop0(mon: Monitor, vcpu: VCpu, cpu: Cpu, insn: int) -> str:
+    """Perform one privileged instruction on the vCPU; the caller advances the pc.
+
+    Returns the action kind. ERET and WAIT move the pc themselves and return
+    "eret"/"wait"; the monitor checks `vcpu.pc_moved`.
+    """
+    op = insn >> 26
+    if op == OP_COP0:
+        rs = (insn >> 21) & 0x1F
+        if rs & 0x10:
+            fn = insn & 0x3F
+            if fn == CO_TLBWI:
+                guest_tlb_write(mon, vcpu, cpu, vcpu.cp0.index & 0x3F, random=False)
+                return "tlbwi"
+            if fn == CO_TLBWR:
+                c = vcpu.cp0
+                i = c.random()
+                c.random_step += 1
+                guest_tlb_write(mon, vcpu, cpu, i, random=True)
+                return "tlbwr"
+            if fn == CO_TLBP:
+                tlbp(mon, vcpu, cpu)
+                return "tlbp"
+            if fn == CO_TLBR:
+                tlbr(vcpu)
+                return "tlbr"
+            if fn == CO_ERET:
+                eret(mon, vcpu, cpu)
+                return "eret"
+            if fn == CO_WAIT:
+                return "wait"
+            raise NotEmulated
+        rt = (insn >> 16) & 0x1F
+        rd = (insn >> 11) & 0x1F
+        if rs == RS_MF:
+            v = vcpu.cp0.read(rd, insn & 7, mon.now(cpu) if rd in (1, 9) else 0)
+            if rt:
+                cpu.gpr[rt] = v
+            return "mfc0"
+        if rs == RS_MT:
+            v = cpu.gpr[rt]
+            c = vcpu.cp0
+            if rd in _SIDE_EFFECT_REGS and not insn & 7:
+                mtc0_side_effects(mon, vcpu, cpu, rd, v)
+            else:
+                c.write(rd, insn & 7, v, 0)
+            return "mtc0"
+        if rs == RS_MFMC0:  # DI / EI: rt gets the old Status
+            c = vcpu.cp0
+            old = c.status
+            if rt:
+                cpu.gpr[rt] = old
+            if insn & 0x20:
+                c.status |= ST_IE
+                return "ei"
+            c.status &= ~ST_IE
+            return "di"
+        if rs in (RS_RDPGPR, RS_WRPGPR):  # one register set: a move
+            if rd:
+                cpu.gpr[rd] = cpu.gpr[rt]
+            return "rdpgpr"
+        raise NotEmulated
+    if op == OP_CACHE:
+        return "cache"  # caches are not modelled functionally: a no-op, as on the core
+    raise NotEmulated
+
+
+def rdhwr(mon: Monitor, vcpu: VCpu, cpu: Cpu, insn: int, kernel: bool) -> bool:
+    """Emulate RDHWR if the guest's HWREna (or kernel mode) allows it; False: reflect RI."""
+    if insn >> 26 != OP_SPECIAL3 or insn & 0x3F != FN_RDHWR:
+        return False
+    rt = (insn >> 16) & 0x1F
+    rd = (insn >> 11) & 0x1F
+    c = vcpu.cp0
+    if not kernel and not (rd < 4 and c.hwrena & (1 << rd)):
+        return False
+    if rd == 0:
+        v = c.ebase & 0x3FF
+    elif rd == 1:
+        v = 64
+    elif rd == 2:
+        v = c.count(mon.now(cpu))
+    elif rd == 3:
+        v = 2
+    else:
+        return False
+    if rt:
+        cpu.gpr[rt] = v
+    return True
+
+
+def mtc0_side_effects(mon: Monitor, vcpu: VCpu, cpu: Cpu, rd: int, v: int) -> None:
+    c = vcpu.cp0
+    if rd == 10:  # EntryHi: guest ASIDs go straight to the hardware
+        old = c.entryhi
+        c.write(rd, 0, v, 0)
+        if (old ^ c.entryhi) & EH_ASID:
+            mon.sync_asid(vcpu, cpu)
+        return
+    now = mon.now(cpu)
+    c.write(rd, 0, v, now)
+    if rd in (9, 11):  # Count / Compare move the virtual timer
+        mon.sync_timer(vcpu, cpu, now)
+    elif rd == 12:  # Status: the mode may change
+        mon.sync_mode(vcpu, cpu)
+
+
+def guest_tlb_write(mon: Monitor, vcpu: VCpu, cpu: Cpu, index: int, random: bool) -> None:
+    """TLBWI/TLBWR: the virtual TLB gets the guest's entry; the hardware a machine one."""
+    c = vcpu.cp0
+    n = len(vcpu.tlb)
+    i = index % n
+    old = vcpu.tlb[i]
+    mask = c.pagemask & PAGEMASK_MASK
+    new = TlbEntry(hi=c.entryhi & ((EH_VPN2 & ~mask) | EH_ASID),
+                   lo0=c.entrylo0 & LO_WRITABLE & ~LO_G, lo1=c.entrylo1 & LO_WRITABLE & ~LO_G,
+                   mask=mask, g=c.entrylo0 & c.entrylo1 & LO_G)
+    vcpu.tlb[i] = new
+    if not random:
+        # the guest may be invalidating: what the old entry mapped must go
+        mon.forget_virtual_entry(vcpu, cpu, old)
+        vcpu.wi_written.add(i)
+        w = min(c.wired, n - 1)
+        if len(vcpu.wi_written) >= n - w and all(j in vcpu.wi_written for j in range(w, n)):
+            # every index was rewritten: a full flush, so TLBWR leftovers go too
+            vcpu.l2tlb.flush()
+            mon.hw_flush(cpu)
+            vcpu.wi_written.clear()
+    mon.install_virtual_entry(vcpu, cpu, new)
+
+
+def tlbp(mon: Monitor, vcpu: VCpu, cpu: Cpu) -> None:
+    c = vcpu.cp0
+    hi = c.entryhi
+    for i, e in enumerate(vcpu.tlb):
+        vmask = EH_VPN2 & ~e.mask
+        if ((hi ^ e.hi) & vmask) == 0 and (e.g or ((hi ^ e.hi) & EH_ASID) == 0):
+            c.index = i
+            return
+    c.index = INDEX_P | (c.index & 0x3F)
+    # a probe that misses is how a guest checks before changing a mapping: drop what
+    # the L2TLB still holds for this page (left there by TLBWR) so it cannot go stale
+    mon.forget_page(vcpu, cpu, hi & EH_VPN2, hi & EH_ASID)
+
+
+def tlbr(vcpu: VCpu) -> None:
+    c = vcpu.cp0
+    e = vcpu.tlb[(c.index & 0x3F) % len(vcpu.tlb)]
+    c.pagemask = e.mask
+    c.entryhi = e.hi
+    c.entrylo0 = e.lo0 | e.g
+    c.entrylo1 = e.lo1 | e.g
+
+
+def eret(mon: Monitor, vcpu: VCpu, cpu: Cpu) -> None:
+    c = vcpu.cp0
+    if c.status & ST_ERL:
+        target = c.errorepc
+        c.status &= ~ST_ERL
+    else:
+        target = c.epc
+        c.status &= ~ST_EXL
+    mon.sync_mode(vcpu, cpu)
+    mon.set_pc(cpu, target, clear_ll=True)
+
+
+def decode_name(insn: int) -> str:
+    """A short name of a privileged instruction word, for reports."""
+    op = insn >> 26
+    if op == OP_CACHE:
+        return "cache"
+    if op == OP_SPECIAL3 and insn & 0x3F == FN_RDHWR:
+        return "rdhwr"
+    if op != OP_COP0:
+        return f"insn {insn:#010x}"
+    rs = (insn >> 21) & 0x1F
+    if rs & 0x10:
+        return {CO_TLBR: "tlbr", CO_TLBWI: "tlbwi", CO_TLBWR: "tlbwr", CO_TLBP: "tlbp",
+                CO_ERET: "eret", CO_WAIT: "wait"}.get(insn & 0x3F, f"cop0 {insn:#010x}")
+    return {RS_MF: "mfc0", RS_MT: "mtc0", RS_MFMC0: "di/ei"}.get(rs, f"cop0 {insn:#010x}")

@@ -1,0 +1,102 @@
+"""The global memmap (paper §2.3): one entry per machine page, and the allocator.
+
+For each machine page in use: which VMs use it as which guest page (for
+shootdown when the page is taken away), its replicas (for the NUMA manager,
+later), and whether the monitor shares it read-only. Machine pages are handed
+out per node, preferring the VM's home nodes; a page that was used before is
+zeroed before it is handed out again, so no VM ever sees another's data.
+
+A machine page number (MPN) is the machine physical address >> 12, i.e. the
+PFN the hardware TLB takes. RAM sits at physical 0 up to the device window and
+continues at 0x20000000 (docs/machine-api.md); nodes own consecutive pages.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from disco_core.errors import DiscoError
+
+PAGE = 4096
+DEVICE_WINDOW = 0x1F000000 >> 12  # RAM pages below the device window
+HIGH_RAM = 0x20000000 >> 12  # where the rest of RAM continues
+MONITOR_PAGES = 1  # machine page 0: the monitor's idle loop
+
+
+class OutOfMachineMemory(DiscoError):
+    """No node has a free machine page."""
+
+
+@dataclass
+class MemmapEntry:
+    users: set[tuple[int, int]] = field(default_factory=set)  # (VM id, guest page)
+    replicas: list[int] = field(default_factory=list)  # MPNs of read-only copies
+    shared_readonly: bool = False
+
+
+def ram_index_to_mpn(r: int) -> int:
+    return r if r < DEVICE_WINDOW else HIGH_RAM + (r - DEVICE_WINDOW)
+
+
+def mpn_to_ram_index(mpn: int) -> int:
+    return mpn if mpn < DEVICE_WINDOW else DEVICE_WINDOW + (mpn - HIGH_RAM)
+
+
+class MemMap:
+    """Machine page → users, plus a per-node machine-memory allocator."""
+
+    def __init__(self, machine: object, ram_bytes: int, nodes: int) -> None:
+        self.machine = machine
+        self.pages = ram_bytes // PAGE
+        self.nodes = nodes
+        self.per_node = self.pages // nodes
+        self.entries: dict[int, MemmapEntry] = {}
+        # fresh pages were never handed out (the machine keeps them zero); freed
+        # pages go on a LIFO list and are zeroed when handed out again
+        self._fresh = [n * self.per_node for n in range(nodes)]
+        self._fresh[0] += MONITOR_PAGES
+        self._freed: list[list[int]] = [[] for _ in range(nodes)]
+        self.zeroed_pages = 0
+
+    def node_of(self, mpn: int) -> int:
+        return mpn_to_ram_index(mpn) // self.per_node
+
+    def free_pages(self, node: int) -> int:
+        return (node + 1) * self.per_node - self._fresh[node] + len(self._freed[node])
+
+    def alloc(self, prefer: list[int] | tuple[int, ...] = (0,)) -> int:
+        """A zeroed machine page, from the first preferred node with room, else any node."""
+        order = list(prefer) + [n for n in range(self.nodes) if n not in prefer]
+        for node in order:
+            if self._freed[node]:
+                mpn = self._freed[node].pop()
+                self.machine.write_phys(mpn << 12, bytes(PAGE))  # type: ignore[attr-defined]
+                self.zeroed_pages += 1
+                break
+            if self._fresh[node] < (node + 1) * self.per_node:
+                mpn = ram_index_to_mpn(self._fresh[node])
+                self._fresh[node] += 1
+                break
+        else:
+            raise OutOfMachineMemory("machine memory is exhausted: no node has a free page")
+        self.entries[mpn] = MemmapEntry()
+        return mpn
+
+    def free(self, mpn: int) -> None:
+        e = self.entries.pop(mpn, None)
+        if e is None:
+            raise DiscoError(f"machine page {mpn:#x} is not in use")
+        self._freed[self.node_of(mpn)].append(mpn)
+
+    def add_user(self, mpn: int, vm_id: int, gpn: int) -> None:
+        self.entries[mpn].users.add((vm_id, gpn))
+
+    def remove_user(self, mpn: int, vm_id: int, gpn: int) -> bool:
+        """Drop a user; True when the page has no users left."""
+        e = self.entries[mpn]
+        e.users.discard((vm_id, gpn))
+        return not e.users
+
+    def owners(self, mpn: int) -> set[int]:
+        e = self.entries.get(mpn)
+        return {vm for vm, _ in e.users} if e else set()

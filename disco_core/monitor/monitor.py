@@ -1,0 +1,791 @@
+"""The monitor's run loop: physical CPUs in MONITORED ownership run vCPUs.
+
+Every exception of a guest exits here (docs/cpu.md): privileged instructions
+are emulated (emulate.py), TLB misses are served from the L2TLB, the guest's
+virtual TLB or the pmap, or reflected into the guest; SYSCALL from the guest
+kernel is a monitor call (docs/monitor-abi.md). A simple scheduler time-shares
+vCPUs over CPUs with affinity to the VM's home nodes; a vCPU that executes
+WAIT is descheduled until a virtual interrupt is posted to it. The hardware
+TLB is flushed whenever a CPU switches to a different vCPU (the paper's way),
+so guest ASIDs go straight to the hardware.
+
+Fault containment: an illegal operation, a panic call or a vCPU that runs
+`watchdog_cycles` without progress stops its VM alone; the others go on.
+Progress is a monitor call, a WAIT, or an ERET into guest user mode: a kernel
+that spins, even with interrupts arriving, makes none.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from disco_core.errors import CoreBug, DiscoError
+from disco_core.machine import Cpu, CpuState, ExitReason, Machine, Ownership
+from disco_core.monitor import emulate
+from disco_core.monitor.costs import DEFAULT, CostModel
+from disco_core.monitor.emulate import (
+    EXC_ADEL,
+    EXC_ADES,
+    EXC_CPU,
+    EXC_DBE,
+    EXC_IBE,
+    EXC_INT,
+    EXC_MOD,
+    EXC_RI,
+    EXC_SYS,
+    EXC_TLBL,
+    EXC_TLBS,
+    GuestFault,
+    NotEmulated,
+)
+from disco_core.monitor.l2tlb import GLOBAL
+from disco_core.monitor.memmap import MemMap
+from disco_core.monitor.pmap import NO_PAGE, PMap
+from disco_core.monitor.vcpu import (
+    CA_TI,
+    EH_ASID,
+    LO_D,
+    LO_G,
+    LO_V,
+    ST_CU0,
+    TIMER_IP,
+    Mode,
+    RunState,
+    TlbEntry,
+    VCpu,
+)
+from disco_core.monitor.vm import VM, VMSpec, VMState
+
+# Real Status while a CPU runs a guest: interrupts on, IM2 (the monitor's kick
+# line) and IM7 (the timer) unmasked, CU0 clear so CP0 instructions trap.
+_IM_KICK = 1 << 10
+_IM_TIMER = 1 << 15
+_REAL_BASE = 1 | _IM_KICK | _IM_TIMER
+_REAL_SUPER = _REAL_BASE | (1 << 3)
+_REAL_USER = _REAL_BASE | (2 << 3)
+_KICK_LINE = 0  # hardware line 0 = Cause.IP2
+_CAUSE_TI = 1 << 30
+
+IDLE_PC = 0x80000000  # machine page 0, reached through the monitor's own kseg0
+_IDLE_CODE = bytes.fromhex(
+    "20000042"  # wait
+    "feff0010"  # b . - 4 (back to wait)
+    "00000000"  # nop
+)
+SSEG, SSEG_END = 0xC0000000, 0xE0000000
+KUSEG_END = 0x80000000
+_TIMER_PERIOD = 1 << 33  # cycles for Count to come round again
+
+# monitor-call numbers (docs/monitor-abi.md)
+MC_PUTC, MC_GETC, MC_ZERO_PAGE, MC_PAGE_FREED, MC_YIELD, MC_IDLE = 0, 1, 2, 3, 4, 5
+MC_PANIC, MC_EXIT, MC_INFO, MC_PUTS = 6, 7, 8, 9
+_ERR = 0xFFFFFFFF
+
+
+class _Stop(Exception):
+    """Internal: stop the current VM after charging for the exit."""
+
+    def __init__(self, reason: str, exit_code: int | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.exit_code = exit_code
+
+
+class Monitor:
+    """Disco on a Machine: VMs, vCPUs, the exit handlers and the scheduler."""
+
+    def __init__(self, machine: Machine, costs: CostModel = DEFAULT,
+                 slice_instructions: int = 100_000, watchdog_cycles: int = 20_000_000,
+                 timeslice_cycles: int = 1_000_000) -> None:
+        self.m = machine
+        cfg = machine.config
+        self.cpus: list[Cpu] = machine.cpus
+        self.ncpus = cfg.cpus
+        self.tlb_entries = cfg.tlb_entries
+        self.costs = costs
+        self.slice = slice_instructions
+        self.watchdog_cycles = watchdog_cycles
+        self.timeslice_cycles = timeslice_cycles
+        self.memmap = MemMap(machine, cfg.ram_bytes, cfg.nodes)
+        machine.write_phys(0, _IDLE_CODE)
+        self.vms: list[VM] = []
+        self.vcpus: dict[int, VCpu] = {}
+        self.current: list[VCpu | None] = [None] * self.ncpus
+        self.ready: list[VCpu] = []
+        self.waiting: list[VCpu] = []
+        self.reports: list[str] = []
+        self.booted = False
+        # the monitor's shadow of each hardware TLB: key (vpn2, asid|GLOBAL) → index
+        n = self.tlb_entries
+        self.hw_keys: list[dict[tuple[int, int], int]] = [{} for _ in range(self.ncpus)]
+        self.hw_entries: list[list[tuple[tuple[int, int], int, int] | None]] = [
+            [None] * n for _ in range(self.ncpus)]
+        self.hw_next = [0] * self.ncpus
+        self.hw_owner: list[int | None] = [None] * self.ncpus  # vCPU gid of the TLB contents
+        self.real_status = [-1] * self.ncpus
+        self.exits = 0
+        c = costs
+        self._kind_cost = {
+            "mfc0": c.mfc0_mtc0, "mtc0": c.mfc0_mtc0, "tlbwi": c.tlb_write,
+            "tlbwr": c.tlb_write, "tlbp": c.tlbp, "tlbr": c.tlbr, "eret": c.eret,
+            "cache": c.other_privileged, "wait": c.other_privileged,
+            "di": c.other_privileged, "ei": c.other_privileged, "rdhwr": c.other_privileged,
+            "rdpgpr": c.other_privileged, "reflect": c.reflect, "interrupt": c.reflect,
+            "l2tlb_refill": c.l2tlb_refill, "vtlb_refill": c.vtlb_refill,
+            "kernel_tlb_fault": c.kernel_tlb_fault, "monitor_call": c.monitor_call,
+        }
+
+    # ---- VMs -------------------------------------------------------------------------
+
+    def create_vm(self, spec: VMSpec) -> VM:
+        if spec.memory_pages <= 0:
+            raise DiscoError(f"VM {spec.name!r}: memory_pages must be positive")
+        bad = [n for n in spec.home_nodes if not 0 <= n < self.memmap.nodes]
+        if bad:
+            raise DiscoError(f"VM {spec.name!r}: home nodes {bad} do not exist")
+        vm_id = len(self.vms)
+        pmap = PMap(vm_id, spec.memory_pages, self.memmap, list(spec.home_nodes))
+        vm = VM(vm_id, spec, pmap, self.tlb_entries, first_gid=len(self.vcpus))
+        pmap.invalidate = lambda gpn, mpn, vm=vm: self._invalidate_page(vm, gpn, mpn)
+        for v in vm.vcpus:
+            self.vcpus[v.gid] = v
+            v.l2tlb.on_evict = (lambda vpn, asid, gpn, v=v:
+                                v.vm.pmap.remove_backmap(gpn, v.gid, vpn, asid))
+        self.vms.append(vm)
+        return vm
+
+    def start_vm(self, vm: VM) -> None:
+        """Load the VM's image and make its vCPUs runnable at the entry point."""
+        if vm.state == VMState.RUNNING:
+            raise DiscoError(f"VM {vm.name!r} is already running")
+        vm.pmap.release_all()
+        vm.load_image()
+        vm.state = VMState.RUNNING
+        vm.stop_reason = None
+        vm.exit_code = None
+        vm.starts += 1
+        for v in vm.vcpus:
+            v.l2tlb.flush()
+            v.reset(vm.spec.entry)
+            self._make_ready(v)
+
+    restart_vm = start_vm
+
+    def stop_vm(self, vm: VM, reason: str, exit_code: int | None = None) -> None:
+        """Stop a VM alone: its vCPUs leave their CPUs, which go on with other work."""
+        if vm.state != VMState.RUNNING:
+            return
+        vm.state = VMState.STOPPED
+        vm.stop_reason = reason
+        vm.exit_code = exit_code
+        self.reports.append(f"VM {vm.id} {vm.name!r} stopped: {reason}")
+        gids = {v.gid for v in vm.vcpus}
+        for v in vm.vcpus:
+            if v.state == RunState.RUNNING and v.cpu is not None:
+                ci = v.cpu
+                self._switch_out(ci, RunState.STOPPED)
+                self._schedule(ci)
+            v.state = RunState.STOPPED
+            v.l2tlb.flush()
+        self.ready = [v for v in self.ready if v.gid not in gids]
+        self.waiting = [v for v in self.waiting if v.gid not in gids]
+        for ci in range(self.ncpus):
+            if self.hw_owner[ci] in gids:
+                self.hw_flush(ci)
+                self.hw_owner[ci] = None
+
+    # ---- the run loop -------------------------------------------------------------------
+
+    def boot(self) -> None:
+        """Put every CPU in MONITORED ownership and give each its first vCPU."""
+        for ci, cpu in enumerate(self.cpus):
+            if cpu.state == CpuState.PARKED:
+                cpu.start(IDLE_PC)
+            cpu.ownership = Ownership.MONITORED
+            cpu.set_cp0(7, 0)  # HWREna: every RDHWR traps and is emulated
+            cpu.set_cp0(6, 0)  # Wired
+            self.hw_flush(ci)
+            self._go_idle(ci)
+        self.booted = True
+        for ci in range(self.ncpus):
+            self._schedule(ci)
+
+    def run(self, max_instructions: int = 10**12) -> str:
+        """Run until every VM has stopped ("stopped"), nothing can run ("idle"),
+        the machine halts ("halt") or the budget is spent ("budget")."""
+        if not self.booted:
+            self.boot()
+        left = max_instructions
+        m = self.m
+        while left > 0:
+            if not any(vm.state == VMState.RUNNING for vm in self.vms):
+                return "stopped"
+            ex = m.run(min(self.slice, left))
+            left -= ex.executed
+            reason = ex.reason
+            if reason == ExitReason.EXCEPTION:
+                self.exits += 1
+                self._on_exception(ex.cpu, ex.exception)
+            elif reason == ExitReason.BUDGET:
+                self._slice_end()
+            elif reason == ExitReason.WAIT:
+                self._slice_end()
+                if not self.ready:
+                    return "idle"
+            elif reason == ExitReason.HALT:
+                return "halt"
+            else:
+                raise CoreBug(f"the monitor got an unexpected exit {ex}")
+        return "budget"
+
+    # ---- exits ------------------------------------------------------------------------------
+
+    def _on_exception(self, ci: int, e: object) -> None:
+        v = self.current[ci]
+        cpu = self.cpus[ci]
+        if v is None:
+            if e.code != EXC_INT:  # type: ignore[attr-defined]
+                raise CoreBug(f"CPU {ci} faulted in the monitor's idle loop: {e}")
+            cpu.set_irq(_KICK_LINE, False)
+            self._schedule(ci)
+            return
+        vm = v.vm
+        allocs = vm.pmap.allocations
+        try:
+            kind = self._handle(v, cpu, ci, e)
+        except GuestFault as f:
+            self._charge(cpu, vm, "reflect", self.costs.trap)
+            self.stop_vm(vm, f"illegal operation at pc {e.pc:#010x}: {f}")  # type: ignore
+            return
+        except _Stop as s:
+            self._charge(cpu, vm, "monitor_call", self.costs.trap + self.costs.monitor_call)
+            self.stop_vm(vm, s.reason, s.exit_code)
+            return
+        cost = self.costs.trap + self._kind_cost.get(kind, 0)
+        vm.stats.add(kind, cost)
+        if vm.pmap.allocations != allocs:  # the monitor zeroed pages for this exit
+            for _ in range(vm.pmap.allocations - allocs):
+                vm.stats.add("page_fault", self.costs.zero_page)
+                cost += self.costs.zero_page
+        if cost:
+            cpu.charge(cost)
+
+    def _charge(self, cpu: Cpu, vm: VM, kind: str, cycles: int) -> None:
+        vm.stats.add(kind, cycles)
+        if cycles:
+            cpu.charge(cycles)
+
+    def _handle(self, v: VCpu, cpu: Cpu, ci: int, e: object) -> str:
+        code = e.code  # type: ignore[attr-defined]
+        mode = e.mode  # type: ignore[attr-defined]
+        if code == EXC_CPU and e.ce == 0 and (mode == 1 or v.cp0.status & ST_CU0):  # type: ignore
+            try:
+                kind = emulate.emulate_cop0(self, v, cpu, e.insn)  # type: ignore[attr-defined]
+            except NotEmulated:
+                return emulate.reflect(self, v, cpu, EXC_RI, e.pc, e.bd)  # type: ignore
+            if kind == "eret":
+                if v.cp0.mode == Mode.USER:
+                    v.progressed = True
+                self._deliver(v, cpu, None)
+            elif kind == "wait":
+                cpu.advance()
+                v.progressed = True
+                if not v.cp0.interrupt_wakes():
+                    self._switch_out(ci, RunState.WAITING)
+                    self._schedule(ci)
+            else:
+                cpu.advance()
+                if kind in ("mtc0", "ei") and v.cp0.interrupt_deliverable():
+                    self._deliver(v, cpu, None)
+            return kind
+        if code in (EXC_TLBL, EXC_TLBS, EXC_MOD):
+            return self._tlb_fault(v, cpu, ci, e)
+        if code == EXC_SYS and mode == 1:
+            return self._monitor_call(v, cpu, ci)
+        if code == EXC_INT:
+            return self._interrupt(v, cpu, ci, e)
+        if code in (EXC_ADEL, EXC_ADES) and mode == 1:
+            va = e.badvaddr  # type: ignore[attr-defined]
+            if KUSEG_END <= va < SSEG or va >= SSEG_END:
+                what = "kseg3" if va >= SSEG_END else ("kseg1" if va >= 0xA0000000 else "kseg0")
+                raise GuestFault(
+                    f"the guest kernel reached {what} address {va:#010x}; a VM's kernel "
+                    "runs in the relocated kseg0 at 0xC0000000 and reaches devices through "
+                    "monitor calls")
+        if code == EXC_RI and emulate.rdhwr(self, v, cpu, e.insn, mode == 1):  # type: ignore
+            cpu.advance()
+            return "rdhwr"
+        return emulate.reflect(self, v, cpu, code, e.pc, e.bd, e.badvaddr,  # type: ignore
+                               e.refill, e.ce)  # type: ignore[attr-defined]
+
+    # ---- memory: TLB misses ---------------------------------------------------------------
+
+    def _tlb_fault(self, v: VCpu, cpu: Cpu, ci: int, e: object) -> str:
+        va = e.badvaddr  # type: ignore[attr-defined]
+        code = e.code  # type: ignore[attr-defined]
+        store = code != EXC_TLBL
+        if va >= KUSEG_END:
+            if SSEG <= va < SSEG_END:
+                return self._kernel_tlb_fault(v, cpu, ci, e)
+            raise CoreBug(f"TLB exception at unmapped address {va:#x}")
+        asid = v.cp0.entryhi & EH_ASID
+        vpn = va >> 12
+        hit = v.l2tlb.lookup(vpn, asid)
+        if hit is not None and (not store or hit[0] & LO_D):
+            self._fill_pair(v, ci, vpn, hit[0])
+            return "l2tlb_refill"
+        ent = v.tlb_match(va)
+        tcode = EXC_TLBS if store else EXC_TLBL
+        if ent is None:
+            return emulate.reflect(self, v, cpu, tcode, e.pc, e.bd, va, True)  # type: ignore
+        glo, half = ent.lo_for(va)
+        if not glo & LO_V:
+            return emulate.reflect(self, v, cpu, tcode, e.pc, e.bd, va, False)  # type: ignore
+        if store and not glo & LO_D:
+            return emulate.reflect(self, v, cpu, EXC_MOD, e.pc, e.bd, va)  # type: ignore
+        gpn = ((((glo >> 6) & 0xFFFFFF) << 12) & ~(half - 1) | (va & (half - 1))) >> 12
+        if gpn >= v.vm.pmap.npages:
+            fetch = va == e.pc  # type: ignore[attr-defined]
+            return emulate.reflect(self, v, cpu, EXC_IBE if fetch else EXC_DBE,
+                                   e.pc, e.bd)  # type: ignore[attr-defined]
+        lo = v.vm.pmap.entrylo(gpn, glo | (LO_G if ent.g else 0))
+        self._l2_insert(v, vpn, GLOBAL if ent.g else asid, lo, gpn)
+        self._fill_pair(v, ci, vpn, lo)
+        return "vtlb_refill"
+
+    def _kernel_tlb_fault(self, v: VCpu, cpu: Cpu, ci: int, e: object) -> str:
+        """A miss in the relocated kseg0: VA 0xC0000000 + x is guest-physical x."""
+        va = e.badvaddr  # type: ignore[attr-defined]
+        pm = v.vm.pmap
+        gpn = (va - SSEG) >> 12
+        if gpn >= pm.npages:
+            fetch = va == e.pc  # type: ignore[attr-defined]
+            return emulate.reflect(self, v, cpu, EXC_IBE if fetch else EXC_DBE,
+                                   e.pc, e.bd)  # type: ignore[attr-defined]
+        even = gpn & ~1
+        full = LO_V | LO_D | LO_G
+        lo0 = pm.entrylo(even, full)
+        lo1 = pm.entrylo(even + 1, full) if even + 1 < pm.npages else LO_G
+        self.hw_install(ci, va & 0xFFFFE000, GLOBAL, lo0, lo1)
+        return "kernel_tlb_fault"
+
+    def _fill_pair(self, v: VCpu, ci: int, vpn: int, lo: int) -> None:
+        """Write the hardware entry for vpn's pair: this half, and the other if the L2TLB has it."""
+        g = lo & LO_G
+        asid = v.cp0.entryhi & EH_ASID
+        other = v.l2tlb.entries.get((vpn ^ 1, GLOBAL if g else asid))
+        olo = other[0] if other is not None else g
+        if vpn & 1:
+            self.hw_install(ci, (vpn << 12) & 0xFFFFE000, GLOBAL if g else asid, olo, lo)
+        else:
+            self.hw_install(ci, vpn << 12, GLOBAL if g else asid, lo, olo)
+
+    def _l2_insert(self, v: VCpu, vpn: int, asid: int, lo: int, gpn: int) -> None:
+        if v.l2tlb.size:
+            v.l2tlb.insert(vpn, asid, lo, gpn)
+            v.vm.pmap.add_backmap(gpn, v.gid, vpn, asid)
+
+    # ---- memory: what guest TLB writes do (called from emulate.py) -------------------------------
+
+    def install_virtual_entry(self, v: VCpu, cpu: Cpu, ent: TlbEntry) -> None:
+        """Translate a guest TLB entry and write it to the hardware TLB and the L2TLB."""
+        if ent.hi >= KUSEG_END or ent.mask:
+            return  # entries outside kuseg are never used; large pages fill on demand
+        pm = v.vm.pmap
+        asid = GLOBAL if ent.g else ent.hi & EH_ASID
+        vpn0 = ent.hi >> 12 & ~1
+        los = []
+        for k, glo in enumerate((ent.lo0, ent.lo1)):
+            gpn = (glo >> 6) & 0xFFFFFF
+            if glo & LO_V and gpn < pm.npages:
+                lo = pm.entrylo(gpn, glo | (LO_G if ent.g else 0))
+                self._l2_insert(v, vpn0 + k, asid, lo, gpn)
+            else:
+                lo = LO_G if ent.g else 0  # invalid: a touch comes back to the monitor
+            los.append(lo)
+        self.hw_install(cpu.index, ent.hi & 0xFFFFE000, asid, los[0], los[1])
+
+    def forget_virtual_entry(self, v: VCpu, cpu: Cpu, ent: TlbEntry) -> None:
+        """The guest overwrote `ent` with TLBWI: nothing derived from it may survive."""
+        if ent.hi >= KUSEG_END or not (ent.lo0 | ent.lo1) & LO_V:
+            return
+        if ent.mask:
+            v.l2tlb.flush()
+            self.hw_flush(cpu.index)
+            return
+        self.forget_page(v, cpu, ent.hi & 0xFFFFE000, GLOBAL if ent.g else ent.hi & EH_ASID)
+
+    def forget_page(self, v: VCpu, cpu: Cpu, vpn2_va: int, asid: int) -> None:
+        if vpn2_va >= KUSEG_END:
+            return
+        vpn = vpn2_va >> 12
+        for a in (asid, GLOBAL):
+            v.l2tlb.remove(vpn, a)
+            v.l2tlb.remove(vpn + 1, a)
+            self.hw_remove(cpu.index, vpn2_va, a)
+
+    def _invalidate_page(self, vm: VM, gpn: int, mpn: int) -> None:
+        """pmap hook: the machine page behind gpn goes away; shoot down every mapping."""
+        for gid, vpn, asid in list(vm.pmap.backmap.get(gpn, ())):
+            self.vcpus[gid].l2tlb.remove(vpn, asid)
+        vm.pmap.backmap.pop(gpn, None)
+        for ci in range(self.ncpus):
+            for i, ent in enumerate(self.hw_entries[ci]):
+                if ent is not None and (ent[1] >> 6 == mpn or ent[2] >> 6 == mpn):
+                    self._hw_clear(ci, i)
+
+    # ---- the hardware TLB (the monitor's alone) ------------------------------------------------
+
+    def hw_install(self, ci: int, vpn2_va: int, asid: int, lo0: int, lo1: int) -> None:
+        keys = self.hw_keys[ci]
+        key = (vpn2_va, asid)
+        i = keys.get(key)
+        if i is None:
+            # never two entries that could match one address
+            if asid == GLOBAL:
+                for k in [k for k in keys if k[0] == vpn2_va]:
+                    self._hw_clear(ci, keys[k])
+            else:
+                gi = keys.get((vpn2_va, GLOBAL))
+                if gi is not None:
+                    self._hw_clear(ci, gi)
+            i = self.hw_next[ci]
+            self.hw_next[ci] = (i + 1) % self.tlb_entries
+            old = self.hw_entries[ci][i]
+            if old is not None:
+                del keys[old[0]]
+            keys[key] = i
+        hi = vpn2_va | (0 if asid == GLOBAL else asid)
+        self.cpus[ci].write_tlb(i, hi, lo0, lo1, 0)
+        self.hw_entries[ci][i] = (key, lo0, lo1)
+
+    def hw_remove(self, ci: int, vpn2_va: int, asid: int) -> None:
+        i = self.hw_keys[ci].get((vpn2_va, asid))
+        if i is not None:
+            self._hw_clear(ci, i)
+
+    def _hw_clear(self, ci: int, i: int) -> None:
+        old = self.hw_entries[ci][i]
+        if old is not None:
+            del self.hw_keys[ci][old[0]]
+            self.hw_entries[ci][i] = None
+        # an entry in kseg0 never matches: translation never looks there
+        self.cpus[ci].write_tlb(i, KUSEG_END + (i << 13), 0, 0, 0)
+
+    def hw_flush(self, ci: int) -> None:
+        self.cpus[ci].flush_tlb()
+        self.hw_keys[ci].clear()
+        self.hw_entries[ci] = [None] * self.tlb_entries
+
+    # ---- real CPU state derived from the vCPU ----------------------------------------------------
+
+    def now(self, cpu: Cpu) -> int:
+        return int(cpu.raw_stats().cycles)
+
+    def set_pc(self, cpu: Cpu, pc: int, clear_ll: bool = False) -> None:
+        if clear_ll:
+            r = cpu._get()  # one read-modify-write of pc, delay slot and LL bit
+            r.pc = pc  # type: ignore[attr-defined]
+            r.npc = (pc + 4) & 0xFFFFFFFF  # type: ignore[attr-defined]
+            r.bd = 0  # type: ignore[attr-defined]
+            r.llbit = 0  # type: ignore[attr-defined]
+            cpu._put(r)
+        else:
+            cpu.pc = pc
+
+    def sync_mode(self, v: VCpu, cpu: Cpu) -> None:
+        """Guest kernel → real supervisor mode; guest supervisor/user → real user mode."""
+        real = _REAL_SUPER if v.cp0.mode == Mode.KERNEL else _REAL_USER
+        ci = cpu.index
+        if self.real_status[ci] != real:
+            cpu.set_cp0(12, real)
+            self.real_status[ci] = real
+
+    def sync_asid(self, v: VCpu, cpu: Cpu) -> None:
+        cpu.set_cp0(10, v.cp0.entryhi & EH_ASID)
+
+    def sync_timer(self, v: VCpu, cpu: Cpu, now: int) -> None:
+        """Count/Compare changed: the real timer fires when the virtual one would."""
+        v.deadline = v.cp0.timer_deadline(now)
+        self._arm_real_timer(cpu, now, v.deadline)
+
+    def _arm_real_timer(self, cpu: Cpu, now: int, deadline: int | None) -> None:
+        if deadline is None:
+            cpu.set_cp0(11, ((now >> 1) - 1) & 0xFFFFFFFF)  # as far away as it gets
+        else:
+            cpu.set_cp0(11, (deadline >> 1) & 0xFFFFFFFF)
+
+    # ---- interrupts ---------------------------------------------------------------------------
+
+    def _interrupt(self, v: VCpu, cpu: Cpu, ci: int, e: object) -> str:
+        real_cause = cpu.cp0(13)
+        if real_cause & (1 << 10):
+            cpu.set_irq(_KICK_LINE, False)
+        if real_cause & _CAUSE_TI:
+            now = self.now(cpu)
+            self._check_timer(v, now)
+            self._arm_real_timer(cpu, now, v.deadline)
+        if self.waiting:
+            self._check_waiting(self.now(cpu))
+        if v.cp0.interrupt_deliverable():
+            return emulate.reflect(self, v, cpu, EXC_INT, e.pc, e.bd)  # type: ignore
+        return "interrupt"
+
+    def _check_timer(self, v: VCpu, now: int) -> None:
+        d = v.deadline
+        if d is not None and now >= d:
+            v.cp0.cause |= CA_TI | (1 << (8 + TIMER_IP))
+            while v.deadline <= now:  # type: ignore[operator]
+                v.deadline += _TIMER_PERIOD  # type: ignore[operator]
+
+    def _check_waiting(self, now: int) -> None:
+        for w in list(self.waiting):
+            self._check_timer(w, now)
+            if w.cp0.interrupt_wakes():
+                self.waiting.remove(w)
+                self._make_ready(w)
+
+    def post_interrupt(self, v: VCpu, line: int) -> None:
+        """Raise the vCPU's virtual Cause.IP(2 + line) (virtual devices, IPIs)."""
+        v.cp0.cause |= 1 << (10 + line)
+        if v.state == RunState.RUNNING and v.cpu is not None:
+            self.cpus[v.cpu].set_irq(_KICK_LINE, True)  # exit so the monitor delivers it
+        elif v.state == RunState.WAITING and v.cp0.interrupt_wakes():
+            self.waiting.remove(v)
+            self._make_ready(v)
+
+    def clear_interrupt(self, v: VCpu, line: int) -> None:
+        v.cp0.cause &= ~(1 << (10 + line))
+
+    def _deliver(self, v: VCpu, cpu: Cpu, at: tuple[int, bool] | None) -> bool:
+        if not v.cp0.interrupt_deliverable():
+            return False
+        pc, bd = at if at is not None else (cpu.pc, False)
+        emulate.reflect(self, v, cpu, EXC_INT, pc, bd)
+        self._charge(cpu, v.vm, "interrupt", self.costs.reflect)
+        return True
+
+    # ---- monitor calls -------------------------------------------------------------------------
+
+    def _monitor_call(self, v: VCpu, cpu: Cpu, ci: int) -> str:
+        regs = cpu.regs()
+        call = int(regs[2])
+        a0, a1 = int(regs[4]), int(regs[5])
+        vm = v.vm
+        v.progressed = True
+        result = 0
+        if call == MC_PUTC:
+            vm.console_out.append(a0 & 0xFF)
+        elif call == MC_GETC:
+            result = vm.console_in.pop(0) if vm.console_in else _ERR
+        elif call == MC_PUTS:
+            data = self._guest_bytes(vm, a0, a1)
+            if data is None:
+                result = _ERR
+            else:
+                vm.console_out += data
+        elif call == MC_ZERO_PAGE:
+            if a0 < vm.pmap.npages:
+                vm.pmap.release(a0)
+                vm.pmap.machine_page(a0)  # a fresh zeroed page, so the guest need not clear it
+            else:
+                result = _ERR
+        elif call == MC_PAGE_FREED:
+            if a0 < vm.pmap.npages:
+                vm.pmap.release(a0)
+            else:
+                result = _ERR
+        elif call == MC_INFO:
+            result = {0: vm.pmap.npages, 1: v.index, 2: len(vm.vcpus), 3: vm.id}.get(a0, _ERR)
+        elif call == MC_PANIC:
+            data = self._guest_bytes(vm, a0, a1) or b""
+            raise _Stop(f"guest panic: {data.decode('latin-1')}")
+        elif call == MC_EXIT:
+            raise _Stop(f"exit({a0})", a0)
+        elif call in (MC_YIELD, MC_IDLE):
+            cpu.gpr[2] = 0
+            cpu.advance()
+            if call == MC_IDLE and not v.cp0.interrupt_wakes():
+                self._switch_out(ci, RunState.WAITING)
+                self._schedule(ci)
+            elif call == MC_YIELD and self._pick_for(ci) is not None:
+                self._switch_out(ci, RunState.READY)
+                self._schedule(ci)
+            return "monitor_call"
+        else:
+            result = _ERR
+        cpu.gpr[2] = result
+        cpu.advance()
+        return "monitor_call"
+
+    def _guest_bytes(self, vm: VM, addr: int, n: int) -> bytes | None:
+        if SSEG <= addr < SSEG_END:
+            addr -= SSEG
+        n = min(n, 4096)
+        if addr + n > vm.pmap.npages * 4096:
+            return None
+        return vm.read_guest(addr, n)
+
+    # ---- scheduling ----------------------------------------------------------------------------
+
+    def _node(self, ci: int) -> int:
+        return self.m.node_of_cpu(ci)
+
+    def _pick_for(self, ci: int) -> VCpu | None:
+        """The first ready vCPU whose VM lives on this CPU's node, else the first ready one."""
+        node = self._node(ci)
+        for v in self.ready:
+            if node in v.vm.home_nodes:
+                return v
+        return self.ready[0] if self.ready else None
+
+    def _make_ready(self, v: VCpu) -> None:
+        v.state = RunState.READY
+        self.ready.append(v)
+        if not self.booted:
+            return
+        idle = [ci for ci in range(self.ncpus) if self.current[ci] is None]
+        if not idle:
+            return
+        home = [ci for ci in idle if self._node(ci) in v.vm.home_nodes]
+        target = v.last_cpu if v.last_cpu in idle else (home or idle)[0]
+        self.cpus[target].set_irq(_KICK_LINE, True)
+
+    def _schedule(self, ci: int) -> None:
+        """Give CPU ci its next vCPU, or the idle loop."""
+        cpu = self.cpus[ci]
+        if self.waiting:
+            self._check_waiting(self.now(cpu))
+        v = self._pick_for(ci)
+        if v is None:
+            self._go_idle(ci)
+            return
+        self.ready.remove(v)
+        self._switch_in(v, ci)
+
+    def _go_idle(self, ci: int) -> None:
+        cpu = self.cpus[ci]
+        self.current[ci] = None
+        cpu.set_cp0(12, _REAL_BASE)  # kernel mode, waiting for a kick or the timer
+        self.real_status[ci] = _REAL_BASE
+        cpu.pc = IDLE_PC
+        deadlines = [w.deadline for w in self.waiting if w.deadline]
+        self._arm_real_timer(cpu, self.now(cpu), min(deadlines) if deadlines else None)
+
+    def _switch_in(self, v: VCpu, ci: int) -> None:
+        cpu = self.cpus[ci]
+        now = self.now(cpu)
+        if self.hw_owner[ci] != v.gid:
+            self.hw_flush(ci)
+            self.hw_owner[ci] = v.gid
+            self._charge(cpu, v.vm, "switch", self.costs.vcpu_switch)
+        r = cpu._get()
+        ctx = v.ctx
+        for i in range(32):
+            r.gpr[i] = ctx.gpr[i]  # type: ignore[attr-defined]
+        r.pc, r.npc, r.hi, r.lo = ctx.pc, ctx.npc, ctx.hi, ctx.lo  # type: ignore
+        r.bd, r.llbit = ctx.bd, ctx.llbit  # type: ignore[attr-defined]
+        cpu._put(r)
+        self.current[ci] = v
+        v.cpu = ci
+        v.state = RunState.RUNNING
+        v.cycles_mark = now
+        v.slice_start = now
+        self.sync_asid(v, cpu)
+        self.sync_mode(v, cpu)
+        self._arm_real_timer(cpu, now, v.deadline)
+        self._deliver(v, cpu, (ctx.pc, bool(ctx.bd)))
+
+    def _switch_out(self, ci: int, state: RunState) -> None:
+        cpu = self.cpus[ci]
+        v = self.current[ci]
+        assert v is not None
+        r = cpu._get()
+        ctx = v.ctx
+        ctx.gpr = [int(r.gpr[i]) for i in range(32)]  # type: ignore[attr-defined]
+        ctx.pc, ctx.npc, ctx.hi, ctx.lo = r.pc, r.npc, r.hi, r.lo  # type: ignore
+        ctx.bd, ctx.llbit = r.bd, r.llbit  # type: ignore[attr-defined]
+        now = self.now(cpu)
+        v.ran_cycles += now - v.cycles_mark
+        v.cycles_mark = now
+        self.current[ci] = None
+        v.cpu = None
+        v.last_cpu = ci
+        v.state = state
+        if state == RunState.READY:
+            self.ready.append(v)
+        elif state == RunState.WAITING:
+            self.waiting.append(v)
+
+    def _slice_end(self) -> None:
+        """At each slice boundary: the watchdog, then time-slicing."""
+        for ci in range(self.ncpus):
+            v = self.current[ci]
+            if v is None:
+                continue
+            now = self.now(self.cpus[ci])
+            v.ran_cycles += now - v.cycles_mark
+            v.cycles_mark = now
+            if v.progressed:
+                v.progressed = False
+                v.progress_at = v.ran_cycles
+            elif v.ran_cycles - v.progress_at > self.watchdog_cycles:
+                self.stop_vm(v.vm, f"watchdog: vCPU {v.index} ran {v.ran_cycles - v.progress_at}"
+                             f" cycles without progress (pc {self.cpus[ci].pc:#010x})")
+                continue
+            if now - v.slice_start >= self.timeslice_cycles and self._pick_for(ci) is not None:
+                self._switch_out(ci, RunState.READY)
+                self._schedule(ci)
+        if self.waiting:
+            self._check_waiting(max(self.now(c) for c in self.cpus))
+
+    # ---- inspection ------------------------------------------------------------------------------
+
+    def vm_by_name(self, name: str) -> VM:
+        for vm in self.vms:
+            if vm.name == name:
+                return vm
+        raise KeyError(name)
+
+    def check_invariants(self) -> list[str]:
+        """Memory isolation, read from the real hardware TLBs: every valid entry maps
+        a machine page that the pmap of the VM owning that TLB assigns to a guest page."""
+        problems = []
+        for ci, cpu in enumerate(self.cpus):
+            owner = self.hw_owner[ci]
+            vm = self.vcpus[owner].vm if owner is not None else None
+            for i in range(self.tlb_entries):
+                hi, lo0, lo1, _mask = cpu.tlb(i)
+                for lo in (lo0, lo1):
+                    if not lo & LO_V:
+                        continue
+                    mpn = (lo >> 6) & 0xFFFFFF
+                    if vm is None:
+                        problems.append(f"CPU {ci} entry {i} maps {mpn:#x} with no vCPU")
+                        continue
+                    users = self.memmap.entries.get(mpn)
+                    if users is None or not any(u == vm.id for u, _ in users.users):
+                        problems.append(f"CPU {ci} entry {i} maps machine page {mpn:#x}, "
+                                        f"not VM {vm.name}'s")
+                        continue
+                    if not any(vm.pmap.mpn[g] == mpn for u, g in users.users if u == vm.id):
+                        problems.append(f"CPU {ci} entry {i}: pmap does not map {mpn:#x}")
+        for vm in self.vms:
+            for mpn in vm.pmap.mpn:
+                if mpn != NO_PAGE and self.memmap.owners(mpn) - {vm.id} and \
+                        not self.memmap.entries[mpn].shared_readonly:
+                    problems.append(f"machine page {mpn:#x} of VM {vm.name} is shared")
+        return problems
+
+    def stats_table(self) -> dict[str, dict[str, tuple[int, int]]]:
+        return {vm.name: vm.stats.by_category() for vm in self.vms}
+
+
+def run_vms(machine: Machine, specs: Iterable[VMSpec], max_instructions: int = 10**9,
+            **kwargs: object) -> Monitor:
+    """Create a monitor, start one VM per spec and run until they stop or idle."""
+    mon = Monitor(machine, **kwargs)  # type: ignore[arg-type]
+    for s in specs:
+        mon.start_vm(mon.create_vm(s))
+    mon.run(max_instructions)
+    return mon

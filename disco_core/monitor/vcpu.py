@@ -1,0 +1,284 @@
+"""A virtual CPU: the state Disco keeps per vCPU (paper §2.2, like a process-table entry).
+
+Saved general registers (while the vCPU is off its physical CPU), a full
+virtual CP0 with the masks the hardware applies (core_c/cp0.c, MIPS32 PRA
+ch. 8), and the virtual TLB: what the guest believes it wrote with
+TLBWI/TLBWR, in guest-physical terms. The hardware TLB never holds these
+entries as such: the monitor installs machine translations derived from them.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+# CP0 register numbers (PRA table 8.1)
+INDEX, RANDOM, ENTRYLO0, ENTRYLO1, CONTEXT, PAGEMASK, WIRED, HWRENA = range(8)
+BADVADDR, COUNT, ENTRYHI, COMPARE, STATUS, CAUSE, EPC, PRID = range(8, 16)
+CONFIG, LLADDR, WATCHLO, WATCHHI = 16, 17, 18, 19
+ERROREPC = 30
+
+# Status / Cause / EntryHi fields (PRA §8.15, 8.16, 8.11); same names as core_c/mips.h
+ST_IE, ST_EXL, ST_ERL = 1 << 0, 1 << 1, 1 << 2
+ST_KSU_SHIFT, ST_KSU = 3, 3 << 3
+ST_IM = 0xFF << 8
+ST_BEV, ST_CU0 = 1 << 22, 1 << 28
+ST_WRITABLE = (ST_CU0 | (1 << 27) | ST_BEV | (1 << 20) | (1 << 19) | ST_IM | ST_KSU
+               | ST_ERL | ST_EXL | ST_IE)
+CA_EXCCODE_SHIFT, CA_EXCCODE = 2, 0x1F << 2
+CA_IP_SHIFT = 8
+CA_IV, CA_WP = 1 << 23, 1 << 22
+CA_CE_SHIFT, CA_CE = 28, 3 << 28
+CA_TI, CA_BD = 1 << 30, 1 << 31
+CA_WRITABLE = CA_IV | CA_WP | (3 << 8)
+EH_ASID, EH_VPN2 = 0xFF, 0xFFFFE000
+LO_G, LO_V, LO_D = 1, 2, 4
+LO_WRITABLE = 0x3FFFFFFF
+PAGEMASK_MASK = 0x1FFFE000
+CONTEXT_PTEBASE = 0xFF800000
+CONTEXT_BADVPN2 = 0x7FFFF << 4
+INDEX_P = 1 << 31
+EBASE_WRITABLE = 0x3FFFF000
+KSEG0 = 0x80000000
+TIMER_IP = 7
+
+
+class Mode(enum.IntEnum):
+    """The guest's own view of its privilege mode (virtual Status)."""
+
+    KERNEL = 0
+    SUPERVISOR = 1
+    USER = 2
+
+
+class RunState(enum.Enum):
+    READY = "ready"  # may be scheduled
+    RUNNING = "running"  # on a physical CPU
+    WAITING = "waiting"  # executed WAIT (or the idle call): waits for a virtual interrupt
+    STOPPED = "stopped"  # its VM is stopped
+
+
+@dataclass
+class TlbEntry:
+    """One virtual TLB entry pair as the guest wrote it (guest-physical PFNs)."""
+
+    hi: int = 0
+    lo0: int = 0
+    lo1: int = 0
+    mask: int = 0
+    g: int = 0
+
+    def matches(self, va: int, asid: int) -> bool:
+        vmask = ~(self.mask | 0x1FFF) & 0xFFFFFFFF
+        return ((va ^ self.hi) & vmask) == 0 and (self.g or (self.hi & EH_ASID) == asid)
+
+    def lo_for(self, va: int) -> tuple[int, int]:
+        """(EntryLo, half size in bytes) of the half of this pair that covers va."""
+        half = ((self.mask | 0x1FFF) + 1) >> 1
+        return (self.lo1 if va & half else self.lo0), half
+
+
+class VirtualCP0:
+    """Every CP0 register the guest can reach, with the hardware's write masks.
+
+    Count and Random depend on time; `now` is the cycle count of the physical
+    CPU the vCPU runs on (Count = now / 2 + bias, as on the R4000 family).
+    Random is deterministic but counts TLBWRs instead of cycles: the guest
+    cannot tell, and replays do not depend on where monitor exits fell.
+    """
+
+    def __init__(self, cpunum: int, tlb_entries: int, prid: int = 0x00000900) -> None:
+        self.n = tlb_entries
+        self.index = 0
+        self.entrylo0 = self.entrylo1 = 0
+        self.context = 0
+        self.pagemask = 0
+        self.wired = 0
+        self.hwrena = 0
+        self.badvaddr = 0
+        self.count_bias = 0
+        self.entryhi = 0
+        self.compare = 0
+        self.status = 0  # kernel mode, BEV = 0, interrupts off (as dc_cpu_start)
+        self.cause = 0
+        self.epc = 0
+        self.prid = prid
+        self.ebase = KSEG0 | cpunum
+        self.config0 = (1 << 31) | (1 << 10) | (1 << 7) | 3
+        self.lladdr = 0
+        self.watchlo = self.watchhi = 0
+        self.errorepc = 0
+        self.random_step = 0
+
+    # ---- time-derived registers ----------------------------------------------
+
+    def count(self, now: int) -> int:
+        return ((now >> 1) + self.count_bias) & 0xFFFFFFFF
+
+    def random(self) -> int:
+        n, w = self.n, self.wired
+        if w >= n:
+            return n - 1
+        return n - 1 - self.random_step % (n - w)
+
+    def timer_deadline(self, now: int) -> int:
+        """The first cycle after `now` at which Count equals Compare (core_c/cp0.c)."""
+        k = (self.compare - self.count(now)) & 0xFFFFFFFF
+        if k == 0:
+            k = 1 << 32
+        return ((now >> 1) + k) << 1
+
+    def config1(self) -> int:
+        return ((1 << 31) | ((self.n - 1) << 25) | (2 << 22) | (5 << 19) | (1 << 16)
+                | (3 << 13) | (4 << 10) | (1 << 7) | (1 << 3))
+
+    # ---- MFC0 / MTC0 ------------------------------------------------------------
+
+    def read(self, reg: int, sel: int, now: int) -> int:
+        key = reg * 8 + sel
+        if key == COUNT * 8:
+            return self.count(now)
+        if key == RANDOM * 8:
+            return self.random()
+        if key == CONFIG * 8 + 1:
+            return self.config1()
+        attr = _READ.get(key)
+        if attr is None:
+            return _CONST.get(key, 0)  # unimplemented registers read as zero
+        return getattr(self, attr)
+
+    def write(self, reg: int, sel: int, v: int, now: int) -> None:
+        """MTC0 with the hardware's masks; read-only registers ignore writes."""
+        v &= 0xFFFFFFFF
+        key = reg * 8 + sel
+        if key == INDEX * 8:
+            self.index = (self.index & INDEX_P) | (v & 0x3F)
+        elif key == ENTRYLO0 * 8:
+            self.entrylo0 = v & LO_WRITABLE
+        elif key == ENTRYLO1 * 8:
+            self.entrylo1 = v & LO_WRITABLE
+        elif key == CONTEXT * 8:
+            self.context = (self.context & ~CONTEXT_PTEBASE) | (v & CONTEXT_PTEBASE)
+        elif key == PAGEMASK * 8:
+            self.pagemask = v & PAGEMASK_MASK
+        elif key == WIRED * 8:
+            self.wired = (v & 0x3F) if (v & 0x3F) < self.n else self.n - 1
+            self.random_step = 0
+        elif key == HWRENA * 8:
+            self.hwrena = v & 0xF
+        elif key == COUNT * 8:
+            self.count_bias = (v - (now >> 1)) & 0xFFFFFFFF
+        elif key == ENTRYHI * 8:
+            self.entryhi = v & (EH_VPN2 | EH_ASID)
+        elif key == COMPARE * 8:
+            self.compare = v
+            self.cause &= ~(CA_TI | (1 << (CA_IP_SHIFT + TIMER_IP)))  # acknowledges the timer
+        elif key == STATUS * 8:
+            self.status = (self.status & ~ST_WRITABLE) | (v & ST_WRITABLE)
+        elif key == CAUSE * 8:
+            self.cause = (self.cause & ~CA_WRITABLE) | (v & CA_WRITABLE)
+        elif key == EPC * 8:
+            self.epc = v
+        elif key == PRID * 8 + 1:
+            self.ebase = (self.ebase & ~EBASE_WRITABLE) | (v & EBASE_WRITABLE)
+        elif key == CONFIG * 8:
+            self.config0 = (self.config0 & ~7) | (v & 7)
+        elif key == WATCHLO * 8:
+            self.watchlo = v
+        elif key == WATCHHI * 8:
+            self.watchhi = (v & 0x40FF0FF8) | (self.watchhi & 7 & ~v)
+        elif key == ERROREPC * 8:
+            self.errorepc = v
+
+    # ---- derived state ------------------------------------------------------------
+
+    @property
+    def mode(self) -> Mode:
+        st = self.status
+        if st & (ST_EXL | ST_ERL):
+            return Mode.KERNEL
+        ksu = (st & ST_KSU) >> ST_KSU_SHIFT
+        return Mode.KERNEL if ksu == 0 else (Mode.SUPERVISOR if ksu == 1 else Mode.USER)
+
+    def interrupt_wakes(self) -> bool:
+        """A pending, unmasked interrupt (WAIT ends on this regardless of IE)."""
+        return bool(self.cause & self.status & ST_IM)
+
+    def interrupt_deliverable(self) -> bool:
+        st = self.status
+        return bool(st & ST_IE) and not st & (ST_EXL | ST_ERL) and bool(self.cause & st & ST_IM)
+
+
+_READ = {
+    INDEX * 8: "index", ENTRYLO0 * 8: "entrylo0", ENTRYLO1 * 8: "entrylo1",
+    CONTEXT * 8: "context", PAGEMASK * 8: "pagemask", WIRED * 8: "wired",
+    HWRENA * 8: "hwrena", BADVADDR * 8: "badvaddr", ENTRYHI * 8: "entryhi",
+    COMPARE * 8: "compare", STATUS * 8: "status", CAUSE * 8: "cause", EPC * 8: "epc",
+    PRID * 8: "prid", PRID * 8 + 1: "ebase", CONFIG * 8: "config0", LLADDR * 8: "lladdr",
+    WATCHLO * 8: "watchlo", WATCHHI * 8: "watchhi", ERROREPC * 8: "errorepc",
+}
+_CONST = {
+    STATUS * 8 + 1: TIMER_IP << 29,  # IntCtl.IPTI
+    STATUS * 8 + 2: 0,  # SRSCtl: one register set
+    CONFIG * 8 + 2: 1 << 31,  # Config2.M: Config3 follows
+    CONFIG * 8 + 3: 0,
+}
+
+
+@dataclass
+class SavedContext:
+    """The user-visible registers of a vCPU while it is not on a physical CPU."""
+
+    gpr: list[int] = field(default_factory=lambda: [0] * 32)
+    pc: int = 0
+    npc: int = 4
+    hi: int = 0
+    lo: int = 0
+    bd: int = 0
+    llbit: int = 0
+
+
+class VCpu:
+    """One virtual CPU of a VM."""
+
+    def __init__(self, vm: object, index: int, tlb_entries: int, gid: int) -> None:
+        self.vm = vm  # the owning VM (vm.VM)
+        self.index = index  # within its VM: EBase.CPUNum
+        self.gid = gid  # monitor-wide id (backmaps, stats)
+        self.cp0 = VirtualCP0(index, tlb_entries)
+        self.tlb = [TlbEntry() for _ in range(tlb_entries)]
+        self.ctx = SavedContext()
+        self.state = RunState.READY
+        self.cpu: int | None = None  # physical CPU while RUNNING
+        self.last_cpu: int | None = None
+        self.l2tlb: object = None  # l2tlb.L2Tlb, set by the VM
+        self.wi_written: set[int] = set()  # TLBWI indexes since the last full flush
+        # watchdog bookkeeping (simulated cycles this vCPU ran, and at last progress)
+        self.ran_cycles = 0
+        self.cycles_mark = 0
+        self.progress_at = 0
+        self.progressed = False
+        self.slice_start = 0
+        self.deadline: int | None = None  # cycle at which the virtual timer fires
+
+    def reset(self, pc: int) -> None:
+        n = len(self.tlb)
+        self.cp0 = VirtualCP0(self.index, n)
+        self.tlb = [TlbEntry() for _ in range(n)]
+        self.ctx = SavedContext(pc=pc, npc=pc + 4)
+        self.state = RunState.READY
+        self.cpu = self.last_cpu = None
+        self.wi_written = set()
+        self.ran_cycles = self.cycles_mark = self.progress_at = 0
+        self.progressed = False
+        self.deadline = None
+
+    def tlb_match(self, va: int) -> TlbEntry | None:
+        asid = self.cp0.entryhi & EH_ASID
+        for e in self.tlb:
+            if e.matches(va, asid):
+                return e
+        return None
+
+    def __repr__(self) -> str:
+        return f"<VCpu {getattr(self.vm, 'name', '?')}.{self.index} {self.state.value}>"

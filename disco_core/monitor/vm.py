@@ -1,0 +1,84 @@
+"""A virtual machine: its vCPUs, guest-physical memory (pmap), home nodes, state.
+
+A VM is created stopped with a boot image (guest-physical loads and an entry
+point); the monitor starts it, and stops it alone when it exits, panics, does
+something illegal or stops making progress. A stopped VM can be restarted:
+its memory is given back and the image loaded afresh.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+from disco_core.monitor.l2tlb import DEFAULT_SIZE, L2Tlb
+from disco_core.monitor.pmap import PMap
+from disco_core.monitor.stats import Stats
+from disco_core.monitor.vcpu import VCpu
+
+RELOCATED_KSEG0 = 0xC0000000  # the guest kernel's kseg0, moved into the supervisor segment
+
+
+class VMState(enum.Enum):
+    CREATED = "created"
+    RUNNING = "running"
+    STOPPED = "stopped"
+
+
+@dataclass
+class VMSpec:
+    """What a VM is made of; `Monitor.create_vm` builds the VM from it."""
+
+    name: str
+    memory_pages: int
+    vcpus: int = 1
+    home_nodes: list[int] = field(default_factory=lambda: [0])
+    image: list[tuple[int, bytes]] = field(default_factory=list)  # (guest-physical, bytes)
+    entry: int = RELOCATED_KSEG0  # virtual address where every vCPU starts (kernel mode)
+    l2tlb_size: int = DEFAULT_SIZE
+
+
+class VM:
+    def __init__(self, vm_id: int, spec: VMSpec, pmap: PMap, tlb_entries: int,
+                 first_gid: int) -> None:
+        self.id = vm_id
+        self.spec = spec
+        self.name = spec.name
+        self.pmap = pmap
+        self.home_nodes = list(spec.home_nodes)
+        self.vcpus = [VCpu(self, i, tlb_entries, first_gid + i) for i in range(spec.vcpus)]
+        for v in self.vcpus:
+            v.l2tlb = L2Tlb(spec.l2tlb_size)
+        self.state = VMState.CREATED
+        self.stop_reason: str | None = None
+        self.exit_code: int | None = None
+        self.stats = Stats()
+        self.console_out = bytearray()
+        self.console_in = bytearray()
+        self.starts = 0
+
+    @property
+    def memory_pages(self) -> int:
+        return self.pmap.npages
+
+    @property
+    def running(self) -> bool:
+        return self.state == VMState.RUNNING
+
+    def load_image(self) -> None:
+        for gpa, data in self.spec.image:
+            self.pmap.write(gpa, data)
+
+    def read_guest(self, gpa: int, n: int) -> bytes:
+        return self.pmap.read(gpa, n)
+
+    def write_guest(self, gpa: int, data: bytes) -> None:
+        self.pmap.write(gpa, data)
+
+    @property
+    def console_text(self) -> str:
+        return self.console_out.decode("latin-1")
+
+    def __repr__(self) -> str:
+        why = f" ({self.stop_reason})" if self.stop_reason else ""
+        return f"<VM {self.id} {self.name!r} {self.state.value}{why}>"
