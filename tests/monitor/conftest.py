@@ -18,11 +18,12 @@ def disco_vm(mon: Monitor, body: str, name: str = "vm", pages: int = 64, **kw: o
     return vm
 
 
-def run_disco(body: str, pages: int = 64, **mon_kw: object):
+def run_disco(body: str, pages: int = 64, tlb_entries: int = 64, l2tlb_size: int = 1024,
+              **mon_kw: object):
     """One VM alone on a 1-CPU machine, run until it stops; returns (monitor, vm)."""
-    m = Machine(cpus=1, ram_bytes=16 << 20)
+    m = Machine(cpus=1, ram_bytes=16 << 20, tlb_entries=tlb_entries)
     mon = Monitor(m, **mon_kw)  # type: ignore[arg-type]
-    vm = disco_vm(mon, body, pages=pages)
+    vm = disco_vm(mon, body, pages=pages, l2tlb_size=l2tlb_size)
     assert mon.run(50_000_000) == "stopped"
     return mon, vm
 

@@ -74,3 +74,136 @@ finish:
     syscall
     nop
 """
+
+
+def _cp0_rw_lines() -> str:
+    out = []
+    off = 0
+
+    def store(reg: str) -> None:
+        nonlocal off
+        out.append(f"    sw {reg}, {off}($s0)")
+        off += 4
+
+    # writable registers: write all ones (or a safe pattern), read back
+    for reg, sel, val in [(0, 0, 0xFFFFFFFF), (2, 0, 0xFFFFFFFF), (3, 0, 0xFFFFFFFF),
+                          (4, 0, 0xFFFFFFFF), (5, 0, 0xFFFFFFFF), (7, 0, 0xFFFFFFFF),
+                          (10, 0, 0xFFFFFFFF), (11, 0, 0x12345678), (14, 0, 0xFFFFFFFF),
+                          (16, 0, 0xFFFFFFFF), (18, 0, 0xFFFFFFFF), (19, 0, 0xFFFFFFFF),
+                          (30, 0, 0xFFFFFFFF), (12, 0, 0x1000FF00), (12, 0, 0),
+                          (13, 0, 0xFFFFFFFF), (13, 0, 0), (6, 0, 0xFFFFFFFF)]:
+        out.append(f"    li $t1, {val:#x}")
+        out.append(f"    mtc0 $t1, ${reg}, {sel}")
+        out.append(f"    mfc0 $t2, ${reg}, {sel}")
+        store("$t2")
+    out.append("    mfc0 $t2, $1")  # Random with Wired = 63: always 63
+    store("$t2")
+    out.append("    mtc0 $zero, $6")
+    # read-only registers: writes are ignored
+    for reg, sel in [(15, 0), (16, 1), (16, 2), (16, 3), (12, 1), (12, 2), (8, 0), (17, 0)]:
+        out.append("    li $t1, 0xFFFFFFFF")
+        out.append(f"    mtc0 $t1, ${reg}, {sel}")
+        out.append(f"    mfc0 $t2, ${reg}, {sel}")
+        store("$t2")
+    # TLBWI at index 7 with a 16 KiB page, then TLBP and TLBR round trip
+    for line in ["li $t1, 7", "mtc0 $t1, $0", "li $t1, 0x1234502a", "mtc0 $t1, $10",
+                 "li $t1, (16 << 6) | (3 << 3) | 7", "mtc0 $t1, $2",
+                 "li $t1, (18 << 6) | (2 << 3) | 3", "mtc0 $t1, $3",
+                 "li $t1, 0x6000", "mtc0 $t1, $5", "tlbwi",
+                 "mtc0 $zero, $0", "mtc0 $zero, $2", "mtc0 $zero, $3", "mtc0 $zero, $5",
+                 "li $t1, 0x1234402a", "mtc0 $t1, $10", "tlbp", "mfc0 $t2, $0"]:
+        out.append("    " + line)
+    store("$t2")
+    out.append("    tlbr")
+    for reg in (10, 2, 3, 5):
+        out.append(f"    mfc0 $t2, ${reg}")
+        store("$t2")
+    for line in ["li $t1, 0x5550002a", "mtc0 $t1, $10", "tlbp", "mfc0 $t2, $0"]:
+        out.append("    " + line)
+    store("$t2")  # a miss: P set, index kept
+    # DI / EI return the old Status
+    out.append("    li $t1, 0x0000ff00\n    mtc0 $t1, $12")
+    out.append("    ei $t2")
+    store("$t2")
+    out.append("    di $t2")
+    store("$t2")
+    out.append("    mfc0 $t2, $12")
+    store("$t2")
+    out.append("    mtc0 $zero, $12")
+    # RDHWR in kernel mode: CPUNum, SYNCI_Step, CCRes; CACHE is a no-op
+    for r in (0, 1, 3):
+        out.append(f"    rdhwr $t2, ${r}")
+        store("$t2")
+    out.append("    cache 0x1, 0($s0)")
+    out.append(f"    li $t2, {off}")
+    store("$t2")
+    return "\n".join(out)
+
+
+PRIVILEGED = (
+    "start:\n    li $s0, {KB} + 0x5000\n    li $t0, 0x80002000\n    mtc0 $t0, $15, 1\n"
+    + _cp0_rw_lines() + "\n    {DONE}\n"
+)
+
+
+# (3) a user program touching PAGES pages ROUNDS times, with a refill handler that
+# counts its entries at data word 0 (guest-physical 0x5000). The handler maps
+# user VA 0x00400000 + x to guest-physical 0x10000 + x; user code sits at 0x10000.
+PAGES, ROUNDS = 32, 10
+REFILL_COUNTING = """
+start:
+    li $t0, 0x80002000
+    mtc0 $t0, $15, 1
+    mtc0 $zero, $5
+    li $t0, 5
+    mtc0 $t0, $10           # ASID 5
+    li $t0, 0x12
+    mtc0 $t0, $12
+    li $t0, 0x00400000
+    mtc0 $t0, $14
+    eret
+    nop
+
+    .org 0x1000             # refill vector
+    li $k0, {KB} + 0x5000
+    lw $k1, 0($k0)
+    addiu $k1, $k1, 1
+    sw $k1, 0($k0)
+    mfc0 $k0, $8
+    srl $k0, $k0, 13
+    sll $k0, $k0, 13
+    li $k1, 0x00400000 - 0x10000
+    subu $k0, $k0, $k1
+    srl $k0, $k0, 12
+    sll $k0, $k0, 6
+    ori $k0, $k0, (3 << 3) | 6
+    mtc0 $k0, $2
+    addiu $k0, $k0, 1 << 6
+    mtc0 $k0, $3
+    tlbwr
+    eret
+    nop
+
+    .org 0x1180             # general vector: the user's exit syscall
+    mfc0 $s6, $13
+    {DONE}
+
+    .org 0xF000             # user code, VA 0x00400000 (guest-physical 0x10000)
+    li $s0, 0               # sum
+    li $s1, ROUNDS
+1:  li $t0, 0x00402000
+    li $t1, PAGES
+2:  lw $t2, 0($t0)
+    addu $t2, $t2, $t1
+    sw $t2, 0($t0)
+    addu $s0, $s0, $t2
+    addiu $t1, $t1, -1
+    bnez $t1, 2b
+    addiu $t0, $t0, 0x1000
+    addiu $s1, $s1, -1
+    bnez $s1, 1b
+    nop
+    li $v0, 99
+    syscall
+    nop
+""".replace("ROUNDS", str(ROUNDS)).replace("PAGES", str(PAGES))

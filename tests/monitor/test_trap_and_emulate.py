@@ -19,3 +19,21 @@ def test_syscall_roundtrip_matches_native():
     s = vm.stats.count
     assert s["tlbwi"] == 1 and s["eret"] == 2 and s["reflect"] == 2
     assert mon.check_invariants() == []
+
+
+def test_every_privileged_instruction_matches_native():
+    mon, vm = run_disco(guests.PRIVILEGED)
+    assert vm.stop_reason == "exit(0)", vm.stop_reason
+    native = run_native(guests.PRIVILEGED)
+    raw = native.read_phys(0x5000, 4096)
+    words_native = [int.from_bytes(raw[i:i + 4], "little") for i in range(0, 4096, 4)]
+    n = next(i for i, w in enumerate(words_native) if w == 4 * i) + 1  # the last word: its offset
+    got = vm.read_guest(0x5000, 4 * n)
+    words = [(int.from_bytes(got[i:i + 4], "little"), words_native[i // 4])
+             for i in range(0, 4 * n, 4)]
+    assert n == 40
+    diffs = [(i * 4, f"{g:#x}", f"{w:#x}") for i, (g, w) in enumerate(words) if g != w]
+    assert diffs == []
+    assert any(g for g, _ in words)
+    assert {"mtc0", "mfc0", "tlbwi", "tlbp", "tlbr", "di", "ei", "rdhwr", "cache"} <= set(
+        vm.stats.count)

@@ -1,0 +1,50 @@
+"""The L2TLB refills the hardware TLB without entering the guest."""
+
+from __future__ import annotations
+
+from disco_core.monitor.l2tlb import GLOBAL, L2Tlb
+from tests.monitor import guests
+from tests.monitor.conftest import run_disco, run_native
+
+PAIRS = guests.PAGES // 2 + 1  # the data pages and the user code's pair
+
+
+def test_l2tlb_hits_do_not_enter_the_guest():
+    # 8 hardware (and virtual) TLB entries for 17 page pairs: the TLB thrashes
+    mon, vm = run_disco(guests.REFILL_COUNTING, pages=128, tlb_entries=8)
+    assert vm.stop_reason == "exit(0)", vm.stop_reason
+    refills = int.from_bytes(vm.read_guest(0x5000, 4), "little")
+    assert refills == PAIRS  # the guest's handler ran once per pair, on first touch
+    assert vm.stats.count["l2tlb_refill"] >= (guests.ROUNDS - 1) * guests.PAGES // 2
+    native = run_native(guests.REFILL_COUNTING, tlb_entries=8)
+    native_refills = int.from_bytes(native.read_phys(0x5000, 4), "little")
+    assert native_refills > 5 * PAIRS
+    # same computation: the user's sum and the exception cause
+    assert vm.vcpus[0].ctx.gpr[16] == native.cpus[0].gpr[16]
+    assert vm.vcpus[0].ctx.gpr[22] == native.cpus[0].gpr[22] == 8 << 2
+    assert mon.check_invariants() == []
+
+
+def test_without_l2tlb_the_guest_refills_every_miss():
+    _mon, vm = run_disco(guests.REFILL_COUNTING, pages=128, tlb_entries=8, l2tlb_size=0)
+    assert vm.stop_reason == "exit(0)"
+    refills = int.from_bytes(vm.read_guest(0x5000, 4), "little")
+    assert refills > 5 * PAIRS
+    assert "l2tlb_refill" not in vm.stats.count
+
+
+def test_l2tlb_replacement_and_global_entries():
+    t = L2Tlb(4)
+    evicted = []
+    t.on_evict = lambda vpn, asid, gpn: evicted.append((vpn, asid, gpn))
+    for k in range(4):
+        t.insert(k, 1, 0x100 + k, k)
+    t.insert(9, GLOBAL, 0x999, 9)
+    assert evicted == [(0, 1, 0)] and len(t) == 4
+    assert t.lookup(9, 77) == (0x999, 9)  # a global entry matches any ASID
+    assert t.lookup(1, 2) is None and t.lookup(1, 1) == (0x101, 1)
+    t.remove_vpn(9, 1)
+    assert t.lookup(9, 1) is None
+    t.flush()
+    assert len(t) == 0 and len(evicted) == 5
+    assert L2Tlb(0).insert(1, 1, 1, 1) is None
