@@ -4,7 +4,8 @@
 //   database N
 //
 // Builds a fact table of N*1024 rows (32 bytes each) and a 1024-row
-// dimension table under /db, then runs two queries:
+// dimension table in /db (files named after the process, removed at the
+// end, so several databases can run at once), then runs two queries:
 //  Q1  scan the fact table in 1 KiB blocks through the buffer cache, hash
 //      join each row with the dimension table and sum by category;
 //  Q2  load the fact table into memory, build a hash index on its ids and
@@ -37,6 +38,7 @@ struct dim {
 static struct dim dims[NDIM];
 static int dimhash[2 * NDIM];       // open addressing: index+1, 0 = empty
 static char block[BLOCK];
+static char factpath[32], dimpath[32];
 
 static uint
 idof(uint i)
@@ -63,7 +65,7 @@ build(int nrows)
   int fd, i, j;
 
   srand(0xdb);
-  fd = create("/db/dim");
+  fd = create(dimpath);
   for(i = 0; i < NDIM; i++){
     dims[i].key = i * 7 + 3;
     dims[i].category = rand() % NCAT;
@@ -71,13 +73,13 @@ build(int nrows)
     snprintf(dims[i].name, sizeof dims[i].name, "item-%d", i);
   }
   if(write(fd, dims, sizeof dims) != sizeof dims){
-    fprintf(2, "database: write /db/dim: %s\n", strerror(errno));
+    fprintf(2, "database: write %s: %s\n", dimpath, strerror(errno));
     exit(1);
   }
   close(fd);
   memset(dims, 0, sizeof dims);
 
-  fd = create("/db/fact");
+  fd = create(factpath);
   for(i = 0; i < nrows; i += 128){
     for(j = 0; j < 128; j++){
       rows[j].id = idof(i + j);
@@ -87,7 +89,7 @@ build(int nrows)
       rows[j].pad[0] = rows[j].pad[1] = rows[j].pad[2] = rows[j].pad[3] = i + j;
     }
     if(write(fd, rows, sizeof rows) != sizeof rows){
-      fprintf(2, "database: write /db/fact: %s\n", strerror(errno));
+      fprintf(2, "database: write %s: %s\n", factpath, strerror(errno));
       exit(1);
     }
   }
@@ -113,8 +115,8 @@ q1(void)
   struct fact *f;
   int fd, i, n, d;
 
-  if((fd = open("/db/dim", O_RDONLY)) < 0 || read(fd, dims, sizeof dims) != sizeof dims){
-    fprintf(2, "database: read /db/dim failed\n");
+  if((fd = open(dimpath, O_RDONLY)) < 0 || read(fd, dims, sizeof dims) != sizeof dims){
+    fprintf(2, "database: read %s failed\n", dimpath);
     exit(1);
   }
   close(fd);
@@ -125,8 +127,8 @@ q1(void)
   }
   memset(sums, 0, sizeof sums);
   memset(counts, 0, sizeof counts);
-  if((fd = open("/db/fact", O_RDONLY)) < 0){
-    fprintf(2, "database: /db/fact: %s\n", strerror(errno));
+  if((fd = open(factpath, O_RDONLY)) < 0){
+    fprintf(2, "database: %s: %s\n", factpath, strerror(errno));
     exit(1);
   }
   while((n = read(fd, block, BLOCK)) > 0){
@@ -159,8 +161,8 @@ q2(int nrows)
   }
   memset(index, 0, mask * sizeof(int));
   mask--;
-  if((fd = open("/db/fact", O_RDONLY)) < 0){
-    fprintf(2, "database: /db/fact: %s\n", strerror(errno));
+  if((fd = open(factpath, O_RDONLY)) < 0){
+    fprintf(2, "database: %s: %s\n", factpath, strerror(errno));
     exit(1);
   }
   for(got = 0; got < nrows * sizeof(struct fact); got += n)
@@ -202,9 +204,13 @@ main(int argc, char *argv[])
     fprintf(2, "database: mkdir /db: %s\n", strerror(errno));
     exit(1);
   }
+  snprintf(factpath, sizeof factpath, "/db/f%d", getpid());
+  snprintf(dimpath, sizeof dimpath, "/db/d%d", getpid());
   build(n * 1024);
   r1 = q1();
   r2 = q2(n * 1024);
+  unlink(factpath);
+  unlink(dimpath);
   sum = fnv1a(fnv1a(FNV_INIT, &r1, 4), &r2, 4);
   printf("database %d: checksum 0x%08x\n", n, sum);
   exit(0);

@@ -4,10 +4,13 @@
 //
 // Compiles N units with up to nprocs() jobs at once. Each job fork+execs
 // the compile program once per unit: many short-lived processes that read
-// sources from /src and write objects to /obj, which is what makes Pmake
-// kernel- and I/O-heavy. A link step then reads every object in unit
-// order and writes /obj/a.out. The checksum covers the objects in order,
-// so it does not depend on the number of CPUs or the schedule.
+// sources from /src and write objects, which is what makes Pmake kernel-
+// and I/O-heavy. A link step then reads every object in unit order and
+// writes a.out. The checksum covers the objects in order, so it does not
+// depend on the number of CPUs or the schedule.
+//
+// The files live in /obj/<pid>, removed at the end, so several pmakes can
+// run at once (the paper runs eight).
 
 #include "user.h"
 
@@ -16,6 +19,7 @@
 
 static char srcnames[MAXSRC][DIRSIZ + 1];
 static int nsrc;
+static char workdir[32];    // /obj/<pid>
 static char buf[4096];
 
 // The sources are the *.c files of /src, sorted by name.
@@ -53,17 +57,36 @@ findsources(void)
   }
 }
 
+// fork, waiting out a full process table: several pmakes at once can
+// need more processes than the kernel has (NPROC).
+static int
+spawn(void)
+{
+  int pid, tries;
+
+  for(tries = 0; tries < 1000; tries++){
+    if((pid = fork()) >= 0 || errno != EAGAIN)
+      break;
+    sleep(1);
+  }
+  if(pid < 0){
+    fprintf(2, "pmake: fork: %s\n", strerror(errno));
+    exit(1);
+  }
+  return pid;
+}
+
 static void
 objname(char *out, int unit)
 {
-  snprintf(out, 32, "/obj/u%d.o", unit);
+  snprintf(out, 48, "%s/u%d.o", workdir, unit);
 }
 
 // One job: compile units job, job+njobs, ... one process each.
 static void
 runjob(int job, int njobs, int nunits)
 {
-  char src[32], obj[32];
+  char src[32], obj[48];
   char *argv[4];
   int unit, pid, status;
 
@@ -74,11 +97,7 @@ runjob(int job, int njobs, int nunits)
     argv[1] = src;
     argv[2] = obj;
     argv[3] = 0;
-    pid = fork();
-    if(pid < 0){
-      fprintf(2, "pmake: fork: %s\n", strerror(errno));
-      exit(1);
-    }
+    pid = spawn();
     if(pid == 0){
       exec("/compile", argv);
       fprintf(2, "pmake: exec /compile: %s\n", strerror(errno));
@@ -97,12 +116,13 @@ runjob(int job, int njobs, int nunits)
 static uint
 linkall(int nunits)
 {
-  char obj[32];
+  char obj[48], aout[48];
   int unit, fd, out, n;
   uint sum = FNV_INIT;
 
-  if((out = open("/obj/a.out", O_WRONLY | O_CREATE | O_TRUNC)) < 0){
-    fprintf(2, "pmake: /obj/a.out: %s\n", strerror(errno));
+  snprintf(aout, sizeof aout, "%s/a.out", workdir);
+  if((out = open(aout, O_WRONLY | O_CREATE | O_TRUNC)) < 0){
+    fprintf(2, "pmake: %s: %s\n", aout, strerror(errno));
     exit(1);
   }
   for(unit = 0; unit < nunits; unit++){
@@ -119,13 +139,15 @@ linkall(int nunits)
     unlink(obj);
   }
   close(out);
+  unlink(aout);
   return sum;
 }
 
 int
 main(int argc, char *argv[])
 {
-  int n, njobs, j, pid, status, failed = 0;
+  int n, njobs, j, status, failed = 0;
+  uint sum;
 
   n = argc > 1 ? atoi(argv[1]) : 16;
   if(n < 1 || n > MAXUNITS){
@@ -133,8 +155,9 @@ main(int argc, char *argv[])
     exit(2);
   }
   findsources();
-  if(mkdir("/obj") < 0 && errno != EEXIST){
-    fprintf(2, "pmake: mkdir /obj: %s\n", strerror(errno));
+  snprintf(workdir, sizeof workdir, "/obj/%d", getpid());
+  if((mkdir("/obj") < 0 && errno != EEXIST) || mkdir(workdir) < 0){
+    fprintf(2, "pmake: mkdir %s: %s\n", workdir, strerror(errno));
     exit(1);
   }
   njobs = nprocs();
@@ -143,12 +166,7 @@ main(int argc, char *argv[])
   if(njobs > n)
     njobs = n;
   for(j = 0; j < njobs; j++){
-    pid = fork();
-    if(pid < 0){
-      fprintf(2, "pmake: fork: %s\n", strerror(errno));
-      exit(1);
-    }
-    if(pid == 0)
+    if(spawn() == 0)
       runjob(j, njobs, n);
   }
   for(j = 0; j < njobs; j++){
@@ -162,6 +180,8 @@ main(int argc, char *argv[])
     fprintf(2, "pmake: a job failed\n");
     exit(1);
   }
-  printf("pmake %d: checksum 0x%08x\n", n, linkall(n));
+  sum = linkall(n);
+  unlink(workdir);
+  printf("pmake %d: checksum 0x%08x\n", n, sum);
   exit(0);
 }

@@ -207,9 +207,9 @@ main(int argc, char *argv[])
     fprintf(2, "usage: raytrace N (1 <= N <= %d pixels square)\n", MAXN);
     exit(2);
   }
-  // A fixed key: a later run reuses the segment (the kernel has few) and
-  // rebuilds everything in it.
-  id = shmget(0x52415954, sizeof(struct scene));
+  // A key of our own, so raytraces can run side by side; the kernel
+  // reclaims segments nobody maps.
+  id = shmget(0x52540000 + getpid(), sizeof(struct scene));
   if(id < 0 || (sc = shmat(id)) == (void *)-1){
     fprintf(2, "raytrace: shared memory: %s\n", strerror(errno));
     exit(1);

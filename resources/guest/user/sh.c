@@ -5,7 +5,8 @@
 //   command  := word { word | '<' word | '>' word | '>>' word }
 //
 // Words may be quoted with '...' or "..."; '#' starts a comment. Built-ins:
-// cd, exit, poweroff. Other commands are looked up as given, then in '/'.
+// cd, exit, poweroff, wait. Other commands are looked up as given, then
+// in '/'.
 
 #include "user.h"
 
@@ -130,6 +131,12 @@ builtin(struct cmd *c)
   if(strcmp(argv[0], "cd") == 0){
     if(chdir(argv[1] ? argv[1] : "/") < 0)
       fprintf(2, "sh: cd %s: %s\n", argv[1] ? argv[1] : "/", strerror(errno));
+    return 1;
+  }
+  if(strcmp(argv[0], "wait") == 0){
+    // Every background job: wait until there are no children left.
+    while(wait(0) >= 0)
+      ;
     return 1;
   }
   if(strcmp(argv[0], "exit") == 0)
