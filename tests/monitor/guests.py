@@ -207,3 +207,99 @@ start:
     syscall
     nop
 """.replace("ROUNDS", str(ROUNDS)).replace("PAGES", str(PAGES))
+
+
+# (5) a user program {USER} runs in user mode; the general handler records Cause,
+# EPC and BadVAddr (s1, s2, s4) and ends the test.
+USER_FAULT = """
+start:
+    li $t0, 0x80002000
+    mtc0 $t0, $15, 1
+    mtc0 $zero, $12
+    li $t0, 0x00400005
+    mtc0 $t0, $10
+    li $t0, (4 << 6) | (3 << 3) | 6
+    mtc0 $t0, $2
+    mtc0 $zero, $3
+    mtc0 $zero, $5
+    mtc0 $zero, $0
+    tlbwi
+    li $t0, 0x12
+    mtc0 $t0, $12
+    li $t0, 0x00400000
+    mtc0 $t0, $14
+    eret
+    nop
+
+    .org 0x1180
+    mfc0 $s1, $13
+    mfc0 $s2, $14
+    mfc0 $s4, $8
+    {DONE}
+
+    .org 0x3000
+    {USER}
+    nop
+"""
+
+# the guest kernel reaches a given address (kseg0, kseg1, ...) directly
+KERNEL_TOUCH = """
+start:
+    li $t0, {ADDR}
+    lw $t1, 0($t0)
+    {DONE}
+"""
+
+# (5) writes MARKER over guest-physical [0x10000, end), frees those pages, exits
+MARKER = 0x5EC2E7A5
+WRITE_SECRET = """
+start:
+    li $v0, 8
+    li $a0, 0
+    syscall                 # memory size in pages
+    sll $s7, $v0, 12
+    li $t0, 0x10000
+    li $t1, MARKER
+1:  li $t2, {KB}
+    addu $t2, $t2, $t0
+    sw $t1, 0($t2)
+    addiu $t0, $t0, 4
+    bne $t0, $s7, 1b
+    nop
+    li $a0, FREE
+    beqz $a0, 3f
+    nop
+    li $s0, 0x10
+2:  move $a0, $s0
+    li $v0, 3
+    syscall                 # page freed
+    addiu $s0, $s0, 1
+    sll $t0, $s0, 12
+    bne $t0, $s7, 2b
+    nop
+3:  {DONE}
+""".replace("MARKER", hex(MARKER))
+
+# (5) scans its whole guest-physical space; exits with the number of MARKER words
+SCAN = """
+start:
+    li $v0, 8
+    li $a0, 0
+    syscall
+    sll $s7, $v0, 12
+    li $t0, 0
+    li $s1, 0
+    li $t1, MARKER
+1:  li $t2, {KB}
+    addu $t2, $t2, $t0
+    lw $t3, 0($t2)
+    bne $t3, $t1, 2f
+    nop
+    addiu $s1, $s1, 1
+2:  addiu $t0, $t0, 4
+    bne $t0, $s7, 1b
+    nop
+    li $v0, 7
+    move $a0, $s1
+    syscall
+""".replace("MARKER", hex(MARKER))
