@@ -187,6 +187,9 @@ void dc_machine_free(dc_machine *m)
     if (m->touched)
         munmap(m->touched, m->npages);
     fabric_free(m);
+    if (m->cpus)
+        for (uint32_t i = 0; i < m->cfg.ncpus; i++)
+            free(m->cpus[i].assist);
     free(m->cpus);
     free(m);
 }

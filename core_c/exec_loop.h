@@ -320,6 +320,15 @@ take_exc_unsaved: {
         if (exc_refill && !(c->a.status & STATUS_EXL))
             c->a.stats.tlb_refills++;
         if (c->a.ownership == DC_MONITORED) {
+            /* the L2TLB assist: a refill the monitor would serve anyway */
+            if (exc_refill && c->assist && c->assist->enabled &&
+                (exc_code == EXC_TLBL || exc_code == EXC_TLBS) &&
+                l2tlb_refill(m, c, exc_badva)) {
+                c->a.stats.exceptions[exc_code & 31]--;
+                if (exc_counts)
+                    left++;             /* the instruction runs again */
+                goto restart;
+            }
             UNSTOP();
             if (exc_counts)
                 left++;                 /* it did not execute */

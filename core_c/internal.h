@@ -120,6 +120,19 @@ void cache_set_state(cache *k, uint32_t line, uint8_t state);
 void cache_touch(cache *k, uint32_t slot);
 size_t cache_bytes(const cache *k);
 
+/* ---- the monitor's L2TLB assist (l2tlb.c) ------------------------------ */
+
+typedef struct l2tlb_slot {
+    uint32_t key;               /* vpn << 9 | asid (asid 256 = global) | 1 << 31 = valid */
+    uint32_t lo;                /* hardware EntryLo for the page */
+} l2tlb_slot;
+
+typedef struct l2tlb {
+    uint32_t enabled, first, next, cost;
+    l2tlb_slot slots[L2TLB_SLOTS];
+} l2tlb;
+
+
 /* ---- CPU ---------------------------------------------------------------- */
 
 /* Everything architectural about one CPU, as plain data: a snapshot copies
@@ -161,6 +174,7 @@ typedef struct cpu {
     uint32_t stop_reason;       /* end the run after this instruction (HOTPAGE, WATCHPOINT) */
     dc_exit_watch watch_hit;    /* the access that hit a watchpoint */
     cache l1i, l1d, l2;
+    l2tlb *assist;              /* the monitor's L2TLB assist, or NULL */
     struct dc_machine *m;
 } cpu;
 
@@ -279,6 +293,9 @@ void coherence_evict(dc_machine *m, cpu *c, uint32_t line, uint8_t state);
 /* counters.c */
 void count_miss(dc_machine *m, cpu *c, uint32_t line);
 void count_route(dc_machine *m, uint32_t from, uint32_t to);
+
+/* l2tlb.c: serve a refill from the monitor's assist; 1 when the TLB was written */
+int l2tlb_refill(dc_machine *m, cpu *c, uint32_t va);
 
 /* mem.c: watchpoints */
 int watch_page(const dc_machine *m, uint32_t va);

@@ -8,6 +8,7 @@
  *           counters, pending hot pages
  *   trailer FNV-1a 64 of everything before it
  * A blob is checked completely before anything in the machine changes. */
+#include <stdlib.h>
 #include <sys/mman.h>
 
 #include "internal.h"
@@ -90,6 +91,25 @@ static void put_fabric(const dc_machine *m, wbuf *w)
     put(w, m->links, (size_t)m->link_nodes * (m->dims ? m->dims : 1) * sizeof *m->links);
     put(w, &m->nhot, 4);
     put(w, m->hot, m->nhot * sizeof *m->hot);
+    /* the monitor's L2TLB assists: configuration, round-robin position, slots */
+    for (uint32_t i = 0; i < m->cfg.ncpus; i++) {
+        const l2tlb *t = m->cpus[i].assist;
+        uint32_t has = t != NULL;
+        put(w, &has, 4);
+        if (!has)
+            continue;
+        put(w, &t->enabled, 16);    /* enabled, first, next, cost */
+        uint32_t count = 0;
+        for (uint32_t s = 0; s < L2TLB_SLOTS; s++)
+            count += t->slots[s].key != 0;
+        put(w, &count, 4);
+        for (uint32_t s = 0; s < L2TLB_SLOTS; s++) {
+            if (!t->slots[s].key)
+                continue;
+            put(w, &s, 4);
+            put(w, &t->slots[s], sizeof t->slots[s]);
+        }
+    }
 }
 
 /* Reads the fabric section; with apply = 0 it only checks it. */
@@ -163,7 +183,34 @@ static int get_fabric(dc_machine *m, rbuf *r, int apply)
         return 0;
     if (apply)
         m->nhot = nhot;
-    return get(r, m->hot, nhot * sizeof *m->hot, apply);
+    if (!get(r, m->hot, nhot * sizeof *m->hot, apply))
+        return 0;
+    for (uint32_t i = 0; i < m->cfg.ncpus; i++) {
+        uint32_t has, conf[4], count;
+        if (!get(r, &has, 4, 1) || has > 1)
+            return 0;
+        cpu *c = &m->cpus[i];
+        if (apply && c->assist)
+            memset(c->assist, 0, sizeof *c->assist);
+        if (!has)
+            continue;
+        if (!get(r, conf, 16, 1) || !get(r, &count, 4, 1) || count > L2TLB_SLOTS)
+            return 0;
+        if (apply) {
+            if (!c->assist && !(c->assist = calloc(1, sizeof *c->assist)))
+                return 0;
+            memcpy(&c->assist->enabled, conf, 16);
+        }
+        for (uint32_t k = 0; k < count; k++) {
+            uint32_t s;
+            l2tlb_slot slot;
+            if (!get(r, &s, 4, 1) || !get(r, &slot, sizeof slot, 1) || s >= L2TLB_SLOTS)
+                return 0;
+            if (apply)
+                c->assist->slots[s] = slot;
+        }
+    }
+    return 1;
 }
 
 static uint64_t touched_pages(const dc_machine *m)

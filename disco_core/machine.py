@@ -760,6 +760,29 @@ class Cpu:
         """Continue after the instruction at pc (the monitor emulated it)."""
         self.machine._check(lib.dc_cpu_advance(self.machine.handle, self.index))
 
+    # ---- the monitor's L2TLB assist (core_c/l2tlb.c) ----
+
+    def l2tlb_config(self, enabled: bool = True, first: int = 0, cost: int = 0) -> None:
+        """Serve TLB refills of this (MONITORED) CPU from its C-side L2TLB without an exit.
+
+        Refilled entries go to hardware TLB indices `first`.. in round robin, and
+        each refill charges `cost` cycles (the monitor's cost model).
+        """
+        self.machine._check(lib.dc_l2tlb_config(self.machine.handle, self.index,
+                                                int(enabled), first, cost))
+
+    def l2tlb_set(self, vpn: int, asid: int | None, entrylo: int) -> None:
+        """Cache virtual page `vpn` (va >> 12) for `asid` (None: global) as `entrylo`."""
+        self.machine._check(lib.dc_l2tlb_set(self.machine.handle, self.index, vpn,
+                                             256 if asid is None else asid, entrylo))
+
+    def l2tlb_remove(self, vpn: int, asid: int | None) -> None:
+        self.machine._check(lib.dc_l2tlb_remove(self.machine.handle, self.index, vpn,
+                                                256 if asid is None else asid))
+
+    def l2tlb_clear(self) -> None:
+        self.machine._check(lib.dc_l2tlb_clear(self.machine.handle, self.index))
+
     def charge(self, cycles: int) -> None:
         """Add simulated cycles to this CPU (the monitor's own work, costs.py)."""
         self.machine._check(lib.dc_cpu_charge(self.machine.handle, self.index, cycles))
@@ -786,6 +809,7 @@ class Cpu:
             "miss_cycles": {c.name.lower(): int(s.miss_cycles[c]) for c in MissClass},
             "ifetch_misses": int(s.ifetch_misses),
             "invalidations": int(s.invalidations),
+            "l2tlb_refills": int(s.l2tlb_refills),
         }
 
     @property

@@ -140,6 +140,7 @@ typedef struct dc_cpu_stats {
     uint64_t miss_cycles[6];
     uint64_t ifetch_misses; /* of the misses above, instruction fetches */
     uint64_t invalidations; /* copies this CPU's writes invalidated */
+    uint64_t l2tlb_refills; /* TLB refills served in C from the L2TLB (no exit) */
 } dc_cpu_stats;
 
 typedef struct dc_node_stats {
@@ -225,6 +226,20 @@ dc_err dc_break_remove(dc_machine *m, int32_t cpu, uint32_t va);
  * elsewhere. */
 dc_err dc_watch_add(dc_machine *m, int32_t cpu, uint32_t va, uint32_t len, uint32_t flags);
 dc_err dc_watch_remove(dc_machine *m, int32_t cpu, uint32_t va, uint32_t len, uint32_t flags);
+
+/* The monitor's L2TLB assist (DESIGN §3 "C assists"): a per-CPU cache of
+ * virtual page -> machine EntryLo that the monitor fills. A TLB refill on a
+ * MONITORED cpu whose page is here is served without an exit: both pages of
+ * the even/odd pair are looked up, the hardware TLB entry is written at the
+ * next index of a round robin over [first, tlb_entries), `cost` cycles are
+ * charged, and the instruction runs again. asid is 0..255, or 256 for an
+ * entry that matches every ASID (global). The cache may drop entries (it is
+ * direct-mapped); the monitor's own L2TLB stays authoritative. */
+dc_err dc_l2tlb_config(dc_machine *m, uint32_t cpu, int enabled, uint32_t first,
+                       uint32_t cost);
+dc_err dc_l2tlb_set(dc_machine *m, uint32_t cpu, uint32_t vpn, uint32_t asid, uint32_t lo);
+dc_err dc_l2tlb_remove(dc_machine *m, uint32_t cpu, uint32_t vpn, uint32_t asid);
+dc_err dc_l2tlb_clear(dc_machine *m, uint32_t cpu);
 
 /* Snapshots: the whole machine as bytes. */
 size_t dc_snapshot_size(dc_machine *m);

@@ -574,3 +574,50 @@ def test_host_tlb_write_and_flush() -> None:
     tm.clear_halt()
     run(tm)
     assert reg(tm, "s7") == 1  # the mapping is gone: refill
+
+
+def test_l2tlb_assist_serves_refills_without_exits() -> None:
+    tm = machine("""
+        li $t1, 0x00700004
+        lw $s0, 0($t1)              # even page
+        lw $s1, 0x1000($t1)         # odd page: same entry pair
+        lw $s2, 0x2000($t1)         # not in the assist: exits
+    """)
+    tm.write_phys(0x00300004, (11).to_bytes(4, "little"))
+    tm.write_phys(0x00301004, (22).to_bytes(4, "little"))
+    cpu = tm.cpus[0]
+    cpu.ownership = Ownership.MONITORED
+    cpu.l2tlb_config(enabled=True, first=8, cost=25)
+    cpu.l2tlb_set(0x00700, 0, ((0x00300000 >> 12) << 6) | 0b110)
+    cpu.l2tlb_set(0x00701, 0, ((0x00301000 >> 12) << 6) | 0b110)
+    before = cpu.cycles
+    ex = tm.run(100)
+    assert ex.reason == ExitReason.EXCEPTION and ex.exception is not None
+    assert (ex.exception.badvaddr, ex.exception.refill) == (0x00702004, True)
+    assert (reg(tm, "s0"), reg(tm, "s1")) == (11, 22)
+    assert cpu.stats()["l2tlb_refills"] == 1  # one refill filled both halves
+    assert cpu.tlb(8)[0] == 0x00700000
+    assert cpu.cycles - before == ex.executed + 25
+    blob = tm.snapshot()
+    tm.restore(blob)  # the assist travels with the machine
+    assert tm.snapshot() == blob
+    cpu.l2tlb_remove(0x00700, 0)
+    cpu.l2tlb_clear()
+
+
+def test_l2tlb_assist_global_entries_match_any_asid() -> None:
+    tm = machine("""
+        li $t0, 9
+        mtc0 $t0, $10               # ASID 9
+        li $t1, 0x00800000
+        lw $s0, 0($t1)
+    """ + HALT)
+    cpu = tm.cpus[0]
+    cpu.ownership = Ownership.MONITORED
+    cpu.l2tlb_config()
+    g = 0b111
+    cpu.l2tlb_set(0x00800, None, ((0x00300000 >> 12) << 6) | g)
+    cpu.l2tlb_set(0x00801, None, ((0x00301000 >> 12) << 6) | g)
+    tm.write_phys(0x00300000, (5).to_bytes(4, "little"))
+    ex = tm.run(100)
+    assert ex.reason == ExitReason.HALT and reg(tm, "s0") == 5
