@@ -303,3 +303,73 @@ start:
     move $a0, $s1
     syscall
 """.replace("MARKER", hex(MARKER))
+
+
+# (6) misbehaving guests
+PANIC = """
+start:
+    li $v0, 0
+    li $a0, 0x41            # 'A' on the console first
+    syscall
+    li $v0, 6
+    la $a0, msg
+    li $a1, 9
+    syscall
+    nop
+msg: .ascii "oh no 42!"
+"""
+SPIN = """
+start:
+1:  b 1b
+    nop
+"""
+# counts to N, printing a dot every 1000, then exits with code 3
+COUNTER = """
+start:
+    li $s0, 0
+    li $s1, N
+1:  addiu $s0, $s0, 1
+    andi $t0, $s0, 1023
+    bnez $t0, 2f
+    nop
+    li $v0, 0
+    li $a0, 0x2e
+    syscall
+2:  bne $s0, $s1, 1b
+    nop
+    li $v0, 7
+    li $a0, 3
+    syscall
+"""
+
+# (idle) arm the timer, WAIT with interrupts on; the interrupt handler counts ticks,
+# re-arms, and after TICKS ticks the guest exits with the count
+TICKS = 5
+TIMER_WAIT = """
+start:
+    li $t0, 0x80002000
+    mtc0 $t0, $15, 1
+    li $s0, 0
+    mfc0 $t0, $9
+    addiu $t0, $t0, 5000
+    mtc0 $t0, $11           # Compare = Count + 5000
+    li $t0, 0x8001          # IM7, IE
+    mtc0 $t0, $12
+1:  wait
+    nop
+    li $t0, TICKS
+    bne $s0, $t0, 1b
+    nop
+    li $v0, 7
+    move $a0, $s0
+    syscall
+
+    .org 0x1180             # general vector: the timer interrupt
+    mfc0 $k0, $13
+    addiu $s0, $s0, 1
+    mfc0 $k1, $9
+    addiu $k1, $k1, 5000
+    mtc0 $k1, $11           # acknowledges and re-arms
+    eret
+    nop
+""".replace("TICKS", str(TICKS))
