@@ -373,3 +373,44 @@ start:
     eret
     nop
 """.replace("TICKS", str(TICKS))
+
+
+# (7) every vCPU adds N to a shared counter with LL/SC; vCPU 0 waits for all of them
+# and exits with the total / 1000; the others go idle
+SMP_COUNTER = """
+start:
+    li $v0, 8
+    li $a0, 1
+    syscall                 # this vCPU's index
+    move $s5, $v0
+    li $v0, 8
+    li $a0, 2
+    syscall                 # number of vCPUs
+    move $s6, $v0
+    li $t0, {KB} + 0x5000
+    li $s1, N
+1:  ll $t1, 0($t0)
+    addiu $t1, $t1, 1
+    sc $t1, 0($t0)
+    beqz $t1, 1b
+    nop
+    addiu $s1, $s1, -1
+    bnez $s1, 1b
+    nop
+    bnez $s5, 3f
+    nop
+    li $t2, N
+    mul $t2, $t2, $s6
+2:  lw $t1, 0($t0)
+    bne $t1, $t2, 2b
+    nop
+    li $t3, 1000
+    divu $zero, $t1, $t3
+    mflo $a0
+    li $v0, 7
+    syscall
+3:  li $v0, 5
+    syscall                 # idle until an interrupt (none comes)
+    b 3b
+    nop
+"""
