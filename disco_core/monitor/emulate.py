@@ -203,11 +203,13 @@ def mtc0_side_effects(mon: Monitor, vcpu: VCpu, cpu: Cpu, rd: int, v: int) -> No
         if (old ^ c.entryhi) & EH_ASID:
             mon.sync_asid(vcpu, cpu)
         return
-    now = mon.now(cpu)
-    c.write(rd, 0, v, now)
     if rd in (9, 11):  # Count / Compare move the virtual timer
+        now = mon.now(cpu)
+        c.write(rd, 0, v, now)
         mon.sync_timer(vcpu, cpu, now)
-    elif rd == 12:  # Status: the mode may change
+        return
+    c.write(rd, 0, v, 0)
+    if rd == 12:  # Status: the mode may change
         mon.sync_mode(vcpu, cpu)
 
 

@@ -124,6 +124,7 @@ class Monitor:
         self.hw_owner: list[int | None] = [None] * self.ncpus  # vCPU gid of the TLB contents
         self.real_status = [-1] * self.ncpus
         self.exits = 0
+        self._running_vms = 0
         c = costs
         self._kind_cost = {
             "mfc0": c.mfc0_mtc0, "mtc0": c.mfc0_mtc0, "tlbwi": c.tlb_write,
@@ -161,6 +162,7 @@ class Monitor:
         vm.pmap.release_all()
         vm.load_image()
         vm.state = VMState.RUNNING
+        self._running_vms += 1
         vm.stop_reason = None
         vm.exit_code = None
         vm.starts += 1
@@ -176,6 +178,7 @@ class Monitor:
         if vm.state != VMState.RUNNING:
             return
         vm.state = VMState.STOPPED
+        self._running_vms -= 1
         vm.stop_reason = reason
         vm.exit_code = exit_code
         self.reports.append(f"VM {vm.id} {vm.name!r} stopped: {reason}")
@@ -218,7 +221,7 @@ class Monitor:
         left = max_instructions
         m = self.m
         while left > 0:
-            if not any(vm.state == VMState.RUNNING for vm in self.vms):
+            if self._running_vms == 0:
                 return "stopped"
             ex = m.run(min(self.slice, left))
             left -= ex.executed
