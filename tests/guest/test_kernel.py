@@ -73,7 +73,7 @@ def test_simple_commands(root_image: Path) -> None:
 @pytest.mark.parametrize("preset", ["test", "flash8"])
 def test_kernel_checks_from_user_space(root_image: Path, preset: str) -> None:
     r = run(preset, root_image, ["ktest all"])
-    for name in ("cow", "stack", "shm", "pipe", "kill", "errno"):
+    for name in ("cow", "stack", "shm", "pipe", "kill", "errno", "fsops"):
         assert f"ok {name}" in r.output, r.output
     assert "FAIL" not in r.output
 
@@ -143,7 +143,7 @@ def test_smp_stress_background_jobs(root_image: Path) -> None:
     # init carry on afterwards.
     r = run("flash8", root_image,
             ["ktest all & ktest all & raytrace 16 & ktest all & pmake 8", "ps"])
-    for name in ("cow", "stack", "shm", "pipe", "kill", "errno"):
+    for name in ("cow", "stack", "shm", "pipe", "kill", "errno", "fsops"):
         assert r.output.count(f"ok {name}") == 3, r.output
     assert "FAIL" not in r.output
     assert "raytrace 16: checksum" in r.output and "pmake 8: checksum" in r.output

@@ -72,8 +72,14 @@ consoleread(int user_dst, uint dst, int n)
       break;
     }
     char cbuf = c;
-    if (either_copyout(user_dst, dst, &cbuf, 1) < 0)
+    if (either_copyout(user_dst, dst, &cbuf, 1) < 0) {
+      cons.r--;  // keep the byte for a read with a good buffer
+      if (n == target) {
+        release(&cons.lock);
+        return -EFAULT;
+      }
       break;
+    }
     dst++;
     n--;
     if (c == '\n')

@@ -93,8 +93,11 @@ pipewrite(struct pipe *pi, uint addr, int n)
         m = space;
       if (m > PIPESIZE - at)
         m = PIPESIZE - at;
-      if (copyin(pr, &pi->data[at], addr + i, m) < 0)
+      if (copyin(pr, &pi->data[at], addr + i, m) < 0) {
+        if (i == 0)
+          i = -EFAULT;
         break;
+      }
       pi->nwrite += m;
       i += m;
     }
@@ -124,8 +127,11 @@ piperead(struct pipe *pi, uint addr, int n)
       m = n - i;
     if (m > PIPESIZE - at)
       m = PIPESIZE - at;
-    if (copyout(pr, addr + i, &pi->data[at], m) < 0)
+    if (copyout(pr, addr + i, &pi->data[at], m) < 0) {
+      if (i == 0)
+        i = -EFAULT;
       break;
+    }
     pi->nread += m;
     i += m;
   }

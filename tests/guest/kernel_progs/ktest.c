@@ -101,6 +101,71 @@ killer(void)
   printf("ok kill\n");
 }
 
+#define CHECK(cond, what) do { if (!(cond)) fail(what); } while (0)
+
+// File-system and argument-checking corners.
+static void
+fsops(void)
+{
+  struct stat st;
+  char buf[64];
+  CHECK(fstat(0, &st) == 0 && st.type == T_DEVICE, "fstat console");
+  int pf[2];
+  CHECK(pipe(pf) == 0 && write(pf[1], "x", 1) == 1, "pipe for efault");
+  CHECK(read(pf[0], (void *)0x80000000, 1) < 0 && errno == EFAULT, "read to kernel");
+  close(pf[0]);
+  close(pf[1]);
+  CHECK(write(1, (void *)0, 1) < 0 && errno == EFAULT, "write from null");
+  CHECK(open((char *)0x90000000, O_RDONLY) < 0 && errno == EFAULT, "open bad path");
+  char *argv[] = { "README", 0 };
+  CHECK(exec("/README", argv) < 0 && errno == EINVAL, "exec non-elf");
+  CHECK(exec("/src", argv) < 0 && errno == EISDIR, "exec dir");
+  // A directory of our own: several ktests may run at once.
+  char dir[16], g[32];
+  snprintf(dir, sizeof(dir), "/kt%d", getpid());
+  snprintf(g, sizeof(g), "%s/g", dir);
+  CHECK(mkdir(dir) == 0, "mkdir");
+  CHECK(mkdir(dir) < 0 && errno == EEXIST, "mkdir twice");
+  CHECK(chdir(dir) == 0, "chdir");
+  int fd = open("f", O_CREATE | O_WRONLY);
+  CHECK(fd >= 0 && write(fd, "hello", 5) == 5, "create");
+  close(fd);
+  CHECK(link("f", g) == 0, "link");
+  CHECK(stat(g, &st) == 0 && st.nlink == 2 && st.size == 5, "link count");
+  CHECK(unlink(dir) < 0, "unlink non-empty dir");
+  CHECK(unlink("f") == 0, "unlink");
+  fd = open("g", O_RDONLY);
+  CHECK(fd >= 0 && read(fd, buf, sizeof(buf)) == 5 && memcmp(buf, "hello", 5) == 0, "read link");
+  close(fd);
+  fd = open("g", O_WRONLY | O_TRUNC);
+  CHECK(fd >= 0 && fstat(fd, &st) == 0 && st.size == 0, "trunc");
+  // A file past the direct and single-indirect blocks.
+  static char big[4096];
+  for (int i = 0; i < (int)sizeof(big); i++)
+    big[i] = i * 7;
+  for (int i = 0; i < 80; i++)
+    CHECK(write(fd, big, sizeof(big)) == sizeof(big), "big write");
+  close(fd);
+  CHECK(stat("g", &st) == 0 && st.size == 80 * 4096, "big size");
+  fd = open("g", O_RDONLY);
+  for (int i = 0; i < 80; i++) {
+    static char back[4096];
+    CHECK(read(fd, back, sizeof(back)) == sizeof(back) && memcmp(back, big, sizeof(big)) == 0,
+          "big read");
+  }
+  CHECK(read(fd, buf, 1) == 0, "eof");
+  close(fd);
+  CHECK(unlink("g") == 0 && chdir("/") == 0 && unlink(dir) == 0, "cleanup");
+  CHECK(open(g, O_RDONLY) < 0 && errno == ENOENT, "gone");
+  char *old = sbrk(0);
+  CHECK(sbrk(65536) == old && sbrk(-65536) == old + 65536 && sbrk(0) == old, "sbrk");
+  CHECK(dup(99) < 0 && errno == EBADF, "dup bad");
+  CHECK(kill(9999) < 0, "kill none");
+  CHECK(wait(0) < 0 && errno == ECHILD, "wait none");
+  CHECK(time() >= 876009600, "time");
+  printf("ok fsops\n");
+}
+
 // System call 99 exists only in a kernel built with KERNEL_DEBUG.
 static int
 sys_debug(int what, unsigned addr)
@@ -164,6 +229,8 @@ main(int argc, char **argv)
     }
     printf("ok shmmany\n");
   }
+  if (strcmp(c, "fsops") == 0 || strcmp(c, "all") == 0)
+    fsops();
   if (strcmp(c, "kpanic") == 0)
     printf("sys_debug returned %d\n", sys_debug(1, 0));
   if (strcmp(c, "kfault") == 0)
