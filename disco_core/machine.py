@@ -408,6 +408,31 @@ class Machine:
         self._check(lib.dc_run(self.handle, budget, self._exit))
         return self._convert(self._exit)
 
+    def run_cdata(self, budget: int) -> object:
+        """The monitor's hot loop: like run(), but returns the machine's reused C
+        exit record (a `dc_exit *`: read `.reason`, `.cpu`, `.executed`,
+        `.exception.code`, ...) instead of building an Exit. Device accesses are
+        served inside, as by run(). The record is overwritten by the next call.
+        """
+        ex = self._exit
+        m = self._m
+        while True:
+            err = lib.dc_run(m, budget, ex)
+            if err:
+                self._check(err)
+            if ex.reason != lib.DC_EXIT_MMIO:
+                return ex
+            budget -= ex.executed
+            mmio = ex.mmio
+            dev = self._devices[mmio.device].device
+            if mmio.is_write:
+                dev.write(mmio.offset, mmio.size, mmio.value)
+            else:
+                lib.dc_mmio_complete(m, ex.cpu, dev.read(mmio.offset, mmio.size) & 0xFFFFFFFF)
+            if lib.dc_halted(m) or budget == 0:
+                lib.dc_run(m, 0, ex)  # a HALT or BUDGET record for the caller
+                return ex
+
     def _dispatch_mmio(self, ex: Exit) -> None:
         assert ex.mmio is not None
         dev = self._devices[ex.mmio.device].device

@@ -11,7 +11,7 @@ import pytest
 
 from disco_core.errors import ConfigError, DiscoError, GuestMemoryError, SnapshotError
 from disco_core.guest import assemble
-from disco_core.machine import ExitReason, Machine, MachineConfig
+from disco_core.machine import ExitReason, Machine, MachineConfig, Ownership
 from disco_core.testmachine import TestMachine
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -380,3 +380,21 @@ def test_bad_watchpoints_are_refused() -> None:
         m.add_watchpoint(0x80001000, 0)
     with pytest.raises(DiscoError, match="no watchpoint"):
         m.remove_watchpoint(0x80001000, 4)
+
+
+def test_run_cdata_returns_the_raw_exit_record() -> None:
+    tm = TestMachine(ram_bytes=1 << 20)
+    code = assemble("""
+        .set noreorder
+        lui $t9, 0xbfd0
+        li $t0, 0x41
+        sw $t0, 0($t9)              # console: served inside
+        syscall
+    """, base=MAIN)
+    tm.write_phys(MAIN & 0x1FFFFFFF, code)
+    tm.cpus[0].pc = MAIN
+    tm.cpus[0].ownership = Ownership.MONITORED
+    ex = tm.run_cdata(100)
+    assert ExitReason(ex.reason) == ExitReason.EXCEPTION
+    assert (ex.exception.code, ex.exception.pc) == (8, MAIN + 12)
+    assert bytes(tm.console.output) == b"A"
