@@ -7,8 +7,12 @@
 #define KSEG0        0x80000000u
 #define KSEG1        0xA0000000u
 #define KERNBASE     0x80010000u
-#define P2V(pa)      ((void *)((uint)(pa) + KSEG0))
-#define V2P(va)      ((uint)(va) - KSEG0)
+// Where the kernel sees physical memory: kseg0 natively. Under the Disco
+// monitor (a later flavour) kseg0 is unreachable and this becomes the
+// relocated kseg0 at 0xC0000000 (docs/monitor-abi.md).
+#define KVBASE       KSEG0
+#define P2V(pa)      ((void *)((uint)(pa) + KVBASE))
+#define V2P(va)      ((uint)(va) - KVBASE)
 #define DEVWINDOW    0x1F000000u      // RAM below this is reachable through kseg0
 
 #define MACHDESC     0x1F000000u      // machine-description block (physical)
