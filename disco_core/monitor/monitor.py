@@ -95,7 +95,7 @@ class Monitor:
     """Disco on a Machine: VMs, vCPUs, the exit handlers and the scheduler."""
 
     def __init__(self, machine: Machine, costs: CostModel = DEFAULT,
-                 slice_instructions: int = 100_000, watchdog_cycles: int = 20_000_000,
+                 slice_instructions: int = 100_000, watchdog_cycles: int = 100_000_000,
                  timeslice_cycles: int = 1_000_000) -> None:
         self.m = machine
         cfg = machine.config
@@ -125,6 +125,7 @@ class Monitor:
         self.real_status = [-1] * self.ncpus
         self.exits = 0
         self._running_vms = 0
+        self._scheduling = -1
         c = costs
         self._kind_cost = {
             "mfc0": c.mfc0_mtc0, "mtc0": c.mfc0_mtc0, "tlbwi": c.tlb_write,
@@ -351,6 +352,8 @@ class Monitor:
             fetch = va == e.pc  # type: ignore[attr-defined]
             return emulate.reflect(self, v, cpu, EXC_IBE if fetch else EXC_DBE,
                                    e.pc, e.bd)  # type: ignore[attr-defined]
+        if store and gpn in v.vm.pmap.readonly:
+            v.vm.pmap.break_sharing(gpn)
         lo = v.vm.pmap.entrylo(gpn, glo | (LO_G if ent.g else 0))
         self._l2_insert(v, vpn, GLOBAL if ent.g else asid, lo, gpn)
         self._fill_pair(v, ci, vpn, lo)
@@ -365,6 +368,8 @@ class Monitor:
             fetch = va == e.pc  # type: ignore[attr-defined]
             return emulate.reflect(self, v, cpu, EXC_IBE if fetch else EXC_DBE,
                                    e.pc, e.bd)  # type: ignore[attr-defined]
+        if e.code != EXC_TLBL and gpn in pm.readonly:  # type: ignore[attr-defined]
+            pm.break_sharing(gpn)
         even = gpn & ~1
         full = LO_V | LO_D | LO_G
         lo0 = pm.entrylo(even, full)
@@ -436,6 +441,15 @@ class Monitor:
             for i, ent in enumerate(self.hw_entries[ci]):
                 if ent is not None and (ent[1] >> 6 == mpn or ent[2] >> 6 == mpn):
                     self._hw_clear(ci, i)
+
+    def share_page(self, src: VM, src_gpn: int, dst: VM, dst_gpn: int) -> None:
+        """Let dst's guest page dst_gpn share src's machine page read-only (copy-on-write
+        for both), as the paper's copy-on-write disks and network remapping do."""
+        mpn = src.pmap.machine_page(src_gpn)
+        if src_gpn not in src.pmap.readonly:
+            self._invalidate_page(src, src_gpn, mpn)  # writable mappings become read-only
+            src.pmap.readonly.add(src_gpn)
+        dst.pmap.share_from(dst_gpn, mpn)
 
     # ---- the hardware TLB (the monitor's alone) ------------------------------------------------
 
@@ -647,7 +661,8 @@ class Monitor:
         self.ready.append(v)
         if not self.booted:
             return
-        idle = [ci for ci in range(self.ncpus) if self.current[ci] is None]
+        idle = [ci for ci in range(self.ncpus)
+                if self.current[ci] is None and ci != self._scheduling]
         if not idle:
             return
         home = [ci for ci in idle if self._node(ci) in v.vm.home_nodes]
@@ -658,7 +673,9 @@ class Monitor:
         """Give CPU ci its next vCPU, or the idle loop."""
         cpu = self.cpus[ci]
         if self.waiting:
+            self._scheduling = ci  # a vCPU woken here is picked here: kick no one
             self._check_waiting(self.now(cpu))
+            self._scheduling = -1
         v = self._pick_for(ci)
         if v is None:
             self._go_idle(ci)
@@ -678,7 +695,9 @@ class Monitor:
     def _switch_in(self, v: VCpu, ci: int) -> None:
         cpu = self.cpus[ci]
         now = self.now(cpu)
-        if self.hw_owner[ci] != v.gid:
+        # the TLB still holds v's translations only if v ran here last: while it ran
+        # elsewhere the guest may have invalidated entries on that CPU alone
+        if self.hw_owner[ci] != v.gid or v.last_cpu != ci:
             self.hw_flush(ci)
             self.hw_owner[ci] = v.gid
             self._charge(cpu, v.vm, "switch", self.costs.vcpu_switch)
@@ -696,6 +715,7 @@ class Monitor:
         v.slice_start = now
         self.sync_asid(v, cpu)
         self.sync_mode(v, cpu)
+        self._check_timer(v, now)  # it may have come due while v was off a CPU
         self._arm_real_timer(cpu, now, v.deadline)
         self._deliver(v, cpu, (ctx.pc, bool(ctx.bd)))
 
@@ -773,6 +793,8 @@ class Monitor:
                         continue
                     if not any(vm.pmap.mpn[g] == mpn for u, g in users.users if u == vm.id):
                         problems.append(f"CPU {ci} entry {i}: pmap does not map {mpn:#x}")
+                    if lo & LO_D and users.shared_readonly:
+                        problems.append(f"CPU {ci} entry {i} maps shared {mpn:#x} writable")
         for vm in self.vms:
             for mpn in vm.pmap.mpn:
                 if mpn != NO_PAGE and self.memmap.owners(mpn) - {vm.id} and \

@@ -97,6 +97,37 @@ class PMap:
             self.memmap.free(m)
         return True
 
+    def share_from(self, gpn: int, mpn: int) -> None:
+        """Map gpn to machine page mpn read-only, shared with its other users.
+
+        The caller makes the other users read-only too (Monitor.share_page).
+        """
+        self.release(gpn)
+        self.memmap.add_user(mpn, self.vm_id, gpn)
+        self.memmap.entries[mpn].shared_readonly = True
+        self.mpn[gpn] = mpn
+        self.lo[gpn] = (mpn << 6) | CACHEABLE | LO_D | LO_V
+        self.readonly.add(gpn)
+
+    def break_sharing(self, gpn: int) -> None:
+        """A store to a shared read-only page: give this VM its own copy (copy-on-write)."""
+        old = self.mpn[gpn]
+        mm = self.memmap
+        entry = mm.entries[old]
+        if self.invalidate is not None:
+            self.invalidate(gpn, old)  # read-only mappings of the old page go
+        self.readonly.discard(gpn)
+        if entry.users == {(self.vm_id, gpn)}:
+            entry.shared_readonly = False  # the last user keeps the page, writable
+            return
+        new = mm.alloc(self.home)
+        mm.machine.write_phys(new << 12, mm.machine.read_phys(old << 12, PAGE))
+        mm.add_user(new, self.vm_id, gpn)
+        mm.remove_user(old, self.vm_id, gpn)
+        self.mpn[gpn] = new
+        self.lo[gpn] = (new << 6) | CACHEABLE | LO_D | LO_V
+        self.allocations += 1
+
     def release_all(self) -> None:
         for gpn in range(self.npages):
             if self.mpn[gpn] != NO_PAGE:

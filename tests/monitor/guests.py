@@ -414,3 +414,16 @@ start:
     b 3b
     nop
 """
+
+
+# (sharing) increments the word at guest-physical 0x7000 and exits with it
+BUMP_SHARED = """
+start:
+    li $t0, {KB} + 0x7000
+    lw $t1, 0($t0)
+    addiu $t1, $t1, 1
+    sw $t1, 0($t0)
+    lw $a0, 0($t0)
+    li $v0, 7
+    syscall
+"""

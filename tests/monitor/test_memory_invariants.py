@@ -27,7 +27,9 @@ ops = st.lists(st.one_of(
     st.tuples(st.just("free"), st.integers(0, 2), st.integers(0, PAGES - 1)),
     st.tuples(st.just("zero"), st.integers(0, 2), st.integers(0, PAGES - 1)),
     st.tuples(st.just("touch"), st.integers(0, 1), st.integers(0, 31), st.booleans()),
-    st.tuples(st.just("ktouch"), st.integers(0, 1), st.integers(0, PAGES + 1)),
+    st.tuples(st.just("ktouch"), st.integers(0, 1), st.integers(0, PAGES + 1), st.booleans()),
+    st.tuples(st.just("share"), st.integers(0, 2), st.integers(0, PAGES - 1), st.integers(0, 2),
+              st.integers(0, PAGES - 1)),
     st.tuples(st.just("probe"), st.integers(0, 1), st.integers(0, 15), st.integers(0, 3)),
     st.tuples(st.just("asid"), st.integers(0, 1), st.integers(0, 3)),
     st.tuples(st.just("yield"), st.integers(0, 1)),
@@ -40,11 +42,17 @@ def check(mon: Monitor) -> None:
         for gpn, mpn in enumerate(vm.pmap.mpn):
             if mpn != NO_PAGE:
                 assert mpn != 0, "the monitor's own page"
-                assert mon.memmap.entries[mpn].users == {(vm.id, gpn)}
+                users = mon.memmap.entries[mpn].users
+                assert (vm.id, gpn) in users
+                assert len(users) == 1 or mon.memmap.entries[mpn].shared_readonly
+                if len(users) > 1:
+                    assert all(mon.vms[u].pmap.mpn[g] == mpn and g in mon.vms[u].pmap.readonly
+                               for u, g in users)
         for v in vm.vcpus:  # no stale L2TLB entry: each names the pmap's current page
             for (_vpn, _asid), (lo, gpn) in v.l2tlb.entries.items():
                 assert lo >> 6 == vm.pmap.mpn[gpn]
-    used = [m for vm in mon.vms for m in vm.pmap.mpn if m != NO_PAGE]
+    used = [m for vm in mon.vms for m in vm.pmap.mpn
+            if m != NO_PAGE and not mon.memmap.entries[m].shared_readonly]
     assert len(used) == len(set(used))
 
 
@@ -58,7 +66,10 @@ def test_hardware_tlbs_only_map_the_owners_pages(seq):
     mon.boot()
     for op in seq:
         kind = op[0]
-        if kind in ("free", "zero"):
+        if kind == "share":
+            if op[1] != op[3]:
+                mon.share_page(mon.vms[op[1]], op[2], mon.vms[op[3]], op[4])
+        elif kind in ("free", "zero"):
             pm = mon.vms[op[1]].pmap
             pm.release(op[2])
             if kind == "zero":
@@ -83,7 +94,8 @@ def test_hardware_tlbs_only_map_the_owners_pages(seq):
                 c.status = 0
                 mon._tlb_fault(v, cpu, ci, e)
             elif kind == "ktouch":
-                e = SimpleNamespace(code=2, badvaddr=0xC0000000 + (op[2] << 12), pc=0x10,
+                e = SimpleNamespace(code=3 if op[3] else 2,
+                                    badvaddr=0xC0000000 + (op[2] << 12), pc=0x10,
                                     bd=False, mode=1, refill=True, ce=0, insn=0)
                 c.status = 0
                 mon._tlb_fault(v, cpu, ci, e)
@@ -140,3 +152,25 @@ def test_virtual_cp0_applies_the_hardware_masks(writes):
         if (reg, sel) == (13, 0):
             continue  # Cause.TI follows the real timer
         assert v.read(reg, sel, 0) == cpu.cp0(reg, sel), (reg, sel)
+
+
+def test_shared_page_is_copied_on_write():
+    from tests.monitor import guests
+    from tests.monitor.conftest import disco_vm
+
+    m = Machine(cpus=1, ram_bytes=1 << 20)
+    mon = Monitor(m)
+    a = disco_vm(mon, guests.BUMP_SHARED, "a", pages=16)
+    b = disco_vm(mon, guests.BUMP_SHARED, "b", pages=16)
+    a.write_guest(0x7000, (41).to_bytes(4, "little"))
+    mon.share_page(a, 7, b, 7)
+    shared = a.pmap.mpn[7]
+    assert b.pmap.mpn[7] == shared and mon.memmap.entries[shared].shared_readonly
+    assert b.read_guest(0x7000, 4) == (41).to_bytes(4, "little")
+    assert mon.check_invariants() == []
+    assert mon.run(10_000_000) == "stopped"
+    assert a.exit_code == 42 and b.exit_code == 42
+    # the first writer got a copy; the last user kept the page, now private
+    assert a.pmap.mpn[7] != b.pmap.mpn[7] and shared in (a.pmap.mpn[7], b.pmap.mpn[7])
+    assert not mon.memmap.entries[shared].shared_readonly
+    assert mon.check_invariants() == []
