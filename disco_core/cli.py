@@ -139,6 +139,8 @@ def cmd_boot(args: argparse.Namespace) -> int:
         print(json.dumps({"output": result.output, **result.to_json()}, indent=2))
     else:
         print()
+        if result.backtrace:
+            print("symbolised backtrace:")
         for line in result.backtrace:
             print(f"  {line}")
     if result.reason == "halt":
