@@ -427,3 +427,44 @@ start:
     li $v0, 7
     syscall
 """
+
+
+# privileged instructions in branch delay slots
+DELAY_SLOTS = """
+start:
+    li $s0, {KB} + 0x5000
+    li $t2, 0
+    li $t1, 0x80003000
+    b 1f
+    mtc0 $t1, $14           # in the delay slot of a taken branch
+    li $t2, 0xdead          # skipped
+1:  mfc0 $t3, $14
+    beqz $zero, 2f
+    mfc0 $t4, $15, 1        # delay slot again
+    nop
+2:  sw $t3, 0($s0)
+    sw $t4, 4($s0)
+    sw $t2, 8($s0)
+    {DONE}
+"""
+
+# a software interrupt raised by MTC0 Cause is taken right after the MTC0
+SOFT_INTERRUPT = """
+start:
+    li $t0, 0x80002000
+    mtc0 $t0, $15, 1
+    li $t0, 0x0101          # IM0, IE
+    mtc0 $t0, $12
+    li $t0, 0x100           # Cause.IP0
+    mtc0 $t0, $13
+    li $s3, 1               # the interrupt comes before this
+    li $s3, 2
+    {DONE}
+
+    .org 0x1180
+    mfc0 $s1, $13
+    mfc0 $s2, $14
+    mfc0 $s4, $12
+    mtc0 $zero, $13         # acknowledge, so the native end can wait
+    {DONE}
+"""

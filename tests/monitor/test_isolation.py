@@ -44,6 +44,7 @@ def test_guest_kernel_cannot_reach_unmapped_segments(addr, segment):
     ("li $t0, 0x80001000\n lw $t1, 0($t0)", 4, 0x80001000),
     ("break", 9, None),
     ("rdhwr $t0, $2", 10, None),  # HWREna does not allow it: Reserved Instruction
+    ("b 1f\n syscall\n1: nop", 8, None),  # in a delay slot: EPC is the branch, BD set
 ])
 def test_user_mode_faults_are_reflected_to_the_guest_kernel(user, code, badvaddr):
     body = guests.USER_FAULT.replace("{USER}", user)

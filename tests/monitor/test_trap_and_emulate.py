@@ -37,3 +37,23 @@ def test_every_privileged_instruction_matches_native():
     assert any(g for g, _ in words)
     assert {"mtc0", "mfc0", "tlbwi", "tlbp", "tlbr", "di", "ei", "rdhwr", "cache"} <= set(
         vm.stats.count)
+
+
+def test_privileged_instructions_in_delay_slots():
+    _mon, vm = run_disco(guests.DELAY_SLOTS)
+    assert vm.stop_reason == "exit(0)"
+    native = run_native(guests.DELAY_SLOTS)
+    assert vm.read_guest(0x5000, 12) == native.read_phys(0x5000, 12)
+    assert vm.read_guest(0x5000, 4) == (0x80003000).to_bytes(4, "little")
+
+
+def test_software_interrupt_is_taken_after_the_mtc0():
+    _mon, vm = run_disco(guests.SOFT_INTERRUPT)
+    assert vm.stop_reason == "exit(0)"
+    native = run_native(guests.SOFT_INTERRUPT).cpus[0]
+    g = vm.vcpus[0].ctx.gpr
+    for r in (17, 19, 20):  # s1 Cause, s3 (not yet set), s4 Status (EXL)
+        assert g[r] == native.gpr[r], (r, hex(g[r]), hex(native.gpr[r]))
+    # s2: EPC, the instruction after the MTC0, in each one's kernel segment
+    assert g[18] - guests.DISCO_KB == native.gpr[18] - guests.NATIVE_KB
+    assert g[17] & 0x7C == 0 and g[19] == 0
