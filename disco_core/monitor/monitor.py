@@ -224,10 +224,16 @@ class Monitor:
         while left > 0:
             if self._running_vms == 0:
                 return "stopped"
-            ex = m.run(min(self.slice, left))
+            # run_raw: one Exit record per exit instead of run()'s two (guests never
+            # reach a device, but a machine may have some for its own use)
+            ex = m.run_raw(min(self.slice, left))
             left -= ex.executed
             reason = ex.reason
-            if reason == ExitReason.EXCEPTION:
+            if reason == ExitReason.MMIO:
+                m._dispatch_mmio(ex)
+                if m.halted:
+                    return "halt"
+            elif reason == ExitReason.EXCEPTION:
                 self.exits += 1
                 self._on_exception(ex.cpu, ex.exception)
             elif reason == ExitReason.BUDGET:
