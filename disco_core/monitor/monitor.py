@@ -126,6 +126,7 @@ class Monitor:
         self.exits = 0
         self._running_vms = 0
         self._scheduling = -1
+        self._slice_left = slice_instructions
         c = costs
         self._kind_cost = {
             "mfc0": c.mfc0_mtc0, "mtc0": c.mfc0_mtc0, "tlbwi": c.tlb_write,
@@ -226,8 +227,9 @@ class Monitor:
                 return "stopped"
             # run_raw: one Exit record per exit instead of run()'s two (guests never
             # reach a device, but a machine may have some for its own use)
-            ex = m.run_raw(min(self.slice, left))
+            ex = m.run_raw(min(self._slice_left, left))
             left -= ex.executed
+            self._slice_left -= ex.executed
             reason = ex.reason
             if reason == ExitReason.MMIO:
                 m._dispatch_mmio(ex)
@@ -237,7 +239,7 @@ class Monitor:
                 self.exits += 1
                 self._on_exception(ex.cpu, ex.exception)
             elif reason == ExitReason.BUDGET:
-                self._slice_end()
+                pass
             elif reason == ExitReason.WAIT:
                 self._slice_end()
                 if not self.ready:
@@ -246,6 +248,9 @@ class Monitor:
                 return "halt"
             else:
                 raise CoreBug(f"the monitor got an unexpected exit {ex}")
+            if self._slice_left <= 0:  # a slice boundary, however many exits fell in it
+                self._slice_left = self.slice
+                self._slice_end()
         return "budget"
 
     # ---- exits ------------------------------------------------------------------------------
@@ -692,10 +697,13 @@ class Monitor:
     def _go_idle(self, ci: int) -> None:
         cpu = self.cpus[ci]
         self.current[ci] = None
-        cpu.set_cp0(12, _REAL_BASE)  # kernel mode, waiting for a kick or the timer
-        self.real_status[ci] = _REAL_BASE
+        deadlines = [w.deadline for w in self.waiting if w.deadline is not None]
+        # kernel mode, waiting for a kick, and for the timer only if a vCPU needs it:
+        # with nothing due the machine reports that every CPU waits (Monitor.run: "idle")
+        status = (_REAL_BASE if deadlines else _REAL_BASE & ~_IM_TIMER)
+        cpu.set_cp0(12, status)
+        self.real_status[ci] = status
         cpu.pc = IDLE_PC
-        deadlines = [w.deadline for w in self.waiting if w.deadline]
         self._arm_real_timer(cpu, self.now(cpu), min(deadlines) if deadlines else None)
 
     def _switch_in(self, v: VCpu, ci: int) -> None:

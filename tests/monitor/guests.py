@@ -468,3 +468,85 @@ start:
     mtc0 $zero, $13         # acknowledge, so the native end can wait
     {DONE}
 """
+
+
+# every monitor call once; results stored at guest-physical 0x5000 onwards
+MONITOR_CALLS = """
+start:
+    li $s0, {KB} + 0x5000
+    li $v0, 9               # PUTS
+    la $a0, msg
+    li $a1, 6
+    syscall
+    sw $v0, 0($s0)
+    li $v0, 1               # GETC twice: 'x' then nothing
+    syscall
+    sw $v0, 4($s0)
+    li $v0, 1
+    syscall
+    sw $v0, 8($s0)
+    li $t0, 0
+1:  li $v0, 8               # INFO 0..4
+    move $a0, $t0
+    syscall
+    sll $t1, $t0, 2
+    addu $t1, $t1, $s0
+    sw $v0, 12($t1)
+    addiu $t0, $t0, 1
+    li $t1, 5
+    bne $t0, $t1, 1b
+    nop
+    li $t2, {KB} + 0x9000   # ZERO_PAGE: a written page reads as zeros again
+    li $t3, 77
+    sw $t3, 0($t2)
+    li $v0, 2
+    li $a0, 9
+    syscall
+    sw $v0, 32($s0)
+    lw $t4, 0($t2)
+    sw $t4, 36($s0)
+    li $t2, {KB} + 0xA000   # PAGE_FREED: likewise, on the next touch
+    sw $t3, 0($t2)
+    li $v0, 3
+    li $a0, 10
+    syscall
+    sw $v0, 40($s0)
+    lw $t4, 0($t2)
+    sw $t4, 44($s0)
+    li $v0, 3               # outside the VM
+    li $a0, 100000
+    syscall
+    sw $v0, 48($s0)
+    li $v0, 4               # YIELD
+    syscall
+    sw $v0, 52($s0)
+    li $v0, 31              # unknown
+    syscall
+    sw $v0, 56($s0)
+    li $v0, 0               # PUTC
+    li $a0, 0x21
+    syscall
+    {DONE}
+msg: .ascii "hello\\n"
+"""
+
+
+# idles until a virtual interrupt comes, then exits with Cause.IP
+WAIT_FOR_POST = """
+start:
+    li $t0, 0x80002000
+    mtc0 $t0, $15, 1
+    li $t0, 0x0401          # IM2, IE
+    mtc0 $t0, $12
+1:  li $v0, 5
+    syscall                 # IDLE
+    b 1b
+    nop
+
+    .org 0x1180
+    mfc0 $a0, $13
+    srl $a0, $a0, 8
+    andi $a0, $a0, 0xff
+    li $v0, 7
+    syscall
+"""
