@@ -39,7 +39,7 @@ from disco_core.monitor.emulate import (
     NotEmulated,
 )
 from disco_core.monitor.l2tlb import GLOBAL
-from disco_core.monitor.memmap import MemMap
+from disco_core.monitor.memmap import MemMap, OutOfMachineMemory
 from disco_core.monitor.pmap import NO_PAGE, PMap
 from disco_core.monitor.vcpu import (
     CA_TI,
@@ -271,6 +271,9 @@ class Monitor:
         except GuestFault as f:
             self._charge(cpu, vm, "reflect", self.costs.trap)
             self.stop_vm(vm, f"illegal operation at pc {e.pc:#010x}: {f}")  # type: ignore
+            return
+        except OutOfMachineMemory as f:
+            self.stop_vm(vm, f"out of machine memory at pc {e.pc:#010x}: {f}")  # type: ignore
             return
         except _Stop as s:
             self._charge(cpu, vm, "monitor_call", self.costs.trap + self.costs.monitor_call)

@@ -550,3 +550,42 @@ start:
     li $v0, 7
     syscall
 """
+
+
+# (3, realistic) the same user program, with a refill handler that walks a page
+# table through Context.PTEBase (at guest-physical 0x800000): its loads take kernel
+# TLB faults under Disco, inside the guest's exception handler
+_PT_SETUP = """
+start:
+    li $t0, {KB} + 0x800000 + (0x00400000 >> 13) * 16
+    li $t1, (0x10 << 6) | (3 << 3) | 6
+    li $t2, NPTES
+1:  sw $t1, 0($t0)          # page k's PTE at PTEBase + VPN2 * 16 + (k & 1) * 8
+    addiu $t1, $t1, 1 << 6
+    addiu $t2, $t2, -1
+    bnez $t2, 1b
+    addiu $t0, $t0, 8
+    li $t0, {KB} + 0x800000
+    mtc0 $t0, $4            # Context.PTEBase
+    li $t0, 0x80002000
+""".replace("NPTES", str(PAGES + 2))
+_PT_REFILL = """
+    .org 0x1000             # refill vector: walk the page table
+    mfc0 $k1, $4
+    lw $k0, 0($k1)
+    mtc0 $k0, $2
+    lw $k0, 8($k1)
+    mtc0 $k0, $3
+    li $k0, {KB} + 0x5000
+    lw $k1, 0($k0)
+    addiu $k1, $k1, 1
+    sw $k1, 0($k0)
+    tlbwr
+    eret
+    nop
+"""
+PAGE_TABLE_REFILL = (
+    REFILL_COUNTING.replace("start:\n    li $t0, 0x80002000\n", _PT_SETUP)
+    .replace(REFILL_COUNTING[REFILL_COUNTING.index("    .org 0x1000"):
+                             REFILL_COUNTING.index("    .org 0x1180")], _PT_REFILL)
+)

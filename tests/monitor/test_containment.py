@@ -54,3 +54,11 @@ def test_idle_vm_gives_its_cpu_away():
     assert mon.run(100_000_000) == "stopped"
     assert waiter.stop_reason == f"exit({guests.TICKS})"
     assert counter.stop_reason == "exit(3)"
+
+
+def test_running_out_of_machine_memory_stops_the_vm_alone():
+    m = Machine(cpus=1, ram_bytes=128 << 12)  # 128 machine pages for a VM of 512
+    mon = Monitor(m)
+    greedy = disco_vm(mon, guests.SCAN, "greedy", pages=512)
+    assert mon.run(50_000_000) == "stopped"
+    assert "out of machine memory" in greedy.stop_reason

@@ -48,3 +48,16 @@ def test_l2tlb_replacement_and_global_entries():
     t.flush()
     assert len(t) == 0 and len(evicted) == 5
     assert L2Tlb(0).insert(1, 1, 1, 1) is None
+
+
+def test_page_table_refill_handler_matches_native():
+    assert "mfc0 $k1, $4" in guests.PAGE_TABLE_REFILL
+    assert "0x00400000 - 0x10000" not in guests.PAGE_TABLE_REFILL
+    mon, vm = run_disco(guests.PAGE_TABLE_REFILL, pages=0x900, tlb_entries=8)
+    assert vm.stop_reason == "exit(0)", vm.stop_reason
+    native = run_native(guests.PAGE_TABLE_REFILL, tlb_entries=8)
+    assert vm.vcpus[0].ctx.gpr[16] == native.cpus[0].gpr[16]  # the user's sum
+    assert int.from_bytes(vm.read_guest(0x5000, 4), "little") == PAIRS
+    assert int.from_bytes(native.read_phys(0x5000, 4), "little") > 5 * PAIRS
+    assert vm.stats.count["kernel_tlb_fault"] > 0
+    assert mon.check_invariants() == []
