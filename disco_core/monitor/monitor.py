@@ -185,6 +185,9 @@ class Monitor:
         vm.exit_code = exit_code
         self.reports.append(f"VM {vm.id} {vm.name!r} stopped: {reason}")
         gids = {v.gid for v in vm.vcpus}
+        # out of the queues first, so the CPUs it leaves cannot pick its other vCPUs
+        self.ready = [v for v in self.ready if v.gid not in gids]
+        self.waiting = [v for v in self.waiting if v.gid not in gids]
         for v in vm.vcpus:
             if v.state == RunState.RUNNING and v.cpu is not None:
                 ci = v.cpu
@@ -192,8 +195,6 @@ class Monitor:
                 self._schedule(ci)
             v.state = RunState.STOPPED
             v.l2tlb.flush()
-        self.ready = [v for v in self.ready if v.gid not in gids]
-        self.waiting = [v for v in self.waiting if v.gid not in gids]
         for ci in range(self.ncpus):
             if self.hw_owner[ci] in gids:
                 self.hw_flush(ci)

@@ -589,3 +589,27 @@ PAGE_TABLE_REFILL = (
     .replace(REFILL_COUNTING[REFILL_COUNTING.index("    .org 0x1000"):
                              REFILL_COUNTING.index("    .org 0x1180")], _PT_REFILL)
 )
+
+
+# vCPU 1 panics at once; the other vCPUs count forever
+SMP_ONE_PANICS = """
+start:
+    li $v0, 8
+    li $a0, 1
+    syscall
+    li $t0, 1
+    bne $v0, $t0, 2f
+    nop
+    li $v0, 6
+    li $a0, 0
+    li $a1, 0
+    syscall
+2:  addiu $s0, $s0, 1
+    andi $t0, $s0, 0xfff
+    bnez $t0, 2b
+    nop
+    li $v0, 4               # yield now and then
+    syscall
+    b 2b
+    nop
+"""

@@ -62,3 +62,16 @@ def test_running_out_of_machine_memory_stops_the_vm_alone():
     greedy = disco_vm(mon, guests.SCAN, "greedy", pages=512)
     assert mon.run(50_000_000) == "stopped"
     assert "out of machine memory" in greedy.stop_reason
+
+
+def test_one_vcpu_panicking_stops_every_vcpu_of_its_vm():
+    from disco_core.monitor.vcpu import RunState
+
+    m = Machine(cpus=2, ram_bytes=4 << 20)
+    mon = Monitor(m, timeslice_cycles=20_000)
+    smp = disco_vm(mon, guests.SMP_ONE_PANICS, "smp", vcpus=3)
+    good = disco_vm(mon, guests.COUNTER.replace("N", "100000"), "good")
+    assert mon.run(100_000_000) == "stopped"
+    assert smp.stop_reason == "guest panic: " and good.stop_reason == "exit(3)"
+    assert all(v.state == RunState.STOPPED and v.cpu is None for v in smp.vcpus)
+    assert all(cur is None or cur.vm is not smp for cur in mon.current)
