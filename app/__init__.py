@@ -1,0 +1,1 @@
+"""Disco Workbench: the desktop application (PySide6 + pyqtgraph). See docs/app.md."""

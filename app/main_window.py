@@ -1,0 +1,256 @@
+"""The main window: topology, heat map, consoles, plots and the debugger dock.
+
+Snapshots arrive from the engine by signal and are only stored; a QTimer
+renders the newest one at its own pace, so a burst of snapshots never piles
+up work in the event loop.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QSettings, Qt, QTimer
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QGroupBox,
+    QLabel,
+    QMainWindow,
+    QSplitter,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app import theme
+from app.engine import Engine
+from app.views.console_view import ConsoleView
+from app.views.debugger_dock import DebuggerDock
+from app.views.heatmap_view import HeatmapView
+from app.views.plots_view import PlotsView
+from app.views.topology_view import TopologyView
+from disco_core.session import Event, FeedConsole, Pause, Resume, Session, SetTiming, Snapshot
+
+RENDER_INTERVAL_MS = 35  # one rendering stage per tick (see _stages)
+
+
+def _panel(title: str, widget: QWidget) -> QGroupBox:
+    box = QGroupBox(title)
+    layout = QVBoxLayout(box)
+    layout.setContentsMargins(4, 8, 4, 4)
+    layout.addWidget(widget)
+    return box
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, session: Session, settings: QSettings | None = None,
+                 start: bool = True, owns_session: bool = True, persist: bool = True) -> None:
+        super().__init__()
+        self.setObjectName("workbench")
+        self.session = session
+        self.owns_session = owns_session
+        self.persist = persist  # restore and save the layout (not for screenshots)
+        self.settings = settings if settings is not None else QSettings()
+        self.setWindowTitle(f"Disco Workbench \u2014 {session.title}")
+        self.engine = Engine(session, self)
+        self.latest: Snapshot | None = None
+        self.rendered: Snapshot | None = None
+        self.renders = 0  # heat map redraws; `rendered` is the snapshot they drew
+        self._stage = 0
+        self._drawn: dict[str, Snapshot] = {}
+        # Heat map every other tick (~14/s), topology and consoles every fourth,
+        # plots and debugger every eighth: axis and text layout are what cost most.
+        self._stages = [self._render_heatmap, self._render_machine, self._render_heatmap,
+                        self._render_plots, self._render_heatmap, self._render_machine,
+                        self._render_heatmap, self._render_debugger]
+
+        self.topology = TopologyView()
+        self.heatmap = HeatmapView()
+        self.plots = PlotsView()
+        self.consoles: dict[str, ConsoleView] = {}
+        self.console_tabs = QTabWidget()
+        self.console_tabs.setObjectName("consoles")
+        for guest in session.guests:
+            view = ConsoleView(guest.name)
+            view.input_typed.connect(self._typed)
+            self.consoles[guest.name] = view
+            self.console_tabs.addTab(view, guest.name)
+
+        top = QSplitter(Qt.Orientation.Horizontal)
+        top.setObjectName("top-split")
+        top.addWidget(_panel("Machine topology", self.topology))
+        top.addWidget(_panel("Page placement: misses per page, coloured by the node that "
+                             "missed", self.heatmap))
+        bottom = QSplitter(Qt.Orientation.Horizontal)
+        bottom.setObjectName("bottom-split")
+        bottom.addWidget(_panel("Consoles", self.console_tabs))
+        bottom.addWidget(_panel("Live", self.plots))
+        main = QSplitter(Qt.Orientation.Vertical)
+        main.setObjectName("main-split")
+        main.addWidget(top)
+        main.addWidget(bottom)
+        top.setSizes([520, 520])
+        bottom.setSizes([560, 480])
+        main.setSizes([430, 330])
+        self._splitters = [top, bottom, main]
+        self.setCentralWidget(main)
+
+        self.debugger = DebuggerDock(self)
+        self.debugger.images = session.images()
+        self.debugger.set_cpus(session.machine.config.cpus)  # the shape, not the machine
+        self.debugger.commanded.connect(self.engine.send)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.debugger)
+
+        self._build_toolbar()
+        self.state_label = QLabel()
+        self.time_label = QLabel()
+        self.speed_label = QLabel()
+        for label in (self.state_label, self.time_label, self.speed_label):
+            label.setStyleSheet("padding: 0 10px;")
+            self.statusBar().addPermanentWidget(label)
+
+        self.engine.snapshot_ready.connect(self._received)
+        self.engine.events_ready.connect(self._events)
+        self.engine.errored.connect(self._errored)
+        self.render_timer = QTimer(self)
+        self.render_timer.setInterval(RENDER_INTERVAL_MS)
+        self.render_timer.timeout.connect(self.render_step)
+        self.render_timer.start()
+        self.resize(1600, 1000)
+        if persist:
+            self._restore_settings()
+        if start:
+            self.engine.start()
+
+    def _build_toolbar(self) -> None:
+        bar = self.addToolBar("Run")
+        bar.setObjectName("run-toolbar")
+        bar.setMovable(False)
+        d = self.debugger
+        for act in (d.act_continue, d.act_pause, d.act_step, d.act_over, d.act_out):
+            bar.addAction(act)
+        bar.addSeparator()
+        self.timing_box = QCheckBox("timing mode (caches + NUMA fabric)")
+        self.timing_box.setObjectName("timing-mode")
+        self.timing_box.setChecked(bool(self.session.machine.config.timing))
+        self.timing_box.toggled.connect(lambda on: self.engine.send(SetTiming(on)))
+        bar.addWidget(self.timing_box)
+        view_menu = self.menuBar().addMenu("&View")
+        view_menu.addAction(self.debugger.toggleViewAction())
+        run_menu = self.menuBar().addMenu("&Run")
+        for act in (d.act_continue, d.act_pause, d.act_step, d.act_over, d.act_out):
+            run_menu.addAction(act)
+        quit_action = QAction("Quit", self)
+        quit_action.setShortcut(QKeySequence.StandardKey.Quit)
+        quit_action.triggered.connect(self.close)
+        self.menuBar().addMenu("&File").addAction(quit_action)
+
+    # ---- snapshots -------------------------------------------------------------
+
+    def _received(self, snap: Snapshot) -> None:
+        self.latest = snap
+        if not snap.running:
+            # A stop, a step or a command while paused: rare, and the user waits
+            # for it, so every view shows it at once.
+            self.render()
+
+    def render(self) -> None:
+        """Bring every view up to the newest snapshot (tests and screenshots)."""
+        for _ in range(len(self._stages)):
+            self.render_step()
+
+    def render_step(self) -> None:
+        """One timer tick: one stage of the rendering, so no tick blocks the event loop
+        for long; the heat map gets every other tick."""
+        snap = self.latest
+        if snap is None:
+            return
+        stage = self._stages[self._stage % len(self._stages)]
+        self._stage += 1
+        stage(snap)
+        if stage == self._render_heatmap:
+            self.rendered = snap
+            self.renders += 1
+
+    def _render_heatmap(self, snap: Snapshot) -> None:
+        if snap is not self._drawn.get("heat"):
+            self._drawn["heat"] = snap
+            self.heatmap.update_snapshot(snap)
+
+    def _render_machine(self, snap: Snapshot) -> None:
+        if snap is self._drawn.get("machine"):
+            return
+        self._drawn["machine"] = snap
+        self.topology.update_snapshot(snap)
+        for c in snap.consoles:
+            view = self.consoles.get(c.guest)
+            if view is not None:
+                view.update_console(c)
+        state = "halted" if snap.halted else ("running" if snap.running else "paused")
+        color = {"running": theme.STATE_RUNNING, "paused": theme.STATE_PAUSED,
+                 "halted": theme.STATE_STOPPED}[state]
+        self.state_label.setText(f"<b style='color:{color.name()}'>\u25cf {state}</b>")
+        self.time_label.setText(f"simulated {snap.sim_seconds * 1000:,.1f} ms  \u00b7  "
+                                f"{snap.instructions:,} instructions")
+        self.speed_label.setText(f"{snap.guest_mips:.1f} MIPS")
+        if self.timing_box.isChecked() != snap.timing and not self.timing_box.hasFocus():
+            self.timing_box.blockSignals(True)
+            self.timing_box.setChecked(snap.timing)
+            self.timing_box.blockSignals(False)
+
+    def _render_plots(self, snap: Snapshot) -> None:
+        if snap is not self._drawn.get("plots"):
+            self._drawn["plots"] = snap
+            self.plots.update_snapshot(snap)
+
+    def _render_debugger(self, snap: Snapshot) -> None:
+        if snap is not self._drawn.get("debugger"):
+            self._drawn["debugger"] = snap
+            self.debugger.update_snapshot(snap)
+
+    def _events(self, events: list[Event]) -> None:
+        for e in events:
+            if e.kind in ("breakpoint", "step", "halted", "error", "breakpoint-set", "resumed"):
+                self.statusBar().showMessage(e.message, 8000)
+
+    def _errored(self, message: str) -> None:
+        self.statusBar().showMessage(message.splitlines()[0], 15000)
+
+    def _typed(self, guest: str, data: bytes) -> None:
+        self.engine.send(FeedConsole(guest, data))
+
+    def pause(self) -> None:
+        self.engine.send(Pause())
+
+    def resume(self) -> None:
+        self.engine.send(Resume())
+
+    # ---- settings and closing ----------------------------------------------------
+
+    def _restore_settings(self) -> None:
+        s = self.settings
+        geometry = s.value("window/geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        state = s.value("window/state")
+        if state is not None:
+            self.restoreState(state)
+        for split in self._splitters:
+            sizes = s.value(f"splitters/{split.objectName()}")
+            if sizes is not None:
+                split.restoreState(sizes)
+
+    def save_settings(self) -> None:
+        s = self.settings
+        s.setValue("window/geometry", self.saveGeometry())
+        s.setValue("window/state", self.saveState())
+        for split in self._splitters:
+            s.setValue(f"splitters/{split.objectName()}", split.saveState())
+        s.sync()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if self.persist:
+            self.save_settings()
+        self.render_timer.stop()
+        self.engine.stop()
+        if self.owns_session:
+            self.session.close()
+        super().closeEvent(event)

@@ -1,0 +1,84 @@
+"""Colours shared by the views: a dark theme readable on a projector."""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtGui import QColor, QPalette
+from PySide6.QtWidgets import QApplication
+
+BACKGROUND = QColor("#14181d")
+PANEL = QColor("#1e242b")
+TEXT = QColor("#e6e9ec")
+TEXT_DIM = QColor("#9aa4ae")
+LINK_IDLE = QColor("#3a434d")
+ACCENT = QColor("#4fc3f7")
+
+# One hue per node (cycled past 16): the heat map colours misses by the node
+# that took them with the same colours as the topology's node frames.
+NODE_COLORS = [
+    "#4fc3f7", "#ff8a65", "#aed581", "#ba68c8", "#ffd54f", "#4db6ac", "#f06292", "#90a4ae",
+    "#7986cb", "#e57373", "#81c784", "#ffb74d", "#64b5f6", "#dce775", "#a1887f", "#f48fb1",
+]
+
+STATE_RUNNING = QColor("#66bb6a")
+STATE_WAITING = QColor("#ffca28")
+STATE_PARKED = QColor("#546e7a")
+STATE_STOPPED = QColor("#ef5350")
+STATE_PAUSED = QColor("#29b6f6")
+
+
+def node_color(node: int) -> QColor:
+    return QColor(NODE_COLORS[node % len(NODE_COLORS)])
+
+
+def node_rgb_table(nodes: int) -> np.ndarray:
+    """(nodes, 3) float32 in 0..1."""
+    out = np.zeros((nodes, 3), np.float32)
+    for n in range(nodes):
+        c = node_color(n)
+        out[n] = (c.redF(), c.greenF(), c.blueF())
+    return out
+
+
+def cpu_state_color(state: int, machine_running: bool, stopped_here: bool) -> QColor:
+    from disco_core.machine import CpuState
+
+    if stopped_here:
+        return STATE_STOPPED
+    if state == int(CpuState.PARKED):
+        return STATE_PARKED
+    if state == int(CpuState.WAITING):
+        return STATE_WAITING
+    return STATE_RUNNING if machine_running else STATE_PAUSED
+
+
+def heat(frac: float) -> QColor:
+    """Idle grey through orange to hot yellow-white."""
+    frac = min(max(frac, 0.0), 1.0)
+    if frac < 0.02:
+        return LINK_IDLE
+    a, b = (QColor("#ff7043"), QColor("#fff59d")) if frac > 0.5 else (QColor("#5c6bc0"),
+                                                                        QColor("#ff7043"))
+    t = (frac - 0.5) * 2 if frac > 0.5 else frac * 2
+    return QColor(int(a.red() + (b.red() - a.red()) * t),
+                  int(a.green() + (b.green() - a.green()) * t),
+                  int(a.blue() + (b.blue() - a.blue()) * t))
+
+
+def apply(app: QApplication) -> None:
+    """A dark Fusion palette for the whole application."""
+    app.setStyle("Fusion")
+    p = QPalette()
+    p.setColor(QPalette.ColorRole.Window, PANEL)
+    p.setColor(QPalette.ColorRole.WindowText, TEXT)
+    p.setColor(QPalette.ColorRole.Base, BACKGROUND)
+    p.setColor(QPalette.ColorRole.AlternateBase, PANEL)
+    p.setColor(QPalette.ColorRole.Text, TEXT)
+    p.setColor(QPalette.ColorRole.Button, QColor("#2a323b"))
+    p.setColor(QPalette.ColorRole.ButtonText, TEXT)
+    p.setColor(QPalette.ColorRole.Highlight, QColor("#2f6f95"))
+    p.setColor(QPalette.ColorRole.HighlightedText, QColor("#ffffff"))
+    p.setColor(QPalette.ColorRole.ToolTipBase, QColor("#2a323b"))
+    p.setColor(QPalette.ColorRole.ToolTipText, TEXT)
+    p.setColor(QPalette.ColorRole.PlaceholderText, TEXT_DIM)
+    app.setPalette(p)

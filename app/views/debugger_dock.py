@@ -1,0 +1,408 @@
+"""The debugger dock: run control, breakpoints, registers, CP0, disassembly, memory, TLB.
+
+It never touches the machine: what it shows comes from snapshots (the
+session copies the focused CPU's details into `Snapshot.debug`), and what it
+does goes out as session commands through the `commanded` signal.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QAction, QColor, QFont, QKeySequence, QTextCharFormat, QTextCursor
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDockWidget,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QPlainTextEdit,
+    QPushButton,
+    QSplitter,
+    QTableView,
+    QTableWidget,
+    QTableWidgetItem,
+    QTabWidget,
+    QTextEdit,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.models.tlb_model import TlbModel
+from disco_core import disasm
+from disco_core.elf import ElfImage
+from disco_core.session import (
+    AddBreakpoint,
+    Command,
+    Focus,
+    Pause,
+    RemoveBreakpoint,
+    Resume,
+    RunTo,
+    Snapshot,
+    Step,
+    StepOut,
+    StepOver,
+)
+
+GPR_NAMES = ["zero", "at", "v0", "v1", "a0", "a1", "a2", "a3", "t0", "t1", "t2", "t3", "t4",
+             "t5", "t6", "t7", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "t8", "t9",
+             "k0", "k1", "gp", "sp", "fp", "ra"]
+CHANGED = QColor("#7a4b16")
+RUNNING_REFRESH = 0.25  # s between refreshes while the machine runs
+
+
+def mono() -> QFont:
+    f = QFont("DejaVu Sans Mono")
+    f.setStyleHint(QFont.StyleHint.Monospace)
+    f.setPointSize(9)
+    return f
+
+
+def parse_address(text: str) -> int | None:
+    try:
+        return int(text.strip(), 0) & 0xFFFFFFFF
+    except ValueError:
+        return None
+
+
+class DebuggerDock(QDockWidget):
+    commanded = Signal(object)  # a session Command
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__("Debugger", parent)
+        self.setObjectName("debugger")
+        self.images: list[ElfImage] = []
+        body = QWidget()
+        outer = QVBoxLayout(body)
+        outer.setContentsMargins(4, 4, 4, 4)
+
+        # Run control.
+        row = QHBoxLayout()
+        row.addWidget(QLabel("CPU"))
+        self.cpu_box = QComboBox()
+        self.cpu_box.setObjectName("cpu-box")
+        self.cpu_box.currentIndexChanged.connect(self._cpu_chosen)
+        row.addWidget(self.cpu_box)
+        self.act_continue = self._action("Continue", "F5", lambda: self._send(Resume()))
+        self.act_pause = self._action("Pause", "F6", lambda: self._send(Pause()))
+        self.act_step = self._action("Step into", "F11", lambda: self._send(Step(self.cpu)))
+        self.act_over = self._action("Step over", "F10", lambda: self._send(StepOver(self.cpu)))
+        self.act_out = self._action("Step out", "Shift+F11", lambda: self._send(StepOut(self.cpu)))
+        for act in (self.act_continue, self.act_pause, self.act_step, self.act_over,
+                    self.act_out):
+            b = QToolButton()
+            b.setDefaultAction(act)
+            row.addWidget(b)
+        row.addStretch(1)
+        outer.addLayout(row)
+
+        row = QHBoxLayout()
+        self.run_to = QLineEdit()
+        self.run_to.setObjectName("run-to")
+        self.run_to.setPlaceholderText("run to address or symbol")
+        self.run_to.returnPressed.connect(self._run_to)
+        row.addWidget(self.run_to, 1)
+        go = QPushButton("Run to")
+        go.clicked.connect(self._run_to)
+        row.addWidget(go)
+        self.bp_edit = QLineEdit()
+        self.bp_edit.setObjectName("breakpoint-edit")
+        self.bp_edit.setPlaceholderText("breakpoint: address or symbol")
+        self.bp_edit.returnPressed.connect(self._add_breakpoint)
+        row.addWidget(self.bp_edit, 1)
+        self.bp_this_cpu = QCheckBox("this CPU")
+        self.bp_this_cpu.setToolTip("stop only when the chosen CPU gets there")
+        row.addWidget(self.bp_this_cpu)
+        add = QPushButton("Add")
+        add.clicked.connect(self._add_breakpoint)
+        row.addWidget(add)
+        outer.addLayout(row)
+
+        self.status = QLabel("")
+        self.status.setObjectName("debug-status")
+        outer.addWidget(self.status)
+
+        split = QSplitter(Qt.Orientation.Vertical)
+        self.disassembly = QPlainTextEdit()
+        self.disassembly.setObjectName("disassembly")
+        self.disassembly.setReadOnly(True)
+        self.disassembly.setFont(mono())
+        self.disassembly.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+        split.addWidget(self.disassembly)
+
+        self.tabs = QTabWidget()
+        self.registers = QTableWidget(18, 4)
+        self.registers.setObjectName("registers")
+        self.registers.setFont(mono())
+        self.registers.setHorizontalHeaderLabels(["reg", "value", "reg", "value"])
+        self.registers.verticalHeader().hide()
+        self.registers.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.registers.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.tabs.addTab(self.registers, "Registers")
+        self.cp0 = QTableWidget(0, 2)
+        self.cp0.setObjectName("cp0")
+        self.cp0.setFont(mono())
+        self.cp0.setHorizontalHeaderLabels(["CP0", "value"])
+        self.cp0.verticalHeader().hide()
+        self.cp0.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.cp0.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.tabs.addTab(self.cp0, "CP0")
+        mem = QWidget()
+        ml = QVBoxLayout(mem)
+        ml.setContentsMargins(0, 0, 0, 0)
+        self.mem_addr = QLineEdit()
+        self.mem_addr.setObjectName("memory-address")
+        self.mem_addr.setPlaceholderText("address or symbol, Enter to show")
+        self.mem_addr.returnPressed.connect(self._memory_at)
+        ml.addWidget(self.mem_addr)
+        self.memory = QPlainTextEdit()
+        self.memory.setObjectName("memory")
+        self.memory.setReadOnly(True)
+        self.memory.setFont(mono())
+        self.memory.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+        ml.addWidget(self.memory)
+        self.tabs.addTab(mem, "Memory")
+        self.tlb_model = TlbModel()
+        self.tlb = QTableView()
+        self.tlb.setObjectName("tlb")
+        self.tlb.setFont(mono())
+        self.tlb.setModel(self.tlb_model)
+        self.tlb.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.tabs.addTab(self.tlb, "TLB")
+        bps = QWidget()
+        bl = QVBoxLayout(bps)
+        bl.setContentsMargins(0, 0, 0, 0)
+        self.breakpoints = QListWidget()
+        self.breakpoints.setObjectName("breakpoints")
+        self.breakpoints.setFont(mono())
+        bl.addWidget(self.breakpoints)
+        remove = QPushButton("Remove selected")
+        remove.clicked.connect(self._remove_breakpoint)
+        bl.addWidget(remove)
+        self.tabs.addTab(bps, "Breakpoints")
+        split.addWidget(self.tabs)
+        split.setSizes([300, 260])
+        outer.addWidget(split, 1)
+        self.setWidget(body)
+
+        self._shown_cpus = 0
+        self._requested_cpu: int | None = None
+        self._prev_regs: tuple[int, np.ndarray] | None = None
+        self._prev_cp0: dict[str, int] = {}
+        self._last_refresh = 0.0
+        self._bp_keys: list[tuple[int, int | None]] = []
+        self.snapshot: Snapshot | None = None
+        disasm.disassemble(bytes(4), 0)  # load capstone now, not at the first stop
+
+    # ---- helpers -------------------------------------------------------------
+
+    def _action(self, text: str, key: str, slot) -> QAction:  # type: ignore[no-untyped-def]
+        act = QAction(f"{text}", self)
+        act.setShortcut(QKeySequence(key))
+        act.setToolTip(f"{text} ({key})")
+        act.setShortcutContext(Qt.ShortcutContext.ApplicationShortcut)
+        act.triggered.connect(slot)
+        self.addAction(act)
+        return act
+
+    @property
+    def cpu(self) -> int:
+        return max(self.cpu_box.currentIndex(), 0)
+
+    def _send(self, command: Command) -> None:
+        self.commanded.emit(command)
+
+    def _cpu_chosen(self, index: int) -> None:
+        if index >= 0 and self._shown_cpus:
+            self._prev_regs = None
+            self._requested_cpu = index
+            self._send(Focus(index))
+
+    def _target(self, text: str) -> int | str | None:
+        text = text.strip()
+        if not text:
+            return None
+        address = parse_address(text)
+        return address if address is not None else text
+
+    def _run_to(self) -> None:
+        target = self._target(self.run_to.text())
+        if target is not None:
+            self._send(RunTo(self.cpu, target))
+
+    def _add_breakpoint(self) -> None:
+        target = self._target(self.bp_edit.text())
+        if target is not None:
+            self._send(AddBreakpoint(target, self.cpu if self.bp_this_cpu.isChecked() else None))
+            self.bp_edit.clear()
+
+    def _remove_breakpoint(self) -> None:
+        row = self.breakpoints.currentRow()
+        if 0 <= row < len(self._bp_keys):
+            address, cpu = self._bp_keys[row]
+            self._send(RemoveBreakpoint(address, cpu))
+
+    def _memory_at(self) -> None:
+        target = self._target(self.mem_addr.text())
+        if target is None:
+            return
+        if isinstance(target, str):
+            for image in self.images:
+                try:
+                    target = image.address_of(target)
+                    break
+                except KeyError:
+                    continue
+            else:
+                self.status.setText(f"no symbol named {target!r}")
+                return
+        self._send(Focus(self.cpu, int(target)))
+
+    # ---- updates ---------------------------------------------------------------
+
+    def set_cpus(self, cpus: int) -> None:
+        if cpus != self._shown_cpus:
+            self.cpu_box.blockSignals(True)
+            self.cpu_box.clear()
+            self.cpu_box.addItems([f"CPU {i}" for i in range(cpus)])
+            self.cpu_box.blockSignals(False)
+            self._shown_cpus = cpus
+
+    def update_snapshot(self, snap: Snapshot, force: bool = False) -> None:
+        self.snapshot = snap
+        self.set_cpus(snap.cpus)
+        if self._requested_cpu is not None and snap.debug.cpu == self._requested_cpu:
+            self._requested_cpu = None  # the session follows the choice now
+        # Follow the session's focus (it moves to a CPU that stops), except while
+        # a choice made here is still on its way to the session.
+        if self._requested_cpu is None and snap.debug.cpu != self.cpu_box.currentIndex():
+            self.cpu_box.blockSignals(True)
+            self.cpu_box.setCurrentIndex(snap.debug.cpu)
+            self.cpu_box.blockSignals(False)
+        self.act_continue.setEnabled(not snap.running and not snap.halted)
+        self.act_pause.setEnabled(snap.running)
+        now = time.monotonic()
+        if snap.running and not force and now - self._last_refresh < RUNNING_REFRESH:
+            return
+        self._last_refresh = now
+        cpu = snap.debug.cpu
+        pc = int(snap.pc[cpu])
+        state = "running" if snap.running else ("halted" if snap.halted else "paused")
+        where = self.describe(pc)
+        self.status.setText(f"CPU {cpu}: {state}, pc {where}")
+        self._show_registers(snap, cpu)
+        self._show_cp0(snap)
+        self._show_disassembly(snap, pc)
+        self._show_memory(snap)
+        self.tlb_model.set_tlb(snap.debug.tlb)
+        self._show_breakpoints(snap)
+
+    def describe(self, address: int) -> str:
+        for image in self.images:
+            found = image.symbol_at(address)
+            if found is not None:
+                name, off = found
+                return f"0x{address:08x} <{name}+{off:#x}>" if off else f"0x{address:08x} <{name}>"
+        return f"0x{address:08x}"
+
+    def _cell(self, table: QTableWidget, r: int, c: int, text: str, changed: bool) -> None:
+        item = table.item(r, c)
+        if item is None:
+            item = QTableWidgetItem()
+            table.setItem(r, c, item)
+        item.setText(text)
+        item.setBackground(CHANGED if changed else QColor(0, 0, 0, 0))
+
+    def _show_registers(self, snap: Snapshot, cpu: int) -> None:
+        regs = snap.regs[cpu]
+        extra = np.array([snap.pc[cpu], snap.hi[cpu], snap.lo[cpu]], np.uint32)
+        values = np.concatenate([regs, extra])
+        prev = self._prev_regs[1] if self._prev_regs and self._prev_regs[0] == cpu else None
+        names = [f"${n}" for n in GPR_NAMES] + ["pc", "hi", "lo"]
+        # While running everything changes; highlight what a stop or a step changed.
+        if prev is not None and not snap.running:
+            changed = values != prev
+        else:
+            changed = np.zeros(len(values), bool)
+        self.registers.setRowCount((len(values) + 1) // 2)
+        for i, (name, v) in enumerate(zip(names, values, strict=True)):
+            r, c = i % self.registers.rowCount(), 2 * (i // self.registers.rowCount())
+            self._cell(self.registers, r, c, name, False)
+            self._cell(self.registers, r, c + 1, f"0x{int(v):08x}", bool(changed[i]))
+        self._prev_regs = (cpu, values)
+
+    def _show_cp0(self, snap: Snapshot) -> None:
+        rows = snap.debug.cp0
+        self.cp0.setRowCount(len(rows))
+        for r, (name, value) in enumerate(rows):
+            self._cell(self.cp0, r, 0, name, False)
+            old = self._prev_cp0.get(name)
+            self._cell(self.cp0, r, 1, f"0x{value:08x}",
+                       not snap.running and old is not None and old != value)
+        self._prev_cp0 = dict(rows)
+
+    def _show_disassembly(self, snap: Snapshot, pc: int) -> None:
+        d = snap.debug
+        image = self.images[0] if self.images else None
+        lines = disasm.disassemble(d.code, d.code_address, symbols=image)
+        bps = {b.address for b in snap.breakpoints}
+        text, current = [], -1
+        last_sym = None
+        for line in lines:
+            sym = line.symbol.split("+")[0] if line.symbol else None
+            if sym and sym != last_sym:
+                text.append(f"<{sym}>:")
+            last_sym = sym
+            mark = "\u25cf" if line.address in bps else " "
+            arrow = "\u25b6" if line.address == pc else " "
+            if line.address == pc:
+                current = len(text)
+            text.append(f"{mark}{arrow} {line.address:08x}:  {line.word:08x}  "
+                        f"{line.mnemonic:<8}{line.operands}")
+        if not lines:
+            text.append(f"  (nothing mapped at 0x{pc:08x})")
+        self.disassembly.setPlainText("\n".join(text))
+        if current >= 0:
+            block = self.disassembly.document().findBlockByNumber(current)
+            cursor = QTextCursor(block)
+            sel = QTextEdit.ExtraSelection()
+            fmt = QTextCharFormat()
+            fmt.setBackground(QColor("#2f6f95"))
+            fmt.setProperty(QTextCharFormat.Property.FullWidthSelection, True)
+            sel.format = fmt
+            sel.cursor = cursor
+            self.disassembly.setExtraSelections([sel])
+            self.disassembly.setTextCursor(cursor)
+            self.disassembly.centerCursor()
+
+    def _show_memory(self, snap: Snapshot) -> None:
+        d = snap.debug
+        out = []
+        for off in range(0, len(d.memory), 16):
+            chunk = d.memory[off : off + 16]
+            words = " ".join(chunk[i : i + 4].hex() for i in range(0, len(chunk), 4))
+            text = "".join(chr(b) if 32 <= b < 127 else "." for b in chunk)
+            out.append(f"{d.memory_address + off:08x}:  {words:<35}  {text}")
+        if not d.memory:
+            out.append(f"(nothing mapped at 0x{d.memory_address:08x})")
+        self.memory.setPlainText("\n".join(out))
+        if not self.mem_addr.hasFocus():
+            self.mem_addr.setText(f"0x{d.memory_address:08x}")
+
+    def _show_breakpoints(self, snap: Snapshot) -> None:
+        keys = [(b.address, b.cpu) for b in snap.breakpoints]
+        if keys == self._bp_keys:
+            return
+        self._bp_keys = keys
+        self.breakpoints.clear()
+        for b in snap.breakpoints:
+            where = "any CPU" if b.cpu is None else f"CPU {b.cpu}"
+            QListWidgetItem(f"{b.label}  ({where})", self.breakpoints)

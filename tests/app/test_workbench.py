@@ -1,0 +1,188 @@
+"""The workbench end to end on the default session (numademo on flash8), offscreen."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from PySide6.QtCore import QSettings, Qt, QTimer
+
+from app.engine import Engine
+from app.main_window import MainWindow
+from disco_core.session import AddBreakpoint, Pause, Resume
+
+WAIT = 30_000  # ms: generous, the test machines are shared
+
+
+def rendered(window: MainWindow):  # type: ignore[no-untyped-def]
+    return window.rendered
+
+
+def test_default_session_shows_console_output(make_workbench, qtbot) -> None:
+    window = make_workbench()
+    console = window.consoles["native"]
+    qtbot.waitUntil(lambda: "numademo: 8 CPUs" in console.toPlainText(), timeout=WAIT)
+    qtbot.waitUntil(lambda: "round    0  local" in console.toPlainText(), timeout=WAIT)
+    assert window.console_tabs.tabText(0) == "native"
+    snap = window.rendered
+    assert snap is not None and snap.cpus == 8 and snap.nodes == 8
+
+
+def test_breakpoint_on_symbol_stops_that_cpu(make_workbench, qtbot) -> None:
+    window = make_workbench()
+    dock = window.debugger
+    image = window.session.guests[0].image
+    assert image is not None
+    address = image.address_of("stream_read")
+    qtbot.waitUntil(lambda: window.rendered is not None, timeout=WAIT)
+    dock.cpu_box.setCurrentIndex(5)
+    dock.bp_this_cpu.setChecked(True)
+    qtbot.keyClicks(dock.bp_edit, "stream_read")
+    with qtbot.waitSignal(window.engine.paused, timeout=WAIT):
+        qtbot.keyClick(dock.bp_edit, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: window.rendered is not None and not window.rendered.running,
+                    timeout=WAIT)
+    snap = window.rendered
+    assert snap.stopped_cpu == 5
+    assert int(snap.pc[5]) == address
+    assert dock.cpu_box.currentIndex() == 5
+    text = dock.disassembly.toPlainText()
+    assert "<stream_read>:" in text
+    current = [line for line in text.splitlines() if "\u25b6" in line]
+    assert len(current) == 1 and f"{address:08x}:" in current[0]
+    pc_cells = [dock.registers.item(r, c + 1).text()
+                for r in range(dock.registers.rowCount()) for c in (0, 2)
+                if dock.registers.item(r, c) and dock.registers.item(r, c).text() == "pc"]
+    assert pc_cells == [f"0x{address:08x}"]
+    assert "stream_read" in dock.status.text()
+    assert dock.breakpoints.count() == 1 and "CPU 5" in dock.breakpoints.item(0).text()
+
+
+def test_step_advances_exactly_one_instruction(make_workbench, qtbot) -> None:
+    window = make_workbench()
+    dock = window.debugger
+    qtbot.waitUntil(lambda: window.rendered is not None, timeout=WAIT)
+    with qtbot.waitSignal(window.engine.paused, timeout=WAIT):
+        dock.act_pause.trigger()
+    dock.cpu_box.setCurrentIndex(2)
+    qtbot.waitUntil(lambda: window.rendered is not None and not window.rendered.running
+                    and window.rendered.debug.cpu == 2, timeout=WAIT)
+    assert dock.cpu == 2
+    before = window.rendered
+    n = int(before.cpu_stats["instructions"][2])
+    others = before.cpu_stats["instructions"].copy()
+    dock.act_step.trigger()
+    qtbot.waitUntil(lambda: int(window.rendered.cpu_stats["instructions"][2]) != n,
+                    timeout=WAIT)
+    after = window.rendered
+    assert int(after.cpu_stats["instructions"][2]) == n + 1
+    mask = np.arange(8) != 2
+    assert (after.cpu_stats["instructions"][mask] == others[mask]).all()
+    assert after.stopped_cpu == 2 and not after.running
+    # The step's register changes are highlighted (at least the pc moved).
+    assert int(after.pc[2]) != int(before.pc[2]) or after.regs[2].tolist() != \
+        before.regs[2].tolist()
+
+
+def test_heatmap_changes_when_the_program_touches_memory(make_workbench, qtbot) -> None:
+    window = make_workbench()
+    heat = window.heatmap
+    qtbot.waitUntil(lambda: heat.redraws >= 2 and heat.last_delta_total > 0, timeout=WAIT)
+    first = np.array(heat.image.image, copy=True)
+    count = heat.redraws
+    qtbot.waitUntil(lambda: heat.redraws >= count + 3, timeout=WAIT)
+    assert not np.array_equal(first, heat.image.image)
+    # The pages numademo streams through (8 MiB into each node) have misses.
+    snap = window.rendered
+    per_node = snap.miss_counters.shape[0] // snap.nodes
+    region = (8 << 20) // 4096
+    for node in range(snap.nodes):
+        assert snap.miss_counters[node * per_node + region].sum() > 0
+    text = heat.describe(region)
+    assert "home node 0" in text and "pa 0x00800000" in text
+
+
+def test_ui_stays_responsive_while_simulating(make_workbench, qtbot) -> None:
+    window = make_workbench()
+    qtbot.waitUntil(lambda: window.renders >= 5, timeout=WAIT)
+    gaps: list[float] = []
+    last = [time.monotonic()]
+
+    def tick() -> None:
+        now = time.monotonic()
+        gaps.append(now - last[0])
+        last[0] = now
+
+    timer = QTimer()
+    timer.setInterval(10)
+    timer.timeout.connect(tick)
+    start_renders = window.renders
+    last[0] = time.monotonic()
+    timer.start()
+    qtbot.waitUntil(lambda: len(gaps) >= 150, timeout=WAIT)
+    timer.stop()
+    assert window.renders > start_renders, "the views did not redraw meanwhile"
+    assert window.rendered is not None and window.rendered.running
+    assert max(gaps) < 0.100, f"event loop stalled for {max(gaps) * 1000:.0f} ms"
+
+
+def test_closing_the_window_stops_the_worker(make_workbench, qtbot) -> None:
+    window = make_workbench()
+    qtbot.waitUntil(lambda: window.rendered is not None, timeout=WAIT)
+    assert window.engine.is_running
+    with qtbot.waitSignal(window.engine.finished, timeout=WAIT):
+        window.close()
+    assert not window.engine.is_running
+
+
+def test_layout_is_remembered(make_workbench, qtbot) -> None:
+    window = make_workbench(start=False)
+    window.debugger.hide()
+    split = window.centralWidget()
+    split.setSizes([500, 100])
+    sizes = split.sizes()
+    window.close()
+    assert isinstance(window.settings, QSettings)
+    assert window.settings.value("window/state") is not None
+    again = make_workbench(start=False)
+    assert not again.debugger.isVisible()
+    restored = again.centralWidget().sizes()
+    assert abs(restored[0] / sum(restored) - sizes[0] / sum(sizes)) < 0.05
+
+
+def test_engine_loop_driven_on_the_main_thread(make_session, qtbot) -> None:
+    # As superqt tests its workers: run the loop synchronously so coverage sees it.
+    session = make_session()
+    engine = Engine(session)
+    snapshots = []
+    paused = []
+    engine.snapshot_ready.connect(snapshots.append)
+    engine.paused.connect(lambda: paused.append(True))
+    engine.work(max_slices=5)
+    assert snapshots and snapshots[-1].instructions > 0
+    engine.send(AddBreakpoint("barrier"))
+    engine.work(max_slices=200)
+    assert paused and not session.running
+    assert snapshots[-1].stopped_cpu >= 0
+    image = session.guests[0].image
+    assert image is not None
+    assert int(snapshots[-1].pc[snapshots[-1].stopped_cpu]) == image.address_of("barrier")
+    engine.send(Pause())
+    engine.send(Resume())
+    engine.work(max_slices=3)
+    assert engine.latest is snapshots[-1] or snapshots
+    finished = []
+    engine.finished.connect(lambda: finished.append(True))
+    engine.work(max_slices=1)
+    assert finished
+    engine.deleteLater()
+    session.close()
+
+
+def test_console_keys_reach_the_guest(make_workbench, qtbot) -> None:
+    window = make_workbench(start=False)
+    console = window.consoles["native"]
+    qtbot.keyClicks(console, "ls")
+    qtbot.keyClick(console, Qt.Key.Key_Return)
+    window.engine.work(max_slices=1)  # drain the command queue on this thread
+    assert bytes(window.session.machine.console.input) == b"ls\n"  # type: ignore[attr-defined]
