@@ -69,3 +69,24 @@ def test_monitor_costs_show_up_in_cpu_cycles_and_stats():
                 "l2tlb_refill", "reflected"):
         assert cats[cat][0] > 0 and cats[cat][1] > 0, cat
     assert cats["tlb_write"][0] == vm.stats.count["tlbwr"] + vm.stats.count.get("tlbwi", 0)
+
+
+def test_slicing_the_run_does_not_change_results():
+    """run(a); run(b) reaches the same state as run(a + b), as for the bare machine."""
+
+    def make():
+        m = Machine(cpus=2, ram_bytes=4 << 20, tlb_entries=16)
+        mon = Monitor(m, timeslice_cycles=30_000)
+        disco_vm(mon, guests.REFILL_COUNTING, "refills", pages=128)
+        disco_vm(mon, guests.TIMER_WAIT, "timer")
+        disco_vm(mon, guests.COUNTER.replace("N", "30000"), "counter")
+        return m, mon
+
+    m1, mon1 = make()
+    assert mon1.run(150_000) == "budget"  # stopped mid-way, every VM still running
+    whole = fingerprint(m1, mon1)
+    m2, mon2 = make()
+    for _ in range(15):
+        assert mon2.run(7_919) == "budget"
+    mon2.run(150_000 - 15 * 7_919)
+    assert fingerprint(m2, mon2) == whole
