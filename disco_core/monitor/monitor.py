@@ -312,6 +312,8 @@ class Monitor:
                 if not v.cp0.interrupt_wakes():
                     self._switch_out(ci, RunState.WAITING)
                     self._schedule(ci)
+                else:  # already pending: taken right after the WAIT if enabled
+                    self._deliver(v, cpu, None)
             else:
                 cpu.advance()
                 if kind in ("mtc0", "ei") and v.cp0.interrupt_deliverable():
@@ -640,6 +642,8 @@ class Monitor:
             if call == MC_IDLE and not v.cp0.interrupt_wakes():
                 self._switch_out(ci, RunState.WAITING)
                 self._schedule(ci)
+            elif call == MC_IDLE:
+                self._deliver(v, cpu, None)
             elif call == MC_YIELD and self._pick_for(ci) is not None:
                 self._switch_out(ci, RunState.READY)
                 self._schedule(ci)

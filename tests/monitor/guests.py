@@ -613,3 +613,27 @@ start:
     b 2b
     nop
 """
+
+
+# WAIT with an interrupt already pending (masked by IE) falls through at once
+WAIT_PENDING = """
+start:
+    li $t0, 0x80002000
+    mtc0 $t0, $15, 1
+    li $t0, 0x100
+    mtc0 $t0, $13           # Cause.IP0
+    li $t0, 0x0100
+    mtc0 $t0, $12           # IM0, IE off
+    wait
+    li $s3, 1
+    li $t0, 0x0101
+    mtc0 $t0, $12           # IE on: taken after this MTC0
+    li $s3, 2
+    {DONE}
+
+    .org 0x1180
+    mfc0 $s1, $13
+    mfc0 $s2, $14
+    mtc0 $zero, $13
+    {DONE}
+"""

@@ -57,3 +57,13 @@ def test_software_interrupt_is_taken_after_the_mtc0():
     # s2: EPC, the instruction after the MTC0, in each one's kernel segment
     assert g[18] - guests.DISCO_KB == native.gpr[18] - guests.NATIVE_KB
     assert g[17] & 0x7C == 0 and g[19] == 0
+
+
+def test_wait_with_a_pending_interrupt_falls_through():
+    _mon, vm = run_disco(guests.WAIT_PENDING)
+    assert vm.stop_reason == "exit(0)"
+    native = run_native(guests.WAIT_PENDING).cpus[0]
+    g = vm.vcpus[0].ctx.gpr
+    assert g[19] == native.gpr[19] == 1  # s3: the interrupt came after "li $s3, 1"
+    assert g[17] == native.gpr[17]
+    assert g[18] - guests.DISCO_KB == native.gpr[18] - guests.NATIVE_KB
