@@ -11,7 +11,9 @@ import re
 
 import pytest
 
+from disco_core import fsimage
 from tests.guest.checksums import LARGE, LARGER, SMALL, expected_line
+from tests.guest.uemu import UserEmu
 
 boot_api = pytest.importorskip("disco_core.boot", reason="the guest kernel does not boot yet")
 
@@ -116,3 +118,45 @@ def test_shell_and_utilities_under_the_kernel(shell_run):
     assert re.match(r"\[\d+\]\n", out["echo bg & echo fg"])
     rows = [line.split() for line in out["ps"].splitlines()[1:]]
     assert {"init", "sh", "ps"} <= {r[-1] for r in rows}
+
+
+# Commands whose output does not depend on pids or inode numbers: the kernel
+# and the user-mode reference must print the same.
+SESSION = [
+    "cat /sh | wc",
+    "cp /sh /sh2; cat /sh2 | wc; rm /sh2; cat /sh2",
+    "grep -c s /src/s05.c /src/s06.c",
+    "cat /src/s01.c /src/s02.c /src/s03.c | grep -v return | wc",
+    "ls /src | wc",
+    "wc /src/s10.c /README",
+    "echo one > /a; echo two >> /a; echo three >> /a; cat /a; grep -v two < /a",
+    "cd /src; grep -c int s00.c; cd /",
+    "mkdir /m; mkdir /m/n; cd /m/n; echo deep > f; cat /m/n/f; cd ../..; cat m/n/f",
+    "rm /m/n; rm /m/n/f; rm /m/n; rm /m; ls /m",
+    "cat /README | cat | cat | cat | wc",
+    "echo 'sh -c \"echo nested\"' | sh",
+    "nosuch",
+    "grep",
+    "cp",
+    "ls /nonexistent",
+    "mkdir /README",
+    "echo x > /abcdefghijklmn; cat /abcdefghijklmn",
+    "cat < /nope",
+    "exit 0",  # a new shell from init: the session goes on
+    "echo after exit",
+]
+
+
+@pytest.mark.parametrize("preset", ["test", "flash8"])
+def test_shell_session_matches_the_reference(preset, tmp_path):
+    result = boot_api.boot(preset, run=SESSION)
+    assert result.reason == "done", result.output[-2000:]
+    image = fsimage.read_image(fsimage.build_root_image(tmp_path / "root.img"))
+    # poweroff ends the reference run: init would restart the shell forever.
+    stdin = "".join(c + "\n" for c in [*SESSION, "poweroff"]).encode()
+    emu = UserEmu.from_image(image, nprocs=8, stdin=stdin, echo=True)
+    reference = emu.run(["/init"]).text
+    kernel = outputs(result.output)
+    expected = outputs(reference)
+    for command in SESSION:
+        assert kernel[command] == expected[command], command

@@ -112,10 +112,12 @@ class EmuResult:
 
 
 class UserEmu:
-    def __init__(self, root: Node, nprocs: int = 1, stdin: bytes = b"") -> None:
+    def __init__(self, root: Node, nprocs: int = 1, stdin: bytes = b"",
+                 echo: bool = False) -> None:
         self.root = root
         self.nprocs = nprocs
         self.stdin = bytearray(stdin)
+        self.echo = echo  # copy console input to the output, as a terminal does
         self.output = bytearray()
         self.procs: dict[int, Proc] = {}
         self.next_pid = 1
@@ -252,7 +254,7 @@ class UserEmu:
 
     # ------------------------------------------------------------ running
 
-    def run(self, argv: list[str], max_instructions: int = 2_000_000_000) -> EmuResult:
+    def run(self, argv: list[str], max_instructions: int = 400_000_000) -> EmuResult:
         console = Node(T_DEVICE, 0, major=1)
         self.cur = None
         uc, entry, brk = self.load(argv[0], argv)  # relative to / (no process yet)
@@ -433,6 +435,8 @@ class UserEmu:
             take = min(n, end + 1 if end >= 0 else len(self.stdin))
             data = bytes(self.stdin[:take])
             del self.stdin[:take]
+            if self.echo:
+                self.output += data
         else:
             node = f.node
             content = node.dirdata() if node.type == T_DIR else node.data
