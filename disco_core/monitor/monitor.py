@@ -387,10 +387,11 @@ class Monitor:
                                    e.pc, e.bd)  # type: ignore[attr-defined]
         if e.code != EXC_TLBL and gpn in pm.readonly:  # type: ignore[attr-defined]
             pm.break_sharing(gpn)
-        even = gpn & ~1
         full = LO_V | LO_D | LO_G
-        lo0 = pm.entrylo(even, full)
-        lo1 = pm.entrylo(even + 1, full) if even + 1 < pm.npages else LO_G
+        pm.entrylo(gpn, full)  # allocates the touched page; its partner only when touched
+        even = gpn & ~1
+        lo0, lo1 = (pm.entrylo(g, full) if g < pm.npages and pm.mpn[g] != NO_PAGE else LO_G
+                    for g in (even, even + 1))
         self.hw_install(ci, va & 0xFFFFE000, GLOBAL, lo0, lo1)
         return "kernel_tlb_fault"
 

@@ -20,7 +20,6 @@ def test_scanning_all_guest_memory_never_sees_another_vms_data():
     assert mon.run(50_000_000) == "stopped"
     assert freer.exit_code == 0 and keeper.exit_code == 0
     assert keeper.read_guest(0x10000, 4) == guests.MARKER.to_bytes(4, "little")
-    assert mon.memmap.zeroed_pages == 0
     scanners = [disco_vm(mon, guests.SCAN, f"scan{i}", pages=96) for i in range(2)]
     assert mon.run(200_000_000) == "stopped"
     for s in scanners:
