@@ -300,6 +300,7 @@ class Machine:
         self._m = ffi.gc(self._raw, lib.dc_machine_free)
         self._exit = ffi.new("dc_exit *")
         self._regs = ffi.new("dc_regs *")
+        self._tlb_buf = ffi.new("uint32_t[4]")
         self._devices: list[_Mapping] = []
         self._owner = threading.get_ident()
         self.cpus = [Cpu(self, i) for i in range(config.cpus)]
@@ -432,6 +433,10 @@ class Machine:
             if lib.dc_halted(m) or budget == 0:
                 lib.dc_run(m, 0, ex)  # a HALT or BUDGET record for the caller
                 return ex
+
+    def serve_mmio(self, ex: Exit) -> None:
+        """Serve an MMIO exit from run_raw() with the registered device."""
+        self._dispatch_mmio(ex)
 
     def _dispatch_mmio(self, ex: Exit) -> None:
         assert ex.mmio is not None
@@ -707,6 +712,18 @@ class Cpu:
     def _put(self, r: object) -> None:
         self.machine._check(lib.dc_regs_set(self.machine.handle, self.index, r))
 
+    def context(self) -> object:
+        """The register file as the machine's reused `dc_regs` record (gpr[32], pc,
+        npc, hi, lo, bd, llbit): read or modify it, then set_context(). It is
+        overwritten by the next register access on this machine; copy what you keep."""
+        return self._get()
+
+    def set_context(self, regs: object) -> None:
+        self._put(regs)
+
+    def set_gpr(self, n: int, value: int) -> None:
+        self.gpr[n] = value
+
     def regs(self) -> np.ndarray:
         r = self._get()
         return np.frombuffer(ffi.buffer(r.gpr, 128), dtype=np.uint32).copy()
@@ -839,16 +856,17 @@ class Cpu:
 
     @property
     def cycles(self) -> int:
-        return int(self.stats()["cycles"])  # type: ignore[arg-type]
+        return int(self.raw_stats().cycles)
 
     @property
     def instructions(self) -> int:
-        return int(self.stats()["instructions"])  # type: ignore[arg-type]
+        return int(self.raw_stats().instructions)
 
     def write_tlb(self, index: int, hi: int, lo0: int, lo1: int, pagemask: int = 0) -> None:
         """Write hardware TLB entry `index` directly, as TLBWI would, CP0 untouched."""
-        entry = ffi.new("uint32_t[4]", [hi & 0xFFFFFFFF, lo0 & 0xFFFFFFFF,
-                                        lo1 & 0xFFFFFFFF, pagemask & 0xFFFFFFFF])
+        entry = self.machine._tlb_buf
+        entry[0], entry[1] = hi & 0xFFFFFFFF, lo0 & 0xFFFFFFFF
+        entry[2], entry[3] = lo1 & 0xFFFFFFFF, pagemask & 0xFFFFFFFF
         self.machine._check(lib.dc_tlb_write(self.machine.handle, self.index, index, entry))
 
     def flush_tlb(self) -> None:

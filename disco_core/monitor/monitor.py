@@ -233,7 +233,7 @@ class Monitor:
             self._slice_left -= ex.executed
             reason = ex.reason
             if reason == ExitReason.MMIO:
-                m._dispatch_mmio(ex)
+                m.serve_mmio(ex)
                 if m.halted:
                     return "halt"
             elif reason == ExitReason.EXCEPTION:
@@ -519,12 +519,12 @@ class Monitor:
 
     def set_pc(self, cpu: Cpu, pc: int, clear_ll: bool = False) -> None:
         if clear_ll:
-            r = cpu._get()  # one read-modify-write of pc, delay slot and LL bit
+            r = cpu.context()  # one read-modify-write of pc, delay slot and LL bit
             r.pc = pc  # type: ignore[attr-defined]
             r.npc = (pc + 4) & 0xFFFFFFFF  # type: ignore[attr-defined]
             r.bd = 0  # type: ignore[attr-defined]
             r.llbit = 0  # type: ignore[attr-defined]
-            cpu._put(r)
+            cpu.set_context(r)
         else:
             cpu.pc = pc
 
@@ -724,13 +724,13 @@ class Monitor:
             self.hw_flush(ci)
             self.hw_owner[ci] = v.gid
             self._charge(cpu, v.vm, "switch", self.costs.vcpu_switch)
-        r = cpu._get()
+        r = cpu.context()
         ctx = v.ctx
         for i in range(32):
             r.gpr[i] = ctx.gpr[i]  # type: ignore[attr-defined]
         r.pc, r.npc, r.hi, r.lo = ctx.pc, ctx.npc, ctx.hi, ctx.lo  # type: ignore
         r.bd, r.llbit = ctx.bd, ctx.llbit  # type: ignore[attr-defined]
-        cpu._put(r)
+        cpu.set_context(r)
         self.current[ci] = v
         v.cpu = ci
         v.state = RunState.RUNNING
@@ -746,7 +746,7 @@ class Monitor:
         cpu = self.cpus[ci]
         v = self.current[ci]
         assert v is not None
-        r = cpu._get()
+        r = cpu.context()
         ctx = v.ctx
         ctx.gpr = [int(r.gpr[i]) for i in range(32)]  # type: ignore[attr-defined]
         ctx.pc, ctx.npc, ctx.hi, ctx.lo = r.pc, r.npc, r.hi, r.lo  # type: ignore
