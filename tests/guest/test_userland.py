@@ -219,6 +219,11 @@ def test_syntax_errors(image):
     assert sh(image, "echo 'open") == "sh: missing '\n"
 
 
+def test_overlong_line(image):
+    emu = UserEmu.from_image(image)
+    assert emu.run(["/sh", "-c", "echo " + "x" * 2000]).text == "sh: line too long\n"
+
+
 def test_cd_and_relative_paths(image):
     out = sh(image, "mkdir /d; cd /d; echo x > y; cat y; cd ..; cat d/y; cd /nope")
     assert out == "x\nx\nsh: cd /nope: no such file or directory\n"

@@ -228,6 +228,11 @@ runline(char *line)
   int n = 0, t;
   char *w;
 
+  // Words are copied into wordbuf, never longer than the line itself.
+  if(strlen(line) >= sizeof wordbuf){
+    fprintf(2, "sh: line too long\n");
+    return;
+  }
   pos = line;
   wordp = wordbuf;
   memset(&cmds[0], 0, sizeof cmds[0]);
