@@ -11,6 +11,7 @@ worker only through `send()` (a thread-safe queue) and these signals.
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 import weakref
@@ -19,8 +20,14 @@ from PySide6.QtCore import QObject, QThread, Signal
 
 from disco_core.session import Command, Event, Session, Snapshot
 
-SNAPSHOT_INTERVAL = 1 / 30  # s: at most ~30 snapshots a second
-SLICE_SECONDS = 0.008  # wall time one slice aims at: pause latency and snapshot cadence
+SNAPSHOT_INTERVAL = 1 / 24  # s: at most 24 snapshots a second (the heat map draws ~11)
+# Wall time one slice aims at. After each slice the worker needs the GIL back
+# for a moment, and may wait for the UI thread to give it up: longer slices
+# make that rarer; shorter ones answer a pause sooner.
+SLICE_SECONDS = 0.025
+# How long the UI thread may keep the GIL from a worker that wants it (Python's
+# default is 5 ms, a fifth of a slice).
+SWITCH_INTERVAL = 0.0005
 MIN_BUDGET = 10_000
 MAX_BUDGET = 4_000_000
 IDLE_WAIT = 0.02  # s a paused worker blocks for a command before looking around again
@@ -68,6 +75,8 @@ class Engine(QObject):
         if self._thread is not None:
             return
         self._stop.clear()
+        if sys.getswitchinterval() > SWITCH_INTERVAL:
+            sys.setswitchinterval(SWITCH_INTERVAL)
         self._thread = _Thread(self)
         LIVE_THREADS.add(self._thread)
         self._thread.start()

@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QLabel,
     QMainWindow,
+    QSizePolicy,
     QSplitter,
     QTabWidget,
     QVBoxLayout,
@@ -29,7 +30,7 @@ from app.views.plots_view import PlotsView
 from app.views.topology_view import TopologyView
 from disco_core.session import Event, FeedConsole, Pause, Resume, Session, SetTiming, Snapshot
 
-RENDER_INTERVAL_MS = 35  # one rendering stage per tick (see _stages)
+RENDER_INTERVAL_MS = 30  # one rendering stage per tick (see _stages)
 
 
 def _panel(title: str, widget: QWidget) -> QGroupBox:
@@ -56,11 +57,11 @@ class MainWindow(QMainWindow):
         self.renders = 0  # heat map redraws; `rendered` is the snapshot they drew
         self._stage = 0
         self._drawn: dict[str, Snapshot] = {}
-        # Heat map every other tick (~14/s), topology and consoles every fourth,
-        # plots and debugger every eighth: axis and text layout are what cost most.
-        self._stages = [self._render_heatmap, self._render_machine, self._render_heatmap,
-                        self._render_plots, self._render_heatmap, self._render_machine,
-                        self._render_heatmap, self._render_debugger]
+        # The heat map every third tick (~11/s), topology and consoles every sixth,
+        # plots and the debugger every ninth: a tick never does much, so the
+        # event loop stays responsive and the worker rarely waits for the GIL.
+        h, m = self._render_heatmap, self._render_machine
+        self._stages = [h, m, self._render_plots, h, m, self._render_debugger, h, m, m]
 
         self.topology = TopologyView()
         self.heatmap = HeatmapView()
@@ -133,6 +134,16 @@ class MainWindow(QMainWindow):
         self.timing_box.setChecked(bool(self.session.machine.config.timing))
         self.timing_box.toggled.connect(lambda on: self.engine.send(SetTiming(on)))
         bar.addWidget(self.timing_box)
+        spacer = QWidget()
+        spacer.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        bar.addWidget(spacer)
+        config = self.session.machine.config
+        heading = QLabel(f"<b>{self.session.title}</b> \u00b7 {config.nodes} nodes \u00d7 "
+                         f"{config.cpus_per_node} CPU \u00b7 "
+                         f"{config.memory_per_node >> 20} MiB per node")
+        heading.setObjectName("heading")
+        heading.setStyleSheet(f"color: {theme.ACCENT.name()}; padding-right: 12px;")
+        bar.addWidget(heading)
         view_menu = self.menuBar().addMenu("&View")
         view_menu.addAction(self.debugger.toggleViewAction())
         run_menu = self.menuBar().addMenu("&Run")
@@ -147,6 +158,7 @@ class MainWindow(QMainWindow):
 
     def _received(self, snap: Snapshot) -> None:
         self.latest = snap
+        self.plots.record(snap)  # every point counts, even if this one is not drawn
         if not snap.running:
             # A stop, a step or a command while paused: rare, and the user waits
             # for it, so every view shows it at once.
@@ -166,14 +178,13 @@ class MainWindow(QMainWindow):
         stage = self._stages[self._stage % len(self._stages)]
         self._stage += 1
         stage(snap)
-        if stage == self._render_heatmap:
-            self.rendered = snap
-            self.renders += 1
 
     def _render_heatmap(self, snap: Snapshot) -> None:
         if snap is not self._drawn.get("heat"):
             self._drawn["heat"] = snap
             self.heatmap.update_snapshot(snap)
+            self.rendered = snap
+            self.renders += 1
 
     def _render_machine(self, snap: Snapshot) -> None:
         if snap is self._drawn.get("machine"):

@@ -3,8 +3,8 @@
 Each node's memory is a block of pages (row-major, lowest page top left).
 Brightness is the page's recent misses (the difference between snapshots of
 the fabric's per-page, per-node miss counters, decaying so activity fades
-rather than flickers); the hue mixes the node colours of the CPUs that took
-the misses, so a page lit in its own node's colour is used locally and one in
+rather than flickers); the hue is the colour of the node whose CPUs took most
+of them, so a page lit in its own block's colour is used locally and one in
 another colour is used remotely. The ImageItem is created once and fed with
 setImage.
 """
@@ -24,6 +24,19 @@ from disco_core.session import Snapshot
 
 DECAY = 0.8  # fraction of the recent misses kept at each redraw
 GAP = 3  # pixels between node blocks
+
+
+def _rows_differ(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(rows,) bool: rows of two (rows, nodes) uint32 matrices that differ.
+
+    `(a != b).any(axis=1)` reduces over a short axis, which numpy does slowly;
+    when a row's flags fill whole 32-bit words, they are read as integers instead.
+    """
+    neq = a != b
+    if neq.shape[1] % 4 == 0 and neq.flags.c_contiguous:
+        words = neq.view(np.uint32).reshape(neq.shape[0], -1)
+        return words.any(axis=1) if words.shape[1] > 1 else words[:, 0] != 0
+    return neq.any(axis=1)
 
 
 class HeatmapView(QWidget):
@@ -118,7 +131,7 @@ class HeatmapView(QWidget):
         # Work in proportion to what moved: the pages whose counters changed now,
         # plus those still glowing from before (most of memory is quiet).
         if prev is not None:
-            changed = np.unique(np.flatnonzero(misses.ravel() != prev.ravel()) // nodes)
+            changed = np.flatnonzero(_rows_differ(misses, prev))
         else:
             changed = np.zeros(0, np.intp)
         active = np.union1d(self._active, changed)
@@ -141,7 +154,9 @@ class HeatmapView(QWidget):
             peak = float(total.max())
             # A square-root scale keeps quiet pages visible next to hot ones.
             level = np.sqrt(total * (1.0 / max(peak, 1.0)))[:, None]
-            hue = (recent[:, :, None] * self._colors[None]).sum(axis=1) / total[:, None]
+            # The colour of the node whose CPUs missed most: an average of
+            # several node colours would only be grey.
+            hue = self._colors[recent.argmax(axis=1)]
             a = np.minimum(level * 1.5, 1.0)
             lit = hue * (0.35 + 0.65 * level) + level * 0.25
             self._rgb[active] = np.clip((self._base[active] * (1 - a) + lit * a) * 255, 0, 255)

@@ -70,8 +70,10 @@ class PlotsView(QWidget):
         for key in ("local", "stall"):
             self.plots[key].setXLink(self.plots["mips"])
         self._prev: Snapshot | None = None
+        self._fresh = False
 
-    def update_snapshot(self, snap: Snapshot) -> None:
+    def record(self, snap: Snapshot) -> None:
+        """Take a point from every snapshot (cheap); drawing happens in update_snapshot."""
         prev = self._prev
         if prev is not None and snap.sim_cycles <= prev.sim_cycles:
             return  # paused: nothing moved
@@ -90,6 +92,14 @@ class PlotsView(QWidget):
         self._series["mips"].append(snap.guest_mips)
         self._series["local"].append(local / (local + far) if local + far > 0 else np.nan)
         self._series["stall"].append(delta("stall_cycles") / cycles if cycles > 0 else np.nan)
+        self._fresh = True
+
+    def update_snapshot(self, snap: Snapshot) -> None:
+        if self._prev is None or snap.seq > self._prev.seq:
+            self.record(snap)
+        if not self._fresh:
+            return
+        self._fresh = False
         x = np.fromiter(self._x, float)
         for key, curve in self.curves.items():
             curve.setData(x, np.fromiter(self._series[key], float), connect="finite")

@@ -19,8 +19,8 @@
 #define NODE_BYTES      (32u << 20)
 #endif
 #define REGION_OFFSET   (8u << 20)      // above the program in node 0
-#define REGION_BYTES    (2u << 20)      // bigger than the 1 MiB L2: every pass misses
-#define STACK_OFFSET    (16u << 20)     // a CPU's stack top, on its own node
+#define REGION_BYTES    (8u << 20)      // far bigger than the 1 MiB L2: every pass misses
+#define STACK_OFFSET    (24u << 20)     // a CPU's stack top, on its own node
 #define STRIDE          32              // bytes between touched words
 #define KSEG0           0x80000000u
 #define PHYS_LIMIT      0x1F000000u     // kseg0 cannot reach RAM above the devices
@@ -128,17 +128,17 @@ run_rounds(unsigned cpu)
   for (unsigned round = 0;; round++) {
     unsigned d = dims ? round % dims : 0;
 
-    sink += stream_update(region(cpu), 6);
+    sink += stream_update(region(cpu), 2);
     barrier();
     if (cpu == 0)
       report(round, "local", &t0);
 
-    sink += stream_update(region(cpu ^ (1u << d)), 6);
+    sink += stream_update(region(cpu ^ (1u << d)), 2);
     barrier();
     if (cpu == 0)
       report(round, "neighbour", &t0);
 
-    sink += stream_read(region(round % ncpu), 6);
+    sink += stream_read(region(round % ncpu), 2);
     barrier();
     if (cpu == 0)
       report(round, "hotspot", &t0);

@@ -1,0 +1,79 @@
+"""What the open workbench costs the simulation: guest instructions per wall second
+with the application running the session (offscreen) versus the same Session run
+headless, in the same process, alternating so both see the same machine load.
+
+    QT_QPA_PLATFORM=offscreen python bench/ui_overhead.py [--seconds 4] [--rounds 2]
+
+The last line is `ui_vs_headless: X` (the target is at least 0.85).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from disco_core.session import Session, baremetal_session, run_headless  # noqa: E402
+
+
+def headless(session: Session, seconds: float, budget: int) -> tuple[int, float]:
+    result = run_headless(session, seconds, budget=budget)
+    return result.instructions, result.seconds
+
+
+def with_app(session: Session, seconds: float) -> tuple[int, float, int]:
+    from PySide6.QtCore import QCoreApplication, QEvent, QSettings, QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from app.main_window import MainWindow
+
+    app = QApplication.instance() or QApplication([])
+    settings = QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope,
+                         "disco-workbench-bench", "ui-overhead")
+    window = MainWindow(session, settings=settings, owns_session=False, persist=False)
+    seen: list[tuple[float, int]] = []
+    window.engine.snapshot_ready.connect(lambda s: seen.append((s.wall_time, s.instructions)))
+    window.show()
+    # Measure from the first snapshot (the window is up and the worker runs) on.
+    QTimer.singleShot(int(seconds * 1000) + 500, window.close)
+    window.engine.finished.connect(app.quit)
+    app.exec()
+    renders = window.renders
+    window.deleteLater()
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    first = next(s for s in seen if s[0] >= seen[0][0] + 0.5)
+    last = seen[-1]
+    return last[1] - first[1], last[0] - first[0], renders
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=4.0, help="per measurement")
+    parser.add_argument("--rounds", type=int, default=2)
+    args = parser.parse_args()
+
+    session = baremetal_session()
+    session.step_slice(5_000_000)  # past the start-up printing
+    totals = {"headless": [0, 0.0], "app": [0, 0.0]}
+    for r in range(args.rounds):
+        n, t = headless(session, args.seconds, budget=400_000)
+        totals["headless"][0] += n
+        totals["headless"][1] += t
+        print(f"round {r}: headless {n / t / 1e6:7.1f} MIPS ({n:,} instructions in {t:.1f} s)")
+        n, t, renders = with_app(session, args.seconds)
+        totals["app"][0] += n
+        totals["app"][1] += t
+        print(f"round {r}: with app {n / t / 1e6:7.1f} MIPS ({n:,} instructions in {t:.1f} s, "
+              f"{renders / t:.1f} heat-map redraws/s)")
+    session.close()
+    rate = {k: v[0] / v[1] for k, v in totals.items()}
+    print(f"headless: {rate['headless'] / 1e6:.1f} MIPS, with app: {rate['app'] / 1e6:.1f} MIPS")
+    print(f"ui_vs_headless: {rate['app'] / rate['headless']:.2f}")
+
+
+if __name__ == "__main__":
+    main()
