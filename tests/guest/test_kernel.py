@@ -92,6 +92,12 @@ def test_null_dereference_kills_only_that_process(root_image: Path) -> None:
     assert "still here\n" in r.output
 
 
+def test_out_of_memory_kills_the_process_and_frees_its_memory(root_image: Path) -> None:
+    r = run("test", root_image, ["ktest oom", "ktest oom", "ktest cow"])
+    assert r.output.count("(ktest): killed: out of memory at pc 0x") == 2, r.output
+    assert "ok cow" in r.output
+
+
 def test_files_survive_a_reboot(root_image: Path, tmp_path: Path) -> None:
     disk = tmp_path / "disk.img"
     shutil.copy(root_image, disk)

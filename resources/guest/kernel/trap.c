@@ -99,13 +99,15 @@ trap(struct trapframe *tf)
   } else if (code == EXC_INT) {
     if (devintr(tf->cause & tf->status))
       yield();
-  } else if ((code == EXC_TLBL || code == EXC_TLBS || code == EXC_MOD) &&
-             vm_fault(p, tf->badvaddr, code != EXC_TLBL) == 0) {
-    // the access is retried
   } else {
-    printf("pid %d (%s): killed: %s at pc %p va %p\n", p->pid, p->name, causename(code),
-           tf->epc, tf->badvaddr);
-    setkilled(p);
+    int r = -1;
+    if (code == EXC_TLBL || code == EXC_TLBS || code == EXC_MOD)
+      r = vm_fault(p, tf->badvaddr, code != EXC_TLBL);
+    if (r < 0) {
+      printf("pid %d (%s): killed: %s at pc %p va %p\n", p->pid, p->name,
+             r == -2 ? "out of memory" : causename(code), tf->epc, tf->badvaddr);
+      setkilled(p);
+    }
   }
   if (killed(p))
     exit(-1);

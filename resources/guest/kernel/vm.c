@@ -189,7 +189,8 @@ tlb_changed_page(struct proc *p, uint va)
 }
 
 // Handle a TLB invalid or modified exception (or a kernel access on behalf of
-// p) at va. Returns 0 when the access may be retried, -1 when it is an error.
+// p) at va. Returns 0 when the access may be retried, -1 for a bad address,
+// -2 when memory ran out.
 int
 vm_fault(struct proc *p, uint va, int write)
 {
@@ -207,7 +208,7 @@ vm_fault(struct proc *p, uint va, int write)
       } else {
         char *mem = kalloc();
         if (mem == 0)
-          return -1;
+          return -2;
         memmove(mem, P2V(pa), PGSIZE);
         *pte = PA2PTE(V2P(mem)) | PTE_C | PTE_V | PTE_D;
         page_unref(pa);
@@ -225,10 +226,10 @@ vm_fault(struct proc *p, uint va, int write)
     return -1;
   char *mem = kalloc();
   if (mem == 0)
-    return -1;
+    return -2;
   if (uvmmap(p->pgdir, va, V2P(mem), PTE_D) < 0) {
     kfree(mem);
-    return -1;
+    return -2;
   }
   tlb_drop_page(p, va);
   return 0;

@@ -231,6 +231,13 @@ main(int argc, char **argv)
   }
   if (strcmp(c, "fsops") == 0 || strcmp(c, "all") == 0)
     fsops();
+  if (strcmp(c, "oom") == 0) {
+    // Touch more memory than the machine has: the kernel kills us.
+    char *p = sbrk(128 << 20);
+    for (int i = 0; i < (128 << 20); i += 4096)
+      p[i] = 1;
+    fail("oom survived");
+  }
   if (strcmp(c, "kpanic") == 0)
     printf("sys_debug returned %d\n", sys_debug(1, 0));
   if (strcmp(c, "kfault") == 0)
