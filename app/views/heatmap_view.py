@@ -122,7 +122,7 @@ class HeatmapView(QWidget):
             self._build(rows, nodes, snap.page_group)
             self._prev = None
             self._recent = np.zeros((rows, nodes), np.float32)
-            self._active = np.zeros(0, np.intp)
+            self._glowing = np.zeros(rows, bool)  # pages whose misses still show
             self._rgb = np.clip(self._base * 255, 0, 255).astype(np.uint8)
         assert self._recent is not None and self._base is not None
         assert self._colors is not None
@@ -130,26 +130,34 @@ class HeatmapView(QWidget):
         self._prev = misses
         # Work in proportion to what moved: the pages whose counters changed now,
         # plus those still glowing from before (most of memory is quiet).
+        glow = self._glowing
+        self.last_delta_total = 0
         if prev is not None:
-            changed = np.flatnonzero(_rows_differ(misses, prev))
+            differ = _rows_differ(misses, prev)
+            changed = np.flatnonzero(differ)
+            glow |= differ
         else:
             changed = np.zeros(0, np.intp)
-        active = np.union1d(self._active, changed)
-        recent = self._recent[active] * DECAY
-        self.last_delta_total = 0
-        if changed.size and prev is not None:
-            now, before = misses[changed].astype(np.int64), prev[changed].astype(np.int64)
-            delta = np.where(now >= before, now - before, 0)  # a reset counts as nothing
-            recent[np.searchsorted(active, changed)] += delta
-            self.last_delta_total = int(delta.sum())
-        total = recent.sum(axis=1)
-        glowing = total > 0.05
-        quiet = active[~glowing]
-        self._recent[quiet] = 0
-        self._rgb[quiet] = np.clip(self._base[quiet] * 255, 0, 255)
-        active, recent, total = active[glowing], recent[glowing], total[glowing]
+        # A mask, not a set union: flatnonzero gives the active rows sorted for free.
+        active = np.flatnonzero(glow)
+        recent = self._recent[active]
+        recent *= DECAY
         self._recent[active] = recent
-        self._active = active
+        if changed.size and prev is not None:
+            now, before = misses[changed], prev[changed]
+            delta = np.where(now >= before, now - before, 0)  # a reset counts as nothing
+            self._recent[changed] += delta
+            self.last_delta_total = int(delta.sum(dtype=np.int64))
+            recent = self._recent[active]
+        total = recent.sum(axis=1)
+        quiet = total <= 0.05
+        if quiet.any():
+            gone = active[quiet]
+            glow[gone] = False
+            self._recent[gone] = 0
+            self._rgb[gone] = np.clip(self._base[gone] * 255, 0, 255)
+            keep = ~quiet
+            active, recent, total = active[keep], recent[keep], total[keep]
         if active.size:
             peak = float(total.max())
             # A square-root scale keeps quiet pages visible next to hot ones.
