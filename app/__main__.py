@@ -17,7 +17,8 @@ from disco_core.session import SESSION_KINDS
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="disco-workbench", description=__doc__.splitlines()[0])
     parser.add_argument("--session", choices=sorted(SESSION_KINDS), default="baremetal",
-                        help="what to run (default: the numademo program on flash8)")
+                        help="baremetal: a program on the test machine (default: numademo "
+                        "on flash8); kernel: the native guest kernel booted to its shell")
     parser.add_argument("--program", default="numademo",
                         help="bare-metal program under resources/ (default: numademo)")
     parser.add_argument("--preset", default="flash8", help="machine preset (default: flash8)")

@@ -19,6 +19,7 @@ import queue
 import struct
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -263,6 +264,7 @@ class Session:
         self.stopped_cpu = -1
         self.focus_cpu = 0
         self.memory_address: int | None = None
+        self.on_close: list[Callable[[], None]] = []
         self._commands: queue.SimpleQueue[Command] = queue.SimpleQueue()
         self.commands_applied = 0  # by the last step_slice: something may have changed
         self._breakpoints: dict[tuple[int, int | None], str] = {}
@@ -591,7 +593,11 @@ class Session:
         return bytes(out)
 
     def close(self) -> None:
+        """Free the machine, then whatever else the session holds (disk images...)."""
         self.machine.close()
+        for release in self.on_close:
+            release()
+        self.on_close.clear()
 
 
 # ---- sessions the workbench knows --------------------------------------------
@@ -614,7 +620,35 @@ def baremetal_session(program: str | Path = "numademo", preset_name: str = "flas
     return Session(machine, [guest], title=f"{name} on {preset_name}")
 
 
-SESSION_KINDS = {"baremetal": baremetal_session}
+def kernel_session(program: str | None = None, preset_name: str = "flash8") -> Session:
+    """The native guest kernel (resources/guest/) booted on a fresh copy-on-write root
+    image; it reaches its shell prompt within a second of simulated time.
+    `program` is ignored (the kernel runs what is typed at its console)."""
+    import shutil
+    import tempfile
+
+    from disco_core.boot import Booted, root_image
+    from disco_core.devices import DiskImage
+
+    tmp = Path(tempfile.mkdtemp(prefix="disco-workbench-"))
+    try:
+        disk = DiskImage.open(root_image(tmp / "root.img"), persistent=False)
+        booted = Booted(preset_name, disk=disk)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    cpus = tuple(range(booted.machine.config.cpus))
+    guest = Guest("native", cpus, booted.devices.uart, booted.image)
+    session = Session(booted.machine, [guest], title=f"native kernel on {preset_name}")
+    session.on_close.append(booted.devices.close)
+    session.on_close.append(lambda: shutil.rmtree(tmp, ignore_errors=True))
+    return session
+
+
+SESSION_KINDS: dict[str, Callable[..., Session]] = {
+    "baremetal": baremetal_session,
+    "kernel": kernel_session,
+}
 
 
 def default_session() -> Session:

@@ -147,3 +147,24 @@ def test_timing_focus_and_console_input(session: Session) -> None:
     assert bytes(session.machine.console.input) == b"hello"  # type: ignore[attr-defined]
     with pytest.raises(KeyError):
         session.guest("vm1")
+
+
+def test_kernel_session_boots_to_the_shell() -> None:
+    pytest.importorskip("disco_core.boot")
+    from disco_core.session import kernel_session
+
+    s = kernel_session(preset_name="flash8")
+    try:
+        for _ in range(200):
+            s.step_slice(2_000_000)
+            if b"$ " in s.snapshot().consoles[0].tail:
+                break
+        s.submit(FeedConsole("native", b"echo workbench\n"))
+        for _ in range(200):
+            s.step_slice(2_000_000)
+            if s.snapshot().consoles[0].tail.count(b"workbench") >= 2:
+                break
+        tail = s.snapshot().consoles[0].tail
+        assert b"workbench\n" in tail.split(b"echo workbench", 1)[1]
+    finally:
+        s.close()
