@@ -186,3 +186,19 @@ def test_console_keys_reach_the_guest(make_workbench, qtbot) -> None:
     qtbot.keyClick(console, Qt.Key.Key_Return)
     window.engine.work(max_slices=1)  # drain the command queue on this thread
     assert bytes(window.session.machine.console.input) == b"ls\n"  # type: ignore[attr-defined]
+
+
+def test_keyboard_shortcuts_drive_the_debugger(make_workbench, qtbot) -> None:
+    window = make_workbench()
+    qtbot.waitUntil(lambda: window.rendered is not None, timeout=WAIT)
+    window.activateWindow()
+    with qtbot.waitSignal(window.engine.paused, timeout=WAIT):
+        qtbot.keyClick(window, Qt.Key.Key_F6)
+    qtbot.waitUntil(lambda: not window.rendered.running, timeout=WAIT)
+    n = int(window.rendered.cpu_stats["instructions"].sum())
+    qtbot.keyClick(window, Qt.Key.Key_F11)
+    qtbot.waitUntil(lambda: int(window.rendered.cpu_stats["instructions"].sum()) == n + 1,
+                    timeout=WAIT)
+    with qtbot.waitSignal(window.engine.resumed, timeout=WAIT):
+        qtbot.keyClick(window, Qt.Key.Key_F5)
+    qtbot.waitUntil(lambda: window.rendered.running, timeout=WAIT)
