@@ -231,15 +231,17 @@ def _drive(b: Booted, commands: list[str], budget: int, start: float,
             reason = "idle"
             break
         out = b.devices.uart.output
-        if len(out) > mark and out.endswith(PROMPT):
-            # The prompt's last byte was the last one sent: its time is exact.
-            shown = b.clock.last_cycles
+        found = out.find(PROMPT, mark) if len(out) > mark else -1
+        if found >= 0:
+            # A prompt whose last byte was the last one sent has an exact time;
+            # a background job may have printed after it, then CPU 0's now.
+            shown = b.clock.last_cycles if out.endswith(PROMPT) else cpu0.cycles
             if prompt_cycles is None:
                 prompt_cycles = shown
                 prompt_wall = time.perf_counter() - start
             else:
                 command_cycles.append(shown - typed_at)
-            mark = len(out)
+            mark = found + len(PROMPT)
             if pending:
                 b.type(pending.pop(0).encode() + b"\n")
                 typed_at = cpu0.cycles

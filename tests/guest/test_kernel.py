@@ -187,3 +187,19 @@ def test_production_kernel_has_no_debug_call(root_image: Path) -> None:
     r = run("test", root_image, ["ktest kpanic"])
     assert "unknown sys call 99" in r.output
     assert "sys_debug returned -22" in r.output
+
+
+def test_long_names_are_refused_not_truncated(root_image: Path) -> None:
+    r = run("test", root_image, ["echo x > /abcdefghijklmnop", "mkdir /abcdefghijklmnopq",
+                                 "ls /"])
+    listing = r.output.split("$ ls /")[-1]
+    assert "abcdefghijklmn" not in listing, r.output
+    assert "sh: /abcdefghijklmnop: name too long" in r.output
+    assert "mkdir: /abcdefghijklmnopq: name too long" in r.output
+
+
+def test_commands_after_a_background_job(root_image: Path) -> None:
+    # the job's output may arrive after the next prompt: the next command is still typed
+    r = run("test", root_image, ["raytrace 8 &", "echo hi", "wait"])
+    assert "hi\n" in r.output
+    assert "raytrace 8: checksum" in r.output

@@ -40,6 +40,8 @@ fdalloc(struct file *f)
 }
 
 // A path argument; -ENAMETOOLONG or -EFAULT on failure.
+// A component longer than a directory entry's name is refused here rather
+// than truncated by the file system, as the ABI promises.
 static int
 argpath(int n, char *path)
 {
@@ -50,6 +52,12 @@ argpath(int n, char *path)
     if (copyin(myproc(), &c, argaddr(n), 1) == 0)
       return -ENAMETOOLONG;
     return -EFAULT;
+  }
+  int len = 0;
+  for (char *s = path; *s; s++) {
+    len = *s == '/' ? 0 : len + 1;
+    if (len > DIRSIZ)
+      return -ENAMETOOLONG;
   }
   return 0;
 }
