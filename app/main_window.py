@@ -125,6 +125,7 @@ class MainWindow(QMainWindow):
         bar = self.addToolBar("Run")
         bar.setObjectName("run-toolbar")
         bar.setMovable(False)
+        bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         d = self.debugger
         for act in (d.act_continue, d.act_pause, d.act_step, d.act_over, d.act_out):
             bar.addAction(act)

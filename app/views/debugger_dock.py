@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QPushButton,
     QSplitter,
+    QStyle,
     QTableView,
     QTableWidget,
     QTableWidgetItem,
@@ -91,11 +92,17 @@ class DebuggerDock(QDockWidget):
         self.cpu_box.setObjectName("cpu-box")
         self.cpu_box.currentIndexChanged.connect(self._cpu_chosen)
         row.addWidget(self.cpu_box)
-        self.act_continue = self._action("Continue", "F5", lambda: self._send(Resume()))
-        self.act_pause = self._action("Pause", "F6", lambda: self._send(Pause()))
-        self.act_step = self._action("Step into", "F11", lambda: self._send(Step(self.cpu)))
-        self.act_over = self._action("Step over", "F10", lambda: self._send(StepOver(self.cpu)))
-        self.act_out = self._action("Step out", "Shift+F11", lambda: self._send(StepOut(self.cpu)))
+        sp = QStyle.StandardPixmap
+        self.act_continue = self._action("Continue", "F5", lambda: self._send(Resume()),
+                                         sp.SP_MediaPlay)
+        self.act_pause = self._action("Pause", "F6", lambda: self._send(Pause()),
+                                      sp.SP_MediaPause)
+        self.act_step = self._action("Step into", "F11", lambda: self._send(Step(self.cpu)),
+                                     sp.SP_ArrowDown)
+        self.act_over = self._action("Step over", "F10",
+                                     lambda: self._send(StepOver(self.cpu)), sp.SP_ArrowForward)
+        self.act_out = self._action("Step out", "Shift+F11",
+                                    lambda: self._send(StepOut(self.cpu)), sp.SP_ArrowUp)
         for act in (self.act_continue, self.act_pause, self.act_step, self.act_over,
                     self.act_out):
             b = QToolButton()
@@ -144,6 +151,7 @@ class DebuggerDock(QDockWidget):
         self.registers.setFont(mono())
         self.registers.setHorizontalHeaderLabels(["reg", "value", "reg", "value"])
         self.registers.verticalHeader().hide()
+        self.registers.verticalHeader().setDefaultSectionSize(19)
         self.registers.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.registers.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.tabs.addTab(self.registers, "Registers")
@@ -152,6 +160,7 @@ class DebuggerDock(QDockWidget):
         self.cp0.setFont(mono())
         self.cp0.setHorizontalHeaderLabels(["CP0", "value"])
         self.cp0.verticalHeader().hide()
+        self.cp0.verticalHeader().setDefaultSectionSize(19)
         self.cp0.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.cp0.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.tabs.addTab(self.cp0, "CP0")
@@ -176,6 +185,7 @@ class DebuggerDock(QDockWidget):
         self.tlb.setFont(mono())
         self.tlb.setModel(self.tlb_model)
         self.tlb.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.tlb.verticalHeader().setDefaultSectionSize(19)
         self.tabs.addTab(self.tlb, "TLB")
         bps = QWidget()
         bl = QVBoxLayout(bps)
@@ -204,8 +214,9 @@ class DebuggerDock(QDockWidget):
 
     # ---- helpers -------------------------------------------------------------
 
-    def _action(self, text: str, key: str, slot) -> QAction:  # type: ignore[no-untyped-def]
-        act = QAction(f"{text}", self)
+    def _action(self, text: str, key: str, slot,  # type: ignore[no-untyped-def]
+                icon: QStyle.StandardPixmap) -> QAction:
+        act = QAction(self.style().standardIcon(icon), text, self)
         act.setShortcut(QKeySequence(key))
         act.setToolTip(f"{text} ({key})")
         act.setShortcutContext(Qt.ShortcutContext.ApplicationShortcut)
