@@ -82,8 +82,9 @@ class HeatmapView(QWidget):
         grid_cols = math.ceil(math.sqrt(nodes * block_h / cols))  # blocks per row
         grid_cols = min(max(grid_cols, 1), nodes)
         grid_rows = math.ceil(nodes / grid_cols)
+        gap_y = max(GAP, block_h // 6)  # room for the next row's node labels
         w = grid_cols * cols + (grid_cols - 1) * GAP
-        h = grid_rows * block_h + (grid_rows - 1) * GAP
+        h = grid_rows * block_h + (grid_rows - 1) * gap_y
         pixel_row = np.full((h, w), rows, np.intp)  # row `rows` is the gap colour
         base = np.zeros((rows, 3), np.float32)  # each page's colour when idle
         colors = theme.node_rgb_table(nodes)
@@ -93,7 +94,7 @@ class HeatmapView(QWidget):
         self._origins: list[tuple[int, int]] = []
         for n in range(nodes):
             gx, gy = n % grid_cols, n // grid_cols
-            x0, y0 = gx * (cols + GAP), gy * (block_h + GAP)
+            x0, y0 = gx * (cols + GAP), gy * (block_h + gap_y)
             self._origins.append((x0, y0))
             idx = np.arange(per_node)
             pixel_row[y0 + idx // cols, x0 + idx % cols] = n * per_node + idx
@@ -111,7 +112,7 @@ class HeatmapView(QWidget):
         self._page_group = page_group
         self._shape = (rows, nodes, page_group)
         self._block = (per_node, cols, block_h)
-        self.view.setRange(xRange=(0, w), yRange=(-block_h * 0.12, h), padding=0.02)
+        self.view.setRange(xRange=(0, w), yRange=(-gap_y, h), padding=0.02)
 
     # ---- updates -------------------------------------------------------------
 
