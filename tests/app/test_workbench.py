@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 import numpy as np
-from PySide6.QtCore import QSettings, Qt, QTimer
+from PySide6.QtCore import QPointF, QSettings, Qt, QTimer
 
 from app.engine import Engine
 from app.main_window import MainWindow
@@ -202,3 +202,45 @@ def test_keyboard_shortcuts_drive_the_debugger(make_workbench, qtbot) -> None:
     with qtbot.waitSignal(window.engine.resumed, timeout=WAIT):
         qtbot.keyClick(window, Qt.Key.Key_F5)
     qtbot.waitUntil(lambda: window.rendered.running, timeout=WAIT)
+
+
+def test_memory_view_and_heatmap_hover(make_workbench, qtbot) -> None:
+    window = make_workbench()
+    dock, heat = window.debugger, window.heatmap
+    qtbot.waitUntil(lambda: heat.redraws >= 2, timeout=WAIT)
+    with qtbot.waitSignal(window.engine.paused, timeout=WAIT):
+        dock.act_pause.trigger()
+    image = window.session.guests[0].image
+    assert image is not None
+    dock.mem_addr.setFocus()
+    dock.mem_addr.clear()
+    qtbot.keyClicks(dock.mem_addr, "stream_update")
+    qtbot.keyClick(dock.mem_addr, Qt.Key.Key_Return)
+    address = image.address_of("stream_update")
+    qtbot.waitUntil(lambda: dock.memory.toPlainText().startswith(f"{address:08x}:"),
+                    timeout=WAIT)
+    # Hovering over the first pixel of node 1's block names node 1's first page.
+    per_node = window.rendered.miss_counters.shape[0] // window.rendered.nodes
+    x0, y0 = heat._origins[1]
+    scene_pos = heat.view.mapViewToScene(QPointF(x0 + 0.5, y0 + 0.5))
+    assert heat.row_at(scene_pos) == per_node
+    heat._hover(scene_pos)
+    assert f"page {per_node:#x}" in heat.info.text() and "home node 1" in heat.info.text()
+
+
+def test_worker_errors_are_reported(make_session, qtbot) -> None:
+    session = make_session()
+
+    def broken(budget: int) -> list:  # type: ignore[type-arg]
+        raise RuntimeError("the core fell over")
+
+    session.step_slice = broken  # type: ignore[method-assign]
+    engine = Engine(session)
+    errors: list[str] = []
+    engine.errored.connect(errors.append)
+    with qtbot.waitSignals([engine.errored, engine.finished], timeout=WAIT):
+        engine.start()
+    assert len(errors) == 1 and "the core fell over" in errors[0]
+    engine.stop()
+    engine.deleteLater()
+    session.close()
