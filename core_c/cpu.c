@@ -52,6 +52,7 @@ void cpu_reset(dc_machine *m, cpu *c, uint32_t id)
     c->a.ebase = KSEG0 | id;
     c->a.config0 = (1u << 31) | (1u << 10) | (1u << 7) | 3u;  /* M, AR=r2, MT=TLB, K0 */
     c->a.state = id == 0 ? DC_CPU_RUNNING : DC_CPU_PARKED;
+    c->a.fetch_line = UINT64_MAX;
     c->a.ownership = DC_NATIVE;
     /* distinct, never-matching entries: kseg0 is unmapped */
     for (uint32_t i = 0; i < MAX_TLB; i++)
@@ -267,6 +268,7 @@ dc_err dc_run(dc_machine *m, uint64_t budget, dc_exit *ex)
             uint64_t slice = m->epoch_end - c->a.cycles;
             if (c->a.timer_deadline - c->a.cycles < slice)
                 slice = c->a.timer_deadline - c->a.cycles;
+            c->cycle_limit = c->a.cycles + slice;
             if (slice > left)
                 slice = left;
             uint64_t done = cpu_exec(m, c, slice, ex, 0);
@@ -316,6 +318,7 @@ dc_err dc_step(dc_machine *m, uint32_t cpu_id, dc_exit *ex)
     if (c->a.state == DC_CPU_RUNNING) {
         c->bp_skip = 1;     /* a step always executes the instruction */
         c->bp_skip_va = c->a.pc;
+        c->cycle_limit = UINT64_MAX;
         uint64_t done = cpu_exec(m, c, 1, ex, 1);
         c->a.cycles += done;
         c->a.stats.instructions += done;

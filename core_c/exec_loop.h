@@ -47,17 +47,20 @@ static uint64_t EXEC_FN(dc_machine *m, cpu *c, uint64_t budget, dc_exit *ex)
     uint32_t retarget;
 #if EXEC_TIMING
     const int has_bp = m->nbps != 0;
-    uint32_t cur_iline = UINT32_MAX;    /* instruction line of the current page last fetched */
+    /* the instruction line last fetched lives in the CPU's state, so neither an
+     * exit nor a restart makes the next fetch differ from an unbroken run */
+    uint64_t cur_line = c->a.fetch_line;
     uint64_t pg_off = 0;                /* RAM offset of the current code page */
     const uint32_t iline_shift = m->line_shift - 2;
     const uint32_t ilines = PAGE_SIZE >> m->line_shift;
 #endif
     uint32_t stop_exit = 0, stop_pc = 0;    /* end the run after this instruction */
     uint64_t stop_left = 0;
+    uint64_t trim = 0;                      /* instructions cut from the turn by stalls */
 
 #define VA_OF(p) ((p) == &c->far_entry ? c->far_target \
                   : vbase + (uint32_t)(((p) - pbase) << 2))
-#define NOW() (c->a.cycles + (budget - left))
+#define NOW() (c->a.cycles + (budget - trim - left))
 #define SAVE_STATE() do { \
         c->a.pc = VA_OF(d); \
         c->a.npc = bd ? VA_OF(tgt) : c->a.pc + 4; \
@@ -67,24 +70,34 @@ static uint64_t EXEC_FN(dc_machine *m, cpu *c, uint64_t budget, dc_exit *ex)
 /* a hot page ends the run after this instruction: hide the budget */
 #define IFETCH() do { \
         uint32_t li_ = (uint32_t)(d - pbase) >> iline_shift; \
-        if (unlikely(li_ != cur_iline) && li_ < ilines && d != &c->far_entry) { \
-            uint64_t lo_ = pg_off + ((uint64_t)li_ << m->line_shift); \
-            cur_iline = li_; \
+        uint64_t lo_ = pg_off + ((uint64_t)li_ << m->line_shift); \
+        if (unlikely(lo_ != cur_line) && li_ < ilines && d != &c->far_entry) { \
+            cur_line = lo_; \
             if (!l1_hit(&c->l1i, (uint32_t)(lo_ >> m->line_shift), 0)) { \
                 c->a.cycles += fabric_access(m, c, lo_, ACC_FETCH, 0); \
                 STOP_CHECK(); \
+                TURN_CHECK(); \
             } \
         } \
     } while (0)
-#define NEW_PAGE() do { cur_iline = UINT32_MAX; \
-        pg_off = (uint64_t)(pg->host - m->ram); } while (0)
+#define NEW_PAGE() do { pg_off = (uint64_t)(pg->host - m->ram); } while (0)
 #define TDATA(host, va, acc) do { \
         uint64_t o_ = (uint64_t)((uint8_t *)(host) - m->ram); \
         if (unlikely(((va) >> 29) == 5) || \
             !l1_hit(&c->l1d, (uint32_t)(o_ >> m->line_shift), (acc) == ACC_STORE)) { \
             c->a.cycles += fabric_access(m, c, o_, (acc), ((va) >> 29) == 5); \
             STOP_CHECK(); \
+            TURN_CHECK(); \
         } \
+    } while (0)
+/* Stalls move time on: after one, the instructions left in this turn are
+ * trimmed to the cycles left before the limit, so the turn ends after the
+ * same instruction however the host split the run (run(a); run(b) ==
+ * run(a + b) in timing mode too). Trimmed instructions never executed. */
+#define TURN_CHECK() do { \
+        uint64_t now_ = c->a.cycles + (budget - trim - left); \
+        uint64_t room_ = now_ >= c->cycle_limit ? 0 : c->cycle_limit - now_; \
+        if (unlikely(room_ < left)) { trim += left - room_; left = room_; } \
     } while (0)
 /* records hold the fast loop's handler addresses: dispatch by op here */
 #define HANDLER(p) labels[(p)->op]
@@ -112,7 +125,11 @@ static uint64_t EXEC_FN(dc_machine *m, cpu *c, uint64_t budget, dc_exit *ex)
         if (!stop_exit) { stop_exit = c->stop_reason; stop_left = left; left = 0; \
                           stop_pc = VA_OF(d); } \
         c->stop_reason = 0; } } while (0)
+#if EXEC_TIMING
+#define TSLOW() do { STOP_CHECK(); TURN_CHECK(); } while (0)
+#else
 #define TSLOW() STOP_CHECK()
+#endif
 /* another exit comes first: give the budget back and keep the stop pending */
 #define UNSTOP() do { if (stop_exit) { left = stop_left; c->stop_reason = stop_exit; \
         stop_exit = 0; } } while (0)
@@ -373,10 +390,14 @@ out_budget:
         }
     }
 out:
-    return budget - left;
+#if EXEC_TIMING
+    c->a.fetch_line = cur_line;
+#endif
+    return budget - trim - left;
 }
 
 #undef STOP_CHECK
+#undef TURN_CHECK
 #undef UNSTOP
 #undef IFETCH
 #undef NEW_PAGE

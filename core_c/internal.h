@@ -156,6 +156,7 @@ typedef struct cpu_arch {
     uint64_t mmio_pa;
     uint64_t cycles;
     uint64_t timer_deadline;    /* cycle at which Count reaches Compare */
+    uint64_t fetch_line;        /* timing: RAM offset of the instruction line last fetched */
     tlb_entry tlb[MAX_TLB];
     dc_cpu_stats stats;
 } cpu_arch;
@@ -172,6 +173,7 @@ typedef struct cpu {
     int fault_refill;           /* set by the slow paths with a TLB ExcCode */
     uint32_t node;              /* the node this CPU sits on */
     uint32_t stop_reason;       /* end the run after this instruction (HOTPAGE, WATCHPOINT) */
+    uint64_t cycle_limit;       /* the turn (or timer) ends at this cycle: stalls count */
     dc_exit_watch watch_hit;    /* the access that hit a watchpoint */
     cache l1i, l1d, l2;
     l2tlb *assist;              /* the monitor's L2TLB assist, or NULL */

@@ -54,8 +54,6 @@ def test_slice_size_never_changes_results() -> None:
     assert slices_agree(timing=False)
 
 
-@pytest.mark.xfail(strict=True, reason="core: in timing mode on several CPUs, run(a); run(b) "
-                   "and run(a + b) reach different states (reported to the core's owners)")
 def test_slice_size_never_changes_results_in_timing_mode() -> None:
     assert slices_agree(timing=True)
 

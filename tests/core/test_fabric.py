@@ -284,3 +284,17 @@ def test_impossible_fabric_configurations_are_refused(name: str, fields: dict[st
 def test_miss_classes_cover_the_enum() -> None:
     assert {c.name.lower() for c in MissClass} == {
         "l2_hit", "local", "remote", "dirty", "upgrade", "uncached"}
+
+
+@pytest.mark.parametrize("slices", [[1, 2, 3, 50_000], [777] * 60, [12_345, 1, 30_000]])
+def test_timing_mode_run_split_equals_run_whole(slices: list[int]) -> None:
+    # stalls move time on inside a turn: the turn must end at the same instruction
+    # however the host splits the run
+    whole = smp_machine(config=preset("flash8", quantum=200))
+    whole.run(sum(slices))
+    split = smp_machine(config=preset("flash8", quantum=200))
+    for s in slices:
+        split.run(s)
+    assert split.digest() == whole.digest()
+    assert [c.cycles for c in split.cpus] == [c.cycles for c in whole.cpus]
+    assert sum(c.stats()["stall_cycles"] for c in whole.cpus) > 0
