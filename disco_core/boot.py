@@ -24,6 +24,7 @@ from pathlib import Path
 
 from disco_core.devices import DiskImage, attach_native_devices
 from disco_core.elf import ElfImage, load_elf
+from disco_core.errors import DiscoError
 from disco_core.kernel import EXIT_KERNEL_TRAP, EXIT_PANIC, build_kernel
 from disco_core.machine import ExitReason, Machine
 from disco_core.presets import preset
@@ -194,7 +195,8 @@ def boot(machine_preset: str = "test", native: bool = True,
     of ``build_kernel("native")`` (e.g. one built with KERNEL_DEBUG).
     """
     if not native:
-        raise NotImplementedError("only the native kernel exists so far")
+        raise DiscoError("only the native flavour of the guest kernel exists so far: the "
+                         "paravirtual \"disco\" flavour arrives with the monitor; use --native")
     commands = split_commands(run)
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="disco-boot-") as tmp:

@@ -9,21 +9,23 @@ as the host that drives the links.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Callable
 
 from disco_core.errors import DiscoError
 
 
-class Link:
+class Link(ABC):
     """One end of a cable. Subclasses decide where sent frames go."""
 
     def __init__(self) -> None:
         self.incoming: deque[bytes] = deque()
         self._listener: Callable[[], None] | None = None
 
+    @abstractmethod
     def send(self, frame: bytes) -> None:
-        raise NotImplementedError
+        """The attached NIC transmits `frame` (a subclass delivers it somewhere)."""
 
     def deliver(self, frame: bytes) -> None:
         """A frame arrives at this end."""
