@@ -126,6 +126,25 @@ class RemoveBreakpoint:
 
 
 @dataclass(frozen=True)
+class AddWatchpoint:
+    """Stop after an instruction reads and/or writes [target, target + length).
+    `access` is "w", "r" or "rw"; cpu None: any CPU."""
+
+    target: int | str
+    length: int = 4
+    access: str = "w"
+    cpu: int | None = None
+
+
+@dataclass(frozen=True)
+class RemoveWatchpoint:
+    target: int | str
+    length: int = 4
+    access: str = "w"
+    cpu: int | None = None
+
+
+@dataclass(frozen=True)
 class SetTiming:
     """Switch between timing mode (caches, fabric) and fast functional mode."""
 
@@ -149,7 +168,8 @@ class FeedConsole:
 
 
 Command = (Pause | Resume | Step | StepOver | StepOut | RunTo | AddBreakpoint
-           | RemoveBreakpoint | SetTiming | Focus | FeedConsole)
+           | RemoveBreakpoint | AddWatchpoint | RemoveWatchpoint | SetTiming | Focus
+           | FeedConsole)
 
 
 @dataclass(frozen=True)
@@ -182,6 +202,15 @@ class ConsoleSnapshot:
 @dataclass(frozen=True)
 class Breakpoint:
     address: int
+    cpu: int | None
+    label: str
+
+
+@dataclass(frozen=True)
+class Watchpoint:
+    address: int
+    length: int
+    access: str  # "w", "r" or "rw"
     cpu: int | None
     label: str
 
@@ -230,6 +259,7 @@ class Snapshot:
     breakpoints: tuple[Breakpoint, ...]
     debug: DebugDetail
     log: tuple[str, ...]
+    watchpoints: tuple[Watchpoint, ...] = ()
 
     @property
     def sim_seconds(self) -> float:
@@ -268,6 +298,7 @@ class Session:
         self._commands: queue.SimpleQueue[Command] = queue.SimpleQueue()
         self.commands_applied = 0  # by the last step_slice: something may have changed
         self._breakpoints: dict[tuple[int, int | None], str] = {}
+        self._watchpoints: dict[tuple[int, int, str, int | None], str] = {}
         self._temp: _Temp | None = None
         self._log: deque[str] = deque(maxlen=LOG_LINES)
         self._seq = 0
@@ -337,6 +368,17 @@ class Session:
             if reason == ExitReason.BREAKPOINT:
                 self._stopped_at(ex.cpu, events)
                 return
+            if reason == ExitReason.WATCHPOINT and ex.watch is not None:
+                w = ex.watch
+                self.running = False
+                self.stopped_cpu = ex.cpu
+                self.focus_cpu = ex.cpu
+                what = "wrote" if w.is_write else "read"
+                events.append(Event("watchpoint", f"CPU {ex.cpu} {what} 0x{w.value:x} at "
+                                    f"{self.describe(w.va)} (instruction at "
+                                    f"{self.describe(w.pc)})", ex.cpu, ex.pc))
+                events.append(Event("paused", "paused", ex.cpu, ex.pc))
+                return
             if reason == ExitReason.HALT:
                 self.halted = True
                 self.running = False
@@ -404,6 +446,23 @@ class Session:
             if self._breakpoints.pop((address, c.cpu), None) is not None:
                 if not (self._temp and (self._temp.address, self._temp.cpu) == (address, c.cpu)):
                     m.remove_breakpoint(address, c.cpu)
+        elif isinstance(c, AddWatchpoint | RemoveWatchpoint):
+            if c.access not in ("w", "r", "rw"):
+                raise ValueError(f"watchpoint access {c.access!r} is not w, r or rw")
+            if c.length < 1:
+                raise ValueError(f"watchpoint length {c.length} must be at least 1")
+            address = self.resolve(c.target)
+            key = (address, c.length, c.access, c.cpu)
+            flags = {"read": "r" in c.access, "write": "w" in c.access}
+            if isinstance(c, AddWatchpoint):
+                if key not in self._watchpoints:
+                    m.add_watchpoint(address, c.length, cpu=c.cpu, **flags)
+                self._watchpoints[key] = self.describe(address)
+                where = "any CPU" if c.cpu is None else f"CPU {c.cpu}"
+                events.append(Event("watchpoint-set", f"watching {c.length} bytes at "
+                                    f"{self.describe(address)} ({c.access}) on {where}"))
+            elif self._watchpoints.pop(key, None) is not None:
+                m.remove_watchpoint(address, c.length, cpu=c.cpu, **flags)
         elif isinstance(c, SetTiming):
             m.timing = c.on
         elif isinstance(c, Focus):
@@ -563,6 +622,10 @@ class Session:
                                                           key=lambda kv: (kv[0][0],
                                                                           kv[0][1] or -1))),
             debug=self._debug_detail(int(pc[self.focus_cpu])), log=tuple(self._log),
+            watchpoints=tuple(Watchpoint(a, n, acc, c, label)
+                              for (a, n, acc, c), label in sorted(
+                                  self._watchpoints.items(),
+                                  key=lambda kv: (kv[0][0], kv[0][1], kv[0][2], kv[0][3] or -1))),
         )
 
     def _debug_detail(self, pc: int) -> DebugDetail:

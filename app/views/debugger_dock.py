@@ -41,10 +41,12 @@ from disco_core import disasm
 from disco_core.elf import ElfImage
 from disco_core.session import (
     AddBreakpoint,
+    AddWatchpoint,
     Command,
     Focus,
     Pause,
     RemoveBreakpoint,
+    RemoveWatchpoint,
     Resume,
     RunTo,
     Snapshot,
@@ -194,6 +196,20 @@ class DebuggerDock(QDockWidget):
         self.breakpoints.setObjectName("breakpoints")
         self.breakpoints.setFont(mono())
         bl.addWidget(self.breakpoints)
+        watch_row = QHBoxLayout()
+        self.watch_edit = QLineEdit()
+        self.watch_edit.setObjectName("watch-edit")
+        self.watch_edit.setPlaceholderText("watchpoint: address or symbol")
+        self.watch_edit.returnPressed.connect(self._add_watchpoint)
+        watch_row.addWidget(self.watch_edit, 1)
+        self.watch_access = QComboBox()
+        self.watch_access.setObjectName("watch-access")
+        self.watch_access.addItems(["write", "read", "read/write"])
+        watch_row.addWidget(self.watch_access)
+        watch = QPushButton("Watch")
+        watch.clicked.connect(self._add_watchpoint)
+        watch_row.addWidget(watch)
+        bl.addLayout(watch_row)
         remove = QPushButton("Remove selected")
         remove.clicked.connect(self._remove_breakpoint)
         bl.addWidget(remove)
@@ -209,6 +225,7 @@ class DebuggerDock(QDockWidget):
         self._prev_cp0: dict[str, int] = {}
         self._last_refresh = 0.0
         self._bp_keys: list[tuple[int, int | None]] = []
+        self._watch_keys: list[tuple[int, int, str, int | None]] = []
         self.snapshot: Snapshot | None = None
         disasm.disassemble(bytes(4), 0)  # load capstone now, not at the first stop
 
@@ -255,11 +272,23 @@ class DebuggerDock(QDockWidget):
             self._send(AddBreakpoint(target, self.cpu if self.bp_this_cpu.isChecked() else None))
             self.bp_edit.clear()
 
+    def _add_watchpoint(self) -> None:
+        target = self._target(self.watch_edit.text())
+        if target is not None:
+            access = {"write": "w", "read": "r"}.get(self.watch_access.currentText(), "rw")
+            cpu = self.cpu if self.bp_this_cpu.isChecked() else None
+            self._send(AddWatchpoint(target, 4, access, cpu))
+            self.watch_edit.clear()
+
     def _remove_breakpoint(self) -> None:
+        """Remove the selected row: breakpoints come first, then watchpoints."""
         row = self.breakpoints.currentRow()
         if 0 <= row < len(self._bp_keys):
             address, cpu = self._bp_keys[row]
             self._send(RemoveBreakpoint(address, cpu))
+        elif 0 <= row - len(self._bp_keys) < len(self._watch_keys):
+            address, length, access, cpu = self._watch_keys[row - len(self._bp_keys)]
+            self._send(RemoveWatchpoint(address, length, access, cpu))
 
     def _memory_at(self) -> None:
         target = self._target(self.mem_addr.text())
@@ -410,10 +439,15 @@ class DebuggerDock(QDockWidget):
 
     def _show_breakpoints(self, snap: Snapshot) -> None:
         keys = [(b.address, b.cpu) for b in snap.breakpoints]
-        if keys == self._bp_keys:
+        wkeys = [(w.address, w.length, w.access, w.cpu) for w in snap.watchpoints]
+        if keys == self._bp_keys and wkeys == self._watch_keys:
             return
         self._bp_keys = keys
+        self._watch_keys = wkeys
         self.breakpoints.clear()
         for b in snap.breakpoints:
             where = "any CPU" if b.cpu is None else f"CPU {b.cpu}"
-            QListWidgetItem(f"{b.label}  ({where})", self.breakpoints)
+            QListWidgetItem(f"break {b.label}  ({where})", self.breakpoints)
+        for w in snap.watchpoints:
+            where = "any CPU" if w.cpu is None else f"CPU {w.cpu}"
+            QListWidgetItem(f"watch {w.access:<2} {w.label}  ({where})", self.breakpoints)

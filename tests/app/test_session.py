@@ -7,10 +7,12 @@ import pytest
 
 from disco_core.session import (
     AddBreakpoint,
+    AddWatchpoint,
     FeedConsole,
     Focus,
     Pause,
     RemoveBreakpoint,
+    RemoveWatchpoint,
     Resume,
     RunTo,
     Session,
@@ -166,3 +168,19 @@ def test_kernel_session_boots_to_the_shell() -> None:
         assert b"workbench\n" in tail.split(b"echo workbench", 1)[1]
     finally:
         s.close()
+
+
+def test_watchpoint_on_a_variable_stops_after_the_write(session: Session) -> None:
+    address = session.resolve("bar_count")
+    session.submit(AddWatchpoint("bar_count", 4, "w"))
+    events = run_until_stopped(session)
+    hits = [e for e in events if e.kind == "watchpoint"]
+    assert hits and "<bar_count>" in hits[0].message and "wrote" in hits[0].message
+    snap = session.snapshot()
+    assert [(w.address, w.access) for w in snap.watchpoints] == [(address, "w")]
+    session.submit(RemoveWatchpoint(address, 4, "w"))
+    session.submit(Resume())
+    session.step_slice(100_000)
+    assert session.snapshot().watchpoints == ()
+    session.submit(AddWatchpoint("bar_count", 4, "x"))
+    assert [e.kind for e in session.step_slice(0)] == ["error"]

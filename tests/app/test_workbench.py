@@ -6,6 +6,7 @@ import time
 
 import numpy as np
 from PySide6.QtCore import QPointF, QSettings, Qt, QTimer
+from PySide6.QtWidgets import QPushButton
 
 from app.engine import Engine
 from app.main_window import MainWindow
@@ -244,3 +245,24 @@ def test_worker_errors_are_reported(make_session, qtbot) -> None:
     engine.stop()
     engine.deleteLater()
     session.close()
+
+
+def test_watchpoint_from_the_dock(make_workbench, qtbot) -> None:
+    window = make_workbench()
+    dock = window.debugger
+    qtbot.waitUntil(lambda: window.rendered is not None, timeout=WAIT)
+    dock.watch_access.setCurrentText("write")
+    qtbot.keyClicks(dock.watch_edit, "bar_count")
+    with qtbot.waitSignal(window.engine.paused, timeout=WAIT):
+        qtbot.keyClick(dock.watch_edit, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: window.rendered is not None and not window.rendered.running
+                    and len(window.rendered.watchpoints) == 1, timeout=WAIT)
+    qtbot.waitUntil(lambda: dock.breakpoints.count() == 1, timeout=WAIT)
+    assert "watch w" in dock.breakpoints.item(0).text()
+    assert "bar_count" in dock.breakpoints.item(0).text()
+    dock.breakpoints.setCurrentRow(0)
+    remove = [b for b in dock.findChildren(QPushButton) if b.text() == "Remove selected"]
+    assert len(remove) == 1
+    qtbot.mouseClick(remove[0], Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.rendered is not None and not window.rendered.watchpoints,
+                    timeout=WAIT)
