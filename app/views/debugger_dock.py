@@ -337,7 +337,8 @@ class DebuggerDock(QDockWidget):
         pc = int(snap.pc[cpu])
         state = "running" if snap.running else ("halted" if snap.halted else "paused")
         where = self.describe(pc)
-        self.status.setText(f"CPU {cpu}: {state}, pc {where}")
+        source = self.source_line(pc)
+        self.status.setText(f"CPU {cpu}: {state}, pc {where}" + (f"  {source}" if source else ""))
         self._show_registers(snap, cpu)
         self._show_cp0(snap)
         self._show_disassembly(snap, pc)
@@ -352,6 +353,17 @@ class DebuggerDock(QDockWidget):
                 name, off = found
                 return f"0x{address:08x} <{name}+{off:#x}>" if off else f"0x{address:08x} <{name}>"
         return f"0x{address:08x}"
+
+    def source_line(self, address: int) -> str | None:
+        """``numademo.c:74`` when the program has DWARF line tables for `address`."""
+        for image in self.images:
+            found = image.line_for(address)
+            if found is not None:
+                path, line = found
+                if line == 0:  # DWARF's "no source line" (compiler-made code)
+                    return None
+                return f"{path.rsplit('/', 1)[-1]}:{line}"
+        return None
 
     def _cell(self, table: QTableWidget, r: int, c: int, text: str, changed: bool) -> None:
         item = table.item(r, c)
@@ -395,12 +407,16 @@ class DebuggerDock(QDockWidget):
         lines = disasm.disassemble(d.code, d.code_address, symbols=image)
         bps = {b.address for b in snap.breakpoints}
         text, current = [], -1
-        last_sym = None
+        last_sym = last_src = None
         for line in lines:
             sym = line.symbol.split("+")[0] if line.symbol else None
             if sym and sym != last_sym:
                 text.append(f"<{sym}>:")
             last_sym = sym
+            src = self.source_line(line.address)
+            if src and src != last_src:
+                text.append(f"    ; {src}")  # DWARF: the source line these instructions come from
+            last_src = src
             mark = "\u25cf" if line.address in bps else " "
             arrow = "\u25b6" if line.address == pc else " "
             if line.address == pc:

@@ -56,6 +56,8 @@ def test_breakpoint_on_symbol_stops_that_cpu(make_workbench, qtbot) -> None:
                 if dock.registers.item(r, c) and dock.registers.item(r, c).text() == "pc"]
     assert pc_cells == [f"0x{address:08x}"]
     assert "stream_read" in dock.status.text()
+    assert "numademo.c:" in dock.status.text()  # the source line, from DWARF
+    assert "; numademo.c:" in text
     assert dock.breakpoints.count() == 1 and "CPU 5" in dock.breakpoints.item(0).text()
 
 
