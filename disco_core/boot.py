@@ -1,4 +1,5 @@
-"""Booting the guest kernel on a native machine (docs/guest-kernel.md).
+"""Booting the guest kernel on a native machine (docs/guest-kernel.md), or its
+disco flavour as virtual machines under the monitor (`boot_vms`, docs/monitor-abi.md).
 
     from disco_core.boot import boot
     r = boot("flash8", run=["ls", "echo hi"])
@@ -184,7 +185,7 @@ def boot(machine_preset: str = "test", native: bool = True,
          run: str | Sequence[str] | None = None, disk_image: str | os.PathLike[str] | None = None,
          *, persistent: bool = True, max_instructions: int = DEFAULT_BUDGET,
          echo: Callable[[bytes], None] | None = None, poweroff: bool = False,
-         kernel: str | os.PathLike[str] | None = None) -> BootResult:
+         kernel: str | os.PathLike[str] | None = None, vms: int = 1) -> BootResult:
     """Boot the native kernel and type ``run``'s commands at the shell.
 
     ``disk_image``: the root image (written by the guest when ``persistent``);
@@ -193,10 +194,18 @@ def boot(machine_preset: str = "test", native: bool = True,
     ``poweroff`` there and waits for the halt), when the guest halts, or when
     ``max_instructions`` are spent. ``kernel`` is a kernel ELF to use instead
     of ``build_kernel("native")`` (e.g. one built with KERNEL_DEBUG).
+
+    ``native=False`` boots the disco flavour as ``vms`` virtual machines under
+    the monitor instead: that is `boot_vms`, whose DiscoBootResult it returns
+    (``disk_image`` is then the shared base image, never written).
     """
     if not native:
-        raise DiscoError("only the native flavour of the guest kernel exists so far: the "
-                         "paravirtual \"disco\" flavour arrives with the monitor; use --native")
+        if persistent and disk_image is not None:
+            raise DiscoError("under the monitor every VM's root disk is copy-on-write over "
+                             "the image: pass persistent=False (--scratch)")
+        return boot_vms(machine_preset, vms, run, disk_image,  # type: ignore[return-value]
+                        max_instructions=max_instructions, kernel=kernel,
+                        echo=None if echo is None else (lambda name, data: echo(data)))
     commands = split_commands(run)
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="disco-boot-") as tmp:
@@ -308,3 +317,192 @@ def interactive(machine_preset: str = "test", disk_image: str | os.PathLike[str]
             if old is not None:
                 termios.tcsetattr(fd, termios.TCSADRAIN, old)
             b.close()
+
+
+# ---- the disco flavour: the kernel as virtual machines under the monitor ------------------
+
+VM_PAGES_MAX = 8192            # 32 MiB of guest-physical memory per VM at most
+
+
+@dataclass
+class VMResult:
+    """One VM of a disco boot: its console, why it stopped, its statistics."""
+
+    name: str
+    output: str
+    reason: str                 # "done", the monitor's stop reason, or "budget"
+    exit_code: int | None
+    prompt_cycles: int | None   # the machine's cycles when its first prompt appeared
+    command_cycles: list[int] = field(default_factory=list)
+    stats: dict[str, tuple[int, int]] = field(default_factory=dict)  # category → (count, cycles)
+    exits: dict[str, tuple[int, int]] = field(default_factory=dict)  # exit kind → (count, cycles)
+    disk_writes: int = 0        # sectors written (kept by the monitor when copy-on-write)
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "name": self.name, "reason": self.reason, "exit_code": self.exit_code,
+            "prompt_cycles": self.prompt_cycles, "command_cycles": self.command_cycles,
+            "stats": {k: list(v) for k, v in self.stats.items()},
+            "exits": {k: list(v) for k, v in self.exits.items()},
+            "disk_writes": self.disk_writes,
+        }
+
+
+@dataclass
+class DiscoBootResult:
+    """What a disco boot did: one VMResult per VM and the machine's counters."""
+
+    vms: list[VMResult]
+    reason: str                 # "done" when every VM finished its commands
+    cycles: int                 # the largest CPU cycle counter (simulated time)
+    instructions: int
+    wall_seconds: float
+    reports: list[str] = field(default_factory=list)
+
+    @property
+    def output(self) -> str:
+        """Every VM's console, each line prefixed by its VM (``[vm0] ...``)."""
+        return "".join(prefixed(v.name, v.output) for v in self.vms)
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "reason": self.reason, "cycles": self.cycles, "instructions": self.instructions,
+            "wall_seconds": round(self.wall_seconds, 3), "reports": self.reports,
+            "vms": [v.to_json() for v in self.vms],
+        }
+
+
+def prefixed(name: str, text: str) -> str:
+    lines = text.splitlines()
+    return "".join(f"[{name}] {line}\n" for line in lines)
+
+
+def vm_specs(machine: Machine, image: ElfImage, vms: int, disks: Sequence[object],
+             memory_pages: int | None = None, vcpus: int = 1) -> list[object]:
+    """One VMSpec per VM: the kernel's segments at their guest-physical
+    addresses, memory split evenly (at most VM_PAGES_MAX pages), home nodes
+    spread round-robin over the machine's nodes."""
+    from disco_core.monitor import VMSpec
+
+    cfg = machine.config
+    if memory_pages is None:
+        # Machine page 0 is the monitor's idle loop; leave the monitor some slack.
+        memory_pages = min(VM_PAGES_MAX, (cfg.ram_bytes // 4096 - 64) // vms)
+    segs = [(seg.paddr - 0xC0000000, seg.data) for seg in image.segments if seg.data]
+    return [VMSpec(f"vm{i}", memory_pages=memory_pages, vcpus=vcpus,
+                   home_nodes=[i % cfg.nodes], image=segs, entry=image.entry,
+                   disks=[disks[i]])  # type: ignore[list-item]
+            for i in range(vms)]
+
+
+def boot_vms(machine_preset: str = "test", vms: int = 1,
+             run: str | Sequence[str] | None = None,
+             base_image: str | os.PathLike[str] | None = None, *,
+             max_instructions: int = DEFAULT_BUDGET, memory_pages: int | None = None,
+             vcpus: int = 1, kernel: str | os.PathLike[str] | None = None,
+             echo: Callable[[str, bytes], None] | None = None,
+             vm_run: Sequence[str | Sequence[str]] | None = None) -> DiscoBootResult:
+    """Boot the disco flavour of the kernel as ``vms`` VMs under the monitor.
+
+    Each VM gets a copy-on-write root disk over one shared base image (built
+    by fsimage.build_root_image unless ``base_image`` names one; it is never
+    written). ``run``'s commands are typed into every VM's console at each of
+    its prompts; the boot stops when every VM has shown the prompt after its
+    last command, every VM has stopped, or ``max_instructions`` are spent.
+    ``echo(vm_name, bytes)`` sees console output as it appears. ``vm_run``
+    gives each VM its own commands instead (VM i types ``vm_run[i]``).
+    """
+    from disco_core.monitor import Monitor
+    from disco_core.monitor.vdisk import VirtualDisk
+
+    if vms < 1:
+        raise DiscoError(f"vms = {vms}: at least one VM")
+    if vm_run is not None and len(vm_run) != vms:
+        raise DiscoError(f"vm_run has {len(vm_run)} command lists for {vms} VMs")
+    per_vm = [split_commands(vm_run[i] if vm_run is not None else run) for i in range(vms)]
+    start = time.perf_counter()
+    kpath = Path(kernel) if kernel is not None else build_kernel("disco")
+    image = load_elf(kpath)
+    with tempfile.TemporaryDirectory(prefix="disco-boot-") as tmp:
+        base = Path(base_image) if base_image is not None else root_image(Path(tmp) / "root.img")
+        machine = Machine(preset(machine_preset))
+        disks = [VirtualDisk.copy_on_write(base) for _ in range(vms)]
+        try:
+            mon = Monitor(machine)
+            vmlist = [mon.create_vm(s) for s in vm_specs(machine, image, vms, disks,  # type: ignore
+                                                          memory_pages, vcpus)]
+            for vm in vmlist:
+                mon.start_vm(vm)
+            return _drive_vms(mon, vmlist, per_vm, max_instructions, start, echo)
+        finally:
+            for d in disks:
+                d.close()
+            machine.close()
+
+
+def _drive_vms(mon: object, vmlist: list[object], commands: list[list[str]], budget: int,
+               start: float, echo: Callable[[str, bytes], None] | None) -> DiscoBootResult:
+    from disco_core.monitor import VM, Monitor
+
+    assert isinstance(mon, Monitor)
+    vms: list[VM] = vmlist  # type: ignore[assignment]
+    machine = mon.m
+
+    def now() -> int:
+        return max(c.cycles for c in machine.cpus)
+
+    pending = {vm.name: list(cmds) for vm, cmds in zip(vms, commands, strict=True)}
+    marks = dict.fromkeys(pending, 0)
+    seen = dict.fromkeys(pending, 0)
+    prompt_at: dict[str, int | None] = dict.fromkeys(pending)
+    typed_at = dict.fromkeys(pending, 0)
+    command_cycles: dict[str, list[int]] = {vm.name: [] for vm in vms}
+    done: set[str] = set()
+    executed = 0
+    reason = "budget"
+    while executed < budget:
+        before = sum(c.instructions for c in machine.cpus)
+        r = mon.run(min(SLICE, budget - executed))
+        executed += sum(c.instructions for c in machine.cpus) - before
+        for vm in vms:
+            out = vm.console_out
+            if echo is not None and len(out) > seen[vm.name]:
+                echo(vm.name, bytes(out[seen[vm.name]:]))
+                seen[vm.name] = len(out)
+            if vm.name in done or not vm.running:
+                continue
+            found = out.find(PROMPT, marks[vm.name])
+            if found < 0:
+                continue
+            marks[vm.name] = found + len(PROMPT)
+            if prompt_at[vm.name] is None:
+                prompt_at[vm.name] = now()
+            else:
+                command_cycles[vm.name].append(now() - typed_at[vm.name])
+            if pending[vm.name]:
+                mon.console_input(vm, pending[vm.name].pop(0).encode() + b"\n")
+                typed_at[vm.name] = now()
+            else:
+                done.add(vm.name)
+        if all(vm.name in done or not vm.running for vm in vms):
+            reason = "done" if len(done) == len(vms) else "stopped"
+            break
+        if r in ("stopped", "halt", "idle"):
+            reason = r
+            break
+    results = []
+    for vm in vms:
+        name = vm.name
+        why = "done" if name in done else (vm.stop_reason or reason)
+        results.append(VMResult(
+            name=name, output=vm.console_text, reason=why, exit_code=vm.exit_code,
+            prompt_cycles=prompt_at[name], command_cycles=command_cycles[name],
+            stats=vm.stats.by_category(), exits=_exit_kinds(vm),
+            disk_writes=sum(d.writes for d in vm.disks)))
+    return DiscoBootResult(vms=results, reason=reason, cycles=now(), instructions=executed,
+                           wall_seconds=time.perf_counter() - start, reports=list(mon.reports))
+
+
+def _exit_kinds(vm: object) -> dict[str, tuple[int, int]]:
+    stats = vm.stats  # type: ignore[attr-defined]
+    return {k: (stats.count[k], stats.cycles[k]) for k in sorted(stats.count)}

@@ -4,6 +4,7 @@
                        [--max-instructions N] [--stats]
     disco demo [--cpus N]
     disco boot [--machine PRESET] [--native] [--disk IMG] [--run "CMDS"] [--json]
+    disco boot [--machine PRESET] --vms N [--disk BASE] [--run "CMDS"] [--json]
 
 Exit codes: the guest's own exit code when it halts through the exit device;
 2 for bad input (a malformed or non-MIPS ELF, an impossible configuration);
@@ -124,6 +125,8 @@ def cmd_boot(args: argparse.Namespace) -> int:
 
     from disco_core.boot import boot, interactive
 
+    if args.vms is not None:
+        return _boot_vms(args)
     if args.run is None:
         print("Booting; Ctrl-] quits.", file=sys.stderr)
         return interactive(args.machine, args.disk, persistent=not args.scratch) & 0xFF
@@ -150,6 +153,54 @@ def cmd_boot(args: argparse.Namespace) -> int:
     if result.reason == "idle":
         return EXIT_IDLE
     return 0
+
+
+def _boot_vms(args: argparse.Namespace) -> int:
+    """--vms N: the disco kernel as N VMs under the monitor, each console's lines
+    prefixed by its VM, then per VM the exits by the paper's categories."""
+    import json
+
+    from disco_core.boot import boot_vms, prefixed
+    from disco_core.monitor.stats import CATEGORIES
+
+    partial: dict[str, bytes] = {}
+
+    def echo(name: str, data: bytes) -> None:
+        # whole lines only, so the VMs' outputs interleave line by line
+        text = partial.get(name, b"") + data
+        *lines, partial[name] = text.split(b"\n")
+        for line in lines:
+            sys.stdout.write(prefixed(name, line.decode("utf-8", "replace")) or f"[{name}]\n")
+        sys.stdout.flush()
+
+    result = boot_vms(args.machine, args.vms, args.run or "", args.disk,
+                      max_instructions=args.max_instructions,
+                      echo=None if args.json else echo)
+    if args.json:
+        print(json.dumps({"output": result.output, **result.to_json()}, indent=2))
+    else:
+        for name, rest in partial.items():
+            if rest:
+                sys.stdout.write(prefixed(name, rest.decode("utf-8", "replace")))
+        print()
+        print(f"{'VM':6} {'category':18} {'exits':>10} {'cycles':>14}")
+        for v in result.vms:
+            for cat in CATEGORIES:
+                n, cy = v.stats.get(cat, (0, 0))
+                print(f"{v.name:6} {cat:18} {n:>10} {cy:>14}")
+        print()
+        print(f"{'VM':6} {'exit kind':18} {'exits':>10} {'cycles':>14}")
+        for v in result.vms:
+            for kind, (n, cy) in v.exits.items():
+                print(f"{v.name:6} {kind:18} {n:>10} {cy:>14}")
+        for v in result.vms:
+            if v.reason != "done":
+                print(f"{v.name}: {v.reason}", file=sys.stderr)
+    if result.reason == "budget":
+        return EXIT_BUDGET
+    if result.reason == "idle":
+        return EXIT_IDLE
+    return 0 if all(v.reason == "done" for v in result.vms) else 1
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -182,7 +233,10 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--machine", default="test",
                    help="machine preset: test, flash8, flash16, flash32, uma8 (default test)")
     b.add_argument("--native", action="store_true", default=True,
-                   help="the native kernel on the bare machine (the only flavour so far)")
+                   help="the native kernel on the bare machine (the default)")
+    b.add_argument("--vms", type=_positive, default=None,
+                   help="instead: the disco kernel as N virtual machines under the monitor, "
+                        "each with a copy-on-write root disk over one base image (--disk)")
     b.add_argument("--disk", default=None,
                    help="root file-system image (default: a fresh one, discarded afterwards)")
     b.add_argument("--scratch", action="store_true",

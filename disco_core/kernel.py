@@ -11,7 +11,10 @@ from pathlib import Path
 
 from disco_core.guest import build_program, resources_dir
 
-FLAVOURS = ("native",)
+FLAVOURS = ("native", "disco")
+# The disco flavour runs under the monitor: linked in the relocated kseg0,
+# devices through monitor calls (docs/monitor-abi.md).
+_LINKER_SCRIPTS = {"native": "kernel.ld", "disco": "kernel_disco.ld"}
 
 # Exit codes of the native kernel (written to the power device).
 EXIT_PANIC = 0x70          # panic(): an inconsistency the kernel detected
@@ -45,6 +48,9 @@ def build_kernel(flavour: str = "native", *, opt: str = "-O2",
                  defines: dict[str, str | None] | None = None) -> Path:
     """Build (or fetch from the cache) the kernel ELF of a flavour."""
     d = kernel_dir()
-    return build_program(kernel_sources(flavour), include_dirs=[d], linker_script=d / "kernel.ld",
+    sources = kernel_sources(flavour)
+    if flavour == "disco":
+        defines = {**(defines or {}), "DISCO": None}
+    return build_program(sources, include_dirs=[d], linker_script=d / _LINKER_SCRIPTS[flavour],
                          opt=opt, defines=defines,
                          extra_flags=("-fno-omit-frame-pointer",))

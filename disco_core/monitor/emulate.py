@@ -232,7 +232,7 @@ def guest_tlb_write(mon: Monitor, vcpu: VCpu, cpu: Cpu, index: int, random: bool
         if len(vcpu.wi_written) >= n - w and all(j in vcpu.wi_written for j in range(w, n)):
             # every index was rewritten: a full flush, so TLBWR leftovers go too
             vcpu.l2tlb.flush()
-            mon.hw_flush(cpu)
+            mon.hw_flush(vcpu.cpu)  # the CPU index (the vCPU is running on it)
             vcpu.wi_written.clear()
     mon.install_virtual_entry(vcpu, cpu, new)
 

@@ -41,6 +41,7 @@ from disco_core.monitor.emulate import (
 from disco_core.monitor.l2tlb import GLOBAL
 from disco_core.monitor.memmap import MemMap, OutOfMachineMemory
 from disco_core.monitor.pmap import NO_PAGE, PMap
+from disco_core.monitor.pmap import PAGE as PAGE_SIZE
 from disco_core.monitor.vcpu import (
     CA_TI,
     EH_ASID,
@@ -54,6 +55,7 @@ from disco_core.monitor.vcpu import (
     TlbEntry,
     VCpu,
 )
+from disco_core.monitor.vdisk import SECTOR_SIZE
 from disco_core.monitor.vm import VM, VMSpec, VMState
 
 # Real Status while a CPU runs a guest: interrupts on, IM2 (the monitor's kick
@@ -79,6 +81,11 @@ _TIMER_PERIOD = 1 << 33  # cycles for Count to come round again
 # monitor-call numbers (docs/monitor-abi.md)
 MC_PUTC, MC_GETC, MC_ZERO_PAGE, MC_PAGE_FREED, MC_YIELD, MC_IDLE = 0, 1, 2, 3, 4, 5
 MC_PANIC, MC_EXIT, MC_INFO, MC_PUTS = 6, 7, 8, 9
+# the devices: one trap per request, every argument in $a0-$a3
+MC_DISK_INFO, MC_DISK_READ, MC_DISK_WRITE, MC_IPI, MC_IPI_ACK, MC_RTC = 10, 11, 12, 13, 14, 15
+CONSOLE_LINE = 0  # console input raises the guest's Cause.IP2
+IPI_LINE = 3      # inter-processor interrupts raise IP5
+RTC_EPOCH = 1_000_000_000  # the VMs' wall clock starts here (seconds), as simulated time
 _ERR = 0xFFFFFFFF
 
 
@@ -605,7 +612,7 @@ class Monitor:
     def _monitor_call(self, v: VCpu, cpu: Cpu, ci: int) -> str:
         regs = cpu.regs()
         call = int(regs[2])
-        a0, a1 = int(regs[4]), int(regs[5])
+        a0, a1, a2, a3 = int(regs[4]), int(regs[5]), int(regs[6]), int(regs[7])
         vm = v.vm
         v.progressed = True
         result = 0
@@ -613,6 +620,21 @@ class Monitor:
             vm.console_out.append(a0 & 0xFF)
         elif call == MC_GETC:
             result = vm.console_in.pop(0) if vm.console_in else _ERR
+            if not vm.console_in:
+                self.clear_interrupt(v, CONSOLE_LINE)  # drained: the input interrupt drops
+        elif call in (MC_DISK_READ, MC_DISK_WRITE):
+            result = self._disk_transfer(vm, a3, a0, a1, a2, call == MC_DISK_WRITE)
+        elif call == MC_DISK_INFO:
+            result = vm.disks[a0].sectors & _ERR if a0 < len(vm.disks) else _ERR
+        elif call == MC_IPI:
+            mask = a0 | (a1 << 32)
+            for w in vm.vcpus:
+                if mask >> w.index & 1:
+                    self.post_interrupt(w, IPI_LINE)
+        elif call == MC_IPI_ACK:
+            self.clear_interrupt(v, IPI_LINE)
+        elif call == MC_RTC:
+            result = (RTC_EPOCH + self.now(cpu) // self.m.config.clock_hz) & _ERR
         elif call == MC_PUTS:
             data = self._guest_bytes(vm, a0, a1)
             if data is None:
@@ -631,7 +653,8 @@ class Monitor:
             else:
                 result = _ERR
         elif call == MC_INFO:
-            result = {0: vm.pmap.npages, 1: v.index, 2: len(vm.vcpus), 3: vm.id}.get(a0, _ERR)
+            result = {0: vm.pmap.npages, 1: v.index, 2: len(vm.vcpus), 3: vm.id,
+                      4: self.m.config.clock_hz}.get(a0, _ERR)
         elif call == MC_PANIC:
             data = self._guest_bytes(vm, a0, a1) or b""
             raise _Stop(f"guest panic: {data.decode('latin-1')}")
@@ -654,6 +677,38 @@ class Monitor:
         cpu.gpr[2] = result
         cpu.advance()
         return "monitor_call"
+
+    def _disk_transfer(self, vm: VM, unit: int, sector: int, gpa: int, count: int,
+                       write: bool) -> int:
+        """DISK_READ/DISK_WRITE: whole sectors between the VM's disk and its
+        guest-physical memory, done before the call returns (0, or −1)."""
+        if unit >= len(vm.disks):
+            return _ERR
+        disk = vm.disks[unit]
+        n = count * SECTOR_SIZE
+        if SSEG <= gpa < SSEG_END:
+            gpa -= SSEG
+        if not disk.valid(sector, count) or gpa + n > vm.pmap.npages * PAGE_SIZE:
+            return _ERR
+        if write:
+            disk.write(sector, vm.read_guest(gpa, n))
+        else:
+            data = disk.read(sector, count)
+            pmap = vm.pmap
+            for gpn in range(gpa // PAGE_SIZE, (gpa + n - 1) // PAGE_SIZE + 1):
+                if gpn in pmap.readonly:
+                    pmap.break_sharing(gpn)  # the "DMA" is a store: copy a shared page first
+            vm.write_guest(gpa, data)
+        return 0
+
+    def console_input(self, vm: VM, data: bytes) -> None:
+        """Type into a VM's console: GETC returns the bytes, and vCPU 0 gets the
+        console interrupt (Cause.IP2) until GETC has drained them."""
+        if not data:
+            return
+        vm.console_in += data
+        if vm.running:
+            self.post_interrupt(vm.vcpus[0], CONSOLE_LINE)
 
     def _guest_bytes(self, vm: VM, addr: int, n: int) -> bytes | None:
         if SSEG <= addr < SSEG_END:

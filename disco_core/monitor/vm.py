@@ -15,6 +15,7 @@ from disco_core.monitor.l2tlb import DEFAULT_SIZE, L2Tlb
 from disco_core.monitor.pmap import PMap
 from disco_core.monitor.stats import Stats
 from disco_core.monitor.vcpu import VCpu
+from disco_core.monitor.vdisk import VirtualDisk
 
 RELOCATED_KSEG0 = 0xC0000000  # the guest kernel's kseg0, moved into the supervisor segment
 
@@ -36,6 +37,7 @@ class VMSpec:
     image: list[tuple[int, bytes]] = field(default_factory=list)  # (guest-physical, bytes)
     entry: int = RELOCATED_KSEG0  # virtual address where every vCPU starts (kernel mode)
     l2tlb_size: int = DEFAULT_SIZE
+    disks: list[VirtualDisk] = field(default_factory=list)  # unit n = disks[n]
 
 
 class VM:
@@ -56,6 +58,7 @@ class VM:
         self.console_out = bytearray()
         self.console_in = bytearray()
         self.starts = 0
+        self.disks = spec.disks
 
     @property
     def memory_pages(self) -> int:

@@ -19,7 +19,7 @@ def test_every_monitor_call():
     assert mon.run(10_000_000) == "stopped" and vm.stop_reason == "exit(0)"
     w = [int.from_bytes(vm.read_guest(0x5000 + 4 * i, 4), "little") for i in range(15)]
     assert w[0] == 0 and w[1] == ord("x") and w[2] == ERR
-    assert w[3:8] == [32, 0, 1, 0, ERR]  # pages, vCPU index, vCPUs, VM id, unknown
+    assert w[3:8] == [32, 0, 1, 0, m.config.clock_hz]  # pages, vCPU index, vCPUs, VM id, clock
     assert w[8:10] == [0, 0]  # ZERO_PAGE: done, the page reads as zero
     assert w[10:12] == [0, 0]  # PAGE_FREED: done, the next touch sees zero
     assert w[12] == ERR and w[13] == 0 and w[14] == ERR

@@ -13,6 +13,12 @@
 	.section .text.start, "ax", @progbits
 	.globl	_start
 _start:
+#ifdef DISCO
+	# The monitor starts every vCPU with zeroed registers: the vCPU number
+	# comes from EBase.CPUNum (an emulated mfc0).
+	mfc0	$a0, $15, 1
+	andi	$a0, $a0, 0x3FF
+#endif
 	la	$gp, _gp
 	# $sp = the top of this CPU's boot stack.
 	la	$sp, stack0

@@ -6,11 +6,16 @@
 
 #define KSEG0        0x80000000u
 #define KSEG1        0xA0000000u
-#define KERNBASE     0x80010000u
 // Where the kernel sees physical memory: kseg0 natively. Under the Disco
-// monitor (a later flavour) kseg0 is unreachable and this becomes the
-// relocated kseg0 at 0xC0000000 (docs/monitor-abi.md).
+// monitor (the "disco" flavour, -DDISCO) kseg0 is unreachable and this is the
+// relocated kseg0 at 0xC0000000, mapped by the monitor (docs/monitor-abi.md).
+#ifdef DISCO
+#define KERNBASE     0xC0010000u
+#define KVBASE       0xC0000000u
+#else
+#define KERNBASE     0x80010000u
 #define KVBASE       KSEG0
+#endif
 #define P2V(pa)      ((void *)((uint)(pa) + KVBASE))
 #define V2P(va)      ((uint)(va) - KVBASE)
 #define DEVWINDOW    0x1F000000u      // RAM below this is reachable through kseg0

@@ -1,0 +1,268 @@
+// The HAL under the Disco monitor (the "disco" flavour, docs/monitor-abi.md):
+// the kernel runs in the relocated kseg0, CP0 accesses are ordinary mfc0/mtc0
+// that trap and are emulated, and every device is a monitor call (a syscall
+// from virtual kernel mode) instead of MMIO: there is no kseg1 to reach them.
+#include "types.h"
+#include "param.h"
+#include "mips.h"
+#include "memlayout.h"
+#include "hal.h"
+#include "defs.h"
+
+// Monitor-call numbers (docs/monitor-abi.md).
+#define MC_PUTC       0
+#define MC_GETC       1
+#define MC_IDLE       5
+#define MC_EXIT       7
+#define MC_INFO       8
+#define MC_DISK_INFO  10
+#define MC_DISK_READ  11
+#define MC_DISK_WRITE 12
+#define MC_IPI        13
+#define MC_IPI_ACK    14
+#define MC_RTC        15
+
+#define INFO_PAGES    0
+#define INFO_NVCPUS   2
+#define INFO_CLOCK_HZ 4
+
+// One trap carries the call and all its arguments; the monitor preserves
+// every register but $v0.
+static inline uint
+mcall(uint nr, uint a0, uint a1, uint a2, uint a3)
+{
+  register uint v0 asm("$2") = nr;
+  register uint r4 asm("$4") = a0;
+  register uint r5 asm("$5") = a1;
+  register uint r6 asm("$6") = a2;
+  register uint r7 asm("$7") = a3;
+  asm volatile("syscall" : "+r"(v0) : "r"(r4), "r"(r5), "r"(r6), "r"(r7) : "memory");
+  return v0;
+}
+
+extern char vec_refill[], vec_refill_end[], vec_general[], vec_general_end[];
+
+int
+hal_cpuid(void)
+{
+  return r_c0_ebase() & 0x3FF;
+}
+
+void
+hal_cpu_init(void)
+{
+  // BEV must be clear before the first exception; EBase is a kseg0 address
+  // whose vectors the monitor finds at 0xC0000000 + (EBase & 0x1FFFF000).
+  w_c0_status(0);
+  w_c0_ebase(KSEG0);
+  w_c0_status(ST_IM(IRQ_UART) | ST_IM(IRQ_DISK) | ST_IM(IRQ_IPI) | ST_IM(IRQ_TIMER));
+}
+
+void
+hal_vectors_install(void)
+{
+  memmove(P2V(0x000), vec_refill, vec_refill_end - vec_refill);
+  memmove(P2V(0x180), vec_general, vec_general_end - vec_general);
+}
+
+int
+hal_intr_get(void)
+{
+  return (r_c0_status() & ST_IE) != 0;
+}
+
+void
+hal_intr_on(void)
+{
+  asm volatile("ei; ehb" ::: "memory");
+}
+
+void
+hal_intr_off(void)
+{
+  asm volatile("di; ehb" ::: "memory");
+}
+
+void
+hal_wait(void)
+{
+  // WAIT traps and the monitor deschedules the vCPU until an interrupt is pending.
+  asm volatile("wait" ::: "memory");
+}
+
+uint
+hal_status_user(void)
+{
+  return (r_c0_status() & 0xFF00) | ST_UM | ST_EXL | ST_IE;
+}
+
+uint
+hal_trap_enter(void)
+{
+  uint s = r_c0_status();
+  w_c0_status(s & ~(ST_EXL | ST_KSU | ST_IE));
+  return s;
+}
+
+static uint tick_cycles;
+
+void
+hal_timer_init(uint clock_hz)
+{
+  // The virtual Count runs at half the clock rate, as the real one does.
+  tick_cycles = clock_hz / 2 / HZ;
+  w_c0_compare(r_c0_count() + tick_cycles);
+}
+
+void
+hal_timer_ack(void)
+{
+  uint next = r_c0_compare() + tick_cycles;
+  uint now = r_c0_count();
+  if ((int)(next - now) <= 0)
+    next = now + tick_cycles;
+  w_c0_compare(next);
+}
+
+void
+hal_tlb_init(void)
+{
+  w_c0_pagemask(0);
+  w_c0_wired(0);
+  w_c0_context((uint)hal_cpuid() << 23);
+  hal_tlb_flush();
+}
+
+static int
+tlb_size(void)
+{
+  return ((r_c0_config1() >> 25) & 0x3F) + 1;
+}
+
+// An entry that never matches: kseg0 entries stay in the virtual TLB only.
+static void
+tlb_kill(int i)
+{
+  w_c0_entryhi(KSEG0 + ((uint)i << 13));
+  w_c0_entrylo0(0);
+  w_c0_entrylo1(0);
+  w_c0_index(i);
+  asm volatile("tlbwi; ehb" ::: "memory");
+}
+
+void
+hal_tlb_flush(void)
+{
+  uint hi = r_c0_entryhi();
+  int n = tlb_size();
+  for (int i = 0; i < n; i++)
+    tlb_kill(i);
+  w_c0_entryhi(hi);
+}
+
+void
+hal_tlb_invalidate(uint va, uint asid)
+{
+  uint hi = r_c0_entryhi();
+  w_c0_entryhi((va & ~0x1FFFu) | (asid & 0xFF));
+  asm volatile("tlbp; ehb" ::: "memory");
+  int idx = r_c0_index();
+  if (idx >= 0)
+    tlb_kill(idx);
+  w_c0_entryhi(hi);
+}
+
+void
+hal_set_asid(uint asid)
+{
+  w_c0_entryhi(asid & 0xFF);
+}
+
+// The kernel's boot code reads the machine-description block; a VM has none,
+// so the words it asks for are answered from the INFO call: one node, one
+// memory range [0, the VM's size), the vCPU count and the clock.
+#define FAKE_MEMTABLE 0x100
+
+uint
+hal_machdesc(uint off)
+{
+  switch (off) {
+  case 0x00: return 0x444D5744;                                  // "DWMD"
+  case 0x08: return 1;                                           // nodes
+  case 0x0C: return mcall(MC_INFO, INFO_NVCPUS, 0, 0, 0);        // CPUs
+  case 0x18: return mcall(MC_INFO, INFO_CLOCK_HZ, 0, 0, 0);      // clock
+  case 0x1C: return 1;                                           // memory ranges
+  case 0x20: return 0;                                           // devices
+  case 0x34: return FAKE_MEMTABLE;
+  case FAKE_MEMTABLE + 8: return mcall(MC_INFO, INFO_PAGES, 0, 0, 0) << PGSHIFT;
+  default: return 0;                                             // base, high words
+  }
+}
+
+void
+hal_devices_init(void)
+{
+}
+
+void
+hal_uart_putc(int c)
+{
+  mcall(MC_PUTC, c & 0xFF, 0, 0, 0);
+}
+
+int
+hal_uart_getc(void)
+{
+  return (int)mcall(MC_GETC, 0, 0, 0, 0);
+}
+
+void
+hal_uart_ack(void)
+{
+  // GETC lowers the console interrupt once the input is drained.
+}
+
+int
+hal_disk_rw(int unit, uint sector, uint count, uint pa, int write)
+{
+  // The monitor copies between the VM's disk and guest-physical memory in
+  // the one trap, so the request is complete when the call returns.
+  return (int)mcall(write ? MC_DISK_WRITE : MC_DISK_READ, sector, pa, count, unit);
+}
+
+uint
+hal_disk_sectors(int unit)
+{
+  uint n = mcall(MC_DISK_INFO, unit, 0, 0, 0);
+  return n == 0xFFFFFFFFu ? 0 : n;
+}
+
+void
+hal_disk_ack(void)
+{
+}
+
+uint
+hal_rtc_seconds(void)
+{
+  return mcall(MC_RTC, 0, 0, 0, 0);
+}
+
+void
+hal_ipi_send(uint64 mask)
+{
+  mcall(MC_IPI, (uint)mask, (uint)(mask >> 32), 0, 0);
+}
+
+void
+hal_ipi_ack(void)
+{
+  mcall(MC_IPI_ACK, 0, 0, 0, 0);
+}
+
+void
+hal_poweroff(uint code)
+{
+  for (;;)
+    mcall(MC_EXIT, code, 0, 0, 0);
+}
