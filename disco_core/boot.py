@@ -337,6 +337,7 @@ class VMResult:
     stats: dict[str, tuple[int, int]] = field(default_factory=dict)  # category → (count, cycles)
     exits: dict[str, tuple[int, int]] = field(default_factory=dict)  # exit kind → (count, cycles)
     disk_writes: int = 0        # sectors written (kept by the monitor when copy-on-write)
+    backtrace: list[str] = field(default_factory=list)  # symbolised, after a guest panic
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -344,7 +345,7 @@ class VMResult:
             "prompt_cycles": self.prompt_cycles, "command_cycles": self.command_cycles,
             "stats": {k: list(v) for k, v in self.stats.items()},
             "exits": {k: list(v) for k, v in self.exits.items()},
-            "disk_writes": self.disk_writes,
+            "disk_writes": self.disk_writes, "backtrace": self.backtrace,
         }
 
 
@@ -358,6 +359,7 @@ class DiscoBootResult:
     instructions: int
     wall_seconds: float
     reports: list[str] = field(default_factory=list)
+    invariant_problems: list[str] = field(default_factory=list)  # Monitor.check_invariants()
 
     @property
     def output(self) -> str:
@@ -368,6 +370,7 @@ class DiscoBootResult:
         return {
             "reason": self.reason, "cycles": self.cycles, "instructions": self.instructions,
             "wall_seconds": round(self.wall_seconds, 3), "reports": self.reports,
+            "invariant_problems": self.invariant_problems,
             "vms": [v.to_json() for v in self.vms],
         }
 
@@ -433,7 +436,11 @@ def boot_vms(machine_preset: str = "test", vms: int = 1,
                                                           memory_pages, vcpus)]
             for vm in vmlist:
                 mon.start_vm(vm)
-            return _drive_vms(mon, vmlist, per_vm, max_instructions, start, echo)
+            result = _drive_vms(mon, vmlist, per_vm, max_instructions, start, echo)
+            for v in result.vms:
+                if v.reason.startswith("guest panic"):
+                    v.backtrace = symbolise(image, v.output)
+            return result
         finally:
             for d in disks:
                 d.close()
@@ -475,13 +482,17 @@ def _drive_vms(mon: object, vmlist: list[object], commands: list[list[str]], bud
             if found < 0:
                 continue
             marks[vm.name] = found + len(PROMPT)
+            # A prompt that was the last output has an exact time (the cycles of
+            # the CPU that printed it), not one rounded to a run slice.
+            vm_now = machine.cpus[vm.vcpus[0].last_cpu or 0].cycles
+            shown = vm.console_cycles if out.endswith(PROMPT) else vm_now
             if prompt_at[vm.name] is None:
-                prompt_at[vm.name] = now()
+                prompt_at[vm.name] = shown
             else:
-                command_cycles[vm.name].append(now() - typed_at[vm.name])
+                command_cycles[vm.name].append(shown - typed_at[vm.name])
             if pending[vm.name]:
                 mon.console_input(vm, pending[vm.name].pop(0).encode() + b"\n")
-                typed_at[vm.name] = now()
+                typed_at[vm.name] = vm_now
             else:
                 done.add(vm.name)
         if all(vm.name in done or not vm.running for vm in vms):
@@ -500,7 +511,8 @@ def _drive_vms(mon: object, vmlist: list[object], commands: list[list[str]], bud
             stats=vm.stats.by_category(), exits=_exit_kinds(vm),
             disk_writes=sum(d.writes for d in vm.disks)))
     return DiscoBootResult(vms=results, reason=reason, cycles=now(), instructions=executed,
-                           wall_seconds=time.perf_counter() - start, reports=list(mon.reports))
+                           wall_seconds=time.perf_counter() - start, reports=list(mon.reports),
+                           invariant_problems=mon.check_invariants())
 
 
 def _exit_kinds(vm: object) -> dict[str, tuple[int, int]]:

@@ -4,7 +4,7 @@
                        [--max-instructions N] [--stats]
     disco demo [--cpus N]
     disco boot [--machine PRESET] [--native] [--disk IMG] [--run "CMDS"] [--json]
-    disco boot [--machine PRESET] --vms N [--disk BASE] [--run "CMDS"] [--json]
+    disco boot [--machine PRESET] --vms N [--vcpus K] [--disk BASE] [--run "CMDS"] [--json]
 
 Exit codes: the guest's own exit code when it halts through the exit device;
 2 for bad input (a malformed or non-MIPS ELF, an impossible configuration);
@@ -174,7 +174,7 @@ def _boot_vms(args: argparse.Namespace) -> int:
         sys.stdout.flush()
 
     result = boot_vms(args.machine, args.vms, args.run or "", args.disk,
-                      max_instructions=args.max_instructions,
+                      max_instructions=args.max_instructions, vcpus=args.vcpus,
                       echo=None if args.json else echo)
     if args.json:
         print(json.dumps({"output": result.output, **result.to_json()}, indent=2))
@@ -237,6 +237,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--vms", type=_positive, default=None,
                    help="instead: the disco kernel as N virtual machines under the monitor, "
                         "each with a copy-on-write root disk over one base image (--disk)")
+    b.add_argument("--vcpus", type=_positive, default=1,
+                   help="with --vms: vCPUs per VM (default 1)")
     b.add_argument("--disk", default=None,
                    help="root file-system image (default: a fresh one, discarded afterwards)")
     b.add_argument("--scratch", action="store_true",

@@ -618,6 +618,7 @@ class Monitor:
         result = 0
         if call == MC_PUTC:
             vm.console_out.append(a0 & 0xFF)
+            vm.console_cycles = self.now(cpu)
         elif call == MC_GETC:
             result = vm.console_in.pop(0) if vm.console_in else _ERR
             if not vm.console_in:
@@ -641,6 +642,7 @@ class Monitor:
                 result = _ERR
             else:
                 vm.console_out += data
+                vm.console_cycles = self.now(cpu)
         elif call == MC_ZERO_PAGE:
             if a0 < vm.pmap.npages:
                 vm.pmap.release(a0)

@@ -57,6 +57,7 @@ class VM:
         self.stats = Stats()
         self.console_out = bytearray()
         self.console_in = bytearray()
+        self.console_cycles = 0  # the CPU's cycle count at the last console output
         self.starts = 0
         self.disks = spec.disks
 

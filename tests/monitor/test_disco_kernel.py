@@ -9,10 +9,12 @@ calls (DISK_*, RTC, INFO clock) on a small assembled guest, and vdisk alone.
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 
 import pytest
 
+from disco_core import fsimage
 from disco_core.boot import boot, boot_vms, root_image
 from disco_core.cli import main
 from disco_core.devices.disk import DiskImageLockedError
@@ -23,6 +25,7 @@ from disco_core.monitor import Monitor
 from disco_core.monitor.monitor import RTC_EPOCH
 from disco_core.monitor.vdisk import SECTOR_SIZE, VirtualDisk
 from tests.guest.checksums import SMALL, expected_line
+from tests.guest.test_kernel import ktest_elf
 from tests.monitor.conftest import disco_vm
 
 ERR = 0xFFFFFFFF
@@ -195,10 +198,21 @@ def test_vms_run_concurrently_on_flash8(base, n):
     r = boot_vms("flash8", n, vm_run=[[work[i % len(work)], "echo done"] for i in range(n)],
                  base_image=base, max_instructions=BUDGET)
     assert r.reason == "done", r.output
+    assert r.invariant_problems == [] and r.reports == []
     for i, vm in enumerate(r.vms):
         assert expected_line(work[i % len(work)]) in vm.output
         assert "done" in vm.output.splitlines()
     assert _digest(base) == before
+
+
+def test_smp_vms_run_background_jobs_on_both_vcpus(base):
+    r = boot_vms("flash8", 2, ["pmake 4 & raytrace 8 & wait", "echo ok"], base, vcpus=2,
+                 max_instructions=BUDGET)
+    assert r.reason == "done", r.output
+    for vm in r.vms:
+        assert "disco-unix: 2 cpus" in vm.output
+        assert expected_line("pmake 4") in vm.output and expected_line("raytrace 8") in vm.output
+        assert "ok" in vm.output.splitlines()
 
 
 def test_identical_runs_take_identical_cycles(base):
@@ -236,3 +250,23 @@ def test_boot_native_false_and_the_cli(base, capsys):
     out = capsys.readouterr().out
     assert "[vm0] cli" in out and "[vm1] cli" in out
     assert "monitor_call" in out and "tlbwr" in out  # the category and exit-kind tables
+    assert main(["boot", "--machine", "test", "--vms", "1", "--disk", str(base), "--json",
+                 "--run", "echo j"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["reason"] == "done" and "[vm0] j" in doc["output"].splitlines()
+    assert doc["vms"][0]["stats"]["monitor_call"][0] > 0
+
+
+def test_a_panicking_or_exiting_vm_stops_alone(tmp_path):
+    base = fsimage.build_root_image(tmp_path / "root.img", extra_files={"ktest": ktest_elf()})
+    kernel = build_kernel("disco", defines={"KERNEL_DEBUG": None})
+    r = boot_vms("flash8", 3, base_image=base, kernel=kernel, max_instructions=BUDGET,
+                 vm_run=[["ktest kpanic"], ["poweroff 7"], ["engineering 1", "echo alive"]])
+    panicked, exited, alive = r.vms
+    assert panicked.reason.startswith("guest panic: kernel panic")
+    assert "panic: sys_debug: deliberate panic" in panicked.output
+    assert panicked.backtrace[0].split()[1].startswith("sys_debug")
+    assert exited.reason == "exit(7)" and exited.exit_code == 7
+    assert alive.reason == "done" and "alive" in alive.output.splitlines()
+    assert expected_line("engineering 1") in alive.output
+    assert r.invariant_problems == []

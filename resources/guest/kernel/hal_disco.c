@@ -13,6 +13,7 @@
 #define MC_PUTC       0
 #define MC_GETC       1
 #define MC_IDLE       5
+#define MC_PANIC      6
 #define MC_EXIT       7
 #define MC_INFO       8
 #define MC_DISK_INFO  10
@@ -263,6 +264,14 @@ hal_ipi_ack(void)
 void
 hal_poweroff(uint code)
 {
+  // The kernel's panics (their report is already on the console) stop the VM
+  // as a guest panic; everything else is an exit with the code.
+  static const char trapmsg[] = "kernel trap (exit code 0x71)";
+  static const char panicmsg[] = "kernel panic (exit code 0x70)";
+  if (code == 0x70)
+    mcall(MC_PANIC, (uint)panicmsg, sizeof panicmsg - 1, 0, 0);
+  if (code == 0x71)
+    mcall(MC_PANIC, (uint)trapmsg, sizeof trapmsg - 1, 0, 0);
   for (;;)
     mcall(MC_EXIT, code, 0, 0, 0);
 }
