@@ -61,3 +61,42 @@ def test_page_table_refill_handler_matches_native():
     assert int.from_bytes(native.read_phys(0x5000, 4), "little") > 5 * PAIRS
     assert vm.stats.count["kernel_tlb_fault"] > 0
     assert mon.check_invariants() == []
+
+
+# TLBWR a user mapping (it reaches the L2TLB), then rewrite every index with
+# TLBWI of a never-matching kseg0 entry: a full flush. The entry count comes
+# from Config1.MMUSize.
+FULL_FLUSH = """
+start:
+    li $t0, 0x00400000      # EntryHi: VPN2 0x00400000, ASID 0
+    mtc0 $t0, $10
+    li $t0, (4 << 6) | (3 << 3) | 6
+    mtc0 $t0, $2
+    mtc0 $zero, $3
+    tlbwr
+    mfc0 $t1, $16, 1
+    srl $t1, $t1, 25
+    andi $t1, $t1, 0x3F
+    addiu $t1, $t1, 1       # TLB entries
+    li $t2, 0
+    mtc0 $zero, $2
+    mtc0 $zero, $3
+1:  sll $t3, $t2, 13
+    lui $t4, 0x8000
+    addu $t3, $t3, $t4
+    mtc0 $t3, $10
+    mtc0 $t2, $0
+    tlbwi
+    addiu $t2, $t2, 1
+    bne $t2, $t1, 1b
+    nop
+    {DONE}
+"""
+
+
+def test_a_full_flush_by_tlbwi_empties_the_l2tlb():
+    # regression: the full-flush path passed the Cpu, not its index, to hw_flush
+    mon, vm = run_disco(FULL_FLUSH, tlb_entries=16)
+    assert vm.stop_reason == "exit(0)", vm.stop_reason
+    assert len(vm.vcpus[0].l2tlb) == 0
+    assert mon.check_invariants() == []
