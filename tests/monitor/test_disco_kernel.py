@@ -205,6 +205,16 @@ def test_vms_run_concurrently_on_flash8(base, n):
     assert _digest(base) == before
 
 
+def test_vms_time_share_one_cpu(base):
+    work = list(SMALL)
+    r = boot_vms("test", 4, vm_run=[[w, "ls | wc"] for w in work], base_image=base,
+                 max_instructions=BUDGET)
+    assert r.reason == "done" and r.invariant_problems == [], r.output
+    for w, vm in zip(work, r.vms, strict=True):
+        assert expected_line(w) in vm.output
+        assert vm.exits["switch"][0] > 1  # it left the CPU and came back
+
+
 def test_smp_vms_run_background_jobs_on_both_vcpus(base):
     r = boot_vms("flash8", 2, ["pmake 4 & raytrace 8 & wait", "echo ok"], base, vcpus=2,
                  max_instructions=BUDGET)
