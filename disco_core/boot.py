@@ -404,7 +404,8 @@ def boot_vms(machine_preset: str = "test", vms: int = 1,
              max_instructions: int = DEFAULT_BUDGET, memory_pages: int | None = None,
              vcpus: int = 1, kernel: str | os.PathLike[str] | None = None,
              echo: Callable[[str, bytes], None] | None = None,
-             vm_run: Sequence[str | Sequence[str]] | None = None) -> DiscoBootResult:
+             vm_run: Sequence[str | Sequence[str]] | None = None,
+             vm_disks: Sequence[str | os.PathLike[str]] | None = None) -> DiscoBootResult:
     """Boot the disco flavour of the kernel as ``vms`` VMs under the monitor.
 
     Each VM gets a copy-on-write root disk over one shared base image (built
@@ -414,6 +415,8 @@ def boot_vms(machine_preset: str = "test", vms: int = 1,
     last command, every VM has stopped, or ``max_instructions`` are spent.
     ``echo(vm_name, bytes)`` sees console output as it appears. ``vm_run``
     gives each VM its own commands instead (VM i types ``vm_run[i]``).
+    ``vm_disks`` gives each VM a persistent root disk of its own instead
+    (VM i writes the file ``vm_disks[i]``, which nobody else may open).
     """
     from disco_core.monitor import Monitor
     from disco_core.monitor.vdisk import VirtualDisk
@@ -422,14 +425,27 @@ def boot_vms(machine_preset: str = "test", vms: int = 1,
         raise DiscoError(f"vms = {vms}: at least one VM")
     if vm_run is not None and len(vm_run) != vms:
         raise DiscoError(f"vm_run has {len(vm_run)} command lists for {vms} VMs")
+    if vm_disks is not None and len(vm_disks) != vms:
+        raise DiscoError(f"vm_disks has {len(vm_disks)} images for {vms} VMs")
     per_vm = [split_commands(vm_run[i] if vm_run is not None else run) for i in range(vms)]
     start = time.perf_counter()
     kpath = Path(kernel) if kernel is not None else build_kernel("disco")
     image = load_elf(kpath)
     with tempfile.TemporaryDirectory(prefix="disco-boot-") as tmp:
-        base = Path(base_image) if base_image is not None else root_image(Path(tmp) / "root.img")
+        disks: list[VirtualDisk] = []
+        try:
+            if vm_disks is not None:
+                for p in vm_disks:
+                    disks.append(VirtualDisk.persistent(p))
+            else:
+                base = (Path(base_image) if base_image is not None
+                        else root_image(Path(tmp) / "root.img"))
+                disks = [VirtualDisk.copy_on_write(base) for _ in range(vms)]
+        except BaseException:
+            for d in disks:
+                d.close()
+            raise
         machine = Machine(preset(machine_preset))
-        disks = [VirtualDisk.copy_on_write(base) for _ in range(vms)]
         try:
             mon = Monitor(machine)
             vmlist = [mon.create_vm(s) for s in vm_specs(machine, image, vms, disks,  # type: ignore

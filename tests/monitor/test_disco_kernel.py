@@ -280,3 +280,17 @@ def test_a_panicking_or_exiting_vm_stops_alone(tmp_path):
     assert alive.reason == "done" and "alive" in alive.output.splitlines()
     assert expected_line("engineering 1") in alive.output
     assert r.invariant_problems == []
+
+
+def test_persistent_disks_are_each_vms_own(base, tmp_path):
+    images = [tmp_path / f"vm{i}.img" for i in range(2)]
+    for p in images:
+        p.write_bytes(base.read_bytes())
+    r = boot_vms("flash8", 2, vm_disks=images, max_instructions=BUDGET,
+                 vm_run=[["echo kept > note"], ["echo other > note"]])
+    assert r.reason == "done", r.output
+    with pytest.raises(DiskImageLockedError):  # exclusive while a VM has it
+        boot_vms("test", 2, vm_disks=[images[0], images[0]], run=["echo x"])
+    r = boot_vms("test", 2, vm_disks=images, run=["cat note"], max_instructions=BUDGET)
+    assert "kept" in r.vms[0].output.splitlines() and "kept" not in r.vms[1].output
+    assert "other" in r.vms[1].output.splitlines()
