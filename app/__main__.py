@@ -18,7 +18,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="disco-workbench", description=__doc__.splitlines()[0])
     parser.add_argument("--session", choices=sorted(SESSION_KINDS), default="baremetal",
                         help="baremetal: a program on the test machine (default: numademo "
-                        "on flash8); kernel: the native guest kernel booted to its shell")
+                        "on flash8); kernel: the native guest kernel booted to its shell; "
+                        "vms: four virtual machines running the guest under the monitor")
     parser.add_argument("--program", default="numademo",
                         help="bare-metal program under resources/ (default: numademo)")
     parser.add_argument("--preset", default="flash8", help="machine preset (default: flash8)")

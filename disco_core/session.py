@@ -295,6 +295,9 @@ class Session:
         self.focus_cpu = 0
         self.memory_address: int | None = None
         self.on_close: list[Callable[[], None]] = []
+        # With virtual machines the monitor runs the machine (its run loop serves
+        # the exits); the debugger cannot stop a VM yet.
+        self.monitor: object | None = None
         self._commands: queue.SimpleQueue[Command] = queue.SimpleQueue()
         self.commands_applied = 0  # by the last step_slice: something may have changed
         self._breakpoints: dict[tuple[int, int | None], str] = {}
@@ -346,7 +349,10 @@ class Session:
             except Exception as e:  # a machine error must not kill the loop
                 events.append(Event("error", f"{type(e).__name__}: {e}"))
         if self.running and not self.halted and budget > 0:
-            self._run(budget, events)
+            if self.monitor is not None:
+                self._run_monitor(budget, events)
+            else:
+                self._run(budget, events)
         for e in events:
             self._log.append(e.message)
         return events
@@ -396,6 +402,23 @@ class Session:
                                          f"0x{ex.pc:08x}", ex.cpu, ex.pc))
             return
 
+    def _run_monitor(self, budget: int, events: list[Event]) -> None:
+        m = self.machine
+        before = int(m.cpu_stats_table()["instructions"].sum())
+        r = self.monitor.run(budget)  # type: ignore[attr-defined]
+        self._instructions += int(m.cpu_stats_table()["instructions"].sum()) - before
+        if r == "budget":
+            self.idle = False
+        elif r == "idle":
+            if not self.idle:
+                events.append(Event("idle", "every virtual CPU is waiting"))
+            self.idle = True
+        else:  # "stopped" (every VM stopped) or "halt"
+            self.halted = True
+            self.running = False
+            events.append(Event("halted", "every virtual machine has stopped"
+                                if r == "stopped" else "machine halted"))
+
     def _stopped_at(self, cpu: int, events: list[Event]) -> None:
         pc = self.machine.cpus[cpu].pc
         self.running = False
@@ -412,6 +435,11 @@ class Session:
 
     def _apply(self, c: Command, events: list[Event]) -> None:
         m = self.machine
+        if self.monitor is not None and isinstance(
+                c, Step | StepOver | StepOut | RunTo | AddBreakpoint | AddWatchpoint):
+            raise ValueError("the debugger cannot stop a virtual machine yet: stepping, "
+                             "breakpoints and watchpoints work on the bare-metal and native "
+                             "kernel sessions")
         if isinstance(c, Pause):
             if self.running:
                 self.running = False
@@ -708,9 +736,74 @@ def kernel_session(program: str | None = None, preset_name: str = "flash8") -> S
     return session
 
 
+class _VmConsole:
+    """A VM's console as a Session guest sees it: the monitor's output buffer,
+    and input that goes to that VM only."""
+
+    def __init__(self, monitor: object, vm: object) -> None:
+        self._monitor = monitor
+        self._vm = vm
+
+    @property
+    def output(self) -> bytearray:
+        return self._vm.console_out  # type: ignore[attr-defined, no-any-return]
+
+    def feed(self, data: bytes) -> None:
+        self._monitor.console_input(self._vm, data)  # type: ignore[attr-defined]
+
+
+def vms_session(program: str | None = None, preset_name: str = "flash8",
+                vms: int = 4) -> Session:
+    """The guest kernel's disco flavour as `vms` virtual machines under the monitor,
+    each with a copy-on-write root disk over one shared image and its own console.
+    `program` is ignored (each VM runs what is typed at its console)."""
+    import shutil
+    import tempfile
+
+    from disco_core.boot import root_image, vm_specs
+    from disco_core.elf import load_elf
+    from disco_core.kernel import build_kernel
+    from disco_core.monitor import Monitor
+    from disco_core.monitor.vdisk import VirtualDisk
+    from disco_core.presets import preset
+
+    tmp = Path(tempfile.mkdtemp(prefix="disco-workbench-"))
+    disks: list[VirtualDisk] = []
+    machine: Machine | None = None
+    try:
+        image = load_elf(build_kernel("disco"))
+        base = root_image(tmp / "root.img")
+        disks = [VirtualDisk.copy_on_write(base) for _ in range(vms)]
+        machine = Machine(preset(preset_name))
+        monitor = Monitor(machine)
+        vmlist = [monitor.create_vm(spec)  # type: ignore[arg-type]
+                  for spec in vm_specs(machine, image, vms, disks)]
+        for vm in vmlist:
+            monitor.start_vm(vm)
+    except BaseException:
+        for d in disks:
+            d.close()
+        if machine is not None:
+            machine.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    guests = []
+    for vm in vmlist:
+        home = set(vm.home_nodes)
+        cpus = tuple(c for c in range(machine.config.cpus) if machine.node_of_cpu(c) in home)
+        guests.append(Guest(vm.name, cpus, _VmConsole(monitor, vm), image))
+    session = Session(machine, guests, title=f"{vms} virtual machines on {preset_name}")
+    session.monitor = monitor
+    for d in disks:
+        session.on_close.append(d.close)
+    session.on_close.append(lambda: shutil.rmtree(tmp, ignore_errors=True))
+    return session
+
+
 SESSION_KINDS: dict[str, Callable[..., Session]] = {
     "baremetal": baremetal_session,
     "kernel": kernel_session,
+    "vms": vms_session,
 }
 
 

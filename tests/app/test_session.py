@@ -184,3 +184,30 @@ def test_watchpoint_on_a_variable_stops_after_the_write(session: Session) -> Non
     assert session.snapshot().watchpoints == ()
     session.submit(AddWatchpoint("bar_count", 4, "x"))
     assert [e.kind for e in session.step_slice(0)] == ["error"]
+
+
+def test_vm_session_gives_every_vm_a_console_of_its_own() -> None:
+    from disco_core.session import vms_session
+
+    s = vms_session(vms=4)
+    try:
+        for _ in range(200):
+            s.step_slice(500_000)
+            if all(g.console.output.endswith(b"$ ") for g in s.guests):
+                break
+        assert [g.name for g in s.guests] == ["vm0", "vm1", "vm2", "vm3"]
+        assert all(g.console.output.endswith(b"$ ") for g in s.guests)
+        s.submit(FeedConsole("vm2", b"echo only in vm2\n"))
+        for _ in range(100):
+            s.step_slice(500_000)
+            if b"only in vm2\n$ " in s.guests[2].console.output:
+                break
+        seen = [b"only in vm2\n" in g.console.output for g in s.guests]
+        assert seen == [False, False, True, False]
+        s.submit(AddBreakpoint("main"))
+        events = s.step_slice(0)
+        assert [e.kind for e in events] == ["error"]
+        assert "cannot stop a virtual machine" in events[0].message
+        assert len(s.snapshot().consoles) == 4
+    finally:
+        s.close()
