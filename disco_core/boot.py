@@ -322,6 +322,7 @@ def interactive(machine_preset: str = "test", disk_image: str | os.PathLike[str]
 # ---- the disco flavour: the kernel as virtual machines under the monitor ------------------
 
 VM_PAGES_MAX = 8192            # 32 MiB of guest-physical memory per VM at most
+VM_PAGES_MIN = 1024            # 4 MiB: the kernel (~1.5 MiB with its stacks) and a shell
 
 
 @dataclass
@@ -391,6 +392,10 @@ def vm_specs(machine: Machine, image: ElfImage, vms: int, disks: Sequence[object
     if memory_pages is None:
         # Machine page 0 is the monitor's idle loop; leave the monitor some slack.
         memory_pages = min(VM_PAGES_MAX, (cfg.ram_bytes // 4096 - 64) // vms)
+        if memory_pages < VM_PAGES_MIN:
+            raise DiscoError(
+                f"{vms} VMs do not fit in the machine's {cfg.ram_bytes >> 20} MiB: each needs "
+                f"at least {VM_PAGES_MIN * 4096 >> 20} MiB")
     segs = [(seg.paddr - 0xC0000000, seg.data) for seg in image.segments if seg.data]
     return [VMSpec(f"vm{i}", memory_pages=memory_pages, vcpus=vcpus,
                    home_nodes=[i % cfg.nodes], image=segs, entry=image.entry,

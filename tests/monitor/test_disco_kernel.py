@@ -19,6 +19,7 @@ from disco_core.boot import boot, boot_vms, root_image
 from disco_core.cli import main
 from disco_core.devices.disk import DiskImageLockedError
 from disco_core.elf import load_elf
+from disco_core.errors import DiscoError
 from disco_core.kernel import build_kernel
 from disco_core.machine import Machine
 from disco_core.monitor import Monitor
@@ -294,3 +295,12 @@ def test_persistent_disks_are_each_vms_own(base, tmp_path):
     r = boot_vms("test", 2, vm_disks=images, run=["cat note"], max_instructions=BUDGET)
     assert "kept" in r.vms[0].output.splitlines() and "kept" not in r.vms[1].output
     assert "other" in r.vms[1].output.splitlines()
+
+
+def test_impossible_requests_are_clear_errors(base):
+    with pytest.raises(DiscoError, match="at least one VM"):
+        boot_vms("test", 0, base_image=base)
+    with pytest.raises(DiscoError, match="do not fit"):
+        boot_vms("test", 32, base_image=base)
+    with pytest.raises(DiscoError, match="copy-on-write"):
+        boot("test", native=False, disk_image=base)  # persistent by default
