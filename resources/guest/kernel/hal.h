@@ -1,8 +1,8 @@
 // Hardware abstraction layer: every privileged instruction and device register
 // access of the kernel's C code goes through these functions. hal_native.c
-// implements them on the bare machine; a paravirtual flavour (privileged state
-// on a per-vCPU page, devices through monitor calls) replaces that one file.
-// The trap vectors in entry.S are the other native-only piece.
+// implements them on the bare machine; hal_disco.c (the "disco" flavour,
+// -DDISCO) under the Disco monitor, with devices through monitor calls. The
+// trap vectors in entry.S serve both (CP0 accesses trap and are emulated).
 
 // --- CPU ---
 int  hal_cpuid(void);               // this CPU's number (0 .. ncpu-1)

@@ -3,6 +3,8 @@
 // The kernel runs in kseg0 (unmapped, VA = PA + 0x80000000), linked at
 // 0x80010000; exception vectors are copied to EBase = 0x80000000. Devices
 // are reached uncached through kseg1. User space is kuseg, mapped per process.
+// The disco flavour moves all of this to the relocated kseg0 (0xC0000000 + PA)
+// and has no kseg1: its devices are monitor calls.
 
 #define KSEG0        0x80000000u
 #define KSEG1        0xA0000000u
