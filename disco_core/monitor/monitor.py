@@ -38,6 +38,7 @@ from disco_core.monitor.emulate import (
     GuestFault,
     NotEmulated,
 )
+from disco_core.monitor.events import EventLog
 from disco_core.monitor.l2tlb import GLOBAL
 from disco_core.monitor.memmap import MemMap, OutOfMachineMemory
 from disco_core.monitor.pmap import NO_PAGE, PMap
@@ -121,6 +122,7 @@ class Monitor:
         self.ready: list[VCpu] = []
         self.waiting: list[VCpu] = []
         self.reports: list[str] = []
+        self.events = EventLog()  # what the monitor did, for the app and the statistics
         self.booted = False
         # the monitor's shadow of each hardware TLB: key (vpn2, asid|GLOBAL) → index
         n = self.tlb_entries
@@ -175,6 +177,7 @@ class Monitor:
         vm.stop_reason = None
         vm.exit_code = None
         vm.starts += 1
+        self.events.emit("vm_start", self._machine_cycles(), vm=vm.id)
         for v in vm.vcpus:
             v.l2tlb.flush()
             v.reset(vm.spec.entry)
@@ -191,6 +194,7 @@ class Monitor:
         vm.stop_reason = reason
         vm.exit_code = exit_code
         self.reports.append(f"VM {vm.id} {vm.name!r} stopped: {reason}")
+        self.events.emit("vm_stop", self._machine_cycles(), vm=vm.id, reason=reason)
         gids = {v.gid for v in vm.vcpus}
         # out of the queues first, so the CPUs it leaves cannot pick its other vCPUs
         self.ready = [v for v in self.ready if v.gid not in gids]
@@ -520,6 +524,9 @@ class Monitor:
         self.hw_entries[ci] = [None] * self.tlb_entries
 
     # ---- real CPU state derived from the vCPU ----------------------------------------------------
+
+    def _machine_cycles(self) -> int:
+        return max(self.now(c) for c in self.cpus)
 
     def now(self, cpu: Cpu) -> int:
         return int(cpu.raw_stats().cycles)
