@@ -92,6 +92,8 @@ RTC_EPOCH = 1_000_000_000  # the VMs' wall clock starts here (seconds), as simul
 # pending (Cause.IP & Status.IM); the call delivers it (16-31 stay for devices)
 MC_INTR_PENDING = 32
 _REGPAGE_VPN = REGPAGE_VA >> 12
+# the guest's hints get their own statistics kinds (category monitor_call)
+_CALL_KIND = {MC_ZERO_PAGE: "zero_page", MC_PAGE_FREED: "page_freed"}
 _ERR = 0xFFFFFFFF
 
 
@@ -150,6 +152,8 @@ class Monitor:
             "rdpgpr": c.other_privileged, "reflect": c.reflect, "interrupt": c.reflect,
             "l2tlb_refill": c.l2tlb_refill, "vtlb_refill": c.vtlb_refill,
             "kernel_tlb_fault": c.kernel_tlb_fault, "monitor_call": c.monitor_call,
+            "page_freed": c.monitor_call, "zero_page": c.monitor_call,
+            "intr_pending": c.monitor_call,
         }
 
     # ---- VMs -------------------------------------------------------------------------
@@ -684,7 +688,7 @@ class Monitor:
             cpu.gpr[2] = 0
             cpu.advance()
             self._deliver(v, cpu, None)  # EPC = the instruction after the call
-            return "monitor_call"
+            return "intr_pending"
         elif call == MC_INFO:
             result = {0: vm.pmap.npages, 1: v.index, 2: len(vm.vcpus), 3: vm.id,
                       4: self.m.config.clock_hz}.get(a0, _ERR)
@@ -709,7 +713,7 @@ class Monitor:
             result = _ERR
         cpu.gpr[2] = result
         cpu.advance()
-        return "monitor_call"
+        return _CALL_KIND.get(call, "monitor_call")
 
     def _disk_transfer(self, vm: VM, unit: int, sector: int, gpa: int, count: int,
                        write: bool) -> int:

@@ -43,7 +43,11 @@ INDEX = 9
 EBASE = 10
 ERROREPC = 11
 USERLOCAL = 12
-WORDS = 13  # words in use; the rest of the page reads as zero and is reserved
+# not a register: a word the guest kernel keeps for itself (as MIPS32r2's KScratch
+# registers), e.g. to free a third register in its TLB refill handler. The monitor
+# never reads or writes it except to zero it at reset.
+KSCRATCH = 13
+WORDS = 14  # words in use; the rest of the page reads as zero and is reserved
 
 # the VirtualCP0 attribute stored in each word
 FIELDS = {

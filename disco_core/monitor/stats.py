@@ -15,6 +15,7 @@ CATEGORY = {
     "eret": "privileged", "cache": "privileged", "wait": "privileged", "di": "privileged",
     "ei": "privileged", "rdhwr": "privileged", "rdpgpr": "privileged",
     "monitor_call": "monitor_call", "page_fault": "monitor_call",
+    "page_freed": "monitor_call", "zero_page": "monitor_call", "intr_pending": "monitor_call",
     "kernel_tlb_fault": "kernel_tlb_fault",
     "l2tlb_refill": "l2tlb_refill", "vtlb_refill": "l2tlb_refill",
     "reflect": "reflected", "interrupt": "reflected",

@@ -24,7 +24,8 @@ def test_every_monitor_call():
     assert w[10:12] == [0, 0]  # PAGE_FREED: done, the next touch sees zero
     assert w[12] == ERR and w[13] == 0 and w[14] == ERR
     assert vm.console_text == "hello\n!"
-    assert vm.stats.count["monitor_call"] == 15  # with the EXIT
+    hints = vm.stats.count["zero_page"] + vm.stats.count["page_freed"]  # counted apart
+    assert vm.stats.count["monitor_call"] + hints == 15 and hints >= 2  # with the EXIT
     assert mon.check_invariants() == []
 
 

@@ -1,7 +1,8 @@
-// CP0 through the privileged instructions, shared by both HAL flavours: on the
-// bare machine they act directly; under the Disco monitor they trap and are
-// emulated on the vCPU (docs/monitor-abi.md). A flavour that reaches these
-// registers another way (the paper's register page) supplies its own copy.
+// CP0 through the privileged instructions: on the bare machine they act
+// directly. The disco flavour reaches the registers without side effects
+// through its register page (hal_disco.c supplies its own copy of the
+// functions in the `#ifndef DISCO` blocks) and shares the rest, whose MFC0/MTC0
+// trap and are emulated on the vCPU (docs/monitor-abi.md).
 #include "types.h"
 #include "param.h"
 #include "mips.h"
@@ -11,6 +12,7 @@
 
 extern char vec_refill[], vec_refill_end[], vec_general[], vec_general_end[];
 
+#ifndef DISCO
 int
 hal_cpuid(void)
 {
@@ -28,6 +30,7 @@ hal_cpu_init(void)
   // decides whether an interrupt is taken.
   w_c0_status(ST_IM(IRQ_UART) | ST_IM(IRQ_DISK) | ST_IM(IRQ_IPI) | ST_IM(IRQ_TIMER));
 }
+#endif
 
 void
 hal_vectors_install(void)
@@ -36,6 +39,7 @@ hal_vectors_install(void)
   memmove(P2V(0x180), vec_general, vec_general_end - vec_general);
 }
 
+#ifndef DISCO
 int
 hal_intr_get(void)
 {
@@ -53,6 +57,7 @@ hal_intr_off(void)
 {
   asm volatile("di; ehb" ::: "memory");
 }
+#endif
 
 void
 hal_wait(void)
@@ -60,6 +65,7 @@ hal_wait(void)
   asm volatile("wait" ::: "memory");
 }
 
+#ifndef DISCO
 uint
 hal_status_user(void)
 {
@@ -74,6 +80,7 @@ hal_trap_enter(void)
   w_c0_status(s & ~(ST_EXL | ST_KSU | ST_IE));
   return s;
 }
+#endif
 
 static uint tick_cycles;
 
@@ -96,6 +103,7 @@ hal_timer_ack(void)
   w_c0_compare(next);
 }
 
+#ifndef DISCO
 void
 hal_tlb_init(void)
 {
@@ -144,6 +152,7 @@ hal_tlb_invalidate(uint va, uint asid)
     tlb_kill(idx);
   w_c0_entryhi(hi);
 }
+#endif
 
 void
 hal_set_asid(uint asid)

@@ -7,6 +7,20 @@
 
 #include "trapframe.inc"
 
+#ifdef DISCO
+#include "regpage.h"
+// CP0 registers without side effects are words of the register page
+// (regpage.h): a load or a store instead of an MFC0/MTC0 that traps. A load
+// uses its target as the base register; a store names a scratch register.
+#define GET_C0(rt, reg, word)        lui rt, 0xE000; lw rt, RP_OFF(word)(rt)
+#define GET_C0SEL(rt, reg, sel, word) GET_C0(rt, reg, word)
+#define PUT_C0(rt, tmp, reg, word)   lui tmp, 0xE000; sw rt, RP_OFF(word)(tmp)
+#else
+#define GET_C0(rt, reg, word)        mfc0 rt, reg
+#define GET_C0SEL(rt, reg, sel, word) mfc0 rt, reg, sel
+#define PUT_C0(rt, tmp, reg, word)   mtc0 rt, reg
+#endif
+
 	.set	noreorder
 	.set	mips32r2
 
@@ -15,8 +29,8 @@
 _start:
 #ifdef DISCO
 	# The monitor starts every vCPU with zeroed registers: the vCPU number
-	# comes from EBase.CPUNum (an emulated mfc0).
-	mfc0	$a0, $15, 1
+	# comes from EBase.CPUNum (in the register page).
+	GET_C0SEL($a0, $15, 1, RP_EBASE)
 	andi	$a0, $a0, 0x3FF
 #endif
 	la	$gp, _gp
@@ -42,6 +56,35 @@ _start:
 	.globl	vec_refill_end
 vec_refill:
 	.set	noat
+#ifdef DISCO
+	# The same walk with the register page: $at is saved in its KScratch word
+	# to hold the page's address, so only TLBWR and ERET trap.
+	lui	$k0, 0xE000
+	sw	$at, RP_OFF(RP_KSCRATCH)($k0)
+	move	$at, $k0
+	lw	$k1, RP_OFF(RP_CONTEXT)($at)
+	srl	$k1, $k1, 23		# CPU number
+	sll	$k1, $k1, 2
+	lui	$k0, %hi(pgdir_cur)
+	addu	$k0, $k0, $k1
+	lw	$k0, %lo(pgdir_cur)($k0)
+	lw	$k1, RP_OFF(RP_BADVADDR)($at)
+	srl	$k1, $k1, 22
+	sll	$k1, $k1, 2
+	addu	$k0, $k0, $k1
+	lw	$k0, 0($k0)		# page table (relocated kseg0)
+	lw	$k1, RP_OFF(RP_CONTEXT)($at)
+	andi	$k1, $k1, 0x1FF0	# VA[21:13] << 4
+	srl	$k1, $k1, 1		# times 8 bytes per pair
+	addu	$k0, $k0, $k1
+	lw	$k1, 0($k0)
+	sw	$k1, RP_OFF(RP_ENTRYLO0)($at)	# software bits 31..30: TLBWR drops them
+	lw	$k1, 4($k0)
+	sw	$k1, RP_OFF(RP_ENTRYLO1)($at)
+	lw	$at, RP_OFF(RP_KSCRATCH)($at)
+	tlbwr
+	eret
+#else
 	mfc0	$k0, $4			# Context
 	srl	$k0, $k0, 23		# CPU number
 	sll	$k0, $k0, 2
@@ -64,6 +107,7 @@ vec_refill:
 	ehb
 	tlbwr
 	eret
+#endif
 	.set	at
 vec_refill_end:
 
@@ -85,11 +129,11 @@ vec_general_end:
 	.globl	trapentry
 trapentry:
 	.set	noat
-	mfc0	$k0, $12		# Status
+	GET_C0($k0, $12, RP_STATUS)	# Status
 	andi	$k0, $k0, 0x10		# UM: came from user mode?
 	beqz	$k0, 1f
 	move	$k1, $sp
-	mfc0	$k0, $15, 1		# EBase.CPUNum
+	GET_C0SEL($k0, $15, 1, RP_EBASE)	# EBase.CPUNum
 	andi	$k0, $k0, 0x3FF
 	sll	$k0, $k0, 2
 	lui	$sp, %hi(cpu_kstacktop)
@@ -129,13 +173,13 @@ trapentry:
 	sw	$k0, TF_HI($sp)
 	mflo	$k0
 	sw	$k0, TF_LO($sp)
-	mfc0	$k0, $14
+	GET_C0($k0, $14, RP_EPC)
 	sw	$k0, TF_EPC($sp)
-	mfc0	$k0, $12
+	GET_C0($k0, $12, RP_STATUS)
 	sw	$k0, TF_STATUS($sp)
-	mfc0	$k0, $13
+	GET_C0($k0, $13, RP_CAUSE)
 	sw	$k0, TF_CAUSE($sp)
-	mfc0	$k0, $8
+	GET_C0($k0, $8, RP_BADVADDR)
 	sw	$k0, TF_BADVADDR($sp)
 	.set	at
 	la	$gp, _gp
@@ -150,17 +194,28 @@ trapentry:
 	.globl	trapret
 trapret:
 	.set	noat
+#ifdef DISCO
+	# DI as a store to the page's Status. $t0/$t1 are restored from the frame
+	# below; an interrupt taken between the load and the store returns with
+	# the same Status, so the store still only clears IE.
+	lui	$t1, 0xE000
+	lw	$t0, RP_OFF(RP_STATUS)($t1)
+	ori	$t0, $t0, 1
+	xori	$t0, $t0, 1
+	sw	$t0, RP_OFF(RP_STATUS)($t1)
+#else
 	di
+#endif
 	ehb
 	lw	$k0, TF_HI($sp)
 	mthi	$k0
 	lw	$k0, TF_LO($sp)
 	mtlo	$k0
 	lw	$k0, TF_STATUS($sp)	# EXL is set in it: no interrupt until eret
-	mtc0	$k0, $12
+	PUT_C0($k0, $k1, $12, RP_STATUS)
 	ehb
 	lw	$k0, TF_EPC($sp)
-	mtc0	$k0, $14
+	PUT_C0($k0, $k1, $14, RP_EPC)
 	lw	$1, 1*4($sp)
 	lw	$2, 2*4($sp)
 	lw	$3, 3*4($sp)

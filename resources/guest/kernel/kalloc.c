@@ -3,6 +3,14 @@
 // Free memory comes from the machine-description block's range table. Pages
 // are handed out from a bump pointer per range first, so boot does not touch
 // every page of RAM; freed pages go on a free list.
+//
+// Under Disco (-DDISCO) the allocator gives the monitor the paper's hints: a
+// freed page is reported with PAGE_FREED, so the monitor takes its machine
+// page back at once and the next touch reads zeros. Every page kalloc hands
+// out then reads zero without a clear: it was freed (and so taken back) or
+// never touched (the monitor hands out zeroed pages on first touch). The free
+// list cannot live in the freed pages themselves: it is a stack of page
+// numbers carved from the first free memory.
 #include "types.h"
 #include "param.h"
 #include "memlayout.h"
@@ -18,9 +26,25 @@ struct run {
 
 #define NRANGE 96
 
+#ifdef DISCO
+#define MC_PAGE_FREED 3
+static inline uint
+mcall1(uint nr, uint a0)
+{
+  register uint v0 asm("$2") = nr;
+  register uint r4 asm("$4") = a0;
+  asm volatile("syscall" : "+r"(v0) : "r"(r4) : "memory");
+  return v0;
+}
+#endif
+
 static struct {
   struct spinlock lock;
   struct run *freelist;
+#ifdef DISCO
+  uint *stack;          // physical page numbers of the free pages
+  uint nstack, maxstack;
+#endif
   uint next[NRANGE], limit[NRANGE];  // unallocated [next, limit) per range (physical)
   int nrange;
   uint nfree;
@@ -55,6 +79,20 @@ kinit(void)
     kmem.nrange++;
     kmem.nfree += (lim - base) >> PGSHIFT;
   }
+#ifdef DISCO
+  // The free stack: one word per free page, from the start of a range that can hold it.
+  uint bytes = PGROUNDUP(kmem.nfree * 4);
+  for (int i = 0; i < kmem.nrange && !kmem.stack; i++) {
+    if (kmem.limit[i] - kmem.next[i] > bytes) {
+      kmem.stack = P2V(kmem.next[i]);
+      kmem.next[i] += bytes;
+      kmem.nfree -= bytes >> PGSHIFT;
+      kmem.maxstack = kmem.nfree;
+    }
+  }
+  if (!kmem.stack)
+    panic("kinit: no room for the free-page stack");
+#endif
 }
 
 // Free the page at kernel address pa; its reference count must be zero.
@@ -64,11 +102,23 @@ kfree(void *va)
   struct run *r = va;
   if (((uint)va % PGSIZE) != 0 || V2P(va) < V2P(end) || V2P(va) >= DEVWINDOW)
     panic("kfree");
+#ifdef DISCO
+  (void)r;
+  // Hint first, then publish: once on the stack another CPU may hand it out.
+  mcall1(MC_PAGE_FREED, V2P(va) >> PGSHIFT);
+  acquire(&kmem.lock);
+  if (kmem.nstack >= kmem.maxstack)
+    panic("kfree: free-page stack full");
+  kmem.stack[kmem.nstack++] = V2P(va) >> PGSHIFT;
+  kmem.nfree++;
+  release(&kmem.lock);
+#else
   acquire(&kmem.lock);
   r->next = kmem.freelist;
   kmem.freelist = r;
   kmem.nfree++;
   release(&kmem.lock);
+#endif
 }
 
 // Allocate one zeroed 4096-byte page, with a reference count of 1.
@@ -78,10 +128,16 @@ kalloc(void)
 {
   void *va = 0;
   acquire(&kmem.lock);
+#ifdef DISCO
+  if (kmem.nstack) {
+    va = P2V(kmem.stack[--kmem.nstack] << PGSHIFT);
+  } else {
+#else
   if (kmem.freelist) {
     va = kmem.freelist;
     kmem.freelist = kmem.freelist->next;
   } else {
+#endif
     for (int i = 0; i < kmem.nrange; i++) {
       if (kmem.next[i] < kmem.limit[i]) {
         va = P2V(kmem.next[i]);
@@ -95,8 +151,10 @@ kalloc(void)
     pgref[V2P(va) >> PGSHIFT] = 1;
   }
   release(&kmem.lock);
+#ifndef DISCO
   if (va)
     memset(va, 0, PGSIZE);
+#endif
   return va;
 }
 
