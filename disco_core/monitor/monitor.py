@@ -7,7 +7,10 @@ kernel is a monitor call (docs/monitor-abi.md). A simple scheduler time-shares
 vCPUs over CPUs with affinity to the VM's home nodes; a vCPU that executes
 WAIT is descheduled until a virtual interrupt is posted to it. The hardware
 TLB is flushed whenever a CPU switches to a different vCPU (the paper's way),
-so guest ASIDs go straight to the hardware.
+so guest ASIDs go straight to the hardware. With `asid_remap=True` the
+hardware instead sees machine ASIDs, one per (vCPU, guest ASID), so a switch
+keeps the other vCPUs' entries and removes only the global ones (relocated
+kseg0, register page).
 
 Fault containment: an illegal operation, a panic call or a vCPU that runs
 `watchdog_cycles` without progress stops its VM alone; the others go on.
@@ -92,6 +95,7 @@ RTC_EPOCH = 1_000_000_000  # the VMs' wall clock starts here (seconds), as simul
 # pending (Cause.IP & Status.IM); the call delivers it (16-31 stay for devices)
 MC_INTR_PENDING = 32
 _REGPAGE_VPN = REGPAGE_VA >> 12
+_MACHINE_ASIDS = 256
 # the guest's hints get their own statistics kinds (category monitor_call)
 _CALL_KIND = {MC_ZERO_PAGE: "zero_page", MC_PAGE_FREED: "page_freed"}
 _ERR = 0xFFFFFFFF
@@ -111,7 +115,7 @@ class Monitor:
 
     def __init__(self, machine: Machine, costs: CostModel = DEFAULT,
                  slice_instructions: int = 100_000, watchdog_cycles: int = 100_000_000,
-                 timeslice_cycles: int = 1_000_000) -> None:
+                 timeslice_cycles: int = 1_000_000, asid_remap: bool = False) -> None:
         self.m = machine
         cfg = machine.config
         self.cpus: list[Cpu] = machine.cpus
@@ -139,6 +143,16 @@ class Monitor:
         self.hw_next = [0] * self.ncpus
         self.hw_owner: list[int | None] = [None] * self.ncpus  # vCPU gid of the TLB contents
         self.real_status = [-1] * self.ncpus
+        # ASID remapping (optional): guest ASIDs of different vCPUs get different
+        # machine ASIDs, so their entries can share a hardware TLB. Per vCPU, not
+        # per VM: a guest kernel may give one ASID to different processes on
+        # different CPUs, and each vCPU has a virtual TLB of its own.
+        self.asid_remap = asid_remap
+        self._masid: dict[tuple[int, int], int] = {}  # (vCPU gid, guest ASID) → machine
+        self._masid_owner: list[tuple[int, int] | None] = [None] * _MACHINE_ASIDS
+        self._masid_free = list(range(_MACHINE_ASIDS - 1, -1, -1))  # pop() gives 0 first
+        self.asid_recycles = 0  # times every machine ASID was in use (every TLB flushed)
+        self.switch_flushes = 0  # hardware TLB flushes at vCPU switches
         self.exits = 0
         self._running_vms = 0
         self._scheduling = -1
@@ -227,6 +241,14 @@ class Monitor:
             if self.hw_owner[ci] in gids:
                 self.hw_flush(ci)
                 self.hw_owner[ci] = None
+        if self.asid_remap:  # its machine ASIDs, and what they tag on every CPU, go
+            for key, m in list(self._masid.items()):
+                if key[0] in gids:
+                    for ci in range(self.ncpus):
+                        self._hw_remove_if(ci, lambda k, m=m: k[1] == m)
+                    del self._masid[key]
+                    self._masid_owner[m] = None
+                    self._masid_free.append(m)
 
     # ---- the run loop -------------------------------------------------------------------
 
@@ -435,10 +457,15 @@ class Monitor:
         asid = v.cp0.entryhi & EH_ASID
         other = v.l2tlb.entries.get((vpn ^ 1, GLOBAL if g else asid))
         olo = other[0] if other is not None else g
+        hw = GLOBAL if g else asid
+        if self.asid_remap:  # never global in hardware: tagged with this vCPU's ASID
+            hw = self._hw_asid(v, asid)
+            lo &= ~LO_G
+            olo &= ~LO_G
         if vpn & 1:
-            self.hw_install(ci, (vpn << 12) & 0xFFFFE000, GLOBAL if g else asid, olo, lo)
+            self.hw_install(ci, (vpn << 12) & 0xFFFFE000, hw, olo, lo)
         else:
-            self.hw_install(ci, vpn << 12, GLOBAL if g else asid, lo, olo)
+            self.hw_install(ci, vpn << 12, hw, lo, olo)
 
     def _l2_insert(self, v: VCpu, vpn: int, asid: int, lo: int, gpn: int) -> None:
         if v.l2tlb.size:
@@ -463,6 +490,9 @@ class Monitor:
             else:
                 lo = LO_G if ent.g else 0  # invalid: a touch comes back to the monitor
             los.append(lo)
+        if self.asid_remap:  # a guest-global entry is tagged with the current ASID
+            asid = self._hw_asid(v, (v.cp0.entryhi if ent.g else ent.hi) & EH_ASID)
+            los = [lo & ~LO_G for lo in los]
         self.hw_install(cpu.index, ent.hi & 0xFFFFE000, asid, los[0], los[1])
 
     def forget_virtual_entry(self, v: VCpu, cpu: Cpu, ent: TlbEntry) -> None:
@@ -482,7 +512,12 @@ class Monitor:
         for a in (asid, GLOBAL):
             v.l2tlb.remove(vpn, a)
             v.l2tlb.remove(vpn + 1, a)
-            self.hw_remove(cpu.index, vpn2_va, a)
+            if not self.asid_remap:
+                self.hw_remove(cpu.index, vpn2_va, a)
+        if self.asid_remap:  # under any of v's machine ASIDs (guest-global entries)
+            owner = self._masid_owner
+            self._hw_remove_if(cpu.index, lambda k: k[0] == vpn2_va and k[1] != GLOBAL
+                               and owner[k[1]] is not None and owner[k[1]][0] == v.gid)
 
     def _invalidate_page(self, vm: VM, gpn: int, mpn: int) -> None:
         """pmap hook: the machine page behind gpn goes away; shoot down every mapping."""
@@ -541,6 +576,11 @@ class Monitor:
         # an entry in kseg0 never matches: translation never looks there
         self.cpus[ci].write_tlb(i, KUSEG_END + (i << 13), 0, 0, 0)
 
+    def _hw_remove_if(self, ci: int, pred: object) -> None:
+        """Remove the hardware entries of CPU ci whose key (vpn2_va, asid) pred accepts."""
+        for key in [k for k in self.hw_keys[ci] if pred(k)]:  # type: ignore[operator]
+            self.hw_remove(ci, key[0], key[1])
+
     def hw_flush(self, ci: int) -> None:
         self.cpus[ci].flush_tlb()
         self.hw_keys[ci].clear()
@@ -574,7 +614,40 @@ class Monitor:
             self.real_status[ci] = real
 
     def sync_asid(self, v: VCpu, cpu: Cpu) -> None:
-        cpu.set_cp0(10, v.cp0.entryhi & EH_ASID)
+        cpu.set_cp0(10, self._hw_asid(v, v.cp0.entryhi & EH_ASID))
+
+    # ---- ASID remapping ----------------------------------------------------------------------
+
+    def _hw_asid(self, v: VCpu, guest_asid: int) -> int:
+        """The ASID the hardware uses for a guest ASID of v: the same, or with
+        remapping the machine ASID of (v, guest ASID), allocated on first use."""
+        if not self.asid_remap:
+            return guest_asid
+        key = (v.gid, guest_asid)
+        m = self._masid.get(key)
+        if m is None:
+            if not self._masid_free:
+                self._recycle_asids()
+                m = self._masid.get(key)  # a running vCPU's current one is back already
+            if m is None:
+                m = self._masid_free.pop()
+                self._masid[key] = m
+                self._masid_owner[m] = key
+        return m
+
+    def _recycle_asids(self) -> None:
+        """Every machine ASID is taken: forget them all and flush every TLB, then
+        give the running vCPUs their current ones again."""
+        self.asid_recycles += 1
+        self._masid.clear()
+        self._masid_owner = [None] * _MACHINE_ASIDS
+        self._masid_free = list(range(_MACHINE_ASIDS - 1, -1, -1))
+        for ci in range(self.ncpus):
+            self.hw_flush(ci)
+            w = self.current[ci]
+            self.hw_owner[ci] = w.gid if w is not None else None
+            if w is not None:
+                self.cpus[ci].set_cp0(10, self._hw_asid(w, w.cp0.entryhi & EH_ASID))
 
     def sync_timer(self, v: VCpu, cpu: Cpu, now: int) -> None:
         """Count/Compare changed: the real timer fires when the virtual one would."""
@@ -812,8 +885,22 @@ class Monitor:
         now = self.now(cpu)
         # the TLB still holds v's translations only if v ran here last: while it ran
         # elsewhere the guest may have invalidated entries on that CPU alone
-        if self.hw_owner[ci] != v.gid or v.last_cpu != ci:
+        if self.asid_remap:
+            if self.hw_owner[ci] != v.gid:
+                # the global entries (relocated kseg0, register page) are the last
+                # vCPU's: they go; the ASID-tagged entries of every vCPU stay
+                self._hw_remove_if(ci, lambda k: k[1] == GLOBAL)
+                self.hw_owner[ci] = v.gid
+                self._charge(cpu, v.vm, "switch", self.costs.vcpu_switch)
+            if v.last_cpu is not None and v.last_cpu != ci:
+                # it ran elsewhere since it ran here: what it invalidated there may
+                # still be here
+                owner = self._masid_owner
+                self._hw_remove_if(ci, lambda k: k[1] != GLOBAL and owner[k[1]] is not None
+                                   and owner[k[1]][0] == v.gid)
+        elif self.hw_owner[ci] != v.gid or v.last_cpu != ci:
             self.hw_flush(ci)
+            self.switch_flushes += 1
             self.hw_owner[ci] = v.gid
             self._charge(cpu, v.vm, "switch", self.costs.vcpu_switch)
         r = cpu.context()
@@ -893,8 +980,13 @@ class Monitor:
             owner = self.hw_owner[ci]
             vm = self.vcpus[owner].vm if owner is not None else None
             regpages = {v.regpage_mpn: v.gid for v in self.vcpus.values()}
+            owner_vm = vm
             for i in range(self.tlb_entries):
                 hi, lo0, lo1, _mask = cpu.tlb(i)
+                vm = owner_vm
+                if self.asid_remap and not lo0 & lo1 & LO_G:  # tagged: its vCPU's VM
+                    tag = self._masid_owner[hi & EH_ASID]
+                    vm = self.vcpus[tag[0]].vm if tag is not None else None
                 for k, lo in enumerate((lo0, lo1)):
                     if not lo & LO_V:
                         continue

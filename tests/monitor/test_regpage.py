@@ -136,10 +136,11 @@ def _words(vm, off: int, n: int) -> list[int]:
     return [int.from_bytes(raw[4 * i:4 * i + 4], "little") for i in range(n)]
 
 
+@pytest.mark.parametrize("remap", [False, True], ids=["flush", "asid_remap"])
 @pytest.mark.parametrize("cpus", [1, 2])
-def test_each_vcpu_sees_its_own_page(cpus):
+def test_each_vcpu_sees_its_own_page(cpus, remap):
     m = Machine(cpus=cpus, ram_bytes=16 << 20)
-    mon = Monitor(m)
+    mon = Monitor(m, asid_remap=remap)
     vms = [disco_vm(mon, PER_VCPU, f"vm{i}", vcpus=2) for i in range(2)]
     assert mon.run(50_000_000) == "stopped"
     for vm in vms:
