@@ -35,6 +35,7 @@ main(int cpu)
     procinit();
     binit();
     shminit();
+    netinit();
     userinit();
     hal_tlb_init();
     trapinithart();
