@@ -10,6 +10,7 @@ import pytest
 
 from disco_core import fsimage
 from disco_core.boot import boot, boot_vms, root_image
+from tests.guest.checksums import expected_line
 
 BUDGET = 3_000_000_000
 
@@ -65,3 +66,19 @@ def test_the_native_kernel_has_no_network(base):
     assert "net: send to vm1: no such device" in out
     assert "net: receive: no such device" in out
     assert "ok" in out
+
+
+def test_transfers_between_two_cpu_vms_while_a_workload_runs(base):
+    data = fsimage.read_file(base, "/raytrace")
+    sum_ = f"{len(data)} bytes"
+    r = boot_vms("flash8", 2, vcpus=2, base_image=base, max_instructions=BUDGET, vm_run=[
+        ["pmake 4 & net send vm1 /raytrace; wait", "net recv /b"],
+        ["pmake 4 & net recv /got; net send vm0 /got; wait"],
+    ])
+    assert r.reason == "done", r.output
+    assert r.invariant_problems == [] and r.reports == []
+    out0, out1 = (v.output.splitlines() for v in r.vms)
+    check = f"(fnv1a {fnv1a(data):08x})"
+    assert f"net: received {sum_} from 0x0d150001 into /b {check}" in out0
+    assert f"net: received {sum_} from 0x0d150000 into /got {check}" in out1
+    assert all(expected_line("pmake 4") in v.output for v in r.vms)

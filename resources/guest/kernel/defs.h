@@ -63,6 +63,7 @@ extern uint     ram_bytes;
 
 // net.c
 void            netinit(void);
+void            netinithart(void);
 void            netintr(void);
 
 // pipe.c

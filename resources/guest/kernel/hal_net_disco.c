@@ -27,9 +27,14 @@ mcall(uint nr, uint a0, uint a1, uint a2, uint a3)
 int
 hal_net_init(void)
 {
-  // The arrival interrupt goes to vCPU 0 only; the common CPU start leaves IM4 off.
-  w_c0_status(r_c0_status() | ST_IM(IRQ_NIC));
   return 1;
+}
+
+void
+hal_net_irq_on(void)
+{
+  // The common CPU start (cp0.c) leaves IM4 off.
+  w_c0_status(r_c0_status() | ST_IM(IRQ_NIC));
 }
 
 int

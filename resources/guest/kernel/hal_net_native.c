@@ -10,6 +10,11 @@ hal_net_init(void)
   return 0;
 }
 
+void
+hal_net_irq_on(void)
+{
+}
+
 int
 hal_net_addr(void)
 {

@@ -39,6 +39,7 @@ main(int cpu)
     userinit();
     hal_tlb_init();
     trapinithart();
+    netinithart();
     __sync_synchronize();
     started = 1;
   } else {
@@ -47,6 +48,7 @@ main(int cpu)
     __sync_synchronize();
     hal_tlb_init();
     trapinithart();
+    netinithart();
   }
   scheduler();
 }

@@ -29,6 +29,15 @@ netinit(void)
   net_up = hal_net_init();
 }
 
+// Every CPU unmasks the arrival interrupt, though only CPU 0 gets it: a
+// process's saved Status carries the interrupt masks of the CPU it was
+// started on to every CPU it runs on.
+void
+netinithart(void)
+{
+  hal_net_irq_on();
+}
+
 // IP4: messages arrived.
 void
 netintr(void)

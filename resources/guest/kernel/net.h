@@ -21,7 +21,8 @@
 #define NET_PEEK_SOURCE 1    // its sender's link address
 #define NET_PEEK_COUNT  2    // messages waiting
 
-int  hal_net_init(void);     // 1 if there is a network; unmask its interrupt on this CPU
+int  hal_net_init(void);     // 1 if there is a network (CPU 0, once)
+void hal_net_irq_on(void);   // unmask the arrival interrupt on this CPU
 int  hal_net_addr(void);     // this machine's link address
 int  hal_net_send(uint dest, uint pa, uint n, int more);  // 0 or NET_E_*
 int  hal_net_recv(uint pa, uint n);   // bytes of the head message taken, or NET_E_*
