@@ -148,8 +148,8 @@ class VNet:
         held = self.gathering.pop(vm.id, None)
         dst = self.vm_at(dest)
         err = 0
-        if flags & ~MORE or gpa is None or n < 0 or gpa + n > vm.pmap.npages * PAGE or \
-                (n == 0 and held is None and not flags & MORE):
+        empty = n == 0 and not flags & MORE and (held is None or held[1].length == 0)
+        if flags & ~MORE or gpa is None or n < 0 or gpa + n > vm.pmap.npages * PAGE or empty:
             err = E_BUFFER
         elif dst is None:
             err = E_DEST
@@ -175,10 +175,13 @@ class VNet:
         if len(q) >= self.max_messages or queued + msg.length > dst.pmap.npages * PAGE:
             self._unpin(msg)
             self.stats(vm).dropped += 1
+            self._event(cpu, "net_drop", vm, dest=dest, reason="the receiver's queue is full")
             return E_FULL
         q.append(msg)
         self.queued_bytes[dst.id] = queued + msg.length
         self.stats(vm).sent += 1
+        self._event(cpu, "net_send", vm, dest=dest, length=msg.length,
+                    pages=sum(isinstance(c, int) for c in msg.chunks))
         self.mon.post_interrupt(dst.vcpus[0], NET_LINE)
         return 0
 
@@ -200,6 +203,8 @@ class VNet:
             if isinstance(chunk, int) and msg.offset == 0 and at % PAGE == 0 and \
                     n - done >= PAGE and self.remap:
                 pm.share_from(at // PAGE, chunk)  # the receiver's half of share_page
+                self._event(cpu, "share", vm, pa=at, ma=chunk << 12,
+                            reason=f"network message from {msg.source:#010x}")
                 self._drop_pin(chunk)
                 self._charge(cpu, vm, "net_remap", self.mon.costs.net_remap_page)
                 self.stats(vm).remapped_pages += 1
@@ -292,6 +297,10 @@ class VNet:
                 self._copied(cpu, vm, k)
             msg.length += k
             gpa += k
+
+    def _event(self, cpu: Cpu | None, kind: str, vm: VM, **data: object) -> None:
+        cycle = self.mon.now(cpu) if cpu is not None else self.mon._machine_cycles()
+        self.mon.events.emit(kind, cycle, vm=vm.id, cpu=cpu.index if cpu else None, **data)
 
     def _drop_pin(self, mpn: int) -> None:
         """Drop one of the monitor's references to a queued machine page."""

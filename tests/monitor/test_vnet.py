@@ -71,6 +71,11 @@ def test_page_aligned_message_is_remapped_and_shared_copy_on_write():
         assert mon.memmap.entries[mpn].users == {(0, 0x10 + k), (1, 0x40 + k)}
     assert a.pmap.mpn[0x10] != b.pmap.mpn[0x40]
     assert mon.check_invariants() == []
+    # the event log tells it: one message, sixteen pages shared with the receiver
+    sends = [e for e in mon.events.events if e.kind == "net_send"]
+    assert len(sends) == 1 and sends[0].vm == 0 and sends[0].data["pages"] == 16
+    shares = [e for e in mon.events.events if e.kind == "share" and e.vm == 1]
+    assert len(shares) == 16 and "network message from 0x0d150000" in shares[0].text
 
 
 @pytest.mark.parametrize("src,dst,length", [
@@ -160,6 +165,9 @@ def test_pieces_gather_into_one_message_and_bad_pieces_drop_it():
     assert net.send(a, to_b, 0x2000, PAGE, MORE) == 0
     assert net.send(a, net.address(a), 0x5000, 4) == E_PIECE
     assert net.peek(b, 2) == 0 and net.peek(a, 2) == 0
+    # an empty message, even gathered from empty pieces, is refused
+    assert net.send(a, to_b, 0x2000, 0, MORE) == 0
+    assert net.send(a, to_b, 0x2000, 0) == E_BUFFER and net.peek(b, 2) == 0
     # a message larger than the receiver's memory could never be taken
     big = _vm(mon, "big", guests.build(guests.COUNTER.replace("N", "1"), guests.DISCO_KB), 64)
     assert net.send(big, to_b, 0, 17 * PAGE) == E_TOOBIG
