@@ -12,6 +12,7 @@
 #define MC_NET_ADDR 19
 #define MC_NET_ACK  20
 
+// One trap per call, every argument in registers (as hal_disco.c's mcall).
 static inline uint
 mcall(uint nr, uint a0, uint a1, uint a2, uint a3)
 {
