@@ -49,7 +49,7 @@ DEFAULT_NINODES = 1024
 # library. The image holds them in the root directory.
 PROGRAMS = (
     "init", "sh", "ls", "cat", "echo", "ps", "wc", "grep", "cp", "rm", "mkdir",
-    "compile", "pmake", "engineering", "raytrace", "database",
+    "compile", "pmake", "engineering", "raytrace", "database", "net",
 )
 LIBRARY = ("crt0.S", "usys.S", "ulib.c", "printf.c", "umalloc.c", "rand.c")
 # Without it lld aligns segments in the file to 64 KiB, tripling every program.
@@ -199,7 +199,7 @@ README = b"""\
 Disco Workbench guest root file system.
 
 Programs live in / (the shell also looks there): init sh ls cat echo ps wc
-grep cp rm mkdir, and the workloads pmake engineering raytrace database,
+grep cp rm mkdir net, and the workloads pmake engineering raytrace database,
 each taking a size argument. /src holds the sources pmake compiles.
 """
 

@@ -28,7 +28,10 @@ def kernel_dir() -> Path:
 
 
 def kernel_sources(flavour: str = "native") -> list[Path]:
-    """The kernel's sources: everything in the directory except other flavours' HALs."""
+    """The kernel's sources: everything in the directory except other flavours' HALs.
+
+    A HAL file belongs to one flavour: ``hal_<flavour>.c`` or ``hal_<part>_<flavour>.c``.
+    """
     if flavour not in FLAVOURS:
         raise ValueError(f"no kernel flavour {flavour!r}: choose one of {', '.join(FLAVOURS)}")
     d = kernel_dir()
@@ -36,7 +39,7 @@ def kernel_sources(flavour: str = "native") -> list[Path]:
     for p in sorted(d.iterdir()):
         if p.suffix not in (".c", ".S"):
             continue
-        if p.name.startswith("hal_") and p.name != f"hal_{flavour}.c":
+        if p.name.startswith("hal_") and not p.stem.endswith(f"_{flavour}"):
             continue
         out.append(p)
     # entry.S first, so _start is the first thing in .text.start (the linker keeps it first anyway).

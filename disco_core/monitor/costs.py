@@ -30,6 +30,14 @@ Rationale (200 MHz clock, 5 ns per cycle; paper §2 and Table 2):
   page the monitor hands out, as "page_fault").
 - vcpu_switch, 400: save/restore 35 registers and the CP0 state the
   hardware needs, flush the hardware TLB.
+- net_copy_page, 2200: the virtual network copying 4 KiB (a load and a
+  store per word, twice zero_page; charged pro rata per byte, at the send into
+  the monitor's queue and again at the receive into the guest's buffer).
+- net_pin_page, 100: sending a whole page by remapping: a memmap reference,
+  the sender's page made read-only (its writable TLB entries shot down).
+- net_remap_page, 200: receiving it: the receiver's pmap and memmap entries
+  point at the sent machine page, its old page is freed and shot down. Both
+  together cost about a seventh of copying the page twice (vnet.py).
 """
 
 from __future__ import annotations
@@ -54,6 +62,9 @@ class CostModel:
     monitor_call: int = 80
     zero_page: int = 1100
     vcpu_switch: int = 400
+    net_copy_page: int = 2200
+    net_pin_page: int = 100
+    net_remap_page: int = 200
 
     @classmethod
     def zero(cls) -> CostModel:

@@ -30,6 +30,8 @@ FORMATS = {
     "unshare": "copy shared PA {pa:#010x} on write ({reason})",
     "vm_start": "VM started",
     "vm_stop": "VM stopped: {reason}",
+    "net_send": "network message to {dest:#010x}: {length} bytes, {pages} pages by remapping",
+    "net_drop": "network message to {dest:#010x} dropped: {reason}",
 }
 
 

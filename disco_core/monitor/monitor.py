@@ -62,6 +62,7 @@ from disco_core.monitor.vcpu import (
 )
 from disco_core.monitor.vdisk import SECTOR_SIZE
 from disco_core.monitor.vm import VM, VMSpec, VMState
+from disco_core.monitor.vnet import MC_NET_FIRST, MC_NET_LAST, VNet
 
 # Real Status while a CPU runs a guest: interrupts on, IM2 (the monitor's kick
 # line) and IM7 (the timer) unmasked, CU0 clear so CP0 instructions trap.
@@ -134,6 +135,7 @@ class Monitor:
         self.waiting: list[VCpu] = []
         self.reports: list[str] = []
         self.events = EventLog()  # what the monitor did, for the app and the statistics
+        self.vnet = VNet(self)  # the virtual network between the VMs (vnet.py)
         self.booted = False
         # the monitor's shadow of each hardware TLB: key (vpn2, asid|GLOBAL) → index
         n = self.tlb_entries
@@ -201,6 +203,7 @@ class Monitor:
         """Load the VM's image and make its vCPUs runnable at the entry point."""
         if vm.state == VMState.RUNNING:
             raise DiscoError(f"VM {vm.name!r} is already running")
+        self.vnet.forget(vm)
         vm.pmap.release_all()
         vm.load_image()
         vm.state = VMState.RUNNING
@@ -222,6 +225,7 @@ class Monitor:
             return
         vm.state = VMState.STOPPED
         self._running_vms -= 1
+        self.vnet.forget(vm)
         vm.stop_reason = reason
         vm.exit_code = exit_code
         self.reports.append(f"VM {vm.id} {vm.name!r} stopped: {reason}")
@@ -782,6 +786,8 @@ class Monitor:
                 self._switch_out(ci, RunState.READY)
                 self._schedule(ci)
             return "monitor_call"
+        elif MC_NET_FIRST <= call <= MC_NET_LAST:
+            result = self.vnet.call(v, cpu, call, a0, a1, a2, a3)
         else:
             result = _ERR
         cpu.gpr[2] = result

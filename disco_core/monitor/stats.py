@@ -16,6 +16,7 @@ CATEGORY = {
     "ei": "privileged", "rdhwr": "privileged", "rdpgpr": "privileged",
     "monitor_call": "monitor_call", "page_fault": "monitor_call",
     "page_freed": "monitor_call", "zero_page": "monitor_call", "intr_pending": "monitor_call",
+    "net_copy": "monitor_call", "net_pin": "monitor_call", "net_remap": "monitor_call",
     "kernel_tlb_fault": "kernel_tlb_fault",
     "l2tlb_refill": "l2tlb_refill", "vtlb_refill": "l2tlb_refill",
     "reflect": "reflected", "interrupt": "reflected",

@@ -61,6 +61,11 @@ uint            kmem_free_pages(void);
 int             page_refs(uint);
 extern uint     ram_bytes;
 
+// net.c
+void            netinit(void);
+void            netinithart(void);
+void            netintr(void);
+
 // pipe.c
 int             pipealloc(struct file**, struct file**);
 void            pipeclose(struct pipe*, int);

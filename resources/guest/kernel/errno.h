@@ -4,12 +4,14 @@
 #define ESRCH 3
 #define EINTR 4
 #define EIO 5
+#define E2BIG 7
 #define EBADF 9
 #define ECHILD 10
 #define EAGAIN 11
 #define ENOMEM 12
 #define EFAULT 14
 #define EEXIST 17
+#define ENODEV 19
 #define ENOTDIR 20
 #define EISDIR 21
 #define EINVAL 22
@@ -17,3 +19,4 @@
 #define ENOSPC 28
 #define EPIPE 32
 #define ENAMETOOLONG 36
+#define EHOSTUNREACH 113

@@ -35,9 +35,11 @@ main(int cpu)
     procinit();
     binit();
     shminit();
+    netinit();
     userinit();
     hal_tlb_init();
     trapinithart();
+    netinithart();
     __sync_synchronize();
     started = 1;
   } else {
@@ -46,6 +48,7 @@ main(int cpu)
     __sync_synchronize();
     hal_tlb_init();
     trapinithart();
+    netinithart();
   }
   scheduler();
 }

@@ -68,6 +68,10 @@ extern int sys_shmat(void);
 extern int sys_getprocs(void);
 extern int sys_nprocs(void);
 extern int sys_poweroff(void);
+extern int sys_netaddr(void);
+extern int sys_netsend(void);
+extern int sys_netpeek(void);
+extern int sys_netrecv(void);
 
 static int (*syscalls[])(void) = {
   [1] = sys_fork,    [2] = sys_exit,    [3] = sys_wait,     [4] = sys_pipe,
@@ -77,6 +81,7 @@ static int (*syscalls[])(void) = {
   [17] = sys_mknod,  [18] = sys_unlink, [19] = sys_link,    [20] = sys_mkdir,
   [21] = sys_close,  [22] = sys_time,   [23] = sys_shmget,  [24] = sys_shmat,
   [25] = sys_getprocs, [26] = sys_nprocs, [27] = sys_poweroff,
+  [28] = sys_netaddr, [29] = sys_netsend, [30] = sys_netpeek, [31] = sys_netrecv,
 };
 
 #ifdef KERNEL_DEBUG

@@ -67,6 +67,8 @@ devintr(uint cause)
     hal_ipi_ack();  // only wakes the CPU; the scheduler looks for work
   if (cause & CAUSE_IP(IRQ_DISK))
     hal_disk_ack();
+  if (cause & CAUSE_IP(IRQ_NIC))
+    netintr();
   return tick;
 }
 

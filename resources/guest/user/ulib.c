@@ -21,12 +21,14 @@ strerror(int err)
   case ESRCH: return "no such process";
   case EINTR: return "interrupted";
   case EIO: return "i/o error";
+  case E2BIG: return "message too long";
   case EBADF: return "bad file descriptor";
   case ECHILD: return "no child processes";
   case EAGAIN: return "try again";
   case ENOMEM: return "out of memory";
   case EFAULT: return "bad address";
   case EEXIST: return "file exists";
+  case ENODEV: return "no such device";
   case ENOTDIR: return "not a directory";
   case EISDIR: return "is a directory";
   case EINVAL: return "invalid argument";
@@ -34,6 +36,7 @@ strerror(int err)
   case ENOSPC: return "no space left on device";
   case EPIPE: return "broken pipe";
   case ENAMETOOLONG: return "name too long";
+  case EHOSTUNREACH: return "no such link address";
   }
   return "unknown error";
 }

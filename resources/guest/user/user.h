@@ -37,12 +37,14 @@ typedef unsigned int size_t;
 #define ESRCH         3
 #define EINTR         4
 #define EIO           5
+#define E2BIG         7
 #define EBADF         9
 #define ECHILD       10
 #define EAGAIN       11
 #define ENOMEM       12
 #define EFAULT       14
 #define EEXIST       17
+#define ENODEV       19
 #define ENOTDIR      20
 #define EISDIR       21
 #define EINVAL       22
@@ -50,6 +52,7 @@ typedef unsigned int size_t;
 #define ENOSPC       28
 #define EPIPE        32
 #define ENAMETOOLONG 36
+#define EHOSTUNREACH 113
 
 #define DIRSIZ 14     // bytes of a name in a directory entry
 
@@ -104,6 +107,11 @@ void *shmat(int id);
 int getprocs(struct procinfo *buf, int max);
 int nprocs(void);
 int poweroff(int status);
+// the network (docs/guest-abi.md): ENODEV where there is none
+int netaddr(void);
+int netsend(uint addr, const void *buf, int n);
+int netpeek(uint *src, int nowait);
+int netrecv(void *buf, int n);
 
 // ulib.c
 extern int errno;
