@@ -337,14 +337,29 @@ take_exc_unsaved: {
         if (exc_refill && !(c->a.status & STATUS_EXL))
             c->a.stats.tlb_refills++;
         if (c->a.ownership == DC_MONITORED) {
-            /* the L2TLB assist: a refill the monitor would serve anyway */
-            if (exc_refill && c->assist && c->assist->enabled &&
-                (exc_code == EXC_TLBL || exc_code == EXC_TLBS) &&
-                l2tlb_refill(m, c, exc_badva)) {
-                c->a.stats.exceptions[exc_code & 31]--;
-                if (exc_counts)
-                    left++;             /* the instruction runs again */
-                goto restart;
+            /* the monitor's assists: a refill the monitor would serve just so
+             * (hwtlb.c, l2tlb.c, ktab.c) is served here, and charged as a trap */
+            if (exc_refill && (exc_code == EXC_TLBL || exc_code == EXC_TLBS)) {
+                int store = exc_code == EXC_TLBS;
+                uint32_t cost = 0;
+                if (exc_badva < KSEG0 ? c->l2t && l2tlb_refill(c, exc_badva, store)
+                                      && (cost = c->l2t->cost, 1)
+                                      : c->kt && ktab_fault(c, exc_badva, store)
+                                      && (cost = c->kt->cost, 1)) {
+                    if (exc_counts)
+                        left++;             /* the instruction runs again */
+                    c->a.stats.l2tlb_refills++;
+                    c->a.cycles += cost;
+                    /* the charge moves time on as the host's would between two
+                     * runs: the turn (or the timer) ends at the same point */
+                    uint64_t now_ = NOW();
+                    uint64_t room_ = now_ >= c->cycle_limit ? 0 : c->cycle_limit - now_;
+                    if (room_ < left) {
+                        trim += left - room_;
+                        left = room_;
+                    }
+                    goto restart;
+                }
             }
             UNSTOP();
             if (exc_counts)

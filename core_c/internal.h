@@ -120,18 +120,28 @@ void cache_set_state(cache *k, uint32_t line, uint8_t state);
 void cache_touch(cache *k, uint32_t slot);
 size_t cache_bytes(const cache *k);
 
-/* ---- the monitor's L2TLB assist (l2tlb.c) ------------------------------ */
+/* ---- the monitor's C assists (hwtlb.c, l2tlb.c, ktab.c) ---------------- */
+
+#define HW_GLOBAL 256           /* the key ASID of an entry that matches every ASID */
 
 typedef struct l2tlb_slot {
-    uint32_t key;               /* vpn << 9 | asid (asid 256 = global) | 1 << 31 = valid */
-    uint32_t lo;                /* hardware EntryLo for the page */
+    uint32_t key;               /* 1 << 31 | vpn2 << 9 | asid (256 = global), 0 = empty */
+    uint32_t lo[2];             /* even/odd page: EntryLo | 1 << 31 when Python has it */
 } l2tlb_slot;
 
+/* one vCPU's L2TLB, a subset of the Python one */
 typedef struct l2tlb {
-    uint32_t enabled, first, next, cost;
+    uint64_t served;            /* refills served since the monitor last took the count */
+    uint32_t cost;              /* cycles charged per refill */
     l2tlb_slot slots[L2TLB_SLOTS];
 } l2tlb;
 
+/* one VM's relocated-kseg0 pairs: [node][gpn / 2] -> lo0, lo1 (0, 0 = unknown) */
+typedef struct ktab {
+    uint64_t served;
+    uint32_t cost, npages, nodes, pairs;
+    uint32_t lo[];
+} ktab;
 
 /* ---- CPU ---------------------------------------------------------------- */
 
@@ -176,7 +186,9 @@ typedef struct cpu {
     uint64_t cycle_limit;       /* the turn (or timer) ends at this cycle: stalls count */
     dc_exit_watch watch_hit;    /* the access that hit a watchpoint */
     cache l1i, l1d, l2;
-    l2tlb *assist;              /* the monitor's L2TLB assist, or NULL */
+    uint32_t hw_next;           /* the monitor's round robin over TLB indices (hwtlb.c) */
+    l2tlb *l2t;                 /* the running vCPU's L2TLB assist, or NULL */
+    ktab *kt;                   /* the running VM's kseg table, or NULL */
     struct dc_machine *m;
 } cpu;
 
@@ -231,6 +243,11 @@ struct dc_machine {
     dc_node_stats *node_stats;
     dc_hot_page hot[MAX_HOT];
     uint32_t nhot;
+    /* the monitor's assist tables, by handle - 1 (NULL = free) */
+    l2tlb **l2tabs;
+    uint32_t nl2tabs;
+    ktab **ktabs;
+    uint32_t nktabs;
 };
 
 /* ---- cross-file internals ----------------------------------------------- */
@@ -296,8 +313,15 @@ void coherence_evict(dc_machine *m, cpu *c, uint32_t line, uint8_t state);
 void count_miss(dc_machine *m, cpu *c, uint32_t line);
 void count_route(dc_machine *m, uint32_t from, uint32_t to);
 
-/* l2tlb.c: serve a refill from the monitor's assist; 1 when the TLB was written */
-int l2tlb_refill(dc_machine *m, cpu *c, uint32_t va);
+/* the monitor's assists: 1 when the refill was served (the TLB was written) */
+int l2tlb_refill(cpu *c, uint32_t va, int store);
+int ktab_fault(cpu *c, uint32_t va, int store);
+void l2tlb_free_all(dc_machine *m);
+void ktab_free_all(dc_machine *m);
+/* hwtlb.c */
+void hw_install(cpu *c, uint32_t vpn2, uint32_t asid, uint32_t lo0, uint32_t lo1);
+void hw_remove(cpu *c, uint32_t vpn2, uint32_t asid);
+void hw_invalidate_mpn(dc_machine *m, uint32_t mpn);
 
 /* mem.c: watchpoints */
 int watch_page(const dc_machine *m, uint32_t va);

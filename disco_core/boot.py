@@ -410,7 +410,8 @@ def boot_vms(machine_preset: str = "test", vms: int = 1,
              vcpus: int = 1, kernel: str | os.PathLike[str] | None = None,
              echo: Callable[[str, bytes], None] | None = None,
              vm_run: Sequence[str | Sequence[str]] | None = None,
-             vm_disks: Sequence[str | os.PathLike[str]] | None = None) -> DiscoBootResult:
+             vm_disks: Sequence[str | os.PathLike[str]] | None = None,
+             assists: bool = True) -> DiscoBootResult:
     """Boot the disco flavour of the kernel as ``vms`` VMs under the monitor.
 
     Each VM gets a copy-on-write root disk over one shared base image (built
@@ -422,6 +423,7 @@ def boot_vms(machine_preset: str = "test", vms: int = 1,
     gives each VM its own commands instead (VM i types ``vm_run[i]``).
     ``vm_disks`` gives each VM a persistent root disk of its own instead
     (VM i writes the file ``vm_disks[i]``, which nobody else may open).
+    ``assists=False`` serves every exit in Python (the monitor's C assists off).
     """
     from disco_core.monitor import Monitor
     from disco_core.monitor.vdisk import VirtualDisk
@@ -452,7 +454,7 @@ def boot_vms(machine_preset: str = "test", vms: int = 1,
             raise
         machine = Machine(preset(machine_preset))
         try:
-            mon = Monitor(machine)
+            mon = Monitor(machine, assists=assists)
             vmlist = [mon.create_vm(s) for s in vm_specs(machine, image, vms, disks,  # type: ignore
                                                           memory_pages, vcpus)]
             for vm in vmlist:

@@ -501,6 +501,85 @@ class Machine:
     def node_of_cpu(self, cpu: int) -> int:
         return cpu // self.config.cpus_per_node
 
+    # ---- the monitor's C assists (core_c/hwtlb.c, l2tlb.c, ktab.c; machine-api.md) ----
+
+    def hw_invalidate_mpn(self, mpn: int) -> None:
+        """Drop, on every CPU, each monitor TLB entry with a half mapping machine page mpn."""
+        self._check(lib.dc_hw_invalidate_mpn(self.handle, mpn))
+
+    def l2tlb_new(self, cost: int) -> int:
+        """A new (empty) L2TLB assist table charging `cost` cycles per refill; its handle."""
+        out = ffi.new("uint32_t *")
+        self._check(lib.dc_l2tlb_new(self.handle, cost, out))
+        return int(out[0])
+
+    def l2tlb_free(self, handle: int) -> None:
+        self._check(lib.dc_l2tlb_free(self.handle, handle))
+
+    def l2tlb_put(self, handle: int, vpn2: int, asid: int, present: int, lo0: int,
+                  lo1: int) -> None:
+        """Set pair (vpn2, asid; 256 = global): present bit 0/1 = even/odd half known
+        with that EntryLo; present 0 forgets the pair."""
+        err = lib.dc_l2tlb_put(self._m, handle, vpn2, asid, present, lo0, lo1)
+        if err:
+            self._check(err)
+
+    def l2tlb_clear(self, handle: int) -> None:
+        self._check(lib.dc_l2tlb_clear(self.handle, handle))
+
+    def l2tlb_dump(self, handle: int) -> list[tuple[int, int, int | None, int | None]]:
+        """Every pair in the table: (vpn2, asid, lo0 or None, lo1 or None)."""
+        n = ffi.new("uint32_t *")
+        self._check(lib.dc_l2tlb_dump(self.handle, handle, ffi.NULL, 0, n))
+        buf = ffi.new("uint32_t[]", 4 * max(int(n[0]), 1))
+        self._check(lib.dc_l2tlb_dump(self.handle, handle, buf, n[0], n))
+        out = []
+        for k in range(int(n[0])):
+            w = [int(buf[4 * k + i]) for i in range(4)]
+            los = [lo & 0x7FFFFFFF if lo >> 31 else None for lo in w[2:]]
+            out.append((w[0], w[1], los[0], los[1]))
+        return out
+
+    def l2tlb_take(self, handle: int) -> int:
+        """Refills the table served since the last take (the count restarts at 0)."""
+        out = ffi.new("uint64_t *")
+        self._check(lib.dc_l2tlb_take(self.handle, handle, out))
+        return int(out[0])
+
+    def ktab_new(self, npages: int, nodes: int, cost: int) -> int:
+        """A new relocated-kseg0 table for a VM of `npages` pages, `nodes` rows; its handle."""
+        out = ffi.new("uint32_t *")
+        self._check(lib.dc_ktab_new(self.handle, npages, nodes, cost, out))
+        return int(out[0])
+
+    def ktab_free(self, handle: int) -> None:
+        self._check(lib.dc_ktab_free(self.handle, handle))
+
+    def ktab_set(self, handle: int, node: int, gpn: int, lo0: int, lo1: int) -> None:
+        """Known: VA 0xC0000000 + gpn's pair maps to (lo0, lo1) on `node`."""
+        err = lib.dc_ktab_set(self._m, handle, node, gpn, lo0, lo1)
+        if err:
+            self._check(err)
+
+    def ktab_forget(self, handle: int, gpn: int) -> None:
+        """gpn's pair is unknown again, on every node."""
+        err = lib.dc_ktab_forget(self._m, handle, gpn)
+        if err:
+            self._check(err)
+
+    def ktab_clear(self, handle: int) -> None:
+        self._check(lib.dc_ktab_clear(self.handle, handle))
+
+    def ktab_get(self, handle: int, node: int, gpn: int) -> tuple[int, int]:
+        out = ffi.new("uint32_t[2]")
+        self._check(lib.dc_ktab_get(self.handle, handle, node, gpn, out))
+        return int(out[0]), int(out[1])
+
+    def ktab_take(self, handle: int) -> int:
+        out = ffi.new("uint64_t *")
+        self._check(lib.dc_ktab_take(self.handle, handle, out))
+        return int(out[0])
+
     def miss_counters(self) -> np.ndarray:
         """Cache misses per RAM page per node: a zero-copy (pages, nodes) uint32 view.
 
@@ -802,28 +881,26 @@ class Cpu:
         """Continue after the instruction at pc (the monitor emulated it)."""
         self.machine._check(lib.dc_cpu_advance(self.machine.handle, self.index))
 
-    # ---- the monitor's L2TLB assist (core_c/l2tlb.c) ----
+    # ---- the monitor's C assists (core_c/hwtlb.c, l2tlb.c, ktab.c) ----
 
-    def l2tlb_config(self, enabled: bool = True, first: int = 0, cost: int = 0) -> None:
-        """Serve TLB refills of this (MONITORED) CPU from its C-side L2TLB without an exit.
+    def hw_install(self, vpn2_va: int, asid: int, lo0: int, lo1: int) -> None:
+        """Install the monitor's TLB entry keyed (vpn2_va, asid; 256 = global): over
+        the entry with that key, else at the next round-robin index after dropping
+        every entry that could match the same address."""
+        self.machine._check(lib.dc_hw_install(self.machine.handle, self.index, vpn2_va,
+                                              asid, lo0 & 0xFFFFFFFF, lo1 & 0xFFFFFFFF))
 
-        Refilled entries go to hardware TLB indices `first`.. in round robin, and
-        each refill charges `cost` cycles (the monitor's cost model).
-        """
-        self.machine._check(lib.dc_l2tlb_config(self.machine.handle, self.index,
-                                                int(enabled), first, cost))
+    def hw_remove(self, vpn2_va: int, asid: int) -> None:
+        """Drop the monitor's TLB entry keyed (vpn2_va, asid), if there is one."""
+        self.machine._check(lib.dc_hw_remove(self.machine.handle, self.index, vpn2_va, asid))
 
-    def l2tlb_set(self, vpn: int, asid: int | None, entrylo: int) -> None:
-        """Cache virtual page `vpn` (va >> 12) for `asid` (None: global) as `entrylo`."""
-        self.machine._check(lib.dc_l2tlb_set(self.machine.handle, self.index, vpn,
-                                             256 if asid is None else asid, entrylo))
+    def l2tlb_bind(self, handle: int) -> None:
+        """Serve this (MONITORED) CPU's kuseg refills from L2TLB table `handle` (0: none)."""
+        self.machine._check(lib.dc_l2tlb_bind(self.machine.handle, self.index, handle))
 
-    def l2tlb_remove(self, vpn: int, asid: int | None) -> None:
-        self.machine._check(lib.dc_l2tlb_remove(self.machine.handle, self.index, vpn,
-                                                256 if asid is None else asid))
-
-    def l2tlb_clear(self) -> None:
-        self.machine._check(lib.dc_l2tlb_clear(self.machine.handle, self.index))
+    def ktab_bind(self, handle: int) -> None:
+        """Serve this CPU's relocated-kseg0 refills from kseg table `handle` (0: none)."""
+        self.machine._check(lib.dc_ktab_bind(self.machine.handle, self.index, handle))
 
     def charge(self, cycles: int) -> None:
         """Add simulated cycles to this CPU (the monitor's own work, costs.py)."""

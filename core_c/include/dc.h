@@ -140,7 +140,7 @@ typedef struct dc_cpu_stats {
     uint64_t miss_cycles[6];
     uint64_t ifetch_misses; /* of the misses above, instruction fetches */
     uint64_t invalidations; /* copies this CPU's writes invalidated */
-    uint64_t l2tlb_refills; /* TLB refills served in C from the L2TLB (no exit) */
+    uint64_t l2tlb_refills; /* TLB refills served in C by the monitor's assists (no exit) */
 } dc_cpu_stats;
 
 typedef struct dc_node_stats {
@@ -227,19 +227,56 @@ dc_err dc_break_remove(dc_machine *m, int32_t cpu, uint32_t va);
 dc_err dc_watch_add(dc_machine *m, int32_t cpu, uint32_t va, uint32_t len, uint32_t flags);
 dc_err dc_watch_remove(dc_machine *m, int32_t cpu, uint32_t va, uint32_t len, uint32_t flags);
 
-/* The monitor's L2TLB assist (DESIGN §3 "C assists"): a per-CPU cache of
- * virtual page -> machine EntryLo that the monitor fills. A TLB refill on a
- * MONITORED cpu whose page is here is served without an exit: both pages of
- * the even/odd pair are looked up, the hardware TLB entry is written at the
- * next index of a round robin over [first, tlb_entries), `cost` cycles are
- * charged, and the instruction runs again. asid is 0..255, or 256 for an
- * entry that matches every ASID (global). The cache may drop entries (it is
- * direct-mapped); the monitor's own L2TLB stays authoritative. */
-dc_err dc_l2tlb_config(dc_machine *m, uint32_t cpu, int enabled, uint32_t first,
-                       uint32_t cost);
-dc_err dc_l2tlb_set(dc_machine *m, uint32_t cpu, uint32_t vpn, uint32_t asid, uint32_t lo);
-dc_err dc_l2tlb_remove(dc_machine *m, uint32_t cpu, uint32_t vpn, uint32_t asid);
-dc_err dc_l2tlb_clear(dc_machine *m, uint32_t cpu);
+/* The monitor's C assists (DESIGN §3 "C assists", docs/monitor-abi.md).
+ *
+ * Hardware TLB management: under the monitor each entry is keyed by (VPN2,
+ * ASID), asid 256 = global (G in both halves). Install overwrites the entry
+ * with the same key, else drops every entry that could match the same
+ * address (same VPN2 and the same ASID, or either global) and writes at the
+ * CPU's next index of a round robin over the whole TLB. Remove drops the
+ * entry with that key; invalidate_mpn drops, on every CPU, each entry with a
+ * half mapping machine page mpn. */
+dc_err dc_hw_install(dc_machine *m, uint32_t cpu, uint32_t vpn2_va, uint32_t asid,
+                     uint32_t lo0, uint32_t lo1);
+dc_err dc_hw_remove(dc_machine *m, uint32_t cpu, uint32_t vpn2_va, uint32_t asid);
+dc_err dc_hw_invalidate_mpn(dc_machine *m, uint32_t mpn);
+
+/* L2TLB tables, one per vCPU (handles from 1; 0 = none). A slot holds the
+ * pair (vpn2, asid): for each half whether the monitor's L2TLB has it
+ * (present bit 0 = even, bit 1 = odd) and its EntryLo; put with present = 0
+ * forgets the pair. The table bound to a MONITORED CPU serves its refills of
+ * kuseg pages without an exit: the page under the current ASID or the global
+ * one (stores need D), the pair's other half from the same key, installed as
+ * above; `cost` cycles are charged and `served` counts it. A pair that is not
+ * in the table exits as before. dump writes 4 words per slot (vpn2, asid,
+ * lo0, lo1 with bit 31 = present) and sets *n to the number of slots. */
+dc_err dc_l2tlb_new(dc_machine *m, uint32_t cost, uint32_t *handle);
+dc_err dc_l2tlb_free(dc_machine *m, uint32_t handle);
+dc_err dc_l2tlb_put(dc_machine *m, uint32_t handle, uint32_t vpn2, uint32_t asid,
+                    uint32_t present, uint32_t lo0, uint32_t lo1);
+dc_err dc_l2tlb_clear(dc_machine *m, uint32_t handle);
+dc_err dc_l2tlb_dump(dc_machine *m, uint32_t handle, uint32_t *out, uint32_t max,
+                     uint32_t *n);
+dc_err dc_l2tlb_take(dc_machine *m, uint32_t handle, uint64_t *served);
+dc_err dc_l2tlb_bind(dc_machine *m, uint32_t cpu, uint32_t handle);
+
+/* Relocated-kseg0 tables, one per VM: for guest page pair gpn / 2 on a node,
+ * the EntryLo pair the monitor installs for VA 0xC0000000 + gpn * 4096 (both
+ * 0 = unknown). The table bound to a MONITORED CPU serves its refills there
+ * (a global entry, installed as above) when the pair is known, the touched
+ * half valid and, for a store, writable; the register page's pair
+ * (0xDFFFE000) never. A table with one node serves every node. */
+dc_err dc_ktab_new(dc_machine *m, uint32_t npages, uint32_t nodes, uint32_t cost,
+                   uint32_t *handle);
+dc_err dc_ktab_free(dc_machine *m, uint32_t handle);
+dc_err dc_ktab_set(dc_machine *m, uint32_t handle, uint32_t node, uint32_t gpn, uint32_t lo0,
+                   uint32_t lo1);
+dc_err dc_ktab_forget(dc_machine *m, uint32_t handle, uint32_t gpn);  /* every node */
+dc_err dc_ktab_clear(dc_machine *m, uint32_t handle);
+dc_err dc_ktab_get(dc_machine *m, uint32_t handle, uint32_t node, uint32_t gpn,
+                   uint32_t out[2]);
+dc_err dc_ktab_take(dc_machine *m, uint32_t handle, uint64_t *served);
+dc_err dc_ktab_bind(dc_machine *m, uint32_t cpu, uint32_t handle);
 
 /* Snapshots: the whole machine as bytes. */
 size_t dc_snapshot_size(dc_machine *m);
