@@ -301,6 +301,7 @@ class Machine:
         self._exit = ffi.new("dc_exit *")
         self._regs = ffi.new("dc_regs *")
         self._tlb_buf = ffi.new("uint32_t[4]")
+        self._cycles_buf = ffi.new("uint64_t *")
         self._devices: list[_Mapping] = []
         self._owner = threading.get_ident()
         self.cpus = [Cpu(self, i) for i in range(config.cpus)]
@@ -761,9 +762,10 @@ class _Gpr:
     def __setitem__(self, n: int, value: int) -> None:
         if not 0 <= n < 32:
             raise IndexError(f"register {n} does not exist: use 0..31")
-        r = self._cpu._get()
-        r.gpr[n] = value & 0xFFFFFFFF
-        self._cpu._put(r)
+        cpu = self._cpu
+        err = lib.dc_gpr_set(cpu.machine.handle, cpu.index, n, value & 0xFFFFFFFF)
+        if err:
+            cpu.machine._check(err)
 
     def __iter__(self) -> Iterator[int]:
         return iter(self._cpu.regs().tolist())
@@ -784,8 +786,11 @@ class Cpu:
         self.gpr = _Gpr(self)
 
     def _get(self) -> object:
-        r = self.machine._regs
-        self.machine._check(lib.dc_regs_get(self.machine.handle, self.index, r))
+        m = self.machine
+        r = m._regs
+        err = lib.dc_regs_get(m.handle, self.index, r)
+        if err:
+            m._check(err)
         return r
 
     def _put(self, r: object) -> None:
@@ -879,7 +884,9 @@ class Cpu:
 
     def advance(self) -> None:
         """Continue after the instruction at pc (the monitor emulated it)."""
-        self.machine._check(lib.dc_cpu_advance(self.machine.handle, self.index))
+        err = lib.dc_cpu_advance(self.machine.handle, self.index)
+        if err:
+            self.machine._check(err)
 
     # ---- the monitor's C assists (core_c/hwtlb.c, l2tlb.c, ktab.c) ----
 
@@ -887,8 +894,10 @@ class Cpu:
         """Install the monitor's TLB entry keyed (vpn2_va, asid; 256 = global): over
         the entry with that key, else at the next round-robin index after dropping
         every entry that could match the same address."""
-        self.machine._check(lib.dc_hw_install(self.machine.handle, self.index, vpn2_va,
-                                              asid, lo0 & 0xFFFFFFFF, lo1 & 0xFFFFFFFF))
+        err = lib.dc_hw_install(self.machine.handle, self.index, vpn2_va, asid,
+                                lo0 & 0xFFFFFFFF, lo1 & 0xFFFFFFFF)
+        if err:
+            self.machine._check(err)
 
     def hw_remove(self, vpn2_va: int, asid: int) -> None:
         """Drop the monitor's TLB entry keyed (vpn2_va, asid), if there is one."""
@@ -904,7 +913,9 @@ class Cpu:
 
     def charge(self, cycles: int) -> None:
         """Add simulated cycles to this CPU (the monitor's own work, costs.py)."""
-        self.machine._check(lib.dc_cpu_charge(self.machine.handle, self.index, cycles))
+        err = lib.dc_cpu_charge(self.machine.handle, self.index, cycles)
+        if err:
+            self.machine._check(err)
 
     def set_irq(self, line: int, level: bool) -> None:
         self.machine._check(lib.dc_set_irq(self.machine.handle, self.index, line, int(level)))
@@ -933,7 +944,12 @@ class Cpu:
 
     @property
     def cycles(self) -> int:
-        return int(self.raw_stats().cycles)
+        m = self.machine
+        out = m._cycles_buf
+        err = lib.dc_cpu_cycles(m.handle, self.index, out)
+        if err:
+            m._check(err)
+        return int(out[0])
 
     @property
     def instructions(self) -> int:

@@ -184,6 +184,8 @@ uint64_t dc_ram_size(dc_machine *m);
 /* CPUs */
 dc_err dc_regs_get(dc_machine *m, uint32_t cpu, dc_regs *out);
 dc_err dc_regs_set(dc_machine *m, uint32_t cpu, const dc_regs *in);
+dc_err dc_cpu_cycles(dc_machine *m, uint32_t cpu, uint64_t *out);
+dc_err dc_gpr_set(dc_machine *m, uint32_t cpu, uint32_t n, uint32_t value);  /* r0 stays 0 */
 dc_err dc_set_pc(dc_machine *m, uint32_t cpu, uint32_t pc);
 dc_err dc_cpu_advance(dc_machine *m, uint32_t cpu);
 dc_err dc_cp0_read(dc_machine *m, uint32_t cpu, uint32_t reg, uint32_t sel, uint32_t *out);

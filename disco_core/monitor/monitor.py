@@ -504,7 +504,7 @@ class Monitor:
         return max(self.now(c) for c in self.cpus)
 
     def now(self, cpu: Cpu) -> int:
-        return int(cpu.raw_stats().cycles)
+        return cpu.cycles
 
     def set_pc(self, cpu: Cpu, pc: int, clear_ll: bool = False) -> None:
         if clear_ll:
