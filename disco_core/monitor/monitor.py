@@ -42,8 +42,9 @@ from disco_core.monitor.emulate import (
 from disco_core.monitor.events import EventLog
 from disco_core.monitor.l2tlb import GLOBAL
 from disco_core.monitor.memmap import MemMap, OutOfMachineMemory
-from disco_core.monitor.pmap import NO_PAGE, PMap
+from disco_core.monitor.pmap import CACHEABLE, NO_PAGE, PMap
 from disco_core.monitor.pmap import PAGE as PAGE_SIZE
+from disco_core.monitor.regpage import MAX_GUEST_PAGES, REGPAGE_VA, REGPAGE_VPN2_VA, machine_words
 from disco_core.monitor.vcpu import (
     CA_TI,
     EH_ASID,
@@ -90,6 +91,10 @@ MC_DISK_INFO, MC_DISK_READ, MC_DISK_WRITE, MC_IPI, MC_IPI_ACK, MC_RTC = 10, 11, 
 CONSOLE_LINE = 0  # console input raises the guest's Cause.IP2
 IPI_LINE = 3      # inter-processor interrupts raise IP5
 RTC_EPOCH = 1_000_000_000  # the VMs' wall clock starts here (seconds), as simulated time
+# not a device: the guest set Status.IE in its register page and found an interrupt
+# pending (Cause.IP & Status.IM); the call delivers it (16-31 stay for devices)
+MC_INTR_PENDING = 32
+_REGPAGE_VPN = REGPAGE_VA >> 12
 _ERR = 0xFFFFFFFF
 
 
@@ -151,6 +156,11 @@ class Monitor:
     def create_vm(self, spec: VMSpec) -> VM:
         if spec.memory_pages <= 0:
             raise DiscoError(f"VM {spec.name!r}: memory_pages must be positive")
+        if spec.memory_pages > MAX_GUEST_PAGES:
+            raise DiscoError(
+                f"VM {spec.name!r}: memory_pages {spec.memory_pages} is more than "
+                f"{MAX_GUEST_PAGES}: the relocated kseg0 above that holds the register page "
+                f"at {REGPAGE_VA:#x}; give the VM less memory")
         bad = [n for n in spec.home_nodes if not 0 <= n < self.memmap.nodes]
         if bad:
             raise DiscoError(f"VM {spec.name!r}: home nodes {bad} do not exist")
@@ -159,6 +169,9 @@ class Monitor:
         vm = VM(vm_id, spec, pmap, self.tlb_entries, first_gid=len(self.vcpus))
         pmap.invalidate = lambda gpn, mpn, vm=vm: self._invalidate_page(vm, gpn, mpn)
         for v in vm.vcpus:
+            # the register page: a machine page on the home node, outside guest memory
+            mpn = self.memmap.alloc(vm.home_nodes)
+            v.attach_regpage(mpn, machine_words(self.m, mpn))
             self.vcpus[v.gid] = v
             v.l2tlb.on_evict = (lambda vpn, asid, gpn, v=v:
                                 v.vm.pmap.remove_backmap(gpn, v.gid, vpn, asid))
@@ -393,6 +406,12 @@ class Monitor:
     def _kernel_tlb_fault(self, v: VCpu, cpu: Cpu, ci: int, e: object) -> str:
         """A miss in the relocated kseg0: VA 0xC0000000 + x is guest-physical x."""
         va = e.badvaddr  # type: ignore[attr-defined]
+        if va >> 12 == _REGPAGE_VPN:
+            # the running vCPU's register page; the hardware TLB is flushed whenever the
+            # CPU switches vCPUs, so no other vCPU ever sees this entry
+            lo = (v.regpage_mpn << 6) | CACHEABLE | LO_D | LO_V | LO_G  # type: ignore[operator]
+            self.hw_install(ci, REGPAGE_VPN2_VA, GLOBAL, LO_G, lo)
+            return "kernel_tlb_fault"
         pm = v.vm.pmap
         gpn = (va - SSEG) >> 12
         if gpn >= pm.npages:
@@ -636,6 +655,11 @@ class Monitor:
                 vm.pmap.release(a0)
             else:
                 result = _ERR
+        elif call == MC_INTR_PENDING:
+            cpu.gpr[2] = 0
+            cpu.advance()
+            self._deliver(v, cpu, None)  # EPC = the instruction after the call
+            return "monitor_call"
         elif call == MC_INFO:
             result = {0: vm.pmap.npages, 1: v.index, 2: len(vm.vcpus), 3: vm.id,
                       4: self.m.config.clock_hz}.get(a0, _ERR)
@@ -843,12 +867,19 @@ class Monitor:
         for ci, cpu in enumerate(self.cpus):
             owner = self.hw_owner[ci]
             vm = self.vcpus[owner].vm if owner is not None else None
+            regpages = {v.regpage_mpn: v.gid for v in self.vcpus.values()}
             for i in range(self.tlb_entries):
                 hi, lo0, lo1, _mask = cpu.tlb(i)
-                for lo in (lo0, lo1):
+                for k, lo in enumerate((lo0, lo1)):
                     if not lo & LO_V:
                         continue
                     mpn = (lo >> 6) & 0xFFFFFF
+                    if mpn in regpages:
+                        va = (hi & 0xFFFFE000) | (k << 12)
+                        if regpages[mpn] != owner or va != REGPAGE_VA:
+                            problems.append(f"CPU {ci} entry {i} maps the register page of "
+                                            f"vCPU {regpages[mpn]} at {va:#x} (owner {owner})")
+                        continue
                     if vm is None:
                         problems.append(f"CPU {ci} entry {i} maps {mpn:#x} with no vCPU")
                         continue

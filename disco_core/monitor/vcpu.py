@@ -12,11 +12,14 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
+from disco_core.monitor import regpage
+
 # CP0 register numbers (PRA table 8.1)
 INDEX, RANDOM, ENTRYLO0, ENTRYLO1, CONTEXT, PAGEMASK, WIRED, HWRENA = range(8)
 BADVADDR, COUNT, ENTRYHI, COMPARE, STATUS, CAUSE, EPC, PRID = range(8, 16)
 CONFIG, LLADDR, WATCHLO, WATCHHI = 16, 17, 18, 19
 ERROREPC = 30
+USERLOCAL_SEL = 2  # UserLocal is CP0 register 4 (Context), select 2
 
 # Status / Cause / EntryHi fields (PRA §8.15, 8.16, 8.11); same names as core_c/mips.h
 ST_IE, ST_EXL, ST_ERL = 1 << 0, 1 << 1, 1 << 2
@@ -78,8 +81,24 @@ class TlbEntry:
         return (self.lo1 if va & half else self.lo0), half
 
 
+def _page_field(i: int) -> property:
+    """A VirtualCP0 attribute kept in word i of the register page (regpage.py)."""
+
+    def get(self: VirtualCP0) -> int:
+        return self._w[i]
+
+    def put(self: VirtualCP0, v: int) -> None:
+        self._w[i] = v & 0xFFFFFFFF
+
+    return property(get, put)
+
+
 class VirtualCP0:
     """Every CP0 register the guest can reach, with the hardware's write masks.
+
+    The registers without side effects live in the vCPU's register page
+    (regpage.py; `words`), the one copy that MFC0/MTC0 emulation and the
+    guest's own loads and stores share; the others are plain attributes.
 
     Count and Random depend on time; `now` is the cycle count of the physical
     CPU the vCPU runs on (Count = now / 2 + bias, as on the R4000 family).
@@ -87,7 +106,25 @@ class VirtualCP0:
     cannot tell, and replays do not depend on where monitor exits fell.
     """
 
-    def __init__(self, cpunum: int, tlb_entries: int, prid: int = 0x00000900) -> None:
+    status = _page_field(regpage.STATUS)
+    cause = _page_field(regpage.CAUSE)
+    epc = _page_field(regpage.EPC)
+    badvaddr = _page_field(regpage.BADVADDR)
+    entryhi = _page_field(regpage.ENTRYHI)
+    entrylo0 = _page_field(regpage.ENTRYLO0)
+    entrylo1 = _page_field(regpage.ENTRYLO1)
+    context = _page_field(regpage.CONTEXT)
+    pagemask = _page_field(regpage.PAGEMASK)
+    index = _page_field(regpage.INDEX)
+    ebase = _page_field(regpage.EBASE)
+    errorepc = _page_field(regpage.ERROREPC)
+    userlocal = _page_field(regpage.USERLOCAL)
+
+    def __init__(self, cpunum: int, tlb_entries: int, prid: int = 0x00000900,
+                 words: memoryview | None = None) -> None:
+        """Reset state; `words` is the register page (zeroed here), else a private one."""
+        self._w = words if words is not None else regpage.private_words()
+        self._w[:] = _ZERO_PAGE  # a reset zeroes the whole page, reserved words too
         self.n = tlb_entries
         self.index = 0
         self.entrylo0 = self.entrylo1 = 0
@@ -108,6 +145,7 @@ class VirtualCP0:
         self.lladdr = 0
         self.watchlo = self.watchhi = 0
         self.errorepc = 0
+        self.userlocal = 0
         self.random_step = 0
 
     # ---- time-derived registers ----------------------------------------------
@@ -189,6 +227,8 @@ class VirtualCP0:
             self.watchhi = (v & 0x40FF0FF8) | (self.watchhi & 7 & ~v)
         elif key == ERROREPC * 8:
             self.errorepc = v
+        elif key == CONTEXT * 8 + USERLOCAL_SEL:
+            self.userlocal = v
 
     # ---- derived state ------------------------------------------------------------
 
@@ -216,7 +256,9 @@ _READ = {
     COMPARE * 8: "compare", STATUS * 8: "status", CAUSE * 8: "cause", EPC * 8: "epc",
     PRID * 8: "prid", PRID * 8 + 1: "ebase", CONFIG * 8: "config0", LLADDR * 8: "lladdr",
     WATCHLO * 8: "watchlo", WATCHHI * 8: "watchhi", ERROREPC * 8: "errorepc",
+    CONTEXT * 8 + USERLOCAL_SEL: "userlocal",
 }
+_ZERO_PAGE = memoryview(bytes(regpage.PAGE_BYTES)).cast("I")
 _CONST = {
     STATUS * 8 + 1: TIMER_IP << 29,  # IntCtl.IPTI
     STATUS * 8 + 2: 0,  # SRSCtl: one register set
@@ -245,6 +287,8 @@ class VCpu:
         self.vm = vm  # the owning VM (vm.VM)
         self.index = index  # within its VM: EBase.CPUNum
         self.gid = gid  # monitor-wide id (backmaps, stats)
+        self.regpage_mpn: int | None = None  # machine page of the register page, once attached
+        self._regwords: memoryview | None = None
         self.cp0 = VirtualCP0(index, tlb_entries)
         self.tlb = [TlbEntry() for _ in range(tlb_entries)]
         self.ctx = SavedContext()
@@ -261,9 +305,15 @@ class VCpu:
         self.slice_start = 0
         self.deadline: int | None = None  # cycle at which the virtual timer fires
 
+    def attach_regpage(self, mpn: int, words: memoryview) -> None:
+        """Keep the virtual CP0 in machine page `mpn` from now on (reset state)."""
+        self.regpage_mpn = mpn
+        self._regwords = words
+        self.cp0 = VirtualCP0(self.index, len(self.tlb), words=words)
+
     def reset(self, pc: int) -> None:
         n = len(self.tlb)
-        self.cp0 = VirtualCP0(self.index, n)
+        self.cp0 = VirtualCP0(self.index, n, words=self._regwords)
         self.tlb = [TlbEntry() for _ in range(n)]
         self.ctx = SavedContext(pc=pc, npc=pc + 4)
         self.state = RunState.READY
