@@ -361,6 +361,29 @@ take_exc_unsaved: {
                     goto restart;
                 }
             }
+            /* the guest kernel's CP0 instructions, a guest user's SYSCALL (cp0assist.c) */
+            if (c->l2t && c->l2t->has_regpage &&
+                ((exc_code == EXC_CPU && exc_ce == 0 && c->mode == MODE_SUPER) ||
+                 (exc_code == EXC_SYS && c->mode == MODE_USER))) {
+                xlate x;
+                uint64_t off;
+                uint32_t insn;
+                int k;
+                if (exc_code == EXC_SYS ? (k = sys_reflect(m, c, pc, fbd)) != 0
+                    : translate(c, pc, ACC_FETCH, &x) == 0 && pa_to_ram(m, x.pa, &off) &&
+                      (memcpy(&insn, m->ram + off, 4), (k = cp0_assist(m, c, insn)) != 0)) {
+                    if (exc_counts)
+                        left++;             /* emulated, not executed */
+                    c->a.cycles += c->l2t->cp0_cost[k - 1];
+                    uint64_t now_ = NOW();
+                    uint64_t room_ = now_ >= c->cycle_limit ? 0 : c->cycle_limit - now_;
+                    if (room_ < left) {
+                        trim += left - room_;
+                        left = room_;
+                    }
+                    goto restart;
+                }
+            }
             UNSTOP();
             if (exc_counts)
                 left++;                 /* it did not execute */

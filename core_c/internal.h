@@ -129,10 +129,19 @@ typedef struct l2tlb_slot {
     uint32_t lo[2];             /* even/odd page: EntryLo | 1 << 31 when Python has it */
 } l2tlb_slot;
 
-/* one vCPU's L2TLB, a subset of the Python one */
+/* the CP0 instructions cp0assist.c serves, by kind */
+enum { CP0K_MFC0, CP0K_MTC0, CP0K_DI, CP0K_EI, CP0K_ERET, CP0K_REFLECT, CP0K_COUNT };
+
+/* one vCPU's table: its L2TLB, a subset of the Python one, and its register page */
 typedef struct l2tlb {
     uint64_t served;            /* refills served since the monitor last took the count */
     uint32_t cost;              /* cycles charged per refill */
+    uint32_t has_regpage;       /* CP0 instructions are served (cp0assist.c) */
+    uint64_t regpage;           /* RAM offset of the vCPU's register page */
+    uint64_t cp0_served[CP0K_COUNT];
+    uint32_t cp0_cost[CP0K_COUNT];
+    uint32_t real_super, real_user; /* the real Status for guest kernel / other modes */
+    uint32_t progressed;        /* an ERET entered guest user mode (the watchdog's progress) */
     l2tlb_slot slots[L2TLB_SLOTS];
 } l2tlb;
 
@@ -155,6 +164,7 @@ typedef struct cpu_arch {
     uint32_t index, entrylo0, entrylo1, context, pagemask, wired, hwrena;
     uint32_t badvaddr, entryhi, compare, status, intctl, srsctl, cause;
     uint32_t epc, prid, ebase, config0, lladdr, watchlo, watchhi, errorepc;
+    uint32_t userlocal, pad0;   /* UserLocal (Context select 2, MIPS32r2) */
     uint32_t count_bias;        /* Count = cycles/2 + count_bias */
     uint32_t irq_lines;         /* hardware lines 0..5 (IP2..IP7) */
     uint32_t state;             /* dc_cpu_state */
@@ -317,6 +327,10 @@ void count_route(dc_machine *m, uint32_t from, uint32_t to);
 int l2tlb_refill(cpu *c, uint32_t va, int store);
 int ktab_fault(cpu *c, uint32_t va, int store);
 void l2tlb_free_all(dc_machine *m);
+dc_err l2tlb_table(dc_machine *m, uint32_t handle, l2tlb **out);
+/* cp0assist.c: 0, or 1 + the CP0K_ kind of the instruction it emulated */
+int cp0_assist(dc_machine *m, cpu *c, uint32_t insn);
+int sys_reflect(dc_machine *m, cpu *c, uint32_t pc, int bd);
 void ktab_free_all(dc_machine *m);
 /* hwtlb.c */
 void hw_install(cpu *c, uint32_t vpn2, uint32_t asid, uint32_t lo0, uint32_t lo1);

@@ -302,6 +302,8 @@ class Machine:
         self._regs = ffi.new("dc_regs *")
         self._tlb_buf = ffi.new("uint32_t[4]")
         self._cycles_buf = ffi.new("uint64_t *")
+        self._cp0_buf = ffi.new("uint64_t[6]")
+        self._cycles_buf32 = ffi.new("uint32_t *")
         self._devices: list[_Mapping] = []
         self._owner = threading.get_ident()
         self.cpus = [Cpu(self, i) for i in range(config.cpus)]
@@ -546,6 +548,30 @@ class Machine:
         out = ffi.new("uint64_t *")
         self._check(lib.dc_l2tlb_take(self.handle, handle, out))
         return int(out[0])
+
+    CP0_KINDS = ("mfc0", "mtc0", "di", "ei", "eret", "reflect")
+
+    def cp0_assist(self, handle: int, regpage_pa: int, costs: dict[str, int], real_super: int,
+                   real_user: int) -> None:
+        """Serve the privileged exits of the vCPU whose table is `handle` from its
+        register page at physical `regpage_pa` (core_c/cp0assist.c), charging
+        costs[kind] for each of CP0_KINDS; real_super/real_user: the real Status
+        in guest kernel mode / the other modes."""
+        self._check(lib.dc_cp0_assist(self.handle, handle, regpage_pa,
+                                      [costs[k] for k in self.CP0_KINDS], real_super,
+                                      real_user))
+
+    def cp0_take(self, handle: int) -> dict[str, int]:
+        """Privileged exits served since the last take, by kind (the counts restart)."""
+        out = self._cp0_buf
+        self._check(lib.dc_cp0_take(self.handle, handle, out))
+        return {k: int(out[i]) for i, k in enumerate(self.CP0_KINDS)}
+
+    def vcpu_progressed(self, handle: int) -> bool:
+        """An ERET served in C entered guest user mode since the last call."""
+        out = self._cycles_buf32
+        self._check(lib.dc_vcpu_progressed(self.handle, handle, out))
+        return bool(out[0])
 
     def ktab_new(self, npages: int, nodes: int, cost: int) -> int:
         """A new relocated-kseg0 table for a VM of `npages` pages, `nodes` rows; its handle."""
@@ -853,8 +879,11 @@ class Cpu:
         return bool(self._get().llbit)
 
     def cp0(self, reg: int, sel: int = 0) -> int:
-        out = ffi.new("uint32_t *")
-        self.machine._check(lib.dc_cp0_read(self.machine.handle, self.index, reg, sel, out))
+        m = self.machine
+        out = m._cycles_buf32
+        err = lib.dc_cp0_read(m.handle, self.index, reg, sel, out)
+        if err:
+            m._check(err)
         return int(out[0])
 
     def set_cp0(self, reg: int, value: int, sel: int = 0) -> None:

@@ -262,6 +262,22 @@ dc_err dc_l2tlb_dump(dc_machine *m, uint32_t handle, uint32_t *out, uint32_t max
 dc_err dc_l2tlb_take(dc_machine *m, uint32_t handle, uint64_t *served);
 dc_err dc_l2tlb_bind(dc_machine *m, uint32_t cpu, uint32_t handle);
 
+/* Privileged exits of the vCPU whose table (above) is bound, served from its
+ * register page at physical `regpage_pa` (docs/monitor-abi.md "The register
+ * page"): from guest kernel mode (supervisor, CpU 0) MFC0 of a page register;
+ * MTC0 with the write masks of a page register, Status (the real Status
+ * becomes real_super in guest kernel mode, else real_user), EntryHi (the real
+ * ASID follows) or Cause; DI; EI; ERET; and a SYSCALL from guest user mode,
+ * reflected to the guest's general vector. None is served when it would leave
+ * an interrupt deliverable (the monitor delivers it). The kind's cost is
+ * charged: costs[] and take's counts are {mfc0, mtc0, di, ei, eret, reflect}.
+ * Everything else exits as before. */
+dc_err dc_cp0_assist(dc_machine *m, uint32_t handle, uint64_t regpage_pa, const uint32_t *costs,
+                     uint32_t real_super, uint32_t real_user);
+dc_err dc_cp0_take(dc_machine *m, uint32_t handle, uint64_t out[6]);
+/* an ERET served in C entered guest user mode since the last call (then 0 again) */
+dc_err dc_vcpu_progressed(dc_machine *m, uint32_t handle, uint32_t *out);
+
 /* Relocated-kseg0 tables, one per VM: for guest page pair gpn / 2 on a node,
  * the EntryLo pair the monitor installs for VA 0xC0000000 + gpn * 4096 (both
  * 0 = unknown). The table bound to a MONITORED CPU serves its refills there

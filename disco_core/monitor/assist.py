@@ -6,12 +6,16 @@ Two kinds of table live in C and are kept coherent from here:
   every change of a key (insert, remove, eviction, flush). The table is bound
   to the CPU while the vCPU runs there, and the core serves a kuseg refill
   whose pair it knows exactly as `Monitor._tlb_fault` would on an L2TLB hit.
+- per vCPU, its register page (regpage.py): the guest kernel's MFC0 of a page
+  register, MTC0 of one (Status and EntryHi with their real-CPU effect), DI,
+  EI and ERET, and a guest user's SYSCALL reflected into the guest kernel, are
+  done in C on the page, unless they would leave an interrupt deliverable;
 - per VM, a relocated-kseg0 table: for each guest page pair, the EntryLo pair
   `Monitor._kernel_tlb_fault` installed, forgotten whenever the pmap changes
   one of the two pages; a kernel miss on a known pair is served in C.
 
 Each served refill is a trap into the monitor: the core charges the cost
-model's trap + l2tlb_refill (or + kernel_tlb_fault) cycles, and `fold` adds
+model's trap + the kind's cycles, as `Monitor._on_exception` would, and `fold` adds
 the counts to the VM's statistics, so cycles and statistics are exactly what
 the Python handlers give (tests/monitor/test_assists.py).
 """
@@ -36,16 +40,22 @@ class Assists:
         self.m = machine
         self.refill_cost = costs.trap + costs.l2tlb_refill
         self.kfault_cost = costs.trap + costs.kernel_tlb_fault
+        t = costs.trap
+        self.cp0_cost = {"mfc0": t + costs.mfc0_mtc0, "mtc0": t + costs.mfc0_mtc0,
+                         "di": t + costs.other_privileged, "ei": t + costs.other_privileged,
+                         "eret": t + costs.eret, "reflect": t + costs.reflect}
         self.l2: dict[int, int] = {}  # vCPU gid -> L2TLB table handle
         self.kt: dict[int, int] = {}  # VM id -> kseg table handle
 
-    def add_vm(self, vm: VM) -> None:
+    def add_vm(self, vm: VM, real_super: int, real_user: int) -> None:
         m = self.m
         self.kt[vm.id] = h = m.ktab_new(vm.pmap.npages, 1, self.kfault_cost)
         vm.pmap.changed = lambda gpn, h=h: m.ktab_forget(h, gpn)
         for v in vm.vcpus:
             self.l2[v.gid] = t = m.l2tlb_new(self.refill_cost)
             mirror(m, t, v.l2tlb)
+            if v.regpage_mpn is not None:
+                m.cp0_assist(t, v.regpage_mpn << 12, self.cp0_cost, real_super, real_user)
 
     # ---- binding: the tables of the vCPU a CPU runs ----
 
@@ -68,6 +78,10 @@ class Assists:
     def forget_page(self, vm: VM, gpn: int) -> None:
         self.m.ktab_forget(self.kt[vm.id], gpn)
 
+    def progressed(self, v: VCpu) -> bool:
+        """An ERET served in C entered guest user mode since the last call."""
+        return self.m.vcpu_progressed(self.l2[v.gid])
+
     # ---- statistics ----
 
     def fold(self, vms: list[VM]) -> int:
@@ -81,11 +95,16 @@ class Assists:
                 vm.stats.add_many("kernel_tlb_fault", n, self.kfault_cost)
                 total += n
             for v in vm.vcpus:
-                n = m.l2tlb_take(self.l2[v.gid])
+                h = self.l2[v.gid]
+                n = m.l2tlb_take(h)
                 if n:
                     vm.stats.add_many("l2tlb_refill", n, self.refill_cost)
                     v.l2tlb.hits += n
                     total += n
+                for kind, n in m.cp0_take(h).items():
+                    if n:
+                        vm.stats.add_many(kind, n, self.cp0_cost[kind])
+                        total += n
         return total
 
 

@@ -137,6 +137,7 @@ class Monitor:
         self.hw_owner: list[int | None] = [None] * self.ncpus  # vCPU gid of the TLB contents
         self.real_status = [-1] * self.ncpus
         self.exits = 0
+        self.exits_in_c = 0  # of those, served by the C assists (assist.py)
         self._running_vms = 0
         self._scheduling = -1
         self._slice_left = slice_instructions
@@ -176,7 +177,7 @@ class Monitor:
             v.l2tlb.on_evict = (lambda vpn, asid, gpn, v=v:
                                 v.vm.pmap.remove_backmap(gpn, v.gid, vpn, asid))
         if self.assist is not None:
-            self.assist.add_vm(vm)
+            self.assist.add_vm(vm, _REAL_SUPER, _REAL_USER)
         self.vms.append(vm)
         return vm
 
@@ -195,6 +196,8 @@ class Monitor:
         for v in vm.vcpus:
             v.l2tlb.flush()
             v.reset(vm.spec.entry)
+            if self.assist is not None:
+                self.assist.progressed(v)  # progress of an earlier run does not count
             self._make_ready(v)
 
     restart_vm = start_vm
@@ -250,7 +253,9 @@ class Monitor:
             return self._run(max_instructions)
         finally:
             if self.assist is not None:  # what C served joins the statistics
-                self.exits += self.assist.fold(self.vms)
+                n = self.assist.fold(self.vms)
+                self.exits += n
+                self.exits_in_c += n
 
     def _run(self, left: int) -> str:
         run = self.m.run_cdata  # the C exit record itself: no Exit object per exit
@@ -540,7 +545,7 @@ class Monitor:
         """Guest kernel → real supervisor mode; guest supervisor/user → real user mode."""
         real = _REAL_SUPER if v.cp0.mode == Mode.KERNEL else _REAL_USER
         ci = cpu.index
-        if self.real_status[ci] != real:
+        if cpu.cp0(12) != real:  # the C assists change it too
             cpu.set_cp0(12, real)
             self.real_status[ci] = real
 
@@ -839,6 +844,8 @@ class Monitor:
             now = self.now(self.cpus[ci])
             v.ran_cycles += now - v.cycles_mark
             v.cycles_mark = now
+            if self.assist is not None and self.assist.progressed(v):
+                v.progressed = True  # an ERET into user mode that C served
             if v.progressed:
                 v.progressed = False
                 v.progress_at = v.ran_cycles
