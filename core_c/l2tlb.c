@@ -68,7 +68,7 @@ int l2tlb_refill(cpu *c, uint32_t va, int store)
 
 /* ---- handles ---- */
 
-static dc_err table_of(dc_machine *m, uint32_t h, l2tlb **out)
+dc_err l2tlb_table(dc_machine *m, uint32_t h, l2tlb **out)
 {
     if (h == 0 || h > m->nl2tabs || !m->l2tabs[h - 1]) {
         set_error(m, "L2TLB table %u does not exist", h);
@@ -104,7 +104,7 @@ dc_err dc_l2tlb_new(dc_machine *m, uint32_t cost, uint32_t *handle)
 dc_err dc_l2tlb_free(dc_machine *m, uint32_t h)
 {
     l2tlb *t;
-    dc_err e = table_of(m, h, &t);
+    dc_err e = l2tlb_table(m, h, &t);
     if (e)
         return e;
     for (uint32_t k = 0; k < m->cfg.ncpus; k++)
@@ -128,7 +128,7 @@ dc_err dc_l2tlb_put(dc_machine *m, uint32_t h, uint32_t vpn2, uint32_t asid, uin
                     uint32_t lo0, uint32_t lo1)
 {
     l2tlb *t;
-    dc_err e = table_of(m, h, &t);
+    dc_err e = l2tlb_table(m, h, &t);
     if (e)
         return e;
     if (asid > HW_GLOBAL || vpn2 >= (1u << 19) || present > 3) {
@@ -151,7 +151,7 @@ dc_err dc_l2tlb_put(dc_machine *m, uint32_t h, uint32_t vpn2, uint32_t asid, uin
 dc_err dc_l2tlb_clear(dc_machine *m, uint32_t h)
 {
     l2tlb *t;
-    dc_err e = table_of(m, h, &t);
+    dc_err e = l2tlb_table(m, h, &t);
     if (e)
         return e;
     memset(t->slots, 0, sizeof t->slots);
@@ -161,7 +161,7 @@ dc_err dc_l2tlb_clear(dc_machine *m, uint32_t h)
 dc_err dc_l2tlb_dump(dc_machine *m, uint32_t h, uint32_t *out, uint32_t max, uint32_t *n)
 {
     l2tlb *t;
-    dc_err e = table_of(m, h, &t);
+    dc_err e = l2tlb_table(m, h, &t);
     if (e)
         return e;
     uint32_t k = 0;
@@ -185,7 +185,7 @@ dc_err dc_l2tlb_dump(dc_machine *m, uint32_t h, uint32_t *out, uint32_t max, uin
 dc_err dc_l2tlb_take(dc_machine *m, uint32_t h, uint64_t *served)
 {
     l2tlb *t;
-    dc_err e = table_of(m, h, &t);
+    dc_err e = l2tlb_table(m, h, &t);
     if (e)
         return e;
     *served = t->served;
@@ -201,7 +201,7 @@ dc_err dc_l2tlb_bind(dc_machine *m, uint32_t cpu_id, uint32_t h)
     }
     l2tlb *t = NULL;
     if (h) {
-        dc_err e = table_of(m, h, &t);
+        dc_err e = l2tlb_table(m, h, &t);
         if (e)
             return e;
     }
