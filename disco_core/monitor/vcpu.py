@@ -325,8 +325,9 @@ class VCpu:
 
     def tlb_match(self, va: int) -> TlbEntry | None:
         asid = self.cp0.entryhi & EH_ASID
-        for e in self.tlb:
-            if e.matches(va, asid):
+        for e in self.tlb:  # TlbEntry.matches, inlined: this runs on every virtual-TLB refill
+            hi = e.hi
+            if not (va ^ hi) & ~(e.mask | 0x1FFF) & 0xFFFFFFFF and (e.g or hi & EH_ASID == asid):
                 return e
         return None
 

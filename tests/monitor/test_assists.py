@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from disco_core.boot import boot_vms
@@ -150,3 +150,51 @@ def test_every_c_pair_is_the_python_pair(ops: list[tuple[str, int, int, int]]) -
                 e = entries.get((vpn2 * 2 + k, a))
                 assert lo == (None if e is None else e[0]), (op, vpn2, a, k)
         assert len(m.l2tlb_dump(handle)) <= len(entries)
+
+
+# ---- the C kseg tables follow the pmap ---------------------------------------------------------
+
+KOPS = st.lists(st.tuples(
+    st.sampled_from(["load", "load", "store", "release", "zero", "share", "unshare"]),
+    st.integers(0, 15)), max_size=80)
+
+
+@settings(max_examples=100, deadline=None)
+@given(KOPS)
+@example([("load", 0), ("zero", 1)])  # the partner gets a page: the pair is stale
+@example([("load", 2), ("share", 3), ("store", 3)])
+def test_every_known_kernel_pair_is_what_the_monitor_would_install(
+        ops: list[tuple[str, int]]) -> None:
+    from types import SimpleNamespace
+
+    from disco_core.monitor.emulate import EXC_TLBL, EXC_TLBS
+
+    m = Machine(cpus=1, ram_bytes=4 << 20, tlb_entries=8)
+    mon = Monitor(m)
+    vm = mon.create_vm(VMSpec("p", memory_pages=16))
+    other = mon.create_vm(VMSpec("q", memory_pages=16))
+    v = vm.vcpus[0]
+    handle = mon.assist.kt[vm.id]  # type: ignore[union-attr]
+    pm = vm.pmap
+    full = LO_V | LO_D | LO_G
+    for op, gpn in ops:
+        if op in ("load", "store"):  # a kernel TLB fault served in Python fills the pair
+            va = 0xC0000000 + gpn * 4096
+            e = SimpleNamespace(badvaddr=va, code=EXC_TLBS if op == "store" else EXC_TLBL,
+                                pc=0xC0000100, bd=False)
+            mon._kernel_tlb_fault(v, m.cpus[0], 0, e)
+        elif op == "release":
+            pm.release(gpn)
+        elif op == "zero":  # MC_ZERO_PAGE
+            pm.release(gpn)
+            pm.machine_page(gpn)
+        elif op == "share":
+            mon.share_page(other, gpn, vm, gpn)
+        elif pm.mpn[gpn] >= 0 and gpn in pm.readonly:
+            pm.break_sharing(gpn)
+        for g in range(0, 16, 2):
+            known = m.ktab_get(handle, 0, g)
+            if known == (0, 0):
+                continue
+            now = tuple(pm.entrylo(x, full) if pm.mpn[x] >= 0 else LO_G for x in (g, g + 1))
+            assert known == now, (op, gpn, g)
