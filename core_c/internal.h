@@ -129,6 +129,8 @@ typedef struct l2tlb_slot {
     uint32_t lo[2];             /* even/odd page: EntryLo | 1 << 31 when Python has it */
 } l2tlb_slot;
 
+#define REGPAGE_ENTRYHI 4        /* word of EntryHi in the register page (regpage.py) */
+
 /* the CP0 instructions cp0assist.c serves, by kind */
 enum { CP0K_MFC0, CP0K_MTC0, CP0K_DI, CP0K_EI, CP0K_ERET, CP0K_REFLECT, CP0K_COUNT };
 

@@ -40,7 +40,12 @@ static inline const l2tlb_slot *find(l2tlb *t, uint32_t vpn2, uint32_t asid)
 int l2tlb_refill(cpu *c, uint32_t va, int store)
 {
     l2tlb *t = c->l2t;
-    uint32_t asid = c->a.entryhi & ENTRYHI_ASID;
+    /* the ASID Monitor._tlb_fault uses: the virtual EntryHi's, which is in the
+     * register page when there is one (a guest store there does not reach the
+     * real EntryHi), else the real one (they are equal: ASIDs go straight through) */
+    uint32_t asid = t->has_regpage
+        ? ((const uint32_t *)(c->m->ram + t->regpage))[REGPAGE_ENTRYHI] & ENTRYHI_ASID
+        : c->a.entryhi & ENTRYHI_ASID;
     uint32_t vpn2 = va >> 13, half = (va >> 12) & 1;
     const l2tlb_slot *s = find(t, vpn2, asid);
     if (!s)
