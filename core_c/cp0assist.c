@@ -186,29 +186,50 @@ mtc0_done:
     return (int)kind + 1;
 }
 
-/* emulate.reflect of a SYSCALL from guest user mode into the guest's general vector */
-int sys_reflect(dc_machine *m, cpu *c, uint32_t pc, int bd)
+/* emulate.reflect: enter the guest's vector as the hardware would (PRA 6.2) */
+static int reflect(dc_machine *m, cpu *c, uint32_t code, uint32_t pc, int bd, uint32_t va,
+                   int refill)
 {
     l2tlb *t = c->l2t;
     uint32_t *w = (uint32_t *)(m->ram + t->regpage);
-    uint32_t st = w[RP_STATUS], cause = w[RP_CAUSE];
+    uint32_t st = w[RP_STATUS], cause = w[RP_CAUSE], off = VEC_GENERAL;
     if (st & ST_BEV_)
         return 0;               /* the boot vectors: Python stops the VM */
     if (!(st & ST_EXL_)) {
         w[RP_EPC] = bd ? pc - 4 : pc;
         cause = (cause & ~CA_BD_) | (bd ? CA_BD_ : 0);
+        if (refill && (code == EXC_TLBL || code == EXC_TLBS))
+            off = 0;            /* the refill vector */
     }
-    w[RP_CAUSE] = (cause & ~(CA_EXCCODE_ | CA_CE_)) | ((uint32_t)EXC_SYS << 2);
+    w[RP_CAUSE] = (cause & ~(CA_EXCCODE_ | CA_CE_)) | (code << 2);
+    if (code == EXC_MOD || code == EXC_TLBL || code == EXC_TLBS) {
+        w[RP_CONTEXT] = (w[RP_CONTEXT] & ~(0x7FFFFu << 4)) | ((va >> 13) << 4);
+        w[RP_ENTRYHI] = (va & ENTRYHI_VPN2) | (w[RP_ENTRYHI] & ENTRYHI_ASID);
+        w[RP_BADVADDR] = va;
+    }
     st |= ST_EXL_;
     w[RP_STATUS] = st;
     sync_mode(c, t, st);
-    uint32_t vector = RELOCATED_KSEG0 | ((w[RP_EBASE] & 0x1FFFF000u) + VEC_GENERAL);
+    uint32_t vector = RELOCATED_KSEG0 | ((w[RP_EBASE] & 0x1FFFF000u) + off);
     c->a.pc = vector;           /* Monitor.set_pc */
     c->a.npc = vector + 4;
     c->a.bd = 0;
     c->a.mmio_ready = 0;
     t->cp0_served[CP0K_REFLECT]++;
     return CP0K_REFLECT + 1;
+}
+
+/* a SYSCALL from guest user mode, into the guest's general vector */
+int sys_reflect(dc_machine *m, cpu *c, uint32_t pc, int bd)
+{
+    return reflect(m, c, EXC_SYS, pc, bd, 0, 0);
+}
+
+/* a kuseg TLB miss the guest's own TLB does not serve (l2tlb.c) */
+int reflect_tlb(dc_machine *m, cpu *c, uint32_t code, uint32_t pc, int bd, uint32_t va,
+                int refill)
+{
+    return reflect(m, c, code, pc, bd, va, refill);
 }
 
 dc_err dc_cp0_assist(dc_machine *m, uint32_t h, uint64_t regpage_pa, const uint32_t *costs,

@@ -337,15 +337,18 @@ take_exc_unsaved: {
         if (exc_refill && !(c->a.status & STATUS_EXL))
             c->a.stats.tlb_refills++;
         if (c->a.ownership == DC_MONITORED) {
-            /* the monitor's assists: a refill the monitor would serve just so
+            /* the monitor's assists: a TLB miss the monitor would serve just so
              * (hwtlb.c, l2tlb.c, ktab.c) is served here, and charged as a trap */
-            if (exc_refill && (exc_code == EXC_TLBL || exc_code == EXC_TLBS)) {
-                int store = exc_code == EXC_TLBS;
+            if (exc_code == EXC_TLBL || exc_code == EXC_TLBS) {
                 uint32_t cost = 0;
-                if (exc_badva < KSEG0 ? c->l2t && l2tlb_refill(c, exc_badva, store)
-                                      && (cost = c->l2t->cost, 1)
-                                      : c->kt && ktab_fault(c, exc_badva, store)
-                                      && (cost = c->kt->cost, 1)) {
+                int k = 0;
+                if (exc_badva < KSEG0) {
+                    if (c->l2t && (k = l2tlb_refill(m, c, exc_badva, (int)exc_code, pc, fbd)))
+                        cost = k == CP0K_COUNT + 1 ? c->l2t->cost : c->l2t->cp0_cost[k - 1];
+                } else if (c->kt && (k = ktab_fault(c, exc_badva, exc_code == EXC_TLBS))) {
+                    cost = c->kt->cost;
+                }
+                if (k) {
                     if (exc_counts)
                         left++;             /* the instruction runs again */
                     c->a.stats.l2tlb_refills++;

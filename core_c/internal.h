@@ -134,17 +134,27 @@ typedef struct l2tlb_slot {
 /* the CP0 instructions cp0assist.c serves, by kind */
 enum { CP0K_MFC0, CP0K_MTC0, CP0K_DI, CP0K_EI, CP0K_ERET, CP0K_REFLECT, CP0K_COUNT };
 
-/* one vCPU's table: its L2TLB, a subset of the Python one, and its register page */
+/* one entry of a vCPU's virtual TLB, as the guest wrote it (vcpu.py TlbEntry) */
+typedef struct vtlb_entry {
+    uint32_t hi, lo0, lo1, mask, g;
+} vtlb_entry;
+
+/* one vCPU's table: its L2TLB (every pair of the Python one: open addressing
+ * with linear probing, at most half full), its virtual TLB and register page */
 typedef struct l2tlb {
     uint64_t served;            /* refills served since the monitor last took the count */
+    uint64_t l2_hits, l2_misses;    /* L2TLB lookups of the reflections served */
     uint32_t cost;              /* cycles charged per refill */
+    uint32_t nslots, used;      /* slots (a power of two), pairs held */
+    uint32_t vt_n;              /* virtual TLB entries mirrored (0: none) */
+    vtlb_entry vt[MAX_TLB];
     uint32_t has_regpage;       /* CP0 instructions are served (cp0assist.c) */
     uint64_t regpage;           /* RAM offset of the vCPU's register page */
     uint64_t cp0_served[CP0K_COUNT];
     uint32_t cp0_cost[CP0K_COUNT];
     uint32_t real_super, real_user; /* the real Status for guest kernel / other modes */
     uint32_t progressed;        /* an ERET entered guest user mode (the watchdog's progress) */
-    l2tlb_slot slots[L2TLB_SLOTS];
+    l2tlb_slot slots[];
 } l2tlb;
 
 /* one VM's relocated-kseg0 pairs: [node][gpn / 2] -> lo0, lo1 (0, 0 = unknown) */
@@ -326,13 +336,15 @@ void count_miss(dc_machine *m, cpu *c, uint32_t line);
 void count_route(dc_machine *m, uint32_t from, uint32_t to);
 
 /* the monitor's assists: 1 when the refill was served (the TLB was written) */
-int l2tlb_refill(cpu *c, uint32_t va, int store);
+int l2tlb_refill(dc_machine *m, cpu *c, uint32_t va, int code, uint32_t pc, int bd);
 int ktab_fault(cpu *c, uint32_t va, int store);
 void l2tlb_free_all(dc_machine *m);
 dc_err l2tlb_table(dc_machine *m, uint32_t handle, l2tlb **out);
 /* cp0assist.c: 0, or 1 + the CP0K_ kind of the instruction it emulated */
 int cp0_assist(dc_machine *m, cpu *c, uint32_t insn);
 int sys_reflect(dc_machine *m, cpu *c, uint32_t pc, int bd);
+int reflect_tlb(dc_machine *m, cpu *c, uint32_t code, uint32_t pc, int bd, uint32_t va,
+                int refill);
 void ktab_free_all(dc_machine *m);
 /* hwtlb.c */
 void hw_install(cpu *c, uint32_t vpn2, uint32_t asid, uint32_t lo0, uint32_t lo1);

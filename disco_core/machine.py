@@ -510,10 +510,11 @@ class Machine:
         """Drop, on every CPU, each monitor TLB entry with a half mapping machine page mpn."""
         self._check(lib.dc_hw_invalidate_mpn(self.handle, mpn))
 
-    def l2tlb_new(self, cost: int) -> int:
-        """A new (empty) L2TLB assist table charging `cost` cycles per refill; its handle."""
+    def l2tlb_new(self, cost: int, entries: int = 1024) -> int:
+        """A new (empty) L2TLB assist table for a monitor L2TLB of up to `entries`
+        entries, charging `cost` cycles per refill; its handle."""
         out = ffi.new("uint32_t *")
-        self._check(lib.dc_l2tlb_new(self.handle, cost, out))
+        self._check(lib.dc_l2tlb_new(self.handle, cost, entries, out))
         return int(out[0])
 
     def l2tlb_free(self, handle: int) -> None:
@@ -543,11 +544,23 @@ class Machine:
             out.append((w[0], w[1], los[0], los[1]))
         return out
 
-    def l2tlb_take(self, handle: int) -> int:
-        """Refills the table served since the last take (the count restarts at 0)."""
-        out = ffi.new("uint64_t *")
+    def l2tlb_take(self, handle: int) -> dict[str, int]:
+        """Since the last take (the counts restart): refills the table served, and the
+        L2TLB hits and misses of the reflections it served."""
+        out = ffi.new("uint64_t[3]")
         self._check(lib.dc_l2tlb_take(self.handle, handle, out))
-        return int(out[0])
+        return {"refills": int(out[0]), "hits": int(out[1]), "misses": int(out[2])}
+
+    def vtlb_reset(self, handle: int, n: int) -> None:
+        """The table's vCPU has a virtual TLB of n entries, all zero (TlbEntry())."""
+        self._check(lib.dc_vtlb_reset(self.handle, handle, n))
+
+    def vtlb_set(self, handle: int, i: int, hi: int, lo0: int, lo1: int, mask: int,
+                 g: int) -> None:
+        """Virtual TLB entry i is now (hi, lo0, lo1, mask, g), as vcpu.TlbEntry holds it."""
+        err = lib.dc_vtlb_set(self._m, handle, i, hi, lo0, lo1, mask, g)
+        if err:
+            self._check(err)
 
     CP0_KINDS = ("mfc0", "mtc0", "di", "ei", "eret", "reflect")
 

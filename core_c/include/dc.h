@@ -243,23 +243,34 @@ dc_err dc_hw_install(dc_machine *m, uint32_t cpu, uint32_t vpn2_va, uint32_t asi
 dc_err dc_hw_remove(dc_machine *m, uint32_t cpu, uint32_t vpn2_va, uint32_t asid);
 dc_err dc_hw_invalidate_mpn(dc_machine *m, uint32_t mpn);
 
-/* L2TLB tables, one per vCPU (handles from 1; 0 = none). A slot holds the
- * pair (vpn2, asid): for each half whether the monitor's L2TLB has it
- * (present bit 0 = even, bit 1 = odd) and its EntryLo; put with present = 0
- * forgets the pair. The table bound to a MONITORED CPU serves its refills of
- * kuseg pages without an exit: the page under the current ASID or the global
- * one (stores need D), the pair's other half from the same key, installed as
- * above; `cost` cycles are charged and `served` counts it. A pair that is not
- * in the table exits as before. dump writes 4 words per slot (vpn2, asid,
- * lo0, lo1 with bit 31 = present) and sets *n to the number of slots. */
-dc_err dc_l2tlb_new(dc_machine *m, uint32_t cost, uint32_t *handle);
+/* L2TLB tables, one per vCPU (handles from 1; 0 = none), holding the pairs
+ * of a monitor L2TLB of up to `entries` entries. A slot holds the pair (vpn2,
+ * asid): for each half whether the monitor's L2TLB has it (present bit 0 =
+ * even, bit 1 = odd) and its EntryLo; put with present = 0 forgets the pair.
+ * The monitor keeps every pair here, so a pair that is not here is not in its
+ * L2TLB. The table bound to a MONITORED CPU serves its kuseg TLBL/TLBS
+ * without an exit: the page under the current ASID (the register page's
+ * EntryHi when the table has one) or the global one (stores need D), the
+ * pair's other half from the same key, installed as above; `cost` cycles are
+ * charged. take reads and restarts {refills, L2TLB hits, L2TLB misses of the
+ * reflections served (below)}. dump writes 4 words per pair (vpn2, asid, lo0,
+ * lo1 with bit 31 = present) and sets *n to the number of pairs. */
+dc_err dc_l2tlb_new(dc_machine *m, uint32_t cost, uint32_t entries, uint32_t *handle);
 dc_err dc_l2tlb_free(dc_machine *m, uint32_t handle);
 dc_err dc_l2tlb_put(dc_machine *m, uint32_t handle, uint32_t vpn2, uint32_t asid,
                     uint32_t present, uint32_t lo0, uint32_t lo1);
 dc_err dc_l2tlb_clear(dc_machine *m, uint32_t handle);
 dc_err dc_l2tlb_dump(dc_machine *m, uint32_t handle, uint32_t *out, uint32_t max,
                      uint32_t *n);
-dc_err dc_l2tlb_take(dc_machine *m, uint32_t handle, uint64_t *served);
+dc_err dc_l2tlb_take(dc_machine *m, uint32_t handle, uint64_t out[3]);
+/* The vCPU's virtual TLB, mirrored: reset to n zero entries; set entry i as
+ * the guest wrote it (G apart, as vcpu.py TlbEntry). With it and a register
+ * page, a kuseg miss that the L2TLB does not serve and the virtual TLB has no
+ * valid entry for (or only a read-only one, for a store) is reflected into the
+ * guest (its refill vector when no entry matches), as Monitor._tlb_fault does. */
+dc_err dc_vtlb_reset(dc_machine *m, uint32_t handle, uint32_t n);
+dc_err dc_vtlb_set(dc_machine *m, uint32_t handle, uint32_t i, uint32_t hi, uint32_t lo0,
+                   uint32_t lo1, uint32_t mask, uint32_t g);
 dc_err dc_l2tlb_bind(dc_machine *m, uint32_t cpu, uint32_t handle);
 
 /* Privileged exits of the vCPU whose table (above) is bound, served from its

@@ -2,10 +2,12 @@
 
 Two kinds of table live in C and are kept coherent from here:
 
-- per vCPU, an L2TLB table: a subset of the vCPU's Python `L2Tlb`, mirrored on
-  every change of a key (insert, remove, eviction, flush). The table is bound
-  to the CPU while the vCPU runs there, and the core serves a kuseg refill
-  whose pair it knows exactly as `Monitor._tlb_fault` would on an L2TLB hit.
+- per vCPU, an L2TLB table holding every pair of the vCPU's Python `L2Tlb`,
+  mirrored on every change of a key (insert, remove, eviction, flush), and its
+  virtual TLB, mirrored on every guest TLB write. The table is bound to the
+  CPU while the vCPU runs there, and the core serves a kuseg miss as
+  `Monitor._tlb_fault` would: an L2TLB hit is refilled, a miss that the
+  virtual TLB has no valid entry for is reflected into the guest.
 - per vCPU, its register page (regpage.py): the guest kernel's MFC0 of a page
   register, MTC0 of one (Status and EntryHi with their real-CPU effect), DI,
   EI and ERET, and a guest user's SYSCALL reflected into the guest kernel, are
@@ -52,8 +54,10 @@ class Assists:
         self.kt[vm.id] = h = m.ktab_new(vm.pmap.npages, 1, self.kfault_cost)
         vm.pmap.changed = lambda gpn, h=h: m.ktab_forget(h, gpn)
         for v in vm.vcpus:
-            self.l2[v.gid] = t = m.l2tlb_new(self.refill_cost)
+            self.l2[v.gid] = t = m.l2tlb_new(self.refill_cost, v.l2tlb.size)
             mirror(m, t, v.l2tlb)
+            m.vtlb_reset(t, len(v.tlb))
+            v.on_tlb_write = lambda i, e, t=t: m.vtlb_set(t, i, e.hi, e.lo0, e.lo1, e.mask, e.g)
             if v.regpage_mpn is not None:
                 m.cp0_assist(t, v.regpage_mpn << 12, self.cp0_cost, real_super, real_user)
 
@@ -78,6 +82,11 @@ class Assists:
     def forget_page(self, vm: VM, gpn: int) -> None:
         self.m.ktab_forget(self.kt[vm.id], gpn)
 
+    def reset_vcpu(self, v: VCpu) -> None:
+        """The vCPU was reset (VM start): a fresh virtual TLB, no progress yet."""
+        self.m.vtlb_reset(self.l2[v.gid], len(v.tlb))
+        self.progressed(v)
+
     def progressed(self, v: VCpu) -> bool:
         """An ERET served in C entered guest user mode since the last call."""
         return self.m.vcpu_progressed(self.l2[v.gid])
@@ -96,11 +105,13 @@ class Assists:
                 total += n
             for v in vm.vcpus:
                 h = self.l2[v.gid]
-                n = m.l2tlb_take(h)
+                counts = m.l2tlb_take(h)
+                n = counts["refills"]
                 if n:
                     vm.stats.add_many("l2tlb_refill", n, self.refill_cost)
-                    v.l2tlb.hits += n
                     total += n
+                v.l2tlb.hits += n + counts["hits"]
+                v.l2tlb.misses += counts["misses"]
                 for kind, n in m.cp0_take(h).items():
                     if n:
                         vm.stats.add_many(kind, n, self.cp0_cost[kind])

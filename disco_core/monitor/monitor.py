@@ -197,7 +197,7 @@ class Monitor:
             v.l2tlb.flush()
             v.reset(vm.spec.entry)
             if self.assist is not None:
-                self.assist.progressed(v)  # progress of an earlier run does not count
+                self.assist.reset_vcpu(v)
             self._make_ready(v)
 
     restart_vm = start_vm
