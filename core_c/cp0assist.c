@@ -83,8 +83,16 @@ int cp0_assist(dc_machine *m, cpu *c, uint32_t insn)
 {
     l2tlb *t = c->l2t;
     uint32_t *w = (uint32_t *)(m->ram + t->regpage);
+    int kind;
     if (insn >> 26 != 0x10)
         return 0;
+    if (insn == 0x42000008u || insn == 0x42000001u) {  /* TLBP, TLBR (l2tlb.c) */
+        int probe = insn == 0x42000008u;
+        if (!(probe ? vtlb_probe(c, w) : vtlb_read(c, w)))
+            return 0;
+        kind = probe ? CP0K_TLBP : CP0K_TLBR;
+        goto advance;
+    }
     if (insn == (0x42000000u | CO_ERET)) {     /* emulate.eret */
         uint32_t st = w[RP_STATUS], target;
         if (st & ST_ERL_) {
@@ -109,7 +117,6 @@ int cp0_assist(dc_machine *m, cpu *c, uint32_t insn)
     }
     uint32_t rs = (insn >> 21) & 0x1F, rt = (insn >> 16) & 0x1F, rd = (insn >> 11) & 0x1F;
     uint32_t sel = insn & 7;
-    int kind;
     if (rs == RS_MF) {
         int i = page_word(rd, sel);
         if (i < 0)
@@ -178,7 +185,7 @@ mtc0_done:
     } else {
         return 0;
     }
-    /* continue after the instruction, as Cpu.advance does */
+advance:    /* continue after the instruction, as Cpu.advance does */
     c->a.pc = c->a.npc;
     c->a.npc = c->a.pc + 4;
     c->a.bd = 0;
@@ -253,7 +260,7 @@ dc_err dc_cp0_assist(dc_machine *m, uint32_t h, uint64_t regpage_pa, const uint3
     return DC_OK;
 }
 
-dc_err dc_cp0_take(dc_machine *m, uint32_t h, uint64_t out[6])
+dc_err dc_cp0_take(dc_machine *m, uint32_t h, uint64_t out[8])
 {
     l2tlb *t;
     dc_err e = l2tlb_table(m, h, &t);

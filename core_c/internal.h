@@ -129,10 +129,16 @@ typedef struct l2tlb_slot {
     uint32_t lo[2];             /* even/odd page: EntryLo | 1 << 31 when Python has it */
 } l2tlb_slot;
 
-#define REGPAGE_ENTRYHI 4        /* word of EntryHi in the register page (regpage.py) */
+/* words of the register page (regpage.py) that l2tlb.c uses */
+#define REGPAGE_ENTRYHI 4
+#define REGPAGE_ENTRYLO0 5
+#define REGPAGE_ENTRYLO1 6
+#define REGPAGE_PAGEMASK 8
+#define REGPAGE_INDEX 9
 
 /* the CP0 instructions cp0assist.c serves, by kind */
-enum { CP0K_MFC0, CP0K_MTC0, CP0K_DI, CP0K_EI, CP0K_ERET, CP0K_REFLECT, CP0K_COUNT };
+enum { CP0K_MFC0, CP0K_MTC0, CP0K_DI, CP0K_EI, CP0K_ERET, CP0K_REFLECT, CP0K_TLBP, CP0K_TLBR,
+       CP0K_COUNT };
 
 /* one entry of a vCPU's virtual TLB, as the guest wrote it (vcpu.py TlbEntry) */
 typedef struct vtlb_entry {
@@ -345,6 +351,9 @@ int cp0_assist(dc_machine *m, cpu *c, uint32_t insn);
 int sys_reflect(dc_machine *m, cpu *c, uint32_t pc, int bd);
 int reflect_tlb(dc_machine *m, cpu *c, uint32_t code, uint32_t pc, int bd, uint32_t va,
                 int refill);
+/* l2tlb.c: the guest's TLBP and TLBR on the virtual TLB copy; 0 = exit */
+int vtlb_probe(cpu *c, uint32_t *regpage);
+int vtlb_read(cpu *c, uint32_t *regpage);
 void ktab_free_all(dc_machine *m);
 /* hwtlb.c */
 void hw_install(cpu *c, uint32_t vpn2, uint32_t asid, uint32_t lo0, uint32_t lo1);

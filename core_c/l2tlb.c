@@ -135,6 +135,48 @@ int l2tlb_refill(dc_machine *m, cpu *c, uint32_t va, int code, uint32_t pc, int 
     return k;
 }
 
+/* emulate.tlbp: Index of the virtual TLB entry matching the register page's
+ * EntryHi, else P; a probe that misses also purges the page from the L2TLB and
+ * the hardware TLB, which C does only when the L2TLB holds nothing for it. */
+int vtlb_probe(cpu *c, uint32_t *w)
+{
+    l2tlb *t = c->l2t;
+    if (!t->vt_n)
+        return 0;
+    uint32_t hi = w[REGPAGE_ENTRYHI];
+    for (uint32_t i = 0; i < t->vt_n; i++) {
+        const vtlb_entry *e = &t->vt[i];
+        if (!((hi ^ e->hi) & ENTRYHI_VPN2 & ~e->mask) &&
+            (e->g || !((hi ^ e->hi) & ENTRYHI_ASID))) {
+            w[REGPAGE_INDEX] = i;
+            return 1;
+        }
+    }
+    uint32_t vpn2_va = hi & ENTRYHI_VPN2, asid = hi & ENTRYHI_ASID;
+    if (vpn2_va < KSEG0) {      /* Monitor.forget_page */
+        if (find(t, vpn2_va >> 13, asid) || find(t, vpn2_va >> 13, HW_GLOBAL))
+            return 0;           /* the Python L2TLB drops them */
+        hw_remove(c, vpn2_va, asid);
+        hw_remove(c, vpn2_va, HW_GLOBAL);
+    }
+    w[REGPAGE_INDEX] = INDEX_P | (w[REGPAGE_INDEX] & 0x3F);
+    return 1;
+}
+
+/* emulate.tlbr: the entry at Index into PageMask, EntryHi and EntryLo0/1 */
+int vtlb_read(cpu *c, uint32_t *w)
+{
+    const l2tlb *t = c->l2t;
+    if (!t->vt_n)
+        return 0;
+    const vtlb_entry *e = &t->vt[(w[REGPAGE_INDEX] & 0x3F) % t->vt_n];
+    w[REGPAGE_PAGEMASK] = e->mask;
+    w[REGPAGE_ENTRYHI] = e->hi;
+    w[REGPAGE_ENTRYLO0] = e->lo0 | e->g;
+    w[REGPAGE_ENTRYLO1] = e->lo1 | e->g;
+    return 1;
+}
+
 /* ---- handles ---- */
 
 dc_err l2tlb_table(dc_machine *m, uint32_t h, l2tlb **out)

@@ -302,7 +302,7 @@ class Machine:
         self._regs = ffi.new("dc_regs *")
         self._tlb_buf = ffi.new("uint32_t[4]")
         self._cycles_buf = ffi.new("uint64_t *")
-        self._cp0_buf = ffi.new("uint64_t[6]")
+        self._cp0_buf = ffi.new("uint64_t[8]")
         self._cycles_buf32 = ffi.new("uint32_t *")
         self._devices: list[_Mapping] = []
         self._owner = threading.get_ident()
@@ -562,7 +562,7 @@ class Machine:
         if err:
             self._check(err)
 
-    CP0_KINDS = ("mfc0", "mtc0", "di", "ei", "eret", "reflect")
+    CP0_KINDS = ("mfc0", "mtc0", "di", "ei", "eret", "reflect", "tlbp", "tlbr")
 
     def cp0_assist(self, handle: int, regpage_pa: int, costs: dict[str, int], real_super: int,
                    real_user: int) -> None:

@@ -281,11 +281,13 @@ dc_err dc_l2tlb_bind(dc_machine *m, uint32_t cpu, uint32_t handle);
  * ASID follows) or Cause; DI; EI; ERET; and a SYSCALL from guest user mode,
  * reflected to the guest's general vector. None is served when it would leave
  * an interrupt deliverable (the monitor delivers it). The kind's cost is
- * charged: costs[] and take's counts are {mfc0, mtc0, di, ei, eret, reflect}.
+ * charged: costs[] and take's counts are {mfc0, mtc0, di, ei, eret, reflect,
+ * tlbp, tlbr}; TLBP and TLBR need the virtual TLB copy (below), and a TLBP that
+ * misses is served only when the L2TLB holds nothing for the page.
  * Everything else exits as before. */
 dc_err dc_cp0_assist(dc_machine *m, uint32_t handle, uint64_t regpage_pa, const uint32_t *costs,
                      uint32_t real_super, uint32_t real_user);
-dc_err dc_cp0_take(dc_machine *m, uint32_t handle, uint64_t out[6]);
+dc_err dc_cp0_take(dc_machine *m, uint32_t handle, uint64_t out[8]);
 /* an ERET served in C entered guest user mode since the last call (then 0 again) */
 dc_err dc_vcpu_progressed(dc_machine *m, uint32_t handle, uint32_t *out);
 

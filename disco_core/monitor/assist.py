@@ -10,7 +10,7 @@ Two kinds of table live in C and are kept coherent from here:
   virtual TLB has no valid entry for is reflected into the guest.
 - per vCPU, its register page (regpage.py): the guest kernel's MFC0 of a page
   register, MTC0 of one (Status and EntryHi with their real-CPU effect), DI,
-  EI and ERET, and a guest user's SYSCALL reflected into the guest kernel, are
+  EI, ERET, TLBP and TLBR, and a guest user's SYSCALL reflected into the guest kernel, are
   done in C on the page, unless they would leave an interrupt deliverable;
 - per VM, a relocated-kseg0 table: for each guest page pair, the EntryLo pair
   `Monitor._kernel_tlb_fault` installed, forgotten whenever the pmap changes
@@ -45,7 +45,8 @@ class Assists:
         t = costs.trap
         self.cp0_cost = {"mfc0": t + costs.mfc0_mtc0, "mtc0": t + costs.mfc0_mtc0,
                          "di": t + costs.other_privileged, "ei": t + costs.other_privileged,
-                         "eret": t + costs.eret, "reflect": t + costs.reflect}
+                         "eret": t + costs.eret, "reflect": t + costs.reflect,
+                         "tlbp": t + costs.tlbp, "tlbr": t + costs.tlbr}
         self.l2: dict[int, int] = {}  # vCPU gid -> L2TLB table handle
         self.kt: dict[int, int] = {}  # VM id -> kseg table handle
 
