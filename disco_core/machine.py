@@ -420,13 +420,15 @@ class Machine:
         """
         ex = self._exit
         m = self._m
+        err = lib.dc_run(m, budget, ex)
+        if err:
+            self._check(err)
+        if ex.reason != lib.DC_EXIT_MMIO:
+            return ex
+        done = 0  # .executed covers every run of this call
         while True:
-            err = lib.dc_run(m, budget, ex)
-            if err:
-                self._check(err)
-            if ex.reason != lib.DC_EXIT_MMIO:
-                return ex
             budget -= ex.executed
+            done += ex.executed
             mmio = ex.mmio
             dev = self._devices[mmio.device].device
             if mmio.is_write:
@@ -435,7 +437,14 @@ class Machine:
                 lib.dc_mmio_complete(m, ex.cpu, dev.read(mmio.offset, mmio.size) & 0xFFFFFFFF)
             if lib.dc_halted(m) or budget == 0:
                 lib.dc_run(m, 0, ex)  # a HALT or BUDGET record for the caller
-                return ex
+            else:
+                err = lib.dc_run(m, budget, ex)
+                if err:
+                    self._check(err)
+                if ex.reason == lib.DC_EXIT_MMIO:
+                    continue
+            ex.executed += done
+            return ex
 
     def serve_mmio(self, ex: Exit) -> None:
         """Serve an MMIO exit from run_raw() with the registered device."""
