@@ -2,6 +2,7 @@
 monitor's wall-clock exit rate.
 
     python bench/monitor_overhead.py [--machine PRESET] [--rounds N] [--pages N] [--tlb N]
+                                     [--repeat N] [--no-assists]
 
 Part 1, the real workloads (bench/disco_kernel.py's): the guest kernel boots
 natively and as one VM under the monitor on the same preset and runs pmake,
@@ -143,13 +144,13 @@ class ExitClock:
                 f"Monitor.run = {self.rate():.0f} exits/s ({cpu:.0f} per second of process time)")
 
 
-def real_workloads(preset: str, repeat: int) -> ExitClock:
+def real_workloads(preset: str, repeat: int, assists: bool) -> ExitClock:
     native = boot(preset, run=WORKLOADS)
     best = None
     for _ in range(repeat):  # the same simulation each time: keep the fastest (least disturbed)
         clock = ExitClock()
         try:
-            disco = boot_vms(preset, 1, WORKLOADS)
+            disco = boot_vms(preset, 1, WORKLOADS, assists=assists)
         finally:
             clock.close()
         if best is None or clock.seconds < best.seconds:
@@ -180,7 +181,7 @@ def build(kb: int, rounds: int, pages: int) -> bytes:
     return assemble(text, base=kb + 0x1000)
 
 
-def synthetic(rounds: int, pages: int, tlb: int) -> None:
+def synthetic(rounds: int, pages: int, tlb: int, assists: bool) -> None:
     pages_needed = 0x10 + 2 + pages + 2
     native = Machine(cpus=1, ram_bytes=16 << 20, tlb_entries=tlb)
     native.write_phys(0x1000, build(0x80000000, rounds, pages))
@@ -191,7 +192,7 @@ def synthetic(rounds: int, pages: int, tlb: int) -> None:
     native_cycles = native.cpus[0].cycles
 
     m = Machine(cpus=1, ram_bytes=16 << 20, tlb_entries=tlb)
-    mon = Monitor(m)
+    mon = Monitor(m, assists=assists)
     vm = mon.create_vm(VMSpec("bench", memory_pages=pages_needed,
                               image=[(0x1000, build(0xC0000000, rounds, pages))],
                               entry=0xC0001000))
@@ -221,9 +222,11 @@ def main() -> None:
     ap.add_argument("--tlb", type=int, default=16)
     ap.add_argument("--repeat", type=int, default=3,
                     help="run part 1 under the monitor this often; the fastest run counts")
+    ap.add_argument("--no-assists", action="store_true",
+                    help="serve every exit in Python (Monitor(assists=False)), for comparison")
     args = ap.parse_args()
-    synthetic(args.rounds, args.pages, args.tlb)
-    clock = real_workloads(args.machine, max(args.repeat, 1))
+    synthetic(args.rounds, args.pages, args.tlb, not args.no_assists)
+    clock = real_workloads(args.machine, max(args.repeat, 1), not args.no_assists)
     print(f"monitor_exits_per_s: {clock.rate():.0f}  (wall clock; part 1: {args.machine}, "
           f"one VM, boot + {', '.join(WORKLOADS)}; best of {max(args.repeat, 1)})")
 
