@@ -189,6 +189,25 @@ dc_err dc_set_pc(dc_machine *m, uint32_t cpu_id, uint32_t pc)
     return DC_OK;
 }
 
+dc_err dc_cpu_cycles(dc_machine *m, uint32_t cpu_id, uint64_t *out)
+{
+    CHECK_CPU(m, cpu_id);
+    *out = m->cpus[cpu_id].a.cycles;
+    return DC_OK;
+}
+
+dc_err dc_gpr_set(dc_machine *m, uint32_t cpu_id, uint32_t n, uint32_t value)
+{
+    CHECK_CPU(m, cpu_id);
+    if (n > 31) {
+        set_error(m, "register %u does not exist: use 0..31", n);
+        return DC_ERR_RANGE;
+    }
+    if (n)
+        m->cpus[cpu_id].a.gpr[n] = value;
+    return DC_OK;
+}
+
 /* The monitor emulated the instruction at pc: continue after it. */
 dc_err dc_cpu_advance(dc_machine *m, uint32_t cpu_id)
 {

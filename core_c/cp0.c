@@ -84,6 +84,7 @@ uint32_t cp0_read(cpu *c, uint32_t reg, uint32_t sel, uint64_t now)
     case CP0_ENTRYLO0 * 8: return c->a.entrylo0;
     case CP0_ENTRYLO1 * 8: return c->a.entrylo1;
     case CP0_CONTEXT * 8: return c->a.context;
+    case CP0_CONTEXT * 8 + 2: return c->a.userlocal;
     case CP0_PAGEMASK * 8: return c->a.pagemask;
     case CP0_WIRED * 8: return c->a.wired;
     case CP0_HWRENA * 8: return c->a.hwrena;
@@ -122,6 +123,7 @@ int cp0_write(cpu *c, uint32_t reg, uint32_t sel, uint32_t v, uint64_t now)
     case CP0_CONTEXT * 8:
         c->a.context = (c->a.context & ~CONTEXT_PTEBASE) | (v & CONTEXT_PTEBASE);
         return 0;
+    case CP0_CONTEXT * 8 + 2: c->a.userlocal = v; return 0;
     case CP0_PAGEMASK * 8: c->a.pagemask = v & PAGEMASK_MASK; return 0;
     case CP0_WIRED * 8:
         c->a.wired = (v & 0x3F) < n ? (v & 0x3F) : n - 1;

@@ -188,9 +188,8 @@ void dc_machine_free(dc_machine *m)
     if (m->touched)
         munmap(m->touched, m->npages);
     fabric_free(m);
-    if (m->cpus)
-        for (uint32_t i = 0; i < m->cfg.ncpus; i++)
-            free(m->cpus[i].assist);
+    l2tlb_free_all(m);
+    ktab_free_all(m);
     free(m->cpus);
     free(m);
 }

@@ -337,14 +337,55 @@ take_exc_unsaved: {
         if (exc_refill && !(c->a.status & STATUS_EXL))
             c->a.stats.tlb_refills++;
         if (c->a.ownership == DC_MONITORED) {
-            /* the L2TLB assist: a refill the monitor would serve anyway */
-            if (exc_refill && c->assist && c->assist->enabled &&
-                (exc_code == EXC_TLBL || exc_code == EXC_TLBS) &&
-                l2tlb_refill(m, c, exc_badva)) {
-                c->a.stats.exceptions[exc_code & 31]--;
-                if (exc_counts)
-                    left++;             /* the instruction runs again */
-                goto restart;
+            /* the monitor's assists: a TLB miss the monitor would serve just so
+             * (hwtlb.c, l2tlb.c, ktab.c) is served here, and charged as a trap */
+            if (exc_code == EXC_TLBL || exc_code == EXC_TLBS) {
+                uint32_t cost = 0;
+                int k = 0;
+                if (exc_badva < KSEG0) {
+                    if (c->l2t && (k = l2tlb_refill(m, c, exc_badva, (int)exc_code, pc, fbd)))
+                        cost = k == CP0K_COUNT + 1 ? c->l2t->cost : c->l2t->cp0_cost[k - 1];
+                } else if (c->kt && (k = ktab_fault(c, exc_badva, exc_code == EXC_TLBS))) {
+                    cost = c->kt->cost;
+                }
+                if (k) {
+                    if (exc_counts)
+                        left++;             /* the instruction runs again */
+                    c->a.stats.l2tlb_refills++;
+                    c->a.cycles += cost;
+                    /* the charge moves time on as the host's would between two
+                     * runs: the turn (or the timer) ends at the same point */
+                    uint64_t now_ = NOW();
+                    uint64_t room_ = now_ >= c->cycle_limit ? 0 : c->cycle_limit - now_;
+                    if (room_ < left) {
+                        trim += left - room_;
+                        left = room_;
+                    }
+                    goto restart;
+                }
+            }
+            /* the guest kernel's CP0 instructions, a guest user's SYSCALL (cp0assist.c) */
+            if (c->l2t && c->l2t->has_regpage &&
+                ((exc_code == EXC_CPU && exc_ce == 0 && c->mode == MODE_SUPER) ||
+                 (exc_code == EXC_SYS && c->mode == MODE_USER))) {
+                xlate x;
+                uint64_t off;
+                uint32_t insn;
+                int k;
+                if (exc_code == EXC_SYS ? (k = sys_reflect(m, c, pc, fbd)) != 0
+                    : translate(c, pc, ACC_FETCH, &x) == 0 && pa_to_ram(m, x.pa, &off) &&
+                      (memcpy(&insn, m->ram + off, 4), (k = cp0_assist(m, c, insn)) != 0)) {
+                    if (exc_counts)
+                        left++;             /* emulated, not executed */
+                    c->a.cycles += c->l2t->cp0_cost[k - 1];
+                    uint64_t now_ = NOW();
+                    uint64_t room_ = now_ >= c->cycle_limit ? 0 : c->cycle_limit - now_;
+                    if (room_ < left) {
+                        trim += left - room_;
+                        left = room_;
+                    }
+                    goto restart;
+                }
             }
             UNSTOP();
             if (exc_counts)

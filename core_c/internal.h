@@ -120,18 +120,55 @@ void cache_set_state(cache *k, uint32_t line, uint8_t state);
 void cache_touch(cache *k, uint32_t slot);
 size_t cache_bytes(const cache *k);
 
-/* ---- the monitor's L2TLB assist (l2tlb.c) ------------------------------ */
+/* ---- the monitor's C assists (hwtlb.c, l2tlb.c, ktab.c) ---------------- */
+
+#define HW_GLOBAL 256           /* the key ASID of an entry that matches every ASID */
 
 typedef struct l2tlb_slot {
-    uint32_t key;               /* vpn << 9 | asid (asid 256 = global) | 1 << 31 = valid */
-    uint32_t lo;                /* hardware EntryLo for the page */
+    uint32_t key;               /* 1 << 31 | vpn2 << 9 | asid (256 = global), 0 = empty */
+    uint32_t lo[2];             /* even/odd page: EntryLo | 1 << 31 when Python has it */
 } l2tlb_slot;
 
+/* words of the register page (regpage.py) that l2tlb.c uses */
+#define REGPAGE_ENTRYHI 4
+#define REGPAGE_ENTRYLO0 5
+#define REGPAGE_ENTRYLO1 6
+#define REGPAGE_PAGEMASK 8
+#define REGPAGE_INDEX 9
+
+/* the CP0 instructions cp0assist.c serves, by kind */
+enum { CP0K_MFC0, CP0K_MTC0, CP0K_DI, CP0K_EI, CP0K_ERET, CP0K_REFLECT, CP0K_TLBP, CP0K_TLBR,
+       CP0K_COUNT };
+
+/* one entry of a vCPU's virtual TLB, as the guest wrote it (vcpu.py TlbEntry) */
+typedef struct vtlb_entry {
+    uint32_t hi, lo0, lo1, mask, g;
+} vtlb_entry;
+
+/* one vCPU's table: its L2TLB (every pair of the Python one: open addressing
+ * with linear probing, at most half full), its virtual TLB and register page */
 typedef struct l2tlb {
-    uint32_t enabled, first, next, cost;
-    l2tlb_slot slots[L2TLB_SLOTS];
+    uint64_t served;            /* refills served since the monitor last took the count */
+    uint64_t l2_hits, l2_misses;    /* L2TLB lookups of the reflections served */
+    uint32_t cost;              /* cycles charged per refill */
+    uint32_t nslots, used;      /* slots (a power of two), pairs held */
+    uint32_t vt_n;              /* virtual TLB entries mirrored (0: none) */
+    vtlb_entry vt[MAX_TLB];
+    uint32_t has_regpage;       /* CP0 instructions are served (cp0assist.c) */
+    uint64_t regpage;           /* RAM offset of the vCPU's register page */
+    uint64_t cp0_served[CP0K_COUNT];
+    uint32_t cp0_cost[CP0K_COUNT];
+    uint32_t real_super, real_user; /* the real Status for guest kernel / other modes */
+    uint32_t progressed;        /* an ERET entered guest user mode (the watchdog's progress) */
+    l2tlb_slot slots[];
 } l2tlb;
 
+/* one VM's relocated-kseg0 pairs: [node][gpn / 2] -> lo0, lo1 (0, 0 = unknown) */
+typedef struct ktab {
+    uint64_t served;
+    uint32_t cost, npages, nodes, pairs;
+    uint32_t lo[];
+} ktab;
 
 /* ---- CPU ---------------------------------------------------------------- */
 
@@ -145,6 +182,7 @@ typedef struct cpu_arch {
     uint32_t index, entrylo0, entrylo1, context, pagemask, wired, hwrena;
     uint32_t badvaddr, entryhi, compare, status, intctl, srsctl, cause;
     uint32_t epc, prid, ebase, config0, lladdr, watchlo, watchhi, errorepc;
+    uint32_t userlocal, pad0;   /* UserLocal (Context select 2, MIPS32r2) */
     uint32_t count_bias;        /* Count = cycles/2 + count_bias */
     uint32_t irq_lines;         /* hardware lines 0..5 (IP2..IP7) */
     uint32_t state;             /* dc_cpu_state */
@@ -176,7 +214,9 @@ typedef struct cpu {
     uint64_t cycle_limit;       /* the turn (or timer) ends at this cycle: stalls count */
     dc_exit_watch watch_hit;    /* the access that hit a watchpoint */
     cache l1i, l1d, l2;
-    l2tlb *assist;              /* the monitor's L2TLB assist, or NULL */
+    uint32_t hw_next;           /* the monitor's round robin over TLB indices (hwtlb.c) */
+    l2tlb *l2t;                 /* the running vCPU's L2TLB assist, or NULL */
+    ktab *kt;                   /* the running VM's kseg table, or NULL */
     struct dc_machine *m;
 } cpu;
 
@@ -231,6 +271,11 @@ struct dc_machine {
     dc_node_stats *node_stats;
     dc_hot_page hot[MAX_HOT];
     uint32_t nhot;
+    /* the monitor's assist tables, by handle - 1 (NULL = free) */
+    l2tlb **l2tabs;
+    uint32_t nl2tabs;
+    ktab **ktabs;
+    uint32_t nktabs;
 };
 
 /* ---- cross-file internals ----------------------------------------------- */
@@ -296,8 +341,24 @@ void coherence_evict(dc_machine *m, cpu *c, uint32_t line, uint8_t state);
 void count_miss(dc_machine *m, cpu *c, uint32_t line);
 void count_route(dc_machine *m, uint32_t from, uint32_t to);
 
-/* l2tlb.c: serve a refill from the monitor's assist; 1 when the TLB was written */
-int l2tlb_refill(dc_machine *m, cpu *c, uint32_t va);
+/* the monitor's assists: 1 when the refill was served (the TLB was written) */
+int l2tlb_refill(dc_machine *m, cpu *c, uint32_t va, int code, uint32_t pc, int bd);
+int ktab_fault(cpu *c, uint32_t va, int store);
+void l2tlb_free_all(dc_machine *m);
+dc_err l2tlb_table(dc_machine *m, uint32_t handle, l2tlb **out);
+/* cp0assist.c: 0, or 1 + the CP0K_ kind of the instruction it emulated */
+int cp0_assist(dc_machine *m, cpu *c, uint32_t insn);
+int sys_reflect(dc_machine *m, cpu *c, uint32_t pc, int bd);
+int reflect_tlb(dc_machine *m, cpu *c, uint32_t code, uint32_t pc, int bd, uint32_t va,
+                int refill);
+/* l2tlb.c: the guest's TLBP and TLBR on the virtual TLB copy; 0 = exit */
+int vtlb_probe(cpu *c, uint32_t *regpage);
+int vtlb_read(cpu *c, uint32_t *regpage);
+void ktab_free_all(dc_machine *m);
+/* hwtlb.c */
+void hw_install(cpu *c, uint32_t vpn2, uint32_t asid, uint32_t lo0, uint32_t lo1);
+void hw_remove(cpu *c, uint32_t vpn2, uint32_t asid);
+void hw_invalidate_mpn(dc_machine *m, uint32_t mpn);
 
 /* mem.c: watchpoints */
 int watch_page(const dc_machine *m, uint32_t va);

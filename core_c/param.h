@@ -14,7 +14,7 @@
 #define MAX_MMIO 64             /* device ranges */
 #define MAX_BREAK 256           /* breakpoints per machine */
 #define MAX_WATCH 16            /* watchpoints per machine */
-#define L2TLB_SLOTS 4096        /* C side of the monitor's L2TLB, per CPU */
+#define L2TLB_MAX_ENTRIES (1u << 20)   /* C side of the monitor's L2TLB, per vCPU */
 #define L2TLB_GLOBAL 256        /* the asid of an entry that matches every ASID */
 #define MAX_QUANTUM 1000000u
 

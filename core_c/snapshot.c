@@ -14,7 +14,7 @@
 #include "internal.h"
 
 #define SNAP_MAGIC "DCSNAP01"
-#define SNAP_VERSION 2u
+#define SNAP_VERSION 3u
 
 typedef struct snap_header {
     char magic[8];
@@ -91,25 +91,10 @@ static void put_fabric(const dc_machine *m, wbuf *w)
     put(w, m->links, (size_t)m->link_nodes * (m->dims ? m->dims : 1) * sizeof *m->links);
     put(w, &m->nhot, 4);
     put(w, m->hot, m->nhot * sizeof *m->hot);
-    /* the monitor's L2TLB assists: configuration, round-robin position, slots */
-    for (uint32_t i = 0; i < m->cfg.ncpus; i++) {
-        const l2tlb *t = m->cpus[i].assist;
-        uint32_t has = t != NULL;
-        put(w, &has, 4);
-        if (!has)
-            continue;
-        put(w, &t->enabled, 16);    /* enabled, first, next, cost */
-        uint32_t count = 0;
-        for (uint32_t s = 0; s < L2TLB_SLOTS; s++)
-            count += t->slots[s].key != 0;
-        put(w, &count, 4);
-        for (uint32_t s = 0; s < L2TLB_SLOTS; s++) {
-            if (!t->slots[s].key)
-                continue;
-            put(w, &s, 4);
-            put(w, &t->slots[s], sizeof t->slots[s]);
-        }
-    }
+    /* the monitor's round robin over each hardware TLB (hwtlb.c); the assist
+     * tables belong to the monitor, which keeps them coherent with its own state */
+    for (uint32_t i = 0; i < m->cfg.ncpus; i++)
+        put(w, &m->cpus[i].hw_next, 4);
 }
 
 /* Reads the fabric section; with apply = 0 it only checks it. */
@@ -186,29 +171,11 @@ static int get_fabric(dc_machine *m, rbuf *r, int apply)
     if (!get(r, m->hot, nhot * sizeof *m->hot, apply))
         return 0;
     for (uint32_t i = 0; i < m->cfg.ncpus; i++) {
-        uint32_t has, conf[4], count;
-        if (!get(r, &has, 4, 1) || has > 1)
+        uint32_t next;
+        if (!get(r, &next, 4, 1) || next >= m->cfg.tlb_entries)
             return 0;
-        cpu *c = &m->cpus[i];
-        if (apply && c->assist)
-            memset(c->assist, 0, sizeof *c->assist);
-        if (!has)
-            continue;
-        if (!get(r, conf, 16, 1) || !get(r, &count, 4, 1) || count > L2TLB_SLOTS)
-            return 0;
-        if (apply) {
-            if (!c->assist && !(c->assist = calloc(1, sizeof *c->assist)))
-                return 0;
-            memcpy(&c->assist->enabled, conf, 16);
-        }
-        for (uint32_t k = 0; k < count; k++) {
-            uint32_t s;
-            l2tlb_slot slot;
-            if (!get(r, &s, 4, 1) || !get(r, &slot, sizeof slot, 1) || s >= L2TLB_SLOTS)
-                return 0;
-            if (apply)
-                c->assist->slots[s] = slot;
-        }
+        if (apply)
+            m->cpus[i].hw_next = next;
     }
     return 1;
 }

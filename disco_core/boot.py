@@ -411,7 +411,8 @@ def boot_vms(machine_preset: str = "test", vms: int = 1,
              echo: Callable[[str, bytes], None] | None = None,
              vm_run: Sequence[str | Sequence[str]] | None = None,
              vm_disks: Sequence[str | os.PathLike[str]] | None = None,
-             monitor_options: dict[str, object] | None = None) -> DiscoBootResult:
+             monitor_options: dict[str, object] | None = None,
+             assists: bool = True) -> DiscoBootResult:
     """Boot the disco flavour of the kernel as ``vms`` VMs under the monitor.
 
     Each VM gets a copy-on-write root disk over one shared base image (built
@@ -424,6 +425,7 @@ def boot_vms(machine_preset: str = "test", vms: int = 1,
     ``vm_disks`` gives each VM a persistent root disk of its own instead
     (VM i writes the file ``vm_disks[i]``, which nobody else may open).
     ``monitor_options`` are keyword arguments for the Monitor (e.g. ``asid_remap``).
+    ``assists=False`` serves every exit in Python (the monitor's C assists off).
     """
     from disco_core.monitor import Monitor
     from disco_core.monitor.vdisk import VirtualDisk
@@ -454,7 +456,8 @@ def boot_vms(machine_preset: str = "test", vms: int = 1,
             raise
         machine = Machine(preset(machine_preset))
         try:
-            mon = Monitor(machine, **(monitor_options or {}))  # type: ignore[arg-type]
+            options = {"assists": assists, **(monitor_options or {})}
+            mon = Monitor(machine, **options)  # type: ignore[arg-type]
             vmlist = [mon.create_vm(s) for s in vm_specs(machine, image, vms, disks,  # type: ignore
                                                           memory_pages, vcpus)]
             for vm in vmlist:

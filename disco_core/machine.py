@@ -301,6 +301,9 @@ class Machine:
         self._exit = ffi.new("dc_exit *")
         self._regs = ffi.new("dc_regs *")
         self._tlb_buf = ffi.new("uint32_t[4]")
+        self._cycles_buf = ffi.new("uint64_t *")
+        self._cp0_buf = ffi.new("uint64_t[8]")
+        self._cycles_buf32 = ffi.new("uint32_t *")
         self._devices: list[_Mapping] = []
         self._owner = threading.get_ident()
         self.cpus = [Cpu(self, i) for i in range(config.cpus)]
@@ -417,13 +420,15 @@ class Machine:
         """
         ex = self._exit
         m = self._m
+        err = lib.dc_run(m, budget, ex)
+        if err:
+            self._check(err)
+        if ex.reason != lib.DC_EXIT_MMIO:
+            return ex
+        done = 0  # .executed covers every run of this call
         while True:
-            err = lib.dc_run(m, budget, ex)
-            if err:
-                self._check(err)
-            if ex.reason != lib.DC_EXIT_MMIO:
-                return ex
             budget -= ex.executed
+            done += ex.executed
             mmio = ex.mmio
             dev = self._devices[mmio.device].device
             if mmio.is_write:
@@ -432,7 +437,14 @@ class Machine:
                 lib.dc_mmio_complete(m, ex.cpu, dev.read(mmio.offset, mmio.size) & 0xFFFFFFFF)
             if lib.dc_halted(m) or budget == 0:
                 lib.dc_run(m, 0, ex)  # a HALT or BUDGET record for the caller
-                return ex
+            else:
+                err = lib.dc_run(m, budget, ex)
+                if err:
+                    self._check(err)
+                if ex.reason == lib.DC_EXIT_MMIO:
+                    continue
+            ex.executed += done
+            return ex
 
     def serve_mmio(self, ex: Exit) -> None:
         """Serve an MMIO exit from run_raw() with the registered device."""
@@ -500,6 +512,122 @@ class Machine:
 
     def node_of_cpu(self, cpu: int) -> int:
         return cpu // self.config.cpus_per_node
+
+    # ---- the monitor's C assists (core_c/hwtlb.c, l2tlb.c, ktab.c; machine-api.md) ----
+
+    def hw_invalidate_mpn(self, mpn: int) -> None:
+        """Drop, on every CPU, each monitor TLB entry with a half mapping machine page mpn."""
+        self._check(lib.dc_hw_invalidate_mpn(self.handle, mpn))
+
+    def l2tlb_new(self, cost: int, entries: int = 1024) -> int:
+        """A new (empty) L2TLB assist table for a monitor L2TLB of up to `entries`
+        entries, charging `cost` cycles per refill; its handle."""
+        out = ffi.new("uint32_t *")
+        self._check(lib.dc_l2tlb_new(self.handle, cost, entries, out))
+        return int(out[0])
+
+    def l2tlb_free(self, handle: int) -> None:
+        self._check(lib.dc_l2tlb_free(self.handle, handle))
+
+    def l2tlb_put(self, handle: int, vpn2: int, asid: int, present: int, lo0: int,
+                  lo1: int) -> None:
+        """Set pair (vpn2, asid; 256 = global): present bit 0/1 = even/odd half known
+        with that EntryLo; present 0 forgets the pair."""
+        err = lib.dc_l2tlb_put(self._m, handle, vpn2, asid, present, lo0, lo1)
+        if err:
+            self._check(err)
+
+    def l2tlb_clear(self, handle: int) -> None:
+        self._check(lib.dc_l2tlb_clear(self.handle, handle))
+
+    def l2tlb_dump(self, handle: int) -> list[tuple[int, int, int | None, int | None]]:
+        """Every pair in the table: (vpn2, asid, lo0 or None, lo1 or None)."""
+        n = ffi.new("uint32_t *")
+        self._check(lib.dc_l2tlb_dump(self.handle, handle, ffi.NULL, 0, n))
+        buf = ffi.new("uint32_t[]", 4 * max(int(n[0]), 1))
+        self._check(lib.dc_l2tlb_dump(self.handle, handle, buf, n[0], n))
+        out = []
+        for k in range(int(n[0])):
+            w = [int(buf[4 * k + i]) for i in range(4)]
+            los = [lo & 0x7FFFFFFF if lo >> 31 else None for lo in w[2:]]
+            out.append((w[0], w[1], los[0], los[1]))
+        return out
+
+    def l2tlb_take(self, handle: int) -> dict[str, int]:
+        """Since the last take (the counts restart): refills the table served, and the
+        L2TLB hits and misses of the reflections it served."""
+        out = ffi.new("uint64_t[3]")
+        self._check(lib.dc_l2tlb_take(self.handle, handle, out))
+        return {"refills": int(out[0]), "hits": int(out[1]), "misses": int(out[2])}
+
+    def vtlb_reset(self, handle: int, n: int) -> None:
+        """The table's vCPU has a virtual TLB of n entries, all zero (TlbEntry())."""
+        self._check(lib.dc_vtlb_reset(self.handle, handle, n))
+
+    def vtlb_set(self, handle: int, i: int, hi: int, lo0: int, lo1: int, mask: int,
+                 g: int) -> None:
+        """Virtual TLB entry i is now (hi, lo0, lo1, mask, g), as vcpu.TlbEntry holds it."""
+        err = lib.dc_vtlb_set(self._m, handle, i, hi, lo0, lo1, mask, g)
+        if err:
+            self._check(err)
+
+    CP0_KINDS = ("mfc0", "mtc0", "di", "ei", "eret", "reflect", "tlbp", "tlbr")
+
+    def cp0_assist(self, handle: int, regpage_pa: int, costs: dict[str, int], real_super: int,
+                   real_user: int) -> None:
+        """Serve the privileged exits of the vCPU whose table is `handle` from its
+        register page at physical `regpage_pa` (core_c/cp0assist.c), charging
+        costs[kind] for each of CP0_KINDS; real_super/real_user: the real Status
+        in guest kernel mode / the other modes."""
+        self._check(lib.dc_cp0_assist(self.handle, handle, regpage_pa,
+                                      [costs[k] for k in self.CP0_KINDS], real_super,
+                                      real_user))
+
+    def cp0_take(self, handle: int) -> dict[str, int]:
+        """Privileged exits served since the last take, by kind (the counts restart)."""
+        out = self._cp0_buf
+        self._check(lib.dc_cp0_take(self.handle, handle, out))
+        return {k: int(out[i]) for i, k in enumerate(self.CP0_KINDS)}
+
+    def vcpu_progressed(self, handle: int) -> bool:
+        """An ERET served in C entered guest user mode since the last call."""
+        out = self._cycles_buf32
+        self._check(lib.dc_vcpu_progressed(self.handle, handle, out))
+        return bool(out[0])
+
+    def ktab_new(self, npages: int, nodes: int, cost: int) -> int:
+        """A new relocated-kseg0 table for a VM of `npages` pages, `nodes` rows; its handle."""
+        out = ffi.new("uint32_t *")
+        self._check(lib.dc_ktab_new(self.handle, npages, nodes, cost, out))
+        return int(out[0])
+
+    def ktab_free(self, handle: int) -> None:
+        self._check(lib.dc_ktab_free(self.handle, handle))
+
+    def ktab_set(self, handle: int, node: int, gpn: int, lo0: int, lo1: int) -> None:
+        """Known: VA 0xC0000000 + gpn's pair maps to (lo0, lo1) on `node`."""
+        err = lib.dc_ktab_set(self._m, handle, node, gpn, lo0, lo1)
+        if err:
+            self._check(err)
+
+    def ktab_forget(self, handle: int, gpn: int) -> None:
+        """gpn's pair is unknown again, on every node."""
+        err = lib.dc_ktab_forget(self._m, handle, gpn)
+        if err:
+            self._check(err)
+
+    def ktab_clear(self, handle: int) -> None:
+        self._check(lib.dc_ktab_clear(self.handle, handle))
+
+    def ktab_get(self, handle: int, node: int, gpn: int) -> tuple[int, int]:
+        out = ffi.new("uint32_t[2]")
+        self._check(lib.dc_ktab_get(self.handle, handle, node, gpn, out))
+        return int(out[0]), int(out[1])
+
+    def ktab_take(self, handle: int) -> int:
+        out = ffi.new("uint64_t *")
+        self._check(lib.dc_ktab_take(self.handle, handle, out))
+        return int(out[0])
 
     def miss_counters(self) -> np.ndarray:
         """Cache misses per RAM page per node: a zero-copy (pages, nodes) uint32 view.
@@ -682,9 +810,10 @@ class _Gpr:
     def __setitem__(self, n: int, value: int) -> None:
         if not 0 <= n < 32:
             raise IndexError(f"register {n} does not exist: use 0..31")
-        r = self._cpu._get()
-        r.gpr[n] = value & 0xFFFFFFFF
-        self._cpu._put(r)
+        cpu = self._cpu
+        err = lib.dc_gpr_set(cpu.machine.handle, cpu.index, n, value & 0xFFFFFFFF)
+        if err:
+            cpu.machine._check(err)
 
     def __iter__(self) -> Iterator[int]:
         return iter(self._cpu.regs().tolist())
@@ -705,8 +834,11 @@ class Cpu:
         self.gpr = _Gpr(self)
 
     def _get(self) -> object:
-        r = self.machine._regs
-        self.machine._check(lib.dc_regs_get(self.machine.handle, self.index, r))
+        m = self.machine
+        r = m._regs
+        err = lib.dc_regs_get(m.handle, self.index, r)
+        if err:
+            m._check(err)
         return r
 
     def _put(self, r: object) -> None:
@@ -769,8 +901,11 @@ class Cpu:
         return bool(self._get().llbit)
 
     def cp0(self, reg: int, sel: int = 0) -> int:
-        out = ffi.new("uint32_t *")
-        self.machine._check(lib.dc_cp0_read(self.machine.handle, self.index, reg, sel, out))
+        m = self.machine
+        out = m._cycles_buf32
+        err = lib.dc_cp0_read(m.handle, self.index, reg, sel, out)
+        if err:
+            m._check(err)
         return int(out[0])
 
     def set_cp0(self, reg: int, value: int, sel: int = 0) -> None:
@@ -800,34 +935,38 @@ class Cpu:
 
     def advance(self) -> None:
         """Continue after the instruction at pc (the monitor emulated it)."""
-        self.machine._check(lib.dc_cpu_advance(self.machine.handle, self.index))
+        err = lib.dc_cpu_advance(self.machine.handle, self.index)
+        if err:
+            self.machine._check(err)
 
-    # ---- the monitor's L2TLB assist (core_c/l2tlb.c) ----
+    # ---- the monitor's C assists (core_c/hwtlb.c, l2tlb.c, ktab.c) ----
 
-    def l2tlb_config(self, enabled: bool = True, first: int = 0, cost: int = 0) -> None:
-        """Serve TLB refills of this (MONITORED) CPU from its C-side L2TLB without an exit.
+    def hw_install(self, vpn2_va: int, asid: int, lo0: int, lo1: int) -> None:
+        """Install the monitor's TLB entry keyed (vpn2_va, asid; 256 = global): over
+        the entry with that key, else at the next round-robin index after dropping
+        every entry that could match the same address."""
+        err = lib.dc_hw_install(self.machine.handle, self.index, vpn2_va, asid,
+                                lo0 & 0xFFFFFFFF, lo1 & 0xFFFFFFFF)
+        if err:
+            self.machine._check(err)
 
-        Refilled entries go to hardware TLB indices `first`.. in round robin, and
-        each refill charges `cost` cycles (the monitor's cost model).
-        """
-        self.machine._check(lib.dc_l2tlb_config(self.machine.handle, self.index,
-                                                int(enabled), first, cost))
+    def hw_remove(self, vpn2_va: int, asid: int) -> None:
+        """Drop the monitor's TLB entry keyed (vpn2_va, asid), if there is one."""
+        self.machine._check(lib.dc_hw_remove(self.machine.handle, self.index, vpn2_va, asid))
 
-    def l2tlb_set(self, vpn: int, asid: int | None, entrylo: int) -> None:
-        """Cache virtual page `vpn` (va >> 12) for `asid` (None: global) as `entrylo`."""
-        self.machine._check(lib.dc_l2tlb_set(self.machine.handle, self.index, vpn,
-                                             256 if asid is None else asid, entrylo))
+    def l2tlb_bind(self, handle: int) -> None:
+        """Serve this (MONITORED) CPU's kuseg refills from L2TLB table `handle` (0: none)."""
+        self.machine._check(lib.dc_l2tlb_bind(self.machine.handle, self.index, handle))
 
-    def l2tlb_remove(self, vpn: int, asid: int | None) -> None:
-        self.machine._check(lib.dc_l2tlb_remove(self.machine.handle, self.index, vpn,
-                                                256 if asid is None else asid))
-
-    def l2tlb_clear(self) -> None:
-        self.machine._check(lib.dc_l2tlb_clear(self.machine.handle, self.index))
+    def ktab_bind(self, handle: int) -> None:
+        """Serve this CPU's relocated-kseg0 refills from kseg table `handle` (0: none)."""
+        self.machine._check(lib.dc_ktab_bind(self.machine.handle, self.index, handle))
 
     def charge(self, cycles: int) -> None:
         """Add simulated cycles to this CPU (the monitor's own work, costs.py)."""
-        self.machine._check(lib.dc_cpu_charge(self.machine.handle, self.index, cycles))
+        err = lib.dc_cpu_charge(self.machine.handle, self.index, cycles)
+        if err:
+            self.machine._check(err)
 
     def set_irq(self, line: int, level: bool) -> None:
         self.machine._check(lib.dc_set_irq(self.machine.handle, self.index, line, int(level)))
@@ -856,7 +995,12 @@ class Cpu:
 
     @property
     def cycles(self) -> int:
-        return int(self.raw_stats().cycles)
+        m = self.machine
+        out = m._cycles_buf
+        err = lib.dc_cpu_cycles(m.handle, self.index, out)
+        if err:
+            m._check(err)
+        return int(out[0])
 
     @property
     def instructions(self) -> int:

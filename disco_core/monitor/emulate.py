@@ -224,6 +224,8 @@ def guest_tlb_write(mon: Monitor, vcpu: VCpu, cpu: Cpu, index: int, random: bool
                    lo0=c.entrylo0 & LO_WRITABLE & ~LO_G, lo1=c.entrylo1 & LO_WRITABLE & ~LO_G,
                    mask=mask, g=c.entrylo0 & c.entrylo1 & LO_G)
     vcpu.tlb[i] = new
+    if vcpu.on_tlb_write is not None:
+        vcpu.on_tlb_write(i, new)  # type: ignore[operator]
     if not random:
         # the guest may be invalidating: what the old entry mapped must go
         mon.forget_virtual_entry(vcpu, cpu, old)

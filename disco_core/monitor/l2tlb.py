@@ -22,7 +22,7 @@ DEFAULT_SIZE = 1024
 class L2Tlb:
     """A fixed-size cache of (vpn, asid) → (machine EntryLo, guest page)."""
 
-    __slots__ = ("size", "entries", "hits", "misses", "on_evict")
+    __slots__ = ("size", "entries", "hits", "misses", "on_evict", "on_change", "on_flush")
 
     def __init__(self, size: int = DEFAULT_SIZE) -> None:
         if size < 0:
@@ -32,6 +32,10 @@ class L2Tlb:
         self.hits = 0
         self.misses = 0
         self.on_evict = None  # callback(vpn, asid, gpn): drop the backmap
+        # callbacks for a mirror (the monitor's C assist, assist.py): key (vpn, asid)
+        # changed; every entry went
+        self.on_change = None
+        self.on_flush = None
 
     def lookup(self, vpn: int, asid: int) -> tuple[int, int] | None:
         e = self.entries.get((vpn, asid))
@@ -55,12 +59,19 @@ class L2Tlb:
             _lo, vgpn = self.entries.pop(victim)
             if self.on_evict is not None:
                 self.on_evict(victim[0], victim[1], vgpn)
+            if self.on_change is not None:
+                self.on_change(victim[0], victim[1])
         self.entries[key] = (lo, gpn)
+        if self.on_change is not None:
+            self.on_change(vpn, asid)
 
     def remove(self, vpn: int, asid: int) -> tuple[int, int] | None:
         e = self.entries.pop((vpn, asid), None)
-        if e is not None and self.on_evict is not None:
-            self.on_evict(vpn, asid, e[1])
+        if e is not None:
+            if self.on_evict is not None:
+                self.on_evict(vpn, asid, e[1])
+            if self.on_change is not None:
+                self.on_change(vpn, asid)
         return e
 
     def remove_vpn(self, vpn: int, asid: int) -> None:
@@ -73,6 +84,8 @@ class L2Tlb:
             for (vpn, asid), (_lo, gpn) in self.entries.items():
                 self.on_evict(vpn, asid, gpn)
         self.entries.clear()
+        if self.on_flush is not None:
+            self.on_flush()
 
     def __len__(self) -> int:
         return len(self.entries)

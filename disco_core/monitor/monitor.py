@@ -25,6 +25,7 @@ from collections.abc import Iterable
 from disco_core.errors import CoreBug, DiscoError
 from disco_core.machine import Cpu, CpuState, ExitReason, Machine, Ownership
 from disco_core.monitor import emulate
+from disco_core.monitor.assist import Assists
 from disco_core.monitor.costs import DEFAULT, CostModel
 from disco_core.monitor.emulate import (
     EXC_ADEL,
@@ -83,6 +84,8 @@ _IDLE_CODE = bytes.fromhex(
 SSEG, SSEG_END = 0xC0000000, 0xE0000000
 KUSEG_END = 0x80000000
 _TIMER_PERIOD = 1 << 33  # cycles for Count to come round again
+_EXIT_EXCEPTION, _EXIT_BUDGET = int(ExitReason.EXCEPTION), int(ExitReason.BUDGET)
+_EXIT_WAIT, _EXIT_HALT = int(ExitReason.WAIT), int(ExitReason.HALT)
 
 # monitor-call numbers (docs/monitor-abi.md)
 MC_PUTC, MC_GETC, MC_ZERO_PAGE, MC_PAGE_FREED, MC_YIELD, MC_IDLE = 0, 1, 2, 3, 4, 5
@@ -116,7 +119,8 @@ class Monitor:
 
     def __init__(self, machine: Machine, costs: CostModel = DEFAULT,
                  slice_instructions: int = 100_000, watchdog_cycles: int = 100_000_000,
-                 timeslice_cycles: int = 1_000_000, asid_remap: bool = False) -> None:
+                 timeslice_cycles: int = 1_000_000, asid_remap: bool = False,
+                 assists: bool = True) -> None:
         self.m = machine
         cfg = machine.config
         self.cpus: list[Cpu] = machine.cpus
@@ -137,12 +141,10 @@ class Monitor:
         self.events = EventLog()  # what the monitor did, for the app and the statistics
         self.vnet = VNet(self)  # the virtual network between the VMs (vnet.py)
         self.booted = False
-        # the monitor's shadow of each hardware TLB: key (vpn2, asid|GLOBAL) → index
-        n = self.tlb_entries
-        self.hw_keys: list[dict[tuple[int, int], int]] = [{} for _ in range(self.ncpus)]
-        self.hw_entries: list[list[tuple[tuple[int, int], int, int] | None]] = [
-            [None] * n for _ in range(self.ncpus)]
-        self.hw_next = [0] * self.ncpus
+        # the hot exits served in C (assist.py); None: every exit comes here. The C
+        # assists tag hardware entries with the guest's ASID, so ASID remapping (an
+        # option to compare, with the same simulated costs) serves every exit in Python.
+        self.assist = Assists(machine, costs) if assists and not asid_remap else None
         self.hw_owner: list[int | None] = [None] * self.ncpus  # vCPU gid of the TLB contents
         self.real_status = [-1] * self.ncpus
         # ASID remapping (optional): guest ASIDs of different vCPUs get different
@@ -156,6 +158,7 @@ class Monitor:
         self.asid_recycles = 0  # times every machine ASID was in use (every TLB flushed)
         self.switch_flushes = 0  # hardware TLB flushes at vCPU switches
         self.exits = 0
+        self.exits_in_c = 0  # of those, served by the C assists (assist.py)
         self._running_vms = 0
         self._scheduling = -1
         self._slice_left = slice_instructions
@@ -196,6 +199,8 @@ class Monitor:
             self.vcpus[v.gid] = v
             v.l2tlb.on_evict = (lambda vpn, asid, gpn, v=v:
                                 v.vm.pmap.remove_backmap(gpn, v.gid, vpn, asid))
+        if self.assist is not None:
+            self.assist.add_vm(vm, _REAL_SUPER, _REAL_USER)
         self.vms.append(vm)
         return vm
 
@@ -215,6 +220,8 @@ class Monitor:
         for v in vm.vcpus:
             v.l2tlb.flush()
             v.reset(vm.spec.entry)
+            if self.assist is not None:
+                self.assist.reset_vcpu(v)
             self._make_ready(v)
 
     restart_vm = start_vm
@@ -275,34 +282,38 @@ class Monitor:
         the machine halts ("halt") or the budget is spent ("budget")."""
         if not self.booted:
             self.boot()
-        left = max_instructions
-        m = self.m
+        try:
+            return self._run(max_instructions)
+        finally:
+            if self.assist is not None:  # what C served joins the statistics
+                n = self.assist.fold(self.vms)
+                self.exits += n
+                self.exits_in_c += n
+
+    def _run(self, left: int) -> str:
+        run = self.m.run_cdata  # the C exit record itself: no Exit object per exit
+        on_exception = self._on_exception
         while left > 0:
             if self._running_vms == 0:
                 return "stopped"
-            # run_raw: one Exit record per exit instead of run()'s two (guests never
-            # reach a device, but a machine may have some for its own use)
-            ex = m.run_raw(min(self._slice_left, left))
-            left -= ex.executed
-            self._slice_left -= ex.executed
+            ex = run(min(self._slice_left, left))
+            executed = ex.executed
+            left -= executed
+            self._slice_left -= executed
             reason = ex.reason
-            if reason == ExitReason.MMIO:
-                m.serve_mmio(ex)
-                if m.halted:
-                    return "halt"
-            elif reason == ExitReason.EXCEPTION:
+            if reason == _EXIT_EXCEPTION:
                 self.exits += 1
-                self._on_exception(ex.cpu, ex.exception)
-            elif reason == ExitReason.BUDGET:
+                on_exception(ex.cpu, ex.exception)
+            elif reason == _EXIT_BUDGET:
                 pass
-            elif reason == ExitReason.WAIT:
+            elif reason == _EXIT_WAIT:
                 self._slice_end()
                 if not self.ready:
                     return "idle"
-            elif reason == ExitReason.HALT:
+            elif reason == _EXIT_HALT:
                 return "halt"
             else:
-                raise CoreBug(f"the monitor got an unexpected exit {ex}")
+                raise CoreBug(f"the monitor got an unexpected exit {ExitReason(reason)!r}")
             if self._slice_left <= 0:  # a slice boundary, however many exits fell in it
                 self._slice_left = self.slice
                 self._slice_end()
@@ -453,6 +464,8 @@ class Monitor:
         lo0, lo1 = (pm.entrylo(g, full) if g < pm.npages and pm.mpn[g] != NO_PAGE else LO_G
                     for g in (even, even + 1))
         self.hw_install(ci, va & 0xFFFFE000, GLOBAL, lo0, lo1)
+        if self.assist is not None:  # the next miss on this pair is served in C
+            self.assist.kernel_pair(v.vm, gpn, lo0, lo1)
         return "kernel_tlb_fault"
 
     def _fill_pair(self, v: VCpu, ci: int, vpn: int, lo: int) -> None:
@@ -528,10 +541,9 @@ class Monitor:
         for gid, vpn, asid in list(vm.pmap.backmap.get(gpn, ())):
             self.vcpus[gid].l2tlb.remove(vpn, asid)
         vm.pmap.backmap.pop(gpn, None)
-        for ci in range(self.ncpus):
-            for i, ent in enumerate(self.hw_entries[ci]):
-                if ent is not None and (ent[1] >> 6 == mpn or ent[2] >> 6 == mpn):
-                    self._hw_clear(ci, i)
+        if self.assist is not None:
+            self.assist.forget_page(vm, gpn)
+        self.m.hw_invalidate_mpn(mpn)
 
     def share_page(self, src: VM, src_gpn: int, dst: VM, dst_gpn: int) -> None:
         """Let dst's guest page dst_gpn share src's machine page read-only (copy-on-write
@@ -544,51 +556,33 @@ class Monitor:
 
     # ---- the hardware TLB (the monitor's alone) ------------------------------------------------
 
+    # The TLB itself is the record (core_c/hwtlb.c): entries keyed (VPN2, ASID or
+    # GLOBAL), a round robin per CPU shared with the C assists.
+
     def hw_install(self, ci: int, vpn2_va: int, asid: int, lo0: int, lo1: int) -> None:
-        keys = self.hw_keys[ci]
-        key = (vpn2_va, asid)
-        i = keys.get(key)
-        if i is None:
-            # never two entries that could match one address
-            if asid == GLOBAL:
-                for k in [k for k in keys if k[0] == vpn2_va]:
-                    self._hw_clear(ci, keys[k])
-            else:
-                gi = keys.get((vpn2_va, GLOBAL))
-                if gi is not None:
-                    self._hw_clear(ci, gi)
-            i = self.hw_next[ci]
-            self.hw_next[ci] = (i + 1) % self.tlb_entries
-            old = self.hw_entries[ci][i]
-            if old is not None:
-                del keys[old[0]]
-            keys[key] = i
-        hi = vpn2_va | (0 if asid == GLOBAL else asid)
-        self.cpus[ci].write_tlb(i, hi, lo0, lo1, 0)
-        self.hw_entries[ci][i] = (key, lo0, lo1)
+        self.cpus[ci].hw_install(vpn2_va, asid, lo0, lo1)
 
     def hw_remove(self, ci: int, vpn2_va: int, asid: int) -> None:
-        i = self.hw_keys[ci].get((vpn2_va, asid))
-        if i is not None:
-            self._hw_clear(ci, i)
+        self.cpus[ci].hw_remove(vpn2_va, asid)
 
-    def _hw_clear(self, ci: int, i: int) -> None:
-        old = self.hw_entries[ci][i]
-        if old is not None:
-            del self.hw_keys[ci][old[0]]
-            self.hw_entries[ci][i] = None
-        # an entry in kseg0 never matches: translation never looks there
-        self.cpus[ci].write_tlb(i, KUSEG_END + (i << 13), 0, 0, 0)
+    def hw_keys(self, ci: int) -> list[tuple[int, int]]:
+        """The keys (vpn2_va, asid or GLOBAL) of CPU ci's installed entries, read from
+        the TLB itself: an entry whose EntryHi lies in kseg0/kseg1 is empty."""
+        cpu = self.cpus[ci]
+        keys = []
+        for i in range(self.tlb_entries):
+            hi, lo0, lo1, _mask = cpu.tlb(i)
+            if hi & 0xC0000000 != KUSEG_END:
+                keys.append((hi & 0xFFFFE000, GLOBAL if lo0 & lo1 & LO_G else hi & EH_ASID))
+        return keys
 
     def _hw_remove_if(self, ci: int, pred: object) -> None:
         """Remove the hardware entries of CPU ci whose key (vpn2_va, asid) pred accepts."""
-        for key in [k for k in self.hw_keys[ci] if pred(k)]:  # type: ignore[operator]
-            self.hw_remove(ci, key[0], key[1])
+        for vpn2_va, asid in [k for k in self.hw_keys(ci) if pred(k)]:  # type: ignore
+            self.hw_remove(ci, vpn2_va, asid)
 
     def hw_flush(self, ci: int) -> None:
         self.cpus[ci].flush_tlb()
-        self.hw_keys[ci].clear()
-        self.hw_entries[ci] = [None] * self.tlb_entries
 
     # ---- real CPU state derived from the vCPU ----------------------------------------------------
 
@@ -596,7 +590,7 @@ class Monitor:
         return max(self.now(c) for c in self.cpus)
 
     def now(self, cpu: Cpu) -> int:
-        return int(cpu.raw_stats().cycles)
+        return cpu.cycles
 
     def set_pc(self, cpu: Cpu, pc: int, clear_ll: bool = False) -> None:
         if clear_ll:
@@ -613,7 +607,7 @@ class Monitor:
         """Guest kernel → real supervisor mode; guest supervisor/user → real user mode."""
         real = _REAL_SUPER if v.cp0.mode == Mode.KERNEL else _REAL_USER
         ci = cpu.index
-        if self.real_status[ci] != real:
+        if cpu.cp0(12) != real:  # the C assists change it too
             cpu.set_cp0(12, real)
             self.real_status[ci] = real
 
@@ -917,6 +911,8 @@ class Monitor:
         r.bd, r.llbit = ctx.bd, ctx.llbit  # type: ignore[attr-defined]
         cpu.set_context(r)
         self.current[ci] = v
+        if self.assist is not None:
+            self.assist.bind(ci, v)
         v.cpu = ci
         v.state = RunState.RUNNING
         v.cycles_mark = now
@@ -940,6 +936,8 @@ class Monitor:
         v.ran_cycles += now - v.cycles_mark
         v.cycles_mark = now
         self.current[ci] = None
+        if self.assist is not None:
+            self.assist.unbind(ci)
         v.cpu = None
         v.last_cpu = ci
         v.state = state
@@ -957,6 +955,8 @@ class Monitor:
             now = self.now(self.cpus[ci])
             v.ran_cycles += now - v.cycles_mark
             v.cycles_mark = now
+            if self.assist is not None and self.assist.progressed(v):
+                v.progressed = True  # an ERET into user mode that C served
             if v.progressed:
                 v.progressed = False
                 v.progress_at = v.ran_cycles

@@ -35,6 +35,8 @@ class PMap:
         self.backmap: dict[int, set[tuple[int, int, int]]] = {}
         # called as invalidate(gpn, mpn) before a machine page is taken away
         self.invalidate: Callable[[int, int], None] | None = None
+        # called as changed(gpn) when gpn gets a machine page (the C assists' kseg table)
+        self.changed: Callable[[int], None] | None = None
         self.allocations = 0
 
     # ---- translation ------------------------------------------------------------
@@ -50,6 +52,8 @@ class PMap:
             self.mpn[gpn] = m
             self.lo[gpn] = (m << 6) | CACHEABLE | LO_D | LO_V
             self.allocations += 1
+            if self.changed is not None:
+                self.changed(gpn)
         return m
 
     def entrylo(self, gpn: int, guest_lo: int) -> int:
@@ -108,6 +112,8 @@ class PMap:
         self.mpn[gpn] = mpn
         self.lo[gpn] = (mpn << 6) | CACHEABLE | LO_D | LO_V
         self.readonly.add(gpn)
+        if self.changed is not None:
+            self.changed(gpn)
 
     def break_sharing(self, gpn: int) -> None:
         """A store to a shared read-only page: give this VM its own copy (copy-on-write)."""

@@ -39,6 +39,11 @@ class Stats:
         self.count[kind] = self.count.get(kind, 0) + 1
         self.cycles[kind] = self.cycles.get(kind, 0) + cycles
 
+    def add_many(self, kind: str, n: int, cycles_each: int) -> None:
+        """n exits of one kind at the same charge (those a C assist served)."""
+        self.count[kind] = self.count.get(kind, 0) + n
+        self.cycles[kind] = self.cycles.get(kind, 0) + n * cycles_each
+
     def by_category(self) -> dict[str, tuple[int, int]]:
         out = {c: (0, 0) for c in CATEGORIES}
         for kind, n in self.count.items():

@@ -288,6 +288,8 @@ class VCpu:
         self.index = index  # within its VM: EBase.CPUNum
         self.gid = gid  # monitor-wide id (backmaps, stats)
         self.regpage_mpn: int | None = None  # machine page of the register page, once attached
+        # called as on_tlb_write(i, entry) after a guest TLB write (the C assists' mirror)
+        self.on_tlb_write: object = None
         self._regwords: memoryview | None = None
         self.cp0 = VirtualCP0(index, tlb_entries)
         self.tlb = [TlbEntry() for _ in range(tlb_entries)]
@@ -325,8 +327,9 @@ class VCpu:
 
     def tlb_match(self, va: int) -> TlbEntry | None:
         asid = self.cp0.entryhi & EH_ASID
-        for e in self.tlb:
-            if e.matches(va, asid):
+        for e in self.tlb:  # TlbEntry.matches, inlined: this runs on every virtual-TLB refill
+            hi = e.hi
+            if not (va ^ hi) & ~(e.mask | 0x1FFF) & 0xFFFFFFFF and (e.g or hi & EH_ASID == asid):
                 return e
         return None
 

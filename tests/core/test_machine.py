@@ -397,4 +397,5 @@ def test_run_cdata_returns_the_raw_exit_record() -> None:
     ex = tm.run_cdata(100)
     assert ExitReason(ex.reason) == ExitReason.EXCEPTION
     assert (ex.exception.code, ex.exception.pc) == (8, MAIN + 12)
+    assert ex.executed == 3  # the instructions before the device access count too
     assert bytes(tm.console.output) == b"A"

@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # Not the unicorn-based tests: unicorn's own native library aborts under the
 # preloaded ASan runtime.
 TESTS = ["tests/core/test_privileged.py", "tests/core/test_machine.py",
-         "tests/core/test_fabric.py"]
+         "tests/core/test_fabric.py", "tests/core/test_assists.py"]
 
 
 def _runtime(name: str) -> str:
