@@ -7,7 +7,7 @@
 
 #include "trapframe.inc"
 
-#ifdef DISCO
+#if defined(DISCO) && !defined(DISCO_TRAPS_CP0)
 #include "regpage.h"
 // CP0 registers without side effects are words of the register page
 // (regpage.h): a load or a store instead of an MFC0/MTC0 that traps. A load
@@ -56,7 +56,7 @@ _start:
 	.globl	vec_refill_end
 vec_refill:
 	.set	noat
-#ifdef DISCO
+#if defined(DISCO) && !defined(DISCO_TRAPS_CP0)
 	# The same walk with the register page: $at is saved in its KScratch word
 	# to hold the page's address, so only TLBWR and ERET trap.
 	lui	$k0, 0xE000
@@ -194,7 +194,7 @@ trapentry:
 	.globl	trapret
 trapret:
 	.set	noat
-#ifdef DISCO
+#if defined(DISCO) && !defined(DISCO_TRAPS_CP0)
 	# DI as a store to the page's Status. $t0/$t1 are restored from the frame
 	# below; an interrupt taken between the load and the store returns with
 	# the same Status, so the store still only clears IE.

@@ -46,6 +46,7 @@ mcall(uint nr, uint a0, uint a1, uint a2, uint a3)
 }
 
 
+#ifndef DISCO_TRAPS_CP0  // (that build uses cp0.c's trapping versions)
 // ---- CP0 through the register page -------------------------------------------
 // The functions cp0.c keeps for the native flavour, as loads and stores on the
 // page (no trap). A compiler barrier keeps the kernel's memory accesses on
@@ -160,6 +161,7 @@ hal_tlb_invalidate(uint va, uint asid)
     tlb_kill(idx);
   regpage[RP_ENTRYHI] = hi;
 }
+#endif
 
 // The kernel's boot code reads the machine-description block; a VM has none,
 // so the words it asks for are answered from the INFO call: one node, one
