@@ -1248,8 +1248,8 @@ class MonitorSession(Session):
         entries = m.config.tlb_entries
         tlb = np.array([cpu.tlb(i) for i in range(entries)], dtype=np.uint32).reshape(entries, 4)
         state = v.state.value if isinstance(v.state, RunState) else str(v.state)
-        where = (f"{self.targets[v.gid]} on CPU {on} ({state})" if on is not None else
-                 f"{self.targets[v.gid]} ({state}; CP0 and TLB of CPU {ci}, where it ran last)")
+        where = (f"{self.targets[v.gid]} on CPU {on}" if on is not None else
+                 f"{self.targets[v.gid]} {state}, last on CPU {ci}")
         c = self._refresh()
         pmaps: list[np.ndarray] = c["pmaps"]  # type: ignore[assignment]
         return DebugDetail(
@@ -1387,6 +1387,9 @@ def vms_session(program: str | None = None, preset_name: str = "flash8",
     try:
         _say(progress, "building the guest kernel (disco flavour)")
         image = load_elf(build_kernel("disco"))
+        # Parse the DWARF line table now, on the building thread: done lazily, the
+        # debugger's first source-line lookup would stall the UI for most of a second.
+        image.line_for(image.entry)
         _say(progress, "building the root file system image")
         base = root_image(tmp / "root.img")
         _say(progress, f"creating {vms} virtual machines on {preset_name}")

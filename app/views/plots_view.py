@@ -2,6 +2,11 @@
 
 As in pyqtgraph's PanningPlot example, every curve is created once and fed
 with setData; the x axis is simulated time, so a paused machine draws nothing new.
+
+With virtual machines (`set_vms`) there is one curve per VM in its colour:
+guest MIPS, the local share of misses on the VM's pages, the monitor's share
+of the VM's cycles (what the monitor charged for its exits over the cycles its
+vCPUs ran) and exits to the monitor per (wall-clock) second.
 """
 
 from __future__ import annotations
@@ -71,6 +76,74 @@ class PlotsView(QWidget):
             self.plots[key].setXLink(self.plots["mips"])
         self._prev: Snapshot | None = None
         self._fresh = False
+        self.vm_names: tuple[str, ...] = ()
+        self._vm_series: dict[str, list[deque[float]]] = {}
+        self.vm_curves: dict[str, list[pg.PlotDataItem]] = {}
+        self._last_local: list[float] = []
+
+    def set_vms(self, names: tuple[str, ...]) -> None:
+        """One curve per VM: MIPS, local-miss share, monitor share of cycles, exits/s."""
+        self.vm_names = names
+        self.graphics.clear()
+        self.curves.clear()
+        self.plots.clear()
+        specs = [
+            ("mips", "guest MIPS per VM (wall clock)", None),
+            ("local", "local share of misses on each VM's pages", (0, 1.02)),
+            ("monitor", "monitor's share of each VM's cycles", (0, 1.02)),
+            ("exits", "exits to the monitor per second", None),
+        ]
+        self._series = {}
+        for i, (key, title, yrange) in enumerate(specs):
+            plot = self.graphics.addPlot(row=i, col=0)
+            plot.setTitle(title, color=theme.TEXT.name(), size="9pt")
+            plot.setMouseEnabled(x=False, y=False)
+            plot.hideButtons()
+            plot.setMenuEnabled(False)
+            own_menu(plot.getViewBox(), self)
+            plot.getAxis("left").setWidth(44)
+            if yrange is not None:
+                plot.setYRange(*yrange, padding=0)
+            else:
+                plot.enableAutoRange(axis="y")
+            plot.getAxis("bottom").enableAutoSIPrefix(False)
+            if i == len(specs) - 1:
+                plot.setLabel("bottom", "simulated time (ms)")
+            else:
+                plot.hideAxis("bottom")
+            self.plots[key] = plot
+            self.vm_curves[key] = [plot.plot(pen=pg.mkPen(theme.vm_color(v), width=2))
+                                   for v in range(len(names))]
+            self._vm_series[key] = [deque(maxlen=HISTORY) for _ in names]
+            if i:
+                plot.setXLink(self.plots["mips"])
+        # The key goes in the first title: a legend box would cover the curves.
+        key = " ".join(f"<span style='color:{theme.vm_color(v).name()}'>■ {n}</span>"
+                       for v, n in enumerate(names))
+        self.plots["mips"].setTitle(f"guest MIPS per VM (wall clock) &nbsp; {key}",
+                                    color=theme.TEXT.name(), size="9pt")
+        self._last_local = [float("nan")] * len(names)
+
+    def _record_vms(self, snap: Snapshot, prev: Snapshot) -> None:
+        a, b = snap.vms, prev.vms
+        if a is None or b is None:
+            return
+        dt = max(snap.wall_time - prev.wall_time, 1e-6)
+        ins = (a.instructions - b.instructions) / dt / 1e6
+        cyc = (a.cycles - b.cycles).astype(float)
+        mon = (a.monitor_cycles - b.monitor_cycles).astype(float)
+        exits = (a.exits - b.exits) / dt
+        miss = (a.misses - b.misses).astype(float)
+        local = (a.local_misses - b.local_misses).astype(float)
+        for v in range(len(self.vm_names)):
+            # page-level misses refresh a few times a second: keep the last share between
+            if miss[v] > 0:
+                self._last_local[v] = min(max(local[v] / miss[v], 0.0), 1.0)
+            self._vm_series["mips"][v].append(float(ins[v]))
+            self._vm_series["local"][v].append(self._last_local[v])
+            self._vm_series["monitor"][v].append(min(mon[v] / cyc[v], 1.0) if cyc[v] > 0
+                                                 else np.nan)
+            self._vm_series["exits"][v].append(float(exits[v]))
 
     def record(self, snap: Snapshot) -> None:
         """Take a point from every snapshot (cheap); drawing happens in update_snapshot."""
@@ -79,6 +152,11 @@ class PlotsView(QWidget):
             return  # paused: nothing moved
         self._prev = snap
         if prev is None:
+            return
+        if self.vm_names:
+            self._x.append(snap.sim_seconds * 1000)
+            self._record_vms(snap, prev)
+            self._fresh = True
             return
         s, p = snap.cpu_stats, prev.cpu_stats
 
@@ -101,8 +179,14 @@ class PlotsView(QWidget):
             return
         self._fresh = False
         x = np.fromiter(self._x, float)
+        for key, curves in self.vm_curves.items():
+            for curve, series in zip(curves, self._vm_series[key], strict=True):
+                curve.setData(x[len(x) - len(series):], np.fromiter(series, float),
+                              connect="finite")
         for key, curve in self.curves.items():
             curve.setData(x, np.fromiter(self._series[key], float), connect="finite")
 
     def points(self, key: str) -> int:
+        if key in self._vm_series:
+            return len(self._vm_series[key][0])
         return len(self._series[key])
