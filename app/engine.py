@@ -11,6 +11,7 @@ worker only through `send()` (a thread-safe queue) and these signals.
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 import threading
@@ -86,6 +87,11 @@ class Engine(QObject):
         self._stop.clear()
         if sys.getswitchinterval() > SWITCH_INTERVAL:
             sys.setswitchinterval(SWITCH_INTERVAL)
+        # What exists now (the session: the monitor's tables, the kernel's symbols and
+        # DWARF lines) lives as long as the window. Frozen, the cyclic GC stops walking
+        # it: a full collection took 60-200 ms with VMs, holding the GIL all along.
+        gc.collect()
+        gc.freeze()
         self._thread = _Thread(self)
         LIVE_THREADS.add(self._thread)
         self._thread.start()

@@ -80,8 +80,9 @@ class MainWindow(QMainWindow):
         # The heat map every third tick (~11/s), topology and consoles every sixth,
         # plots and the debugger every ninth: a tick never does much, so the
         # event loop stays responsive and the worker rarely waits for the GIL.
-        h, m = self._render_heatmap, self._render_machine
-        self._stages = [h, m, self._render_plots, h, m, self._render_debugger, h, m, m]
+        h, c = self._render_heatmap, self._render_consoles
+        self._stages = [h, c, self._render_topology, h, c, self._render_plots, h, c,
+                        self._render_debugger]
 
         self.topology = TopologyView()
         self.heatmap = HeatmapView()
@@ -220,10 +221,19 @@ class MainWindow(QMainWindow):
             self.renders += 1
 
     def _render_machine(self, snap: Snapshot) -> None:
+        self._render_topology(snap)
+        self._render_consoles(snap)
+
+    def _render_topology(self, snap: Snapshot) -> None:
+        if snap is not self._drawn.get("topology"):
+            self._drawn["topology"] = snap
+            self.topology.update_snapshot(snap)
+
+    def _render_consoles(self, snap: Snapshot) -> None:
+        """Consoles and the status bar."""
         if snap is self._drawn.get("machine"):
             return
         self._drawn["machine"] = snap
-        self.topology.update_snapshot(snap)
         for c in snap.consoles:
             view = self.consoles.get(c.guest)
             if view is not None:

@@ -68,7 +68,7 @@ GPR_NAMES = ["zero", "at", "v0", "v1", "a0", "a1", "a2", "a3", "t0", "t1", "t2",
              "t5", "t6", "t7", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "t8", "t9",
              "k0", "k1", "gp", "sp", "fp", "ra"]
 CHANGED = QColor("#7a4b16")
-RUNNING_REFRESH = 0.25  # s between refreshes while the machine runs
+RUNNING_REFRESH = 1.0  # s between refreshes while the machine runs (all changes anyway)
 EVENT_LINES = 2000  # the monitor event log view keeps this many lines
 SCOPES = ("this VM", "this vCPU", "every VM")
 

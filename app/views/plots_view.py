@@ -11,6 +11,7 @@ vCPUs ran) and exits to the monitor per (wall-clock) second.
 
 from __future__ import annotations
 
+import time
 from collections import deque
 
 import numpy as np
@@ -21,6 +22,7 @@ from app import theme
 from disco_core.session import Snapshot
 
 HISTORY = 600  # points kept per curve
+VM_DRAW_INTERVAL = 0.5  # s between redraws of the per-VM curves while running
 
 
 def own_menu(view: pg.ViewBox, owner: QWidget) -> None:
@@ -80,6 +82,8 @@ class PlotsView(QWidget):
         self._vm_series: dict[str, list[deque[float]]] = {}
         self.vm_curves: dict[str, list[pg.PlotDataItem]] = {}
         self._last_local: list[float] = []
+        self._y_top: dict[str, float] = {}  # the fixed top of a plot's y range (-1: fixed)
+        self._drawn_at = 0.0
 
     def set_vms(self, names: tuple[str, ...]) -> None:
         """One curve per VM: MIPS, local-miss share, monitor share of cycles, exits/s."""
@@ -102,16 +106,19 @@ class PlotsView(QWidget):
             plot.setMenuEnabled(False)
             own_menu(plot.getViewBox(), self)
             plot.getAxis("left").setWidth(44)
-            if yrange is not None:
-                plot.setYRange(*yrange, padding=0)
-            else:
-                plot.enableAutoRange(axis="y")
+            # Fixed y ranges, widened by hand (see _fit_y): pyqtgraph's auto range
+            # relays out and repaints the axis at every new point, and painting is
+            # what competes with the simulation's worker for the GIL.
+            plot.disableAutoRange(axis="y")
+            plot.setYRange(*(yrange or (0, 1)), padding=0)
             plot.getAxis("bottom").enableAutoSIPrefix(False)
             if i == len(specs) - 1:
                 plot.setLabel("bottom", "simulated time (ms)")
             else:
                 plot.hideAxis("bottom")
+            plot.setClipToView(True)
             self.plots[key] = plot
+            self._y_top[key] = 0.0 if yrange is None else -1.0
             self.vm_curves[key] = [plot.plot(pen=pg.mkPen(theme.vm_color(v), width=2))
                                    for v in range(len(names))]
             self._vm_series[key] = [deque(maxlen=HISTORY) for _ in names]
@@ -172,17 +179,35 @@ class PlotsView(QWidget):
         self._series["stall"].append(delta("stall_cycles") / cycles if cycles > 0 else np.nan)
         self._fresh = True
 
+    def _fit_y(self, key: str, peak: float) -> None:
+        """Widen a fixed range when the data outgrows it, narrow it when far below."""
+        top = self._y_top.get(key, -1.0)
+        if top < 0 or not np.isfinite(peak):
+            return
+        if peak > top or peak < top / 4:
+            top = max(peak * 1.3, 1e-3)
+            self._y_top[key] = top
+            self.plots[key].setYRange(0, top, padding=0)
+
     def update_snapshot(self, snap: Snapshot) -> None:
         if self._prev is None or snap.seq > self._prev.seq:
             self.record(snap)
         if not self._fresh:
             return
+        now = time.monotonic()
+        if self.vm_names and snap.running and now - self._drawn_at < VM_DRAW_INTERVAL:
+            return  # sixteen curves: drawn twice a second is plenty
+        self._drawn_at = now
         self._fresh = False
         x = np.fromiter(self._x, float)
         for key, curves in self.vm_curves.items():
+            peak = 0.0
             for curve, series in zip(curves, self._vm_series[key], strict=True):
-                curve.setData(x[len(x) - len(series):], np.fromiter(series, float),
-                              connect="finite")
+                y = np.fromiter(series, float)
+                if y.size and np.isfinite(y).any():
+                    peak = max(peak, float(np.nanmax(y)))
+                curve.setData(x[len(x) - len(series):], y, connect="finite")
+            self._fit_y(key, peak)
         for key, curve in self.curves.items():
             curve.setData(x, np.fromiter(self._series[key], float), connect="finite")
 
