@@ -12,7 +12,6 @@ worker only through `send()` (a thread-safe queue) and these signals.
 from __future__ import annotations
 
 import gc
-import os
 import sys
 import threading
 import time
@@ -32,7 +31,6 @@ SLICE_SECONDS = 0.025
 SWITCH_INTERVAL = 0.0005
 MIN_BUDGET = 10_000
 MAX_BUDGET = 4_000_000
-WORKER_NICENESS = 5  # added to the worker thread's niceness
 IDLE_WAIT = 0.02  # s a paused worker blocks for a command before looking around again
 
 
@@ -47,13 +45,6 @@ class _Thread(QThread):
         self.setObjectName("disco-engine")
 
     def run(self) -> None:
-        # A little nicer than the UI thread (Linux: niceness is per thread): when the
-        # cores are busy, the scheduler lets the event loop run first.
-        if WORKER_NICENESS and hasattr(os, "setpriority"):
-            try:
-                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), WORKER_NICENESS)
-            except OSError:
-                pass
         self._engine.work()
 
 

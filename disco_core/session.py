@@ -766,6 +766,7 @@ MEMORY_SPACES = ("virtual", "physical", "machine")
 # Monitor exits one step may serve (TLB refills, a kick) before its guest instruction runs.
 MAX_TRANSPARENT = 8
 VM_INFO_EVERY = 0.25  # s between copies of the pmaps, L2TLB and event log while running
+DEBUG_EVERY = 0.5  # s between copies of the focused vCPU's details while running
 MONITOR_EVENTS = 500  # monitor events a snapshot carries
 MOVED_SECONDS = 2.0  # how long a migrated or replicated page stays marked
 _MOVES = ("migrate", "replicate", "collapse")
@@ -812,6 +813,10 @@ class MonitorSession(Session):
         self._vm_cycles = np.zeros(nvm, np.int64)
         self._cached: dict[str, object] = {}
         self._cached_at = -1.0
+        self._debug: DebugDetail | None = None
+        self._debug_at = -1.0
+        self._misses_at = -2.0  # the refresh the per-VM miss sums below belong to
+        self._vm_misses = (np.zeros(0, np.int64), np.zeros(0, np.int64))
         self._moved: deque[tuple[float, int]] = deque(maxlen=4096)
         self._event_seq = 0
 
@@ -951,7 +956,7 @@ class MonitorSession(Session):
             self.focus_cpu = c.cpu
             if c.memory_address is not None:
                 self.memory_address = c.memory_address & 0xFFFFFFFF
-            self._cached_at = -1.0  # the details of another vCPU
+            self._cached_at = self._debug_at = -1.0  # the details of another vCPU
         elif isinstance(c, TraceMonitor):
             self.monitor.events.trace(on=c.on)  # type: ignore[attr-defined]
         else:
@@ -1049,7 +1054,7 @@ class MonitorSession(Session):
             break
         self.stopped_cpu = ci
         self.focus_cpu = gid
-        self._cached_at = -1.0
+        self._cached_at = self._debug_at = -1.0
         pc = self._vcpu_regs(v)[0]
         extra = f" ({served} exit{'s' if served > 1 else ''} to the monitor)" if served else ""
         events.append(Event("step", f"{name} at {self.describe(pc)}{extra}", gid, pc))
@@ -1195,15 +1200,19 @@ class MonitorSession(Session):
         c = self._refresh()
         g = self.page_group
         rows: list[np.ndarray] = c["rows"]  # type: ignore[assignment]
-        nodes = self.machine.config.nodes
-        per_row_node = misses.shape[0] // nodes
-        local = np.zeros(len(vms), np.int64)
-        total = np.zeros(len(vms), np.int64)
-        for i, r in enumerate(rows):
-            rr = r[r >= 0] // g
-            sub = misses[rr]
-            total[i] = int(sub.sum(dtype=np.int64))
-            local[i] = int(sub[np.arange(len(rr)), rr // per_row_node].sum(dtype=np.int64))
+        if self._misses_at != self._cached_at:  # with the pmaps, a few times a second
+            nodes = self.machine.config.nodes
+            per_row_node = misses.shape[0] // nodes
+            local = np.zeros(len(vms), np.int64)
+            total = np.zeros(len(vms), np.int64)
+            for i, r in enumerate(rows):
+                rr = r[r >= 0] // g
+                sub = misses[rr]
+                total[i] = int(sub.sum(dtype=np.int64))
+                local[i] = int(sub[np.arange(len(rr)), rr // per_row_node].sum(dtype=np.int64))
+            self._vm_misses = (local, total)
+            self._misses_at = self._cached_at
+        local, total = self._vm_misses
         owner: np.ndarray = c["owner"]  # type: ignore[assignment]
         if g > 1:
             owner = owner[: misses.shape[0] * g : g]
@@ -1225,6 +1234,18 @@ class MonitorSession(Session):
             local_misses=local, misses=total)
 
     def _debug_detail(self, pcs: np.ndarray) -> DebugDetail:
+        """The focused vCPU's details; while running at most every DEBUG_EVERY (the
+        debugger refreshes about once a second then, and reading them costs)."""
+        now = time.monotonic()
+        d = self._debug
+        if (self.running and d is not None and d.cpu == self.focus_cpu
+                and 0 <= now - self._debug_at < DEBUG_EVERY):
+            return d
+        self._debug = self._vcpu_detail()
+        self._debug_at = now
+        return self._debug
+
+    def _vcpu_detail(self) -> DebugDetail:
         from disco_core.monitor.vcpu import RunState
 
         m = self.machine

@@ -318,7 +318,7 @@ class HeatmapView(QWidget):
             if moved.size:
                 ys, xs = self._pixel_of(moved)
                 img[ys, xs] = (np.array(theme.rgb(theme.MOVED)) * 255).astype(np.uint8)
-        self.image.setImage(img, autoLevels=False, levels=(0, 255))
+        self.image.setImage(img, autoLevels=False)  # uint8 RGB, no levels: the fast path
 
     def _pixel_of(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         per_node, cols, _h = self._block
@@ -348,7 +348,7 @@ class HeatmapView(QWidget):
         level = np.sqrt(heat / peak)[:, None]
         img[have] = self._colors[node] * (0.35 + 0.65 * level) + 0.25 * level
         self.image.setImage((np.clip(img, 0, 1) * 255).astype(np.uint8).reshape(h, VM_COLS, 3),
-                            autoLevels=False, levels=(0, 255))
+                            autoLevels=False)
 
     # ---- hover -------------------------------------------------------------
 

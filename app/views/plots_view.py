@@ -22,6 +22,7 @@ from app import theme
 from disco_core.session import Snapshot
 
 HISTORY = 600  # points kept per curve
+GAP_MS = 25.0  # simulated ms between two points that is a leap (every vCPU idle)
 VM_DRAW_INTERVAL = 0.5  # s between redraws of the per-VM curves while running
 
 
@@ -161,7 +162,15 @@ class PlotsView(QWidget):
         if prev is None:
             return
         if self.vm_names:
-            self._x.append(snap.sim_seconds * 1000)
+            x = snap.sim_seconds * 1000
+            if self._x and x - self._x[-1] > GAP_MS:
+                # Idle VMs let simulated time leap ahead: break the curves there
+                # instead of drawing a line across the leap.
+                self._x.append(self._x[-1])
+                for series in self._vm_series.values():
+                    for one in series:
+                        one.append(np.nan)
+            self._x.append(x)
             self._record_vms(snap, prev)
             self._fresh = True
             return

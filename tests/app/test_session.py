@@ -314,3 +314,35 @@ def test_vm_step_errors_run_to_and_the_monitor_event_log(vms: Session) -> None:
     assert "VA 0x" in text and "→ MA 0x" in text and "on node 2" in text
     s.submit(TraceMonitor(False))
     s.step_slice(0)
+
+
+def test_vm_debugging_is_deterministic() -> None:
+    """The same commands on the same slices give the same machine, bit for bit, even
+    with a breakpoint for one VM that another VM passes (resumed unseen) and a step."""
+    from disco_core.session import vms_session
+
+    def run() -> tuple[str, list[bytes]]:
+        s = vms_session(vms=2)
+        try:
+            for _ in range(8):
+                s.step_slice(500_000)
+            s.submit(AddBreakpoint("kexec", vm="vm1"))
+            s.submit(FeedConsole("vm0", b"echo zero\n"))
+            s.submit(FeedConsole("vm1", b"echo one\n"))
+            for _ in range(40):
+                s.step_slice(500_000)
+                if not s.running:
+                    break
+            assert not s.running
+            s.submit(Step(1))
+            s.submit(RemoveBreakpoint("kexec", vm="vm1"))
+            s.submit(Resume())
+            for _ in range(6):
+                s.step_slice(500_000)
+            return s.machine.digest(), [bytes(g.console.output) for g in s.guests]
+        finally:
+            s.close()
+
+    first, second = run(), run()
+    assert first == second
+    assert first[1][0].endswith(b"zero\n$ ")
