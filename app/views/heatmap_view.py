@@ -198,29 +198,32 @@ class HeatmapView(QWidget):
             self.update_snapshot(snap, redraw_only=True)
 
     def _vm_base(self, snap: Snapshot) -> None:
-        """Each page's idle colour: its owner's, dim; shared pages light; free ones dark."""
+        """Each page's idle colour: its owner's, dim; shared pages light; free ones dark.
+        Only pages whose owner changed are recoloured (allocation goes on all the time)."""
         vms = snap.vms
         assert vms is not None and self._colors is not None
         owner = vms.page_owner.astype(np.int64)
         key = tuple(box.isChecked() for box in self.overlays.values())
-        if (self._owner is not None and self._overlay_key == key
-                and np.array_equal(owner, self._owner)):
-            return
         rows = len(owner)
-        base = np.zeros((rows, 3), np.float32)
-        base[:] = 0.07
+        if (self._owner is not None and self._overlay_key == key and len(self._owner) == rows
+                and self._base is not self._node_base):
+            changed = np.flatnonzero(owner != self._owner)
+            if not changed.size:
+                return
+        else:
+            changed = np.arange(rows)
+            self._base = self._base.copy()  # type: ignore[union-attr]
         table = theme.vm_rgb_table(len(vms.names))
-        mine = owner >= 0
-        base[mine] = 0.08 + 0.30 * table[owner[mine]]
-        shared = owner == -2
-        base[shared] = 0.45 if self.overlays["shared"].isChecked() else 0.2
-        changed = np.flatnonzero((base != self._base).any(axis=1)) if self._base is not None \
-            and len(self._base) == rows else np.arange(rows)
-        self._base = base
+        own = owner[changed]
+        base = np.full((len(changed), 3), 0.07, np.float32)
+        mine = own >= 0
+        base[mine] = 0.08 + 0.30 * table[own[mine]]
+        base[own == -2] = 0.45 if self.overlays["shared"].isChecked() else 0.2
+        self._base[changed] = base  # type: ignore[index]
         self._owner = owner
         self._overlay_key = key
         self._vm_table = table
-        self._rgb[changed] = np.clip(base[changed] * 255, 0, 255)
+        self._rgb[changed] = np.clip(base * 255, 0, 255)
         self._glowing[changed] = True
 
     # ---- updates -------------------------------------------------------------
