@@ -77,11 +77,11 @@ class MainWindow(QMainWindow):
         self.renders = 0  # heat map redraws; `rendered` is the snapshot they drew
         self._stage = 0
         self._drawn: dict[str, Snapshot] = {}
-        # The heat map every third tick (~11/s), topology and consoles every sixth,
-        # plots and the debugger every ninth: a tick never does much, so the
-        # event loop stays responsive and the worker rarely waits for the GIL.
-        h, c = self._render_heatmap, self._render_consoles
-        self._stages = [h, c, self._render_topology, h, c, self._render_plots, h, c,
+        # The heat map and the consoles every third tick (~11/s), the plots every
+        # sixth, topology and the debugger every twelfth: a tick never does much, so
+        # the event loop stays responsive and the worker rarely waits for the GIL.
+        h, c, p = self._render_heatmap, self._render_consoles, self._render_plots
+        self._stages = [h, c, p, h, c, self._render_topology, h, c, p, h, c,
                         self._render_debugger]
 
         self.topology = TopologyView()

@@ -43,6 +43,8 @@ def _rows_differ(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     when a row's flags fill whole 32-bit words, they are read as integers instead.
     """
     neq = a != b
+    if neq.shape[1] == 8 and neq.flags.c_contiguous:  # eight nodes: a row is one word
+        return neq.view(np.uint64).reshape(neq.shape[0]) != 0
     if neq.shape[1] % 4 == 0 and neq.flags.c_contiguous:
         words = neq.view(np.uint32).reshape(neq.shape[0], -1)
         return words.any(axis=1) if words.shape[1] > 1 else words[:, 0] != 0

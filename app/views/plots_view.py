@@ -11,7 +11,6 @@ vCPUs ran) and exits to the monitor per (wall-clock) second.
 
 from __future__ import annotations
 
-import time
 from collections import deque
 
 import numpy as np
@@ -23,7 +22,7 @@ from disco_core.session import Snapshot
 
 HISTORY = 600  # points kept per curve
 GAP_MS = 25.0  # simulated ms between two points that is a leap (every vCPU idle)
-VM_DRAW_INTERVAL = 0.5  # s between redraws of the per-VM curves while running
+VM_HISTORY = 300  # points kept per VM curve (four plots of one curve per VM)
 
 
 def own_menu(view: pg.ViewBox, owner: QWidget) -> None:
@@ -84,12 +83,15 @@ class PlotsView(QWidget):
         self.vm_curves: dict[str, list[pg.PlotDataItem]] = {}
         self._last_local: list[float] = []
         self._y_top: dict[str, float] = {}  # the fixed top of a plot's y range (-1: fixed)
-        self._drawn_at = 0.0
+        self._next_plot = 0
 
     def set_vms(self, names: tuple[str, ...]) -> None:
         """One curve per VM: MIPS, local-miss share, monitor share of cycles, exits/s."""
         self.vm_names = names
+        # One PlotWidget (one QGraphicsView) per plot, updated one at a time: a
+        # change then repaints one plot, not four (painting is the costly part).
         self.graphics.clear()
+        self.graphics.hide()
         self.curves.clear()
         self.plots.clear()
         specs = [
@@ -100,7 +102,10 @@ class PlotsView(QWidget):
         ]
         self._series = {}
         for i, (key, title, yrange) in enumerate(specs):
-            plot = self.graphics.addPlot(row=i, col=0)
+            widget = pg.PlotWidget(background=theme.BACKGROUND)
+            widget.setObjectName(f"plot-{key}")
+            self.layout().addWidget(widget)  # type: ignore[union-attr]
+            plot = widget.getPlotItem()
             plot.setTitle(title, color=theme.TEXT.name(), size="9pt")
             plot.setMouseEnabled(x=False, y=False)
             plot.hideButtons()
@@ -117,14 +122,13 @@ class PlotsView(QWidget):
                 plot.setLabel("bottom", "simulated time (ms)")
             else:
                 plot.hideAxis("bottom")
-            plot.setClipToView(True)
+            plot.disableAutoRange(axis="x")
             self.plots[key] = plot
             self._y_top[key] = 0.0 if yrange is None else -1.0
-            self.vm_curves[key] = [plot.plot(pen=pg.mkPen(theme.vm_color(v), width=2))
+            # Thin pens: Qt's raster engine draws wide lines far more slowly.
+            self.vm_curves[key] = [plot.plot(pen=pg.mkPen(theme.vm_color(v), width=1))
                                    for v in range(len(names))]
-            self._vm_series[key] = [deque(maxlen=HISTORY) for _ in names]
-            if i:
-                plot.setXLink(self.plots["mips"])
+            self._vm_series[key] = [deque(maxlen=VM_HISTORY) for _ in names]
         # The key goes in the first title: a legend box would cover the curves.
         key = " ".join(f"<span style='color:{theme.vm_color(v).name()}'>■ {n}</span>"
                        for v, n in enumerate(names))
@@ -203,22 +207,32 @@ class PlotsView(QWidget):
             self.record(snap)
         if not self._fresh:
             return
-        now = time.monotonic()
-        if self.vm_names and snap.running and now - self._drawn_at < VM_DRAW_INTERVAL:
-            return  # sixteen curves: drawn twice a second is plenty
-        self._drawn_at = now
+        if self.vm_names:
+            self._draw_vm_plot()
+            return
         self._fresh = False
         x = np.fromiter(self._x, float)
-        for key, curves in self.vm_curves.items():
-            peak = 0.0
-            for curve, series in zip(curves, self._vm_series[key], strict=True):
-                y = np.fromiter(series, float)
-                if y.size and np.isfinite(y).any():
-                    peak = max(peak, float(np.nanmax(y)))
-                curve.setData(x[len(x) - len(series):], y, connect="finite")
-            self._fit_y(key, peak)
         for key, curve in self.curves.items():
             curve.setData(x, np.fromiter(self._series[key], float), connect="finite")
+
+    def _draw_vm_plot(self) -> None:
+        """Redraw the next of the four VM plots (each comes round every fourth call)."""
+        keys = list(self.vm_curves)
+        key = keys[self._next_plot % len(keys)]
+        self._next_plot += 1
+        if self._next_plot % len(keys) == 0:
+            self._fresh = False
+        x = np.fromiter(self._x, float)[-VM_HISTORY:]
+        if not x.size:
+            return
+        peak = 0.0
+        for curve, series in zip(self.vm_curves[key], self._vm_series[key], strict=True):
+            y = np.fromiter(series, float)
+            if y.size and np.isfinite(y).any():
+                peak = max(peak, float(np.nanmax(y)))
+            curve.setData(x[len(x) - len(y):], y, connect="finite")
+        self.plots[key].setXRange(float(x[0]), float(max(x[-1], x[0] + 1e-3)), padding=0)
+        self._fit_y(key, peak)
 
     def points(self, key: str) -> int:
         if key in self._vm_series:
