@@ -21,7 +21,6 @@ from app import theme
 from disco_core.session import Snapshot
 
 HISTORY = 600  # points kept per curve
-GAP_MS = 25.0  # simulated ms between two points that is a leap (every vCPU idle)
 VM_HISTORY = 300  # points kept per VM curve (four plots of one curve per VM)
 
 
@@ -166,15 +165,7 @@ class PlotsView(QWidget):
         if prev is None:
             return
         if self.vm_names:
-            x = snap.sim_seconds * 1000
-            if self._x and x - self._x[-1] > GAP_MS:
-                # Idle VMs let simulated time leap ahead: break the curves there
-                # instead of drawing a line across the leap.
-                self._x.append(self._x[-1])
-                for series in self._vm_series.values():
-                    for one in series:
-                        one.append(np.nan)
-            self._x.append(x)
+            self._x.append(snap.sim_seconds * 1000)
             self._record_vms(snap, prev)
             self._fresh = True
             return
