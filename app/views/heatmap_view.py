@@ -27,6 +27,7 @@ from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QVBoxLa
 
 from app import theme
 from app.views.plots_view import own_menu
+from app.views.rgb_image import RgbImageItem
 from disco_core.session import Snapshot
 
 DECAY = 0.8  # fraction of the recent misses kept at each redraw
@@ -90,7 +91,7 @@ class HeatmapView(QWidget):
         self.view = self.graphics.addViewBox(lockAspect=True, invertY=True, enableMouse=False)
         self.view.setMenuEnabled(False)
         own_menu(self.view, self)
-        self.image = pg.ImageItem(axisOrder="row-major")
+        self.image = RgbImageItem()
         self.view.addItem(self.image)
         layout.addWidget(self.graphics, 1)
         self.info = QLabel("hover over a page")
@@ -323,7 +324,7 @@ class HeatmapView(QWidget):
             if moved.size:
                 ys, xs = self._pixel_of(moved)
                 img[ys, xs] = (np.array(theme.rgb(theme.MOVED)) * 255).astype(np.uint8)
-        self.image.setImage(img, autoLevels=False)  # uint8 RGB, no levels: the fast path
+        self.image.setImage(img)
 
     def _pixel_of(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         per_node, cols, _h = self._block
