@@ -21,7 +21,9 @@ from PySide6.QtCore import QObject, QThread, Signal
 
 from disco_core.session import Command, Event, Session, Snapshot
 
-SNAPSHOT_INTERVAL = 1 / 24  # s: at most 24 snapshots a second (the heat map draws ~11)
+# s: at most 16 snapshots a second. The heat map draws one every 90 ms (~11/s), so
+# each of its redraws has a fresh one; more would cost the worker for nothing.
+SNAPSHOT_INTERVAL = 1 / 16
 # Wall time one slice aims at. After each slice the worker needs the GIL back
 # for a moment, and may wait for the UI thread to give it up: longer slices
 # make that rarer; shorter ones answer a pause sooner.

@@ -124,7 +124,8 @@ class MainWindow(QMainWindow):
         self.debugger.set_targets(tuple(session.targets))  # names, not the machine
         if session.monitor is not None:
             self.debugger.set_vms(tuple(g.name for g in session.guests),
-                                  node_of_mpn(session.machine.config))
+                                  node_of_mpn(session.machine.config),
+                                  tuple(session.target_vms))  # type: ignore[attr-defined]
         self.debugger.commanded.connect(self.engine.send)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.debugger)
 

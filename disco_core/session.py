@@ -803,6 +803,7 @@ class MonitorSession(Session):
         self.vcpus = sorted((v for vm in mon.vms for v in vm.vcpus),  # type: ignore[attr-defined]
                             key=lambda v: v.gid)
         self.targets = [f"{v.vm.name} vCPU {v.index}" for v in self.vcpus]
+        self.target_vms = [v.vm.name for v in self.vcpus]  # the VM of each target
         self.memory_space = "virtual"
         self._bps: dict[tuple[int, int | None, str | None], str] = {}
         self._wps: dict[tuple[int, int, str, int | None, str | None], str] = {}

@@ -245,6 +245,7 @@ class DebuggerDock(QDockWidget):
         self._log_widget = log
         self._event_seq = -1
         self.vm_names: tuple[str, ...] = ()
+        self.target_vms: tuple[str, ...] = ()
         self.node_of = lambda mpn: -1
         bps = QWidget()
         bl = QVBoxLayout(bps)
@@ -297,9 +298,12 @@ class DebuggerDock(QDockWidget):
         view.verticalHeader().hide()
         return view
 
-    def set_vms(self, vm_names: tuple[str, ...], node_of) -> None:  # type: ignore[no-untyped-def]
-        """Debug vCPUs of these VMs: the monitor's tables and choices appear."""
+    def set_vms(self, vm_names: tuple[str, ...], node_of,  # type: ignore[no-untyped-def]
+                target_vms: tuple[str, ...] = ()) -> None:
+        """Debug vCPUs of these VMs (`target_vms`: the VM of each vCPU the CPU box
+        lists): the monitor's tables and choices appear."""
         self.vm_names = vm_names
+        self.target_vms = target_vms
         self.node_of = node_of
         self.pmap_model.node_of = node_of
         self.cpu_label.setText("vCPU")
@@ -359,10 +363,7 @@ class DebuggerDock(QDockWidget):
         if scope == "this vCPU":
             return self.cpu, None
         if scope == "this VM":
-            snap = self.snapshot
-            if snap is not None and snap.vms is not None and self.cpu < len(snap.vms.vcpu_vm):
-                return None, snap.vms.names[snap.vms.vcpu_vm[self.cpu]]
-            return self.cpu, None
+            return None, self.target_vms[self.cpu]
         return None, None
 
     def _add_breakpoint(self) -> None:
