@@ -77,6 +77,7 @@ class MainWindow(QMainWindow):
         self.renders = 0  # heat map redraws; `rendered` is the snapshot they drew
         self._stage = 0
         self._drawn: dict[str, Snapshot] = {}
+        self._at_prompt: set[str] = set()  # VMs whose console has shown a prompt
         # The heat map and the consoles every third tick (~11/s), the plots every
         # sixth, topology and the debugger every twelfth: a tick never does much, so
         # the event loop stays responsive and the worker rarely waits for the GIL.
@@ -242,7 +243,16 @@ class MainWindow(QMainWindow):
         state = "halted" if snap.halted else ("running" if snap.running else "paused")
         color = {"running": theme.STATE_RUNNING, "paused": theme.STATE_PAUSED,
                  "halted": theme.STATE_STOPPED}[state]
-        self.state_label.setText(f"<b style='color:{color.name()}'>\u25cf {state}</b>")
+        booting = ""
+        if snap.vms is not None and len(self._at_prompt) < len(snap.consoles):
+            # Boot progress: a VM is up once its console has shown a shell prompt.
+            self._at_prompt.update(c.guest for c in snap.consoles
+                                   if c.tail.rstrip().endswith((b"$", b"#")))
+            if len(self._at_prompt) < len(snap.consoles):
+                booting = (f" \u00b7 booting: {len(self._at_prompt)} of "
+                           f"{len(snap.consoles)} VMs at their prompt")
+        self.state_label.setText(f"<b style='color:{color.name()}'>\u25cf {state}</b>"
+                                 + booting)
         self.time_label.setText(f"simulated {snap.sim_seconds * 1000:,.1f} ms  \u00b7  "
                                 f"{snap.instructions:,} instructions")
         self.speed_label.setText(f"{snap.guest_mips:.1f} MIPS")

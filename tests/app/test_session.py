@@ -346,3 +346,20 @@ def test_vm_debugging_is_deterministic() -> None:
     first, second = run(), run()
     assert first == second
     assert first[1][0].endswith(b"zero\n$ ")
+
+
+def test_vm_watchpoint_stops_only_its_vm(vms: Session) -> None:
+    """The kernel's `ticks` counter sits at the same address in every VM; a
+    watchpoint for vm2 stops vm2's vCPU after its write, the others' writes pass."""
+    s = vms
+    s.submit(AddWatchpoint("ticks", 4, "w", vm="vm2"))
+    assert [e.kind for e in s.step_slice(0)] == ["watchpoint-set"]
+    events = run_vms(s, lambda: False, slices=400)
+    hits = [e for e in events if e.kind == "watchpoint"]
+    assert not s.running and len(hits) == 1 and hits[0].cpu == 2
+    assert "vm2 vCPU 0 wrote" in hits[0].message and "<ticks>" in hits[0].message
+    assert s.snapshot().watchpoints[0].vm == "vm2"
+    s.submit(RemoveWatchpoint("ticks", 4, "w", vm="vm2"))
+    s.submit(Resume())
+    s.step_slice(500_000)
+    assert s.running and s.snapshot().watchpoints == ()

@@ -32,14 +32,20 @@ def type_into(qtbot, window: MainWindow, vm: str, text: str) -> None:  # type: i
     qtbot.keyClick(console, Qt.Key.Key_Return)
 
 
-def test_default_session_boots_every_vm_to_its_prompt(booted, qtbot) -> None:
-    window = booted
+def test_default_session_boots_every_vm_to_its_prompt(make_workbench, qtbot) -> None:
+    window = make_workbench(default_session())
+    # the status bar counts the VMs at their prompt while they boot
+    qtbot.waitUntil(lambda: "booting: 0 of 4 VMs" in window.state_label.text()
+                    or prompts(window), timeout=WAIT)
+    qtbot.waitUntil(lambda: prompts(window), timeout=WAIT)
     assert [window.console_tabs.tabText(i) for i in range(4)] == ["vm0", "vm1", "vm2", "vm3"]
     assert all("init: starting sh" in v.toPlainText() for v in window.consoles.values())
     snap = window.latest
     assert snap is not None and snap.nodes == 8 and snap.vms is not None
     assert window.debugger.cpu_box.count() == 4
     assert window.debugger.cpu_box.itemText(1) == "vm1 vCPU 0"
+    window.render()
+    assert "booting" not in window.state_label.text()
 
 
 def test_a_command_typed_into_a_console_runs_in_that_vm_only(booted, qtbot) -> None:
