@@ -11,6 +11,7 @@ vCPUs ran) and exits to the monitor per (wall-clock) second.
 
 from __future__ import annotations
 
+import math
 from collections import deque
 
 import numpy as np
@@ -30,6 +31,14 @@ def own_menu(view: pg.ViewBox, owner: QWidget) -> None:
     menu = getattr(view, "menu", None)
     if menu is not None:
         menu.setParent(owner, menu.windowFlags())
+
+
+def _ticks(plot: pg.PlotItem, top: float) -> None:
+    """Label 0, a round number below `top` and its half on the left axis."""
+    step = 10 ** math.floor(math.log10(top))
+    nice = math.floor(top / step) * step
+    values = (0.0, nice / 2, nice)
+    plot.getAxis("left").setTicks([[(v, f"{v:g}") for v in values], []])
 
 
 class PlotsView(QWidget):
@@ -97,7 +106,7 @@ class PlotsView(QWidget):
             ("mips", "guest MIPS per VM (wall clock)", None),
             ("local", "local share of misses on each VM's pages", (0, 1.02)),
             ("monitor", "monitor's share of each VM's cycles", (0, 1.02)),
-            ("exits", "exits to the monitor per second", None),
+            ("exits", "exits to the monitor per second (thousands)", None),
         ]
         self._series = {}
         for i, (key, title, yrange) in enumerate(specs):
@@ -106,6 +115,8 @@ class PlotsView(QWidget):
             self.layout().addWidget(widget)  # type: ignore[union-attr]
             plot = widget.getPlotItem()
             plot.setTitle(title, color=theme.TEXT.name(), size="9pt")
+            # Three labels at most: a short plot has no room for more (see _fit_y).
+            _ticks(plot, 1.0)
             plot.setMouseEnabled(x=False, y=False)
             plot.hideButtons()
             plot.setMenuEnabled(False)
@@ -143,7 +154,7 @@ class PlotsView(QWidget):
         ins = (a.instructions - b.instructions) / dt / 1e6
         cyc = (a.cycles - b.cycles).astype(float)
         mon = (a.monitor_cycles - b.monitor_cycles).astype(float)
-        exits = (a.exits - b.exits) / dt
+        exits = (a.exits - b.exits) / dt / 1000
         miss = (a.misses - b.misses).astype(float)
         local = (a.local_misses - b.local_misses).astype(float)
         for v in range(len(self.vm_names)):
@@ -192,6 +203,7 @@ class PlotsView(QWidget):
             top = max(peak * 1.3, 1e-3)
             self._y_top[key] = top
             self.plots[key].setYRange(0, top, padding=0)
+            _ticks(self.plots[key], top)
 
     def update_snapshot(self, snap: Snapshot) -> None:
         if self._prev is None or snap.seq > self._prev.seq:
