@@ -1,5 +1,8 @@
 """`disco-workbench` (or `python -m app`): open the default session in the main window.
 
+The default session is four virtual machines booting the guest kernel under the
+monitor on flash8; `--session baremetal` or `--session kernel` open the others.
+
 `--screenshot FILE.png --run-for SECONDS` runs the session for that long,
 saves a picture of the main window and quits (works with
 QT_QPA_PLATFORM=offscreen).
@@ -11,15 +14,21 @@ import argparse
 import gc
 import sys
 
-from disco_core.session import SESSION_KINDS
+from disco_core.session import DEFAULT_SESSION, SESSION_KINDS
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="disco-workbench", description=__doc__.splitlines()[0])
-    parser.add_argument("--session", choices=sorted(SESSION_KINDS), default="baremetal",
-                        help="baremetal: a program on the test machine (default: numademo "
-                        "on flash8); kernel: the native guest kernel booted to its shell; "
-                        "vms: four virtual machines running the guest under the monitor")
+    parser.add_argument("--session", choices=sorted(SESSION_KINDS), default=DEFAULT_SESSION,
+                        help="vms (the default): virtual machines running the guest kernel "
+                        "under the monitor; baremetal: a program on the machine (numademo "
+                        "unless --program says otherwise); kernel: the native guest kernel "
+                        "booted to its shell")
+    parser.add_argument("--run", metavar="COMMAND", default=None,
+                        help="type COMMAND into every guest's console at the start (a "
+                        "workload: e.g. 'database 64')")
+    parser.add_argument("--vms", type=int, default=4,
+                        help="virtual machines in the vms session (default: 4)")
     parser.add_argument("--program", default="numademo",
                         help="bare-metal program under resources/ (default: numademo)")
     parser.add_argument("--preset", default="flash8", help="machine preset (default: flash8)")
@@ -33,17 +42,68 @@ def main(argv: list[str] | None = None) -> int:
     from PySide6.QtWidgets import QApplication
 
     from app import theme
+    from app.loader import build_session
     from app.main_window import MainWindow
 
     QCoreApplication.setOrganizationName("disco-workbench")
     QCoreApplication.setApplicationName("Disco Workbench")
     app = QApplication.instance() or QApplication(sys.argv[:1])
     theme.apply(app)  # type: ignore[arg-type]
-    session = SESSION_KINDS[args.session](program=args.program, preset_name=args.preset)
-    # A screenshot shows the default layout, whatever the user last arranged.
-    holder = {"window": MainWindow(session, persist=not args.screenshot)}
-    window = holder["window"]
-    window.show()
+    kind = SESSION_KINDS[args.session]
+    extra = {"vms": args.vms} if args.session == "vms" else {}
+    try:
+        session = build_session(lambda progress: kind(program=args.program,
+                                                      preset_name=args.preset,
+                                                      progress=progress, **extra))
+    except Exception as e:  # a bad preset or layout: say so, no traceback
+        print(f"disco-workbench: {e}", file=sys.stderr)
+        return 2
+    holder: dict[str, MainWindow] = {}
+
+    def open_window(session: object) -> None:
+        # A screenshot shows the default layout, whatever the user last arranged.
+        window = MainWindow(session, persist=not args.screenshot)  # type: ignore[arg-type]
+        window.new_machine.connect(new_machine)
+        holder["window"] = window
+        window.show()
+
+    def new_machine(choice: object) -> None:
+        """File > New machine: build the chosen VMs, then swap windows."""
+        from disco_core.session import vms_session
+
+        old = holder["window"]
+        try:
+            session = build_session(lambda progress: vms_session(
+                preset_name=choice.preset, vms=choice.vms, vcpus=choice.vcpus,  # type: ignore
+                memory_mib=choice.memory_mib, progress=progress),  # type: ignore[attr-defined]
+                old, choice.title)  # type: ignore[attr-defined]
+        except Exception as e:
+            old.statusBar().showMessage(f"could not build the machine: {e}", 15000)
+            return
+        app.setQuitOnLastWindowClosed(False)  # not while the old window goes
+        open_window(session)
+        old.close()
+        old.deleteLater()
+        app.setQuitOnLastWindowClosed(True)
+
+    open_window(session)
+    if args.run:
+        from disco_core.session import FeedConsole
+
+        typed: set[str] = set()
+
+        def type_command() -> None:
+            """Type --run into each guest's console once it shows its first prompt."""
+            snap = holder["window"].latest
+            for c in snap.consoles if snap is not None else ():
+                if c.guest not in typed and c.tail.rstrip().endswith((b"$", b"#")):
+                    typed.add(c.guest)
+                    holder["window"].engine.send(FeedConsole(c.guest,
+                                                             args.run.encode() + b"\n"))
+            if len(typed) < len(session.guests):
+                QTimer.singleShot(50, type_command)
+
+        type_command()
     result = {"code": 0}
 
     def finish() -> None:
@@ -61,8 +121,9 @@ def main(argv: list[str] | None = None) -> int:
     app.exec()
     # Tear the window down while the application still exists: left to the
     # interpreter's final garbage collection, PySide6 can crash on the way out.
+    window = holder.pop("window")
     window.deleteLater()
-    del window, holder["window"]
+    del window
     QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
     gc.collect()
     return result["code"]

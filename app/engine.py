@@ -11,6 +11,7 @@ worker only through `send()` (a thread-safe queue) and these signals.
 
 from __future__ import annotations
 
+import gc
 import sys
 import threading
 import time
@@ -20,7 +21,9 @@ from PySide6.QtCore import QObject, QThread, Signal
 
 from disco_core.session import Command, Event, Session, Snapshot
 
-SNAPSHOT_INTERVAL = 1 / 24  # s: at most 24 snapshots a second (the heat map draws ~11)
+# s: at most 16 snapshots a second. The heat map draws one every 90 ms (~11/s), so
+# each of its redraws has a fresh one; more would cost the worker for nothing.
+SNAPSHOT_INTERVAL = 1 / 16
 # Wall time one slice aims at. After each slice the worker needs the GIL back
 # for a moment, and may wait for the UI thread to give it up: longer slices
 # make that rarer; shorter ones answer a pause sooner.
@@ -77,6 +80,11 @@ class Engine(QObject):
         self._stop.clear()
         if sys.getswitchinterval() > SWITCH_INTERVAL:
             sys.setswitchinterval(SWITCH_INTERVAL)
+        # What exists now (the session: the monitor's tables, the kernel's symbols and
+        # DWARF lines) lives as long as the window. Frozen, the cyclic GC stops walking
+        # it: a full collection took 60-200 ms with VMs, holding the GIL all along.
+        gc.collect()
+        gc.freeze()
         self._thread = _Thread(self)
         LIVE_THREADS.add(self._thread)
         self._thread.start()

@@ -7,7 +7,9 @@ up work in the event loop.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSettings, Qt, QTimer
+from collections.abc import Callable
+
+from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -33,6 +35,20 @@ from disco_core.session import Event, FeedConsole, Pause, Resume, Session, SetTi
 RENDER_INTERVAL_MS = 30  # one rendering stage per tick (see _stages)
 
 
+def node_of_mpn(config: object) -> Callable[[int], int]:
+    """Machine page -> its home node, from the machine's shape (docs/machine-api.md:
+    RAM continues at 0x20000000 above the device window; nodes own equal slices)."""
+    from disco_core.monitor.memmap import DEVICE_WINDOW, HIGH_RAM
+
+    per_node = config.ram_bytes // 4096 // config.nodes  # type: ignore[attr-defined]
+
+    def node_of(mpn: int) -> int:
+        ram = mpn if mpn < DEVICE_WINDOW else DEVICE_WINDOW + mpn - HIGH_RAM
+        return ram // per_node
+
+    return node_of
+
+
 def _panel(title: str, widget: QWidget) -> QGroupBox:
     box = QGroupBox(title)
     layout = QVBoxLayout(box)
@@ -42,6 +58,10 @@ def _panel(title: str, widget: QWidget) -> QGroupBox:
 
 
 class MainWindow(QMainWindow):
+    # File > New machine: the chosen layout (app.views.new_machine.MachineChoice);
+    # whoever made the window builds the session and opens a window on it.
+    new_machine = Signal(object)
+
     def __init__(self, session: Session, settings: QSettings | None = None,
                  start: bool = True, owns_session: bool = True, persist: bool = True) -> None:
         super().__init__()
@@ -57,15 +77,19 @@ class MainWindow(QMainWindow):
         self.renders = 0  # heat map redraws; `rendered` is the snapshot they drew
         self._stage = 0
         self._drawn: dict[str, Snapshot] = {}
-        # The heat map every third tick (~11/s), topology and consoles every sixth,
-        # plots and the debugger every ninth: a tick never does much, so the
-        # event loop stays responsive and the worker rarely waits for the GIL.
-        h, m = self._render_heatmap, self._render_machine
-        self._stages = [h, m, self._render_plots, h, m, self._render_debugger, h, m, m]
+        self._at_prompt: set[str] = set()  # VMs whose console has shown a prompt
+        # The heat map and the consoles every third tick (~11/s), the plots every
+        # sixth, topology and the debugger every twelfth: a tick never does much, so
+        # the event loop stays responsive and the worker rarely waits for the GIL.
+        h, c, p = self._render_heatmap, self._render_consoles, self._render_plots
+        self._stages = [h, c, p, h, c, self._render_topology, h, c, p, h, c,
+                        self._render_debugger]
 
         self.topology = TopologyView()
         self.heatmap = HeatmapView()
         self.plots = PlotsView()
+        if session.monitor is not None:
+            self.plots.set_vms(tuple(g.name for g in session.guests))
         self.consoles: dict[str, ConsoleView] = {}
         self.console_tabs = QTabWidget()
         self.console_tabs.setObjectName("consoles")
@@ -78,8 +102,10 @@ class MainWindow(QMainWindow):
         top = QSplitter(Qt.Orientation.Horizontal)
         top.setObjectName("top-split")
         top.addWidget(_panel("Machine topology", self.topology))
-        top.addWidget(_panel("Page placement: misses per page, coloured by the node that "
-                             "missed", self.heatmap))
+        top.addWidget(_panel(
+            "Page placement: machine pages per node, coloured by the VM that owns them, lit "
+            "by recent misses" if session.monitor is not None else
+            "Page placement: misses per page, coloured by the node that missed", self.heatmap))
         bottom = QSplitter(Qt.Orientation.Horizontal)
         bottom.setObjectName("bottom-split")
         bottom.addWidget(_panel("Consoles", self.console_tabs))
@@ -96,7 +122,11 @@ class MainWindow(QMainWindow):
 
         self.debugger = DebuggerDock(self)
         self.debugger.images = session.images()
-        self.debugger.set_cpus(session.machine.config.cpus)  # the shape, not the machine
+        self.debugger.set_targets(tuple(session.targets))  # names, not the machine
+        if session.monitor is not None:
+            self.debugger.set_vms(tuple(g.name for g in session.guests),
+                                  node_of_mpn(session.machine.config),
+                                  tuple(session.target_vms))  # type: ignore[attr-defined]
         self.debugger.commanded.connect(self.engine.send)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.debugger)
 
@@ -150,10 +180,15 @@ class MainWindow(QMainWindow):
         run_menu = self.menuBar().addMenu("&Run")
         for act in (d.act_continue, d.act_pause, d.act_step, d.act_over, d.act_out):
             run_menu.addAction(act)
+        file_menu = self.menuBar().addMenu("&File")
+        self.act_new_machine = QAction("New machine…", self)
+        self.act_new_machine.setShortcut(QKeySequence.StandardKey.New)
+        self.act_new_machine.triggered.connect(self.choose_machine)
+        file_menu.addAction(self.act_new_machine)
         quit_action = QAction("Quit", self)
         quit_action.setShortcut(QKeySequence.StandardKey.Quit)
         quit_action.triggered.connect(self.close)
-        self.menuBar().addMenu("&File").addAction(quit_action)
+        file_menu.addAction(quit_action)
 
     # ---- snapshots -------------------------------------------------------------
 
@@ -188,10 +223,19 @@ class MainWindow(QMainWindow):
             self.renders += 1
 
     def _render_machine(self, snap: Snapshot) -> None:
+        self._render_topology(snap)
+        self._render_consoles(snap)
+
+    def _render_topology(self, snap: Snapshot) -> None:
+        if snap is not self._drawn.get("topology"):
+            self._drawn["topology"] = snap
+            self.topology.update_snapshot(snap)
+
+    def _render_consoles(self, snap: Snapshot) -> None:
+        """Consoles and the status bar."""
         if snap is self._drawn.get("machine"):
             return
         self._drawn["machine"] = snap
-        self.topology.update_snapshot(snap)
         for c in snap.consoles:
             view = self.consoles.get(c.guest)
             if view is not None:
@@ -199,7 +243,16 @@ class MainWindow(QMainWindow):
         state = "halted" if snap.halted else ("running" if snap.running else "paused")
         color = {"running": theme.STATE_RUNNING, "paused": theme.STATE_PAUSED,
                  "halted": theme.STATE_STOPPED}[state]
-        self.state_label.setText(f"<b style='color:{color.name()}'>\u25cf {state}</b>")
+        booting = ""
+        if snap.vms is not None and len(self._at_prompt) < len(snap.consoles):
+            # Boot progress: a VM is up once its console has shown a shell prompt.
+            self._at_prompt.update(c.guest for c in snap.consoles
+                                   if c.tail.rstrip().endswith((b"$", b"#")))
+            if len(self._at_prompt) < len(snap.consoles):
+                booting = (f" \u00b7 booting: {len(self._at_prompt)} of "
+                           f"{len(snap.consoles)} VMs at their prompt")
+        self.state_label.setText(f"<b style='color:{color.name()}'>\u25cf {state}</b>"
+                                 + booting)
         self.time_label.setText(f"simulated {snap.sim_seconds * 1000:,.1f} ms  \u00b7  "
                                 f"{snap.instructions:,} instructions")
         self.speed_label.setText(f"{snap.guest_mips:.1f} MIPS")
@@ -228,6 +281,15 @@ class MainWindow(QMainWindow):
 
     def _typed(self, guest: str, data: bytes) -> None:
         self.engine.send(FeedConsole(guest, data))
+
+    def choose_machine(self) -> None:
+        """File > New machine: ask for a layout; `new_machine` carries the choice."""
+        from app.views.new_machine import NewMachineDialog
+
+        dialog = NewMachineDialog(self)
+        if dialog.exec() and dialog.choice is not None:
+            self.new_machine.emit(dialog.choice)
+        dialog.deleteLater()
 
     def pause(self) -> None:
         self.engine.send(Pause())

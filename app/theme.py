@@ -20,6 +20,14 @@ NODE_COLORS = [
     "#7986cb", "#e57373", "#81c784", "#ffb74d", "#64b5f6", "#dce775", "#a1887f", "#f48fb1",
 ]
 
+# One colour per virtual machine (the heat map's owners, the topology's vCPUs and
+# memory bars, the per-VM plots): saturated, and apart from each other.
+VM_COLORS = ["#ef5350", "#42a5f5", "#9ccc65", "#ffca28", "#ab47bc", "#26c6da", "#ff7043",
+             "#d4e157", "#ec407a", "#5c6bc0", "#26a69a", "#ffa726"]
+SHARED = QColor("#eceff1")  # a machine page several VMs share
+MOVED = QColor("#fff176")  # a page that just migrated or got a replica
+REMOTE = QColor("#ff1744")  # misses from a node other than the page's home
+
 STATE_RUNNING = QColor("#66bb6a")
 STATE_WAITING = QColor("#ffca28")
 STATE_PARKED = QColor("#546e7a")
@@ -38,6 +46,23 @@ def node_rgb_table(nodes: int) -> np.ndarray:
         c = node_color(n)
         out[n] = (c.redF(), c.greenF(), c.blueF())
     return out
+
+
+def vm_color(vm: int) -> QColor:
+    return QColor(VM_COLORS[vm % len(VM_COLORS)])
+
+
+def vm_rgb_table(vms: int) -> np.ndarray:
+    """(vms, 3) float32 in 0..1."""
+    out = np.zeros((max(vms, 1), 3), np.float32)
+    for i in range(vms):
+        c = vm_color(i)
+        out[i] = (c.redF(), c.greenF(), c.blueF())
+    return out
+
+
+def rgb(color: QColor) -> np.ndarray:
+    return np.array([color.redF(), color.greenF(), color.blueF()], np.float32)
 
 
 def cpu_state_color(state: int, machine_running: bool, stopped_here: bool) -> QColor:

@@ -7,6 +7,13 @@ rather than flickers); the hue is the colour of the node whose CPUs took most
 of them, so a page lit in its own block's colour is used locally and one in
 another colour is used remotely. The ImageItem is created once and fed with
 setImage.
+
+With virtual machines (a snapshot with `vms`) the hue is the VM that owns the
+machine page (the monitor's memmap through the pmaps) instead, and overlays
+mark remote misses (the hue turns red with the share of misses from other
+nodes than the page's home), pages that recently migrated or got a replica,
+and pages several VMs share. A per-VM view draws one VM's guest-physical
+pages, each in the colour of the node its machine page is on, lit by its misses.
 """
 
 from __future__ import annotations
@@ -16,14 +23,18 @@ import math
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QSize
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from app import theme
 from app.views.plots_view import own_menu
+from app.views.rgb_image import RgbImageItem
 from disco_core.session import Snapshot
 
 DECAY = 0.8  # fraction of the recent misses kept at each redraw
 GAP = 3  # pixels between node blocks
+BY_NODE = "machine: hue = node that missed"
+BY_VM = "machine: hue = owning VM"
+VM_COLS = 64  # guest pages per row in the per-VM view
 
 
 def _rows_differ(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -33,6 +44,8 @@ def _rows_differ(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     when a row's flags fill whole 32-bit words, they are read as integers instead.
     """
     neq = a != b
+    if neq.shape[1] == 8 and neq.flags.c_contiguous:  # eight nodes: a row is one word
+        return neq.view(np.uint64).reshape(neq.shape[0]) != 0
     if neq.shape[1] % 4 == 0 and neq.flags.c_contiguous:
         words = neq.view(np.uint32).reshape(neq.shape[0], -1)
         return words.any(axis=1) if words.shape[1] > 1 else words[:, 0] != 0
@@ -45,12 +58,40 @@ class HeatmapView(QWidget):
         self.setObjectName("heatmap")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
+        bar = QHBoxLayout()
+        self.mode = QComboBox()
+        self.mode.setObjectName("heatmap-mode")
+        self.mode.addItem(BY_NODE)
+        self.mode.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.mode.setMinimumContentsLength(14)
+        self.mode.currentIndexChanged.connect(self._mode_changed)
+        bar.addWidget(self.mode, 1)
+        self.overlays: dict[str, QCheckBox] = {}
+        for key, text, tip in (
+                ("remote", "remote misses", "red: the share of a page's misses from nodes "
+                 "other than its home"),
+                ("moved", "migrations/replicas", "yellow: pages that migrated or got a "
+                 "replica in the last seconds"),
+                ("shared", "shared", "white: machine pages several VMs share (copy-on-write)")):
+            box = QCheckBox(text)
+            box.setObjectName(f"overlay-{key}")
+            box.setToolTip(tip)
+            box.setChecked(True)
+            box.toggled.connect(self._overlay_changed)
+            bar.addWidget(box)
+            self.overlays[key] = box
+        self._bar = QWidget()
+        self._bar.setLayout(bar)
+        bar.setContentsMargins(4, 0, 4, 0)
+        self._bar.hide()
+        layout.addWidget(self._bar)
         self.graphics = pg.GraphicsLayoutWidget()
         self.graphics.setBackground(theme.BACKGROUND)
         self.view = self.graphics.addViewBox(lockAspect=True, invertY=True, enableMouse=False)
         self.view.setMenuEnabled(False)
         own_menu(self.view, self)
-        self.image = pg.ImageItem(axisOrder="row-major")
+        self.image = RgbImageItem()
         self.view.addItem(self.image)
         layout.addWidget(self.graphics, 1)
         self.info = QLabel("hover over a page")
@@ -67,6 +108,11 @@ class HeatmapView(QWidget):
         self._page_group = 1
         self.redraws = 0
         self.last_delta_total = 0
+        self._vm_names: tuple[str, ...] = ()
+        self._owner: np.ndarray | None = None
+        self._overlay_key: tuple[bool, ...] = ()
+        self._vm_view: int | None = None  # the VM the per-VM view shows
+        self._vm_shape: tuple[int, int] | None = None
         self.graphics.scene().sigMouseMoved.connect(self._hover)
 
     # ---- layout ------------------------------------------------------------
@@ -112,21 +158,101 @@ class HeatmapView(QWidget):
         self._page_group = page_group
         self._shape = (rows, nodes, page_group)
         self._block = (per_node, cols, block_h)
+        self._machine_range = ((0, w), (-gap_y, h))
         self.view.setRange(xRange=(0, w), yRange=(-gap_y, h), padding=0.02)
+
+    # ---- modes -----------------------------------------------------------------
+
+    def _set_vms(self, names: tuple[str, ...]) -> None:
+        self._vm_names = names
+        self.mode.blockSignals(True)
+        self.mode.clear()
+        self.mode.addItems([BY_VM, BY_NODE] + [f"{n}: guest pages, hue = node of the machine page"
+                                              for n in names])
+        self.mode.blockSignals(False)
+        self._bar.show()
+        self._owner = None
+
+    @property
+    def by_vm(self) -> bool:
+        return bool(self._vm_names) and self.mode.currentText() == BY_VM
+
+    def _mode_changed(self, index: int) -> None:
+        self._vm_view = index - 2 if self._vm_names and index >= 2 else None
+        self._owner = None  # recolour every page at the next redraw
+        self._vm_shape = None
+        for label in self._labels:
+            label.setVisible(self._vm_view is None)
+        if self._recent is not None and self._shape is not None:
+            self._rgb = np.clip(self._base * 255, 0, 255).astype(np.uint8)  # type: ignore
+            self._glowing[:] = True
+            if self._vm_view is None:
+                xr, yr = self._machine_range
+                self.view.setRange(xRange=xr, yRange=yr, padding=0.02)
+        snap = getattr(self, "_snap", None)
+        if snap is not None:
+            self.update_snapshot(snap, redraw_only=True)
+
+    def _overlay_changed(self, _on: bool) -> None:
+        self._owner = None
+        snap = getattr(self, "_snap", None)
+        if snap is not None and self._recent is not None:
+            self._glowing[:] = True
+            self.update_snapshot(snap, redraw_only=True)
+
+    def _vm_base(self, snap: Snapshot) -> None:
+        """Each page's idle colour: its owner's, dim; shared pages light; free ones dark.
+        Only pages whose owner changed are recoloured (allocation goes on all the time)."""
+        vms = snap.vms
+        assert vms is not None and self._colors is not None
+        owner = vms.page_owner.astype(np.int64)
+        key = tuple(box.isChecked() for box in self.overlays.values())
+        rows = len(owner)
+        if (self._owner is not None and self._overlay_key == key and len(self._owner) == rows
+                and self._base is not self._node_base):
+            changed = np.flatnonzero(owner != self._owner)
+            if not changed.size:
+                return
+        else:
+            changed = np.arange(rows)
+            self._base = self._base.copy()  # type: ignore[union-attr]
+        table = theme.vm_rgb_table(len(vms.names))
+        own = owner[changed]
+        base = np.full((len(changed), 3), 0.07, np.float32)
+        mine = own >= 0
+        base[mine] = 0.08 + 0.30 * table[own[mine]]
+        base[own == -2] = 0.45 if self.overlays["shared"].isChecked() else 0.2
+        self._base[changed] = base  # type: ignore[index]
+        self._owner = owner
+        self._overlay_key = key
+        self._vm_table = table
+        self._rgb[changed] = np.clip(base * 255, 0, 255)
+        self._glowing[changed] = True
 
     # ---- updates -------------------------------------------------------------
 
-    def update_snapshot(self, snap: Snapshot) -> None:
+    def update_snapshot(self, snap: Snapshot, redraw_only: bool = False) -> None:
         misses = snap.miss_counters
         rows, nodes = misses.shape
+        if snap.vms is not None and snap.vms.names != self._vm_names:
+            self._set_vms(snap.vms.names)
         if self._shape != (rows, nodes, snap.page_group):
             self._build(rows, nodes, snap.page_group)
             self._prev = None
             self._recent = np.zeros((rows, nodes), np.float32)
             self._glowing = np.zeros(rows, bool)  # pages whose misses still show
             self._rgb = np.clip(self._base * 255, 0, 255).astype(np.uint8)
+            self._node_base = self._base
+            self._owner = None
         assert self._recent is not None and self._base is not None
         assert self._colors is not None
+        if self.by_vm:
+            self._vm_base(snap)
+        elif self._base is not self._node_base:
+            self._base = self._node_base
+            self._rgb = np.clip(self._base * 255, 0, 255).astype(np.uint8)
+        if redraw_only:
+            misses = self._prev if self._prev is not None else misses
         prev = self._prev
         self._prev = misses
         # Work in proportion to what moved: the pages whose counters changed now,
@@ -163,23 +289,88 @@ class HeatmapView(QWidget):
             peak = float(total.max())
             # A square-root scale keeps quiet pages visible next to hot ones.
             level = np.sqrt(total * (1.0 / max(peak, 1.0)))[:, None]
-            # The colour of the node whose CPUs missed most: an average of
-            # several node colours would only be grey.
-            hue = self._colors[recent.argmax(axis=1)]
+            if self.by_vm:
+                # The owning VM's colour, turning red with the share of remote misses.
+                own = self._owner[active]  # type: ignore[index]
+                hue = np.where((own >= 0)[:, None], self._vm_table[np.maximum(own, 0)],
+                               theme.rgb(theme.SHARED))
+                if self.overlays["remote"].isChecked():
+                    per_node = rows // nodes
+                    home = active // per_node
+                    far = 1.0 - recent[np.arange(len(active)), home] / np.maximum(total, 1e-6)
+                    far = np.clip(far, 0.0, 1.0)[:, None]
+                    hue = hue * (1 - far) + theme.rgb(theme.REMOTE) * far
+            else:
+                # The colour of the node whose CPUs missed most: an average of
+                # several node colours would only be grey.
+                hue = self._colors[recent.argmax(axis=1)]
             a = np.minimum(level * 1.5, 1.0)
             lit = hue * (0.35 + 0.65 * level) + level * 0.25
             self._rgb[active] = np.clip((self._base[active] * (1 - a) + lit * a) * 255, 0, 255)
+        self._snap = snap
+        self.redraws += 1
+        if self._vm_view is not None and snap.vms is not None:
+            self._draw_vm(snap, self._vm_view)
+            return
         # A node's pages are consecutive rows, so its block is a reshape of them.
         per_node, cols, block_h = self._block
         img = self._img
         for n, (x0, y0) in enumerate(self._origins):
             img[y0 : y0 + block_h, x0 : x0 + cols] = self._rgb[n * per_node : (n + 1) * per_node
                                                                ].reshape(block_h, cols, 3)
-        self.image.setImage(img, autoLevels=False, levels=(0, 255))
-        self._snap = snap
-        self.redraws += 1
+        if self.by_vm and snap.vms is not None and self.overlays["moved"].isChecked():
+            moved = snap.vms.moved // snap.page_group
+            moved = moved[(moved >= 0) & (moved < rows)]
+            if moved.size:
+                ys, xs = self._pixel_of(moved)
+                img[ys, xs] = (np.array(theme.rgb(theme.MOVED)) * 255).astype(np.uint8)
+        self.image.setImage(img)
+
+    def _pixel_of(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        per_node, cols, _h = self._block
+        origins = np.array(self._origins, np.int64)
+        node, idx = rows // per_node, rows % per_node
+        return origins[node, 1] + idx // cols, origins[node, 0] + idx % cols
+
+    def _draw_vm(self, snap: Snapshot, vm: int) -> None:
+        """One VM's guest pages: the hue of the node holding each, lit by its misses."""
+        vms = snap.vms
+        assert vms is not None and self._recent is not None and self._colors is not None
+        rows = vms.pmap_rows[vm]
+        n = len(rows)
+        h = (n + VM_COLS - 1) // VM_COLS
+        if self._vm_shape != (n, h):
+            self._vm_shape = (n, h)
+            self.view.setRange(xRange=(0, VM_COLS), yRange=(0, h), padding=0.02)
+        per_node = self._block[0] * self._page_group
+        bg = theme.BACKGROUND
+        img = np.empty((h * VM_COLS, 3), np.float32)
+        img[:] = (bg.redF(), bg.greenF(), bg.blueF())
+        have = np.flatnonzero(rows >= 0)
+        r = rows[have]
+        node = r // per_node
+        heat = self._recent[r // self._page_group].sum(axis=1)
+        peak = max(float(heat.max()) if heat.size else 0.0, 1.0)
+        level = np.sqrt(heat / peak)[:, None]
+        img[have] = self._colors[node] * (0.35 + 0.65 * level) + 0.25 * level
+        self.image.setImage((np.clip(img, 0, 1) * 255).astype(np.uint8).reshape(h, VM_COLS, 3),
+                            autoLevels=False)
 
     # ---- hover -------------------------------------------------------------
+
+    def describe_guest_page(self, vm: int, gpn: int) -> str:
+        """The per-VM view's page: guest PA, machine page, node, misses."""
+        snap = getattr(self, "_snap", None)
+        if snap is None or snap.vms is None or self._recent is None:
+            return ""
+        rows = snap.vms.pmap_rows[vm]
+        if not 0 <= gpn < len(rows):
+            return ""
+        name = snap.vms.names[vm]
+        if rows[gpn] < 0:
+            return f"{name} guest PA 0x{gpn << 12:08x}: not allocated yet"
+        return f"{name} guest PA 0x{gpn << 12:08x} → " + self.describe(
+            int(rows[gpn]) // self._page_group)
 
     def describe(self, row: int) -> str:
         """A page (or page group) as text: address, home node and per-node counts."""
@@ -198,11 +389,19 @@ class HeatmapView(QWidget):
         what = f"pages {page:#x}-{page + g - 1:#x}" if g > 1 else f"page {page:#x}"
         parts = ", ".join(f"n{n}: {int(c):,}" + (f" (+{recent[n]:.0f})" if recent[n] >= 1 else "")
                           for n, c in enumerate(counts) if c)
-        return (f"{what} (pa 0x{pa:08x}), home node {home}; misses by node: "
+        users = ""
+        if snap.vms is not None:
+            found = []
+            for i, rows in enumerate(snap.vms.pmap_rows):
+                for gpn in np.flatnonzero(rows // g == row)[:4]:
+                    found.append(f"{snap.vms.names[i]} PA 0x{int(gpn) << 12:08x}")
+            users = ("; used by " + ", ".join(found) + (" (shared)" if len(found) > 1 else "")
+                     if found else "; free")
+        return (f"{what} (pa 0x{pa:08x}), home node {home}{users}; misses by node: "
                 f"{parts or 'none'}")
 
     def row_at(self, scene_pos: QPointF) -> int:
-        if self._pixel_row is None:
+        if self._pixel_row is None or self._vm_view is not None:
             return -1
         p = self.view.mapSceneToView(scene_pos)
         x, y = int(math.floor(p.x())), int(math.floor(p.y()))
@@ -213,6 +412,14 @@ class HeatmapView(QWidget):
         return -1
 
     def _hover(self, scene_pos: QPointF) -> None:
+        if self._vm_view is not None and self._vm_shape is not None:
+            p = self.view.mapSceneToView(scene_pos)
+            x, y = int(math.floor(p.x())), int(math.floor(p.y()))
+            inside = 0 <= x < VM_COLS and 0 <= y < self._vm_shape[1]
+            text = self.describe_guest_page(self._vm_view, y * VM_COLS + x) if inside else ""
+            self.info.setText(text or "hover over a guest page")
+            self.graphics.setToolTip(text)
+            return
         row = self.row_at(scene_pos)
         text = self.describe(row) if row >= 0 else "hover over a page"
         self.info.setText(text)

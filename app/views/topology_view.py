@@ -1,7 +1,9 @@
 """The machine's topology: nodes on the hypercube, their CPUs, memory and link traffic.
 
 Scene items are built once for a machine shape; `update_snapshot` only changes
-brushes, pens and texts.
+brushes, pens and texts. With virtual machines each CPU's ring takes the colour
+of the VM whose vCPU runs there (named next to it), and the memory bar is split
+by VM.
 """
 
 from __future__ import annotations
@@ -79,6 +81,16 @@ class _Node:
         self.mem_text.setFont(fs)
         self.mem_text.setPos(p.x() + 60, p.y() + 3)
         self.origin = p
+        self.vm_bars: list[QGraphicsRectItem] = []  # one per VM, with virtual machines
+
+    def vm_bar(self, vm: int) -> QGraphicsRectItem:
+        while len(self.vm_bars) <= vm:
+            r = self.mem_bg.rect()
+            bar = QGraphicsRectItem(QRectF(r.x(), r.y(), 0, r.height()), self.box)
+            bar.setBrush(QBrush(theme.vm_color(len(self.vm_bars))))
+            bar.setPen(QPen(Qt.PenStyle.NoPen))
+            self.vm_bars.append(bar)
+        return self.vm_bars[vm]
 
 
 class TopologyView(QGraphicsView):
@@ -178,26 +190,56 @@ class TopologyView(QGraphicsView):
         stalls = stats["stall_cycles"].astype(np.int64)
         prev = self._prev_stats
         self._prev_stats = np.stack([cycles, stalls])
+        vi = snap.vms
         for n, node in enumerate(self._nodes):
+            running_here = []
             for k, dot in enumerate(node.cpus):
                 cpu = n * per + k
                 color = theme.cpu_state_color(int(snap.state[cpu]), snap.running,
                                               snap.stopped_cpu == cpu)
                 dot.setBrush(QBrush(color))
+                what = ""
+                if vi is not None:
+                    g = int(vi.cpu_vcpu[cpu])
+                    if g >= 0:
+                        vm = vi.vcpu_vm[g]
+                        dot.setPen(QPen(theme.vm_color(vm), 3))
+                        what = f", running {vi.vcpu_names[g]} ({vi.vcpu_state[g]})"
+                        running_here.append(vi.vcpu_names[g].replace(" vCPU ", "."))
+                    else:
+                        dot.setPen(QPen(theme.TEXT_DIM, 1))
+                        what = ", idle (the monitor's idle loop)"
                 dot.setToolTip(f"CPU {cpu}: pc 0x{int(snap.pc[cpu]):08x}, "
-                               f"{int(stats['instructions'][cpu]):,} instructions")
+                               f"{int(stats['instructions'][cpu]):,} instructions{what}")
             if prev is not None:
                 cpus = slice(n * per, (n + 1) * per)
                 dc = int((cycles[cpus] - prev[0][cpus]).sum())
                 ds = int((stalls[cpus] - prev[1][cpus]).sum())
-                node.stall.setText(f"stall {100 * ds / dc:.0f}%" if dc > 0 else "")
+                stall = f"stall {100 * ds / dc:.0f}%" if dc > 0 else ""
+                if vi is not None:
+                    stall = (" ".join(running_here) or "idle") + (f"\n{stall}" if stall else "")
+                node.stall.setText(stall)
             in_use = int(snap.node_stats["memory_in_use"][n])
             size = max(snap.miss_counters.shape[0] * snap.page_group * 4096 // snap.nodes, 1)
             frac = min(in_use / size, 1.0)
             r = node.mem_bg.rect()
             node.mem.setRect(QRectF(r.x(), r.y(), max(r.width() * frac, 1.0), r.height()))
             node.mem_text.setText(f"{in_use / (1 << 20):.1f}/{size >> 20} MiB")
+            split = ""
+            if vi is not None:
+                # The VMs' pages on this node, stacked left to right in their colours.
+                node.mem.setBrush(QBrush(theme.TEXT_DIM))
+                x = r.x()
+                parts = []
+                for vm, name in enumerate(vi.names):
+                    used = int(vi.memory[vm, n]) * 4096
+                    w = r.width() * min(used / size, 1.0)
+                    node.vm_bar(vm).setRect(QRectF(x, r.y(), w, r.height()))
+                    x += w
+                    if used:
+                        parts.append(f"{name} {used / (1 << 20):.1f} MiB")
+                split = "; " + (", ".join(parts) if parts else "no VM memory")
             node.box.setToolTip(
-                f"node {n}: {in_use / (1 << 20):.1f} MiB of {size >> 20} MiB in use, "
+                f"node {n}: {in_use / (1 << 20):.1f} MiB of {size >> 20} MiB in use{split}; "
                 f"misses served: {int(snap.node_stats['local_served'][n]):,} local, "
                 f"{int(snap.node_stats['remote_served'][n]):,} remote")

@@ -236,7 +236,7 @@ def guest_tlb_write(mon: Monitor, vcpu: VCpu, cpu: Cpu, index: int, random: bool
             vcpu.l2tlb.flush()
             mon.hw_flush(vcpu.cpu)  # the CPU index (the vCPU is running on it)
             vcpu.wi_written.clear()
-    mon.install_virtual_entry(vcpu, cpu, new)
+    mon.install_virtual_entry(vcpu, cpu, new, "tlbwr" if random else "tlbwi")
 
 
 def tlbp(mon: Monitor, vcpu: VCpu, cpu: Cpu) -> None:

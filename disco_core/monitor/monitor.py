@@ -21,6 +21,7 @@ that spins, even with interrupts arriving, makes none.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from disco_core.errors import CoreBug, DiscoError
 from disco_core.machine import Cpu, CpuState, ExitReason, Machine, Ownership
@@ -105,6 +106,23 @@ _CALL_KIND = {MC_ZERO_PAGE: "zero_page", MC_PAGE_FREED: "page_freed"}
 _ERR = 0xFFFFFFFF
 
 
+# exits only a debugger causes: Monitor.run returns them to its caller (see _debug_exit)
+_DEBUG_EXITS = frozenset({ExitReason.BREAKPOINT, ExitReason.WATCHPOINT, ExitReason.STEP})
+
+
+@dataclass(frozen=True)
+class DebugStop:
+    """Where Monitor.run stopped for a debugger: the reason it returned, the CPU, the
+    vCPU running there (None in the monitor's idle loop), the pc, and for a
+    watchpoint (va, is_write, value, pc of the access)."""
+
+    reason: str
+    cpu: int
+    vcpu: VCpu | None
+    pc: int
+    watch: tuple[int, bool, int, int] | None = None
+
+
 class _Stop(Exception):
     """Internal: stop the current VM after charging for the exit."""
 
@@ -141,6 +159,7 @@ class Monitor:
         self.events = EventLog()  # what the monitor did, for the app and the statistics
         self.vnet = VNet(self)  # the virtual network between the VMs (vnet.py)
         self.booted = False
+        self.debug_stop: DebugStop | None = None  # the last breakpoint/watchpoint/step exit
         # the hot exits served in C (assist.py); None: every exit comes here. The C
         # assists tag hardware entries with the guest's ASID, so ASID remapping (an
         # option to compare, with the same simulated costs) serves every exit in Python.
@@ -279,7 +298,8 @@ class Monitor:
 
     def run(self, max_instructions: int = 10**12) -> str:
         """Run until every VM has stopped ("stopped"), nothing can run ("idle"),
-        the machine halts ("halt") or the budget is spent ("budget")."""
+        the machine halts ("halt") or the budget is spent ("budget"); a debugger's
+        breakpoint, watchpoint or step exit returns its name (see debug_stop)."""
         if not self.booted:
             self.boot()
         try:
@@ -312,12 +332,35 @@ class Monitor:
                     return "idle"
             elif reason == _EXIT_HALT:
                 return "halt"
+            elif reason in _DEBUG_EXITS:  # app debugger: see _debug_exit
+                return self._debug_exit(ex)
             else:
                 raise CoreBug(f"the monitor got an unexpected exit {ExitReason(reason)!r}")
             if self._slice_left <= 0:  # a slice boundary, however many exits fell in it
                 self._slice_left = self.slice
                 self._slice_end()
         return "budget"
+
+    def _debug_exit(self, ex: object) -> str:
+        """A breakpoint, watchpoint or step exit (set by a debugger, never by the monitor):
+        record where it happened and which vCPU was there, and let the caller decide.
+        The CPU is left exactly as the exit left it, so calling run() again goes on
+        (the core executes the instruction at a breakpoint instead of stopping again)."""
+        ci = int(ex.cpu)  # type: ignore[attr-defined]
+        reason = {ExitReason.BREAKPOINT: "breakpoint", ExitReason.WATCHPOINT: "watchpoint",
+                  ExitReason.STEP: "step"}[ExitReason(ex.reason)]  # type: ignore[attr-defined]
+        watch = None
+        if reason == "watchpoint":
+            w = ex.watch  # type: ignore[attr-defined]
+            watch = (int(w.va), bool(w.is_write), int(w.value), int(w.pc))
+        self.debug_stop = DebugStop(reason, ci, self.current[ci], int(self.cpus[ci].pc), watch)
+        return reason
+
+    def serve_exception(self, ci: int, e: object) -> None:
+        """Serve an EXCEPTION exit of CPU ci as run() does: for a debugger that steps
+        a vCPU with Machine.step instead of running the machine."""
+        self.exits += 1
+        self._on_exception(ci, e)
 
     # ---- exits ------------------------------------------------------------------------------
 
@@ -491,8 +534,10 @@ class Monitor:
 
     # ---- memory: what guest TLB writes do (called from emulate.py) -------------------------------
 
-    def install_virtual_entry(self, v: VCpu, cpu: Cpu, ent: TlbEntry) -> None:
-        """Translate a guest TLB entry and write it to the hardware TLB and the L2TLB."""
+    def install_virtual_entry(self, v: VCpu, cpu: Cpu, ent: TlbEntry,
+                              kind: str = "tlbwr") -> None:
+        """Translate a guest TLB entry and write it to the hardware TLB and the L2TLB.
+        `kind` (tlbwr or tlbwi) names the guest's instruction in the event log."""
         if ent.hi >= KUSEG_END or ent.mask:
             return  # entries outside kuseg are never used; large pages fill on demand
         pm = v.vm.pmap
@@ -511,6 +556,20 @@ class Monitor:
             asid = self._hw_asid(v, (v.cp0.entryhi if ent.g else ent.hi) & EH_ASID)
             los = [lo & ~LO_G for lo in los]
         self.hw_install(cpu.index, ent.hi & 0xFFFFE000, asid, los[0], los[1])
+        if self.events.wants(kind):  # only while traced: TLB writes are frequent
+            self._log_tlb_write(v, cpu, kind, vpn0, (ent.lo0, ent.lo1), los)
+
+    def _log_tlb_write(self, v: VCpu, cpu: Cpu, kind: str, vpn0: int,
+                       guest_los: tuple[int, int], los: list[int]) -> None:
+        """One event per valid half: VA → guest-physical → machine address, and its node."""
+        now = self.now(cpu)
+        for k in (0, 1):
+            if not los[k] & LO_V:
+                continue
+            mpn = (los[k] >> 6) & 0xFFFFFF
+            self.events.emit(kind, now, vm=v.vm.id, cpu=cpu.index, va=(vpn0 + k) << 12,
+                             pa=((guest_los[k] >> 6) & 0xFFFFFF) << 12, ma=mpn << 12,
+                             node=self.memmap.node_of(mpn))
 
     def forget_virtual_entry(self, v: VCpu, cpu: Cpu, ent: TlbEntry) -> None:
         """The guest overwrote `ent` with TLBWI: nothing derived from it may survive."""

@@ -186,28 +186,180 @@ def test_watchpoint_on_a_variable_stops_after_the_write(session: Session) -> Non
     assert [e.kind for e in session.step_slice(0)] == ["error"]
 
 
-def test_vm_session_gives_every_vm_a_console_of_its_own() -> None:
+@pytest.fixture(scope="module")
+def vms():  # type: ignore[no-untyped-def]
+    """Four VMs booted to their shell prompts (shared by the tests below, which leave
+    the session running with no breakpoints)."""
     from disco_core.session import vms_session
 
     s = vms_session(vms=4)
-    try:
-        for _ in range(200):
-            s.step_slice(500_000)
-            if all(g.console.output.endswith(b"$ ") for g in s.guests):
-                break
-        assert [g.name for g in s.guests] == ["vm0", "vm1", "vm2", "vm3"]
-        assert all(g.console.output.endswith(b"$ ") for g in s.guests)
-        s.submit(FeedConsole("vm2", b"echo only in vm2\n"))
-        for _ in range(100):
-            s.step_slice(500_000)
-            if b"only in vm2\n$ " in s.guests[2].console.output:
-                break
-        seen = [b"only in vm2\n" in g.console.output for g in s.guests]
-        assert seen == [False, False, True, False]
-        s.submit(AddBreakpoint("main"))
-        events = s.step_slice(0)
-        assert [e.kind for e in events] == ["error"]
-        assert "cannot stop a virtual machine" in events[0].message
-        assert len(s.snapshot().consoles) == 4
-    finally:
-        s.close()
+    for _ in range(200):
+        s.step_slice(500_000)
+        if all(g.console.output.endswith(b"$ ") for g in s.guests):
+            break
+    yield s
+    s.close()
+
+
+def run_vms(s: Session, until, slices: int = 200) -> list:  # type: ignore[no-untyped-def, type-arg]
+    events = []
+    for _ in range(slices):
+        events += s.step_slice(500_000)
+        if until() or not s.running:
+            break
+    return events
+
+
+def test_vm_session_gives_every_vm_a_console_of_its_own(vms: Session) -> None:
+    s = vms
+    assert [g.name for g in s.guests] == ["vm0", "vm1", "vm2", "vm3"]
+    assert all(g.console.output.endswith(b"$ ") for g in s.guests)
+    assert s.targets == ["vm0 vCPU 0", "vm1 vCPU 0", "vm2 vCPU 0", "vm3 vCPU 0"]
+    s.submit(FeedConsole("vm2", b"echo only in vm2\n"))
+    run_vms(s, lambda: b"only in vm2\n$ " in s.guests[2].console.output)
+    seen = [b"only in vm2\n" in g.console.output for g in s.guests]
+    assert seen == [False, False, True, False]
+    snap = s.snapshot()
+    assert len(snap.consoles) == 4 and snap.vms is not None
+    assert snap.vms.names == ("vm0", "vm1", "vm2", "vm3")
+    # every VM's memory sits on its home node; its pages are its own
+    assert all(snap.vms.memory[i, i] > 0 for i in range(4))
+    assert set(np.unique(snap.vms.page_owner)) <= {-2, -1, 0, 1, 2, 3}
+    assert snap.vms.instructions.min() > 0 and snap.vms.exits.min() > 0
+
+
+def test_vm_breakpoint_stops_only_its_vm_and_a_step_is_one_guest_instruction(
+        vms: Session) -> None:
+    s = vms
+    kexec = s.resolve("kexec")
+    assert kexec >= 0xC0000000  # the disco kernel's relocated kseg0
+    s.submit(AddBreakpoint("kexec", vm="vm1"))
+    assert [e.kind for e in s.step_slice(0)] == ["breakpoint-set"]
+    # vm3 runs kexec too (the same kernel at the same address): resumed unseen
+    s.submit(FeedConsole("vm3", b"echo three\n"))
+    events = run_vms(s, lambda: s.guests[3].console.output.endswith(b"three\n$ "))
+    assert s.running and not [e for e in events if e.kind == "breakpoint"]
+    s.submit(FeedConsole("vm1", b"echo one\n"))
+    events = run_vms(s, lambda: False)
+    assert not s.running
+    hits = [e for e in events if e.kind == "breakpoint"]
+    assert len(hits) == 1 and hits[0].cpu == 1 and hits[0].pc == kexec
+    assert "vm1 vCPU 0" in hits[0].message and "<kexec>" in hits[0].message
+    snap = s.snapshot()
+    d = snap.debug
+    assert d.cpu == 1 and d.pc == kexec and d.where.startswith("vm1 vCPU 0 on CPU")
+    assert snap.stopped_cpu in s.guest("vm1").cpus
+    assert d.code_address <= kexec < d.code_address + len(d.code)
+    assert dict(d.vcp0)["Status"] != dict(d.cp0)["Status"]  # the guest's CP0, not the real
+    assert d.pmap is not None and d.pmap.shape == (s.monitor.vms[1].pmap.npages,)
+    # a step executes exactly one guest instruction of that vCPU, on its CPU only
+    for _ in range(3):
+        before = s.snapshot()
+        s.submit(Step(1))
+        events = s.step_slice(200_000)
+        after = s.snapshot()
+        assert [e.kind for e in events] == ["step"]
+        assert after.debug.pc == before.debug.pc + 4  # kexec's prologue has no branches
+        changed = np.flatnonzero(after.cpu_stats["instructions"]
+                                 != before.cpu_stats["instructions"])
+        assert list(changed) == [before.stopped_cpu]
+        assert after.instructions - before.instructions == 1
+        assert after.vms.instructions[1] - before.vms.instructions[1] == 1
+    s.submit(RemoveBreakpoint("kexec", vm="vm1"))
+    s.submit(Resume())
+    run_vms(s, lambda: s.guests[1].console.output.endswith(b"one\n$ "))
+    assert s.running and s.guests[1].console.output.endswith(b"one\n$ ")
+    assert s.snapshot().breakpoints == ()
+
+
+def test_vm_step_errors_run_to_and_the_monitor_event_log(vms: Session) -> None:
+    from disco_core.session import TraceMonitor
+
+    s = vms
+    s.submit(AddBreakpoint("kexec", vm="vm9"))
+    s.submit(Focus(0, 0, "sideways"))
+    s.submit(Step(7))
+    s.submit(AddBreakpoint("kexec", cpu=1, vm="vm2"))
+    events = s.step_slice(0)
+    errors = [e.message for e in events if e.kind == "error"]
+    assert len(errors) == 4 and len(events) == 4
+    assert "vm9" in errors[0] and "sideways" in errors[1] and "vCPU 7 does not exist" in errors[2]
+    assert "vm1 vCPU 0 is not in VM vm2" in errors[3]
+    s.submit(Resume())
+    s.submit(TraceMonitor(True))
+    s.submit(RunTo(2, "kexec"))
+    s.submit(FeedConsole("vm2", b"echo two\n"))
+    events = run_vms(s, lambda: False)
+    stops = [e for e in events if e.kind == "step"]
+    assert len(stops) == 1 and stops[0].cpu == 2 and stops[0].pc == s.resolve("kexec")
+    # the guest-virtual view of kexec is the kernel image's bytes; physical and
+    # machine views of the same bytes agree
+    v = s.vcpus[2]
+    kexec = s.resolve("kexec")
+    virt = s.guest_read(v, kexec, 16)
+    gpa = kexec - 0xC0000000
+    assert virt == s.guest_read(v, gpa, 16, "physical")
+    ma = s.translate(v, kexec)
+    assert ma is not None and ma >= 0 and virt == s.guest_read(v, ma, 16, "machine")
+    s.submit(Focus(2, gpa, "physical"))
+    s.step_slice(0)
+    d = s.snapshot().debug
+    assert d.memory_space == "physical" and d.memory[:16] == virt
+    s.submit(Focus(2, kexec, "virtual"))
+    s.submit(Resume())
+    run_vms(s, lambda: s.guests[2].console.output.endswith(b"two\n$ "))
+    kinds = {e.kind for e in s.snapshot().debug.monitor_events}
+    assert "tlbwr" in kinds or "tlbwi" in kinds
+    text = [e.text for e in s.snapshot().debug.monitor_events if e.kind == "tlbwr"][0]
+    assert "VA 0x" in text and "→ MA 0x" in text and "on node 2" in text
+    s.submit(TraceMonitor(False))
+    s.step_slice(0)
+
+
+def test_vm_debugging_is_deterministic() -> None:
+    """The same commands on the same slices give the same machine, bit for bit, even
+    with a breakpoint for one VM that another VM passes (resumed unseen) and a step."""
+    from disco_core.session import vms_session
+
+    def run() -> tuple[str, list[bytes]]:
+        s = vms_session(vms=2)
+        try:
+            for _ in range(8):
+                s.step_slice(500_000)
+            s.submit(AddBreakpoint("kexec", vm="vm1"))
+            s.submit(FeedConsole("vm0", b"echo zero\n"))
+            s.submit(FeedConsole("vm1", b"echo one\n"))
+            for _ in range(40):
+                s.step_slice(500_000)
+                if not s.running:
+                    break
+            assert not s.running
+            s.submit(Step(1))
+            s.submit(RemoveBreakpoint("kexec", vm="vm1"))
+            s.submit(Resume())
+            for _ in range(6):
+                s.step_slice(500_000)
+            return s.machine.digest(), [bytes(g.console.output) for g in s.guests]
+        finally:
+            s.close()
+
+    first, second = run(), run()
+    assert first == second
+    assert first[1][0].endswith(b"zero\n$ ")
+
+
+def test_vm_watchpoint_stops_only_its_vm(vms: Session) -> None:
+    """The kernel's `ticks` counter sits at the same address in every VM; a
+    watchpoint for vm2 stops vm2's vCPU after its write, the others' writes pass."""
+    s = vms
+    s.submit(AddWatchpoint("ticks", 4, "w", vm="vm2"))
+    assert [e.kind for e in s.step_slice(0)] == ["watchpoint-set"]
+    events = run_vms(s, lambda: False, slices=400)
+    hits = [e for e in events if e.kind == "watchpoint"]
+    assert not s.running and len(hits) == 1 and hits[0].cpu == 2
+    assert "vm2 vCPU 0 wrote" in hits[0].message and "<ticks>" in hits[0].message
+    assert s.snapshot().watchpoints[0].vm == "vm2"
+    s.submit(RemoveWatchpoint("ticks", 4, "w", vm="vm2"))
+    s.submit(Resume())
+    s.step_slice(500_000)
+    assert s.running and s.snapshot().watchpoints == ()

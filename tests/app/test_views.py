@@ -76,3 +76,30 @@ def test_command_line_screenshot(tmp_path, qapp, monkeypatch) -> None:
 
     image = QImage(str(shot))
     assert image.width() >= 1200 and image.height() >= 800
+
+
+def test_new_machine_replaces_the_window(qapp) -> None:
+    """File > New machine (its signal): the command builds the chosen VMs and swaps
+    the window; the screenshot then shows the new machine."""
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from app.__main__ import main
+    from app.views.new_machine import MachineChoice
+
+    titles: list[str] = []
+
+    def choose() -> None:
+        windows = [w for w in QApplication.topLevelWidgets() if w.objectName() == "workbench"]
+        if not windows:  # still building the first session
+            QTimer.singleShot(100, choose)
+            return
+        titles.append(windows[0].windowTitle())
+        windows[0].new_machine.emit(MachineChoice(preset="flash8", vms=2, vcpus=1))
+        titles.extend(w.windowTitle() for w in QApplication.topLevelWidgets()
+                      if w.objectName() == "workbench" and w.isVisible())
+
+    QTimer.singleShot(100, choose)
+    assert main(["--run-for", "8"]) == 0
+    assert titles[0].endswith("4 virtual machines on flash8")
+    assert titles[1:] == ["Disco Workbench \u2014 2 virtual machines on flash8"]

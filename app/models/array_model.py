@@ -1,0 +1,133 @@
+"""Lazy table models over a snapshot's arrays: a vCPU's L2TLB and a VM's pmap.
+
+Like TlbModel (and spyder's ArrayModel): rows reach the view in batches
+(canFetchMore/fetchMore) and a cell is formatted only when Qt asks for it, so
+a pmap of 8192 guest pages costs nothing until it is scrolled through. A new
+array of the same length only repaints; another length resets the model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtGui import QColor
+
+from app.models.tlb_model import lo_flags
+
+ROWS_TO_LOAD = 256
+Index = QModelIndex | QPersistentModelIndex
+DIM = QColor("#6b7680")
+
+
+class ArrayTableModel(QAbstractTableModel):
+    """Rows of an array; `cell(row_values, column) -> str` formats one cell."""
+
+    columns: tuple[str, ...] = ()
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._rows = np.zeros((0, 1), np.int64)
+        self._loaded = 0
+
+    def set_rows(self, rows: np.ndarray) -> None:
+        if rows.ndim == 1:
+            rows = rows[:, None]
+        if rows.shape == self._rows.shape:
+            differ = np.flatnonzero((rows != self._rows).any(axis=1))
+            self._rows = rows
+            if differ.size and int(differ[0]) < self._loaded:
+                self.dataChanged.emit(self.index(int(differ[0]), 0),
+                                      self.index(min(int(differ[-1]), self._loaded - 1),
+                                                 len(self.columns) - 1))
+            return
+        self.beginResetModel()
+        self._rows = rows
+        self._loaded = min(ROWS_TO_LOAD, len(rows))
+        self.endResetModel()
+
+    def canFetchMore(self, parent: Index = QModelIndex()) -> bool:  # noqa: B008
+        return self._loaded < len(self._rows)
+
+    def fetchMore(self, parent: Index = QModelIndex()) -> None:  # noqa: B008
+        more = min(ROWS_TO_LOAD, len(self._rows) - self._loaded)
+        if more <= 0:
+            return
+        self.beginInsertRows(QModelIndex(), self._loaded, self._loaded + more - 1)
+        self._loaded += more
+        self.endInsertRows()
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else self._loaded
+
+    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self.columns)
+
+    def headerData(self, section: int, orientation: Qt.Orientation,
+                   role: int = Qt.ItemDataRole.DisplayRole) -> object:
+        if role != Qt.ItemDataRole.DisplayRole:
+            return None
+        return self.columns[section] if orientation == Qt.Orientation.Horizontal else None
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> object:
+        if not index.isValid() or index.row() >= self._loaded:
+            return None
+        values = self._rows[index.row()]
+        if role == Qt.ItemDataRole.ForegroundRole:
+            return None if self.live(values) else DIM
+        if role == Qt.ItemDataRole.TextAlignmentRole:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        if role != Qt.ItemDataRole.DisplayRole:
+            return None
+        return self.cell(index.row(), values, index.column())
+
+    def live(self, values: np.ndarray) -> bool:
+        return True
+
+    def cell(self, row: int, values: np.ndarray, column: int) -> str:
+        raise NotImplementedError
+
+    def total(self) -> int:
+        return len(self._rows)
+
+
+class L2TlbModel(ArrayTableModel):
+    """A vCPU's L2TLB: (virtual page, ASID) -> machine EntryLo, and the guest page."""
+
+    columns = ("VA", "ASID", "guest PA", "machine PA", "flags")
+
+    def cell(self, row: int, values: np.ndarray, column: int) -> str:
+        vpn, asid, lo, gpn = (int(v) for v in values)
+        if column == 0:
+            return f"0x{vpn << 12:08x}"
+        if column == 1:
+            return "global" if asid == 0x100 else str(asid)
+        if column == 2:
+            return f"0x{gpn << 12:08x}"
+        if column == 3:
+            return f"0x{((lo >> 6) & 0xFFFFFF) << 12:08x}"
+        return lo_flags(lo)
+
+
+class PmapModel(ArrayTableModel):
+    """A VM's pmap: guest page -> machine page and its node (unallocated pages dimmed)."""
+
+    columns = ("guest PA", "machine PA", "node")
+
+    def __init__(self, node_of: Callable[[int], int] | None = None) -> None:
+        super().__init__()
+        self.node_of = node_of or (lambda mpn: -1)
+
+    def live(self, values: np.ndarray) -> bool:
+        return int(values[0]) >= 0
+
+    def cell(self, row: int, values: np.ndarray, column: int) -> str:
+        mpn = int(values[0])
+        if column == 0:
+            return f"0x{row << 12:08x}"
+        if mpn < 0:
+            return "-"
+        if column == 1:
+            return f"0x{mpn << 12:08x}"
+        return str(self.node_of(mpn))
