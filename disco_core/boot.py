@@ -361,6 +361,9 @@ class DiscoBootResult:
     wall_seconds: float
     reports: list[str] = field(default_factory=list)
     invariant_problems: list[str] = field(default_factory=list)  # Monitor.check_invariants()
+    # the NUMA manager and page sharing (docs/numa.md): misses by class, moves and
+    # footprints; "workload" counts from the first command typed to the end
+    numa: dict[str, object] = field(default_factory=dict)
 
     @property
     def output(self) -> str:
@@ -371,7 +374,7 @@ class DiscoBootResult:
         return {
             "reason": self.reason, "cycles": self.cycles, "instructions": self.instructions,
             "wall_seconds": round(self.wall_seconds, 3), "reports": self.reports,
-            "invariant_problems": self.invariant_problems,
+            "invariant_problems": self.invariant_problems, "numa": self.numa,
             "vms": [v.to_json() for v in self.vms],
         }
 
@@ -385,7 +388,8 @@ def vm_specs(machine: Machine, image: ElfImage, vms: int, disks: Sequence[object
              memory_pages: int | None = None, vcpus: int = 1) -> list[object]:
     """One VMSpec per VM: the kernel's segments at their guest-physical
     addresses, memory split evenly (at most VM_PAGES_MAX pages), home nodes
-    spread round-robin over the machine's nodes."""
+    spread round-robin over the machine's nodes (a VM with k vCPUs gets k
+    consecutive nodes, one per vCPU)."""
     from disco_core.monitor import VMSpec
 
     cfg = machine.config
@@ -397,8 +401,12 @@ def vm_specs(machine: Machine, image: ElfImage, vms: int, disks: Sequence[object
                 f"{vms} VMs do not fit in the machine's {cfg.ram_bytes >> 20} MiB: each needs "
                 f"at least {VM_PAGES_MIN * 4096 >> 20} MiB")
     segs = [(seg.paddr - 0xC0000000, seg.data) for seg in image.segments if seg.data]
+    text = [(seg.paddr - 0xC0000000, len(seg.data)) for seg in image.segments
+            if seg.data and seg.executable and not seg.flags & 2]  # PF_W: not text
     return [VMSpec(f"vm{i}", memory_pages=memory_pages, vcpus=vcpus,
-                   home_nodes=[i % cfg.nodes], image=segs, entry=image.entry,
+                   home_nodes=list(dict.fromkeys((i * vcpus + j) % cfg.nodes
+                                                 for j in range(vcpus))),
+                   image=segs, text=text, entry=image.entry,
                    disks=[disks[i]])  # type: ignore[list-item]
             for i in range(vms)]
 
@@ -410,7 +418,10 @@ def boot_vms(machine_preset: str = "test", vms: int = 1,
              vcpus: int = 1, kernel: str | os.PathLike[str] | None = None,
              echo: Callable[[str, bytes], None] | None = None,
              vm_run: Sequence[str | Sequence[str]] | None = None,
-             vm_disks: Sequence[str | os.PathLike[str]] | None = None) -> DiscoBootResult:
+             vm_disks: Sequence[str | os.PathLike[str]] | None = None,
+             numa_policy: str = "migrate_replicate", sharing: str = "disco",
+             numa_params: object | None = None,
+             machine_overrides: dict[str, object] | None = None) -> DiscoBootResult:
     """Boot the disco flavour of the kernel as ``vms`` VMs under the monitor.
 
     Each VM gets a copy-on-write root disk over one shared base image (built
@@ -422,6 +433,8 @@ def boot_vms(machine_preset: str = "test", vms: int = 1,
     gives each VM its own commands instead (VM i types ``vm_run[i]``).
     ``vm_disks`` gives each VM a persistent root disk of its own instead
     (VM i writes the file ``vm_disks[i]``, which nobody else may open).
+    ``numa_policy`` and ``sharing`` choose the monitor's NUMA policy and page
+    sharing (docs/numa.md); ``machine_overrides`` changes preset fields.
     """
     from disco_core.monitor import Monitor
     from disco_core.monitor.vdisk import VirtualDisk
@@ -450,9 +463,16 @@ def boot_vms(machine_preset: str = "test", vms: int = 1,
             for d in disks:
                 d.close()
             raise
-        machine = Machine(preset(machine_preset))
+        from disco_core.monitor.numa import MOVING, NumaParams, check_policy
+
+        params = numa_params if isinstance(numa_params, NumaParams) else NumaParams()
+        overrides = dict(machine_overrides or {})
+        if check_policy(numa_policy) in MOVING:  # FLASH reports hot pages to the manager
+            overrides.setdefault("hot_threshold", params.hot_threshold)
+        machine = Machine(preset(machine_preset, **overrides))
         try:
-            mon = Monitor(machine)
+            mon = Monitor(machine, numa_policy=numa_policy, numa_params=params,
+                          sharing=sharing)
             vmlist = [mon.create_vm(s) for s in vm_specs(machine, image, vms, disks,  # type: ignore
                                                           memory_pages, vcpus)]
             for vm in vmlist:
@@ -488,6 +508,9 @@ def _drive_vms(mon: object, vmlist: list[object], commands: list[list[str]], bud
     done: set[str] = set()
     executed = 0
     reason = "budget"
+    from disco_core.monitor.footprint import numa_counters, numa_report
+
+    mark: dict[str, int] | None = None  # the counters when the first command was typed
     while executed < budget:
         before = sum(c.instructions for c in machine.cpus)
         r = mon.run(min(SLICE, budget - executed))
@@ -512,6 +535,8 @@ def _drive_vms(mon: object, vmlist: list[object], commands: list[list[str]], bud
             else:
                 command_cycles[vm.name].append(shown - typed_at[vm.name])
             if pending[vm.name]:
+                if mark is None:
+                    mark = numa_counters(mon)
                 mon.console_input(vm, pending[vm.name].pop(0).encode() + b"\n")
                 typed_at[vm.name] = vm_now
             else:
@@ -533,7 +558,8 @@ def _drive_vms(mon: object, vmlist: list[object], commands: list[list[str]], bud
             disk_writes=sum(d.writes for d in vm.disks)))
     return DiscoBootResult(vms=results, reason=reason, cycles=now(), instructions=executed,
                            wall_seconds=time.perf_counter() - start, reports=list(mon.reports),
-                           invariant_problems=mon.check_invariants())
+                           invariant_problems=mon.check_invariants(),
+                           numa=numa_report(mon, mark))
 
 
 def _exit_kinds(vm: object) -> dict[str, tuple[int, int]]:

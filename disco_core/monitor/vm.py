@@ -38,6 +38,8 @@ class VMSpec:
     entry: int = RELOCATED_KSEG0  # virtual address where every vCPU starts (kernel mode)
     l2tlb_size: int = DEFAULT_SIZE
     disks: list[VirtualDisk] = field(default_factory=list)  # unit n = disks[n]
+    # guest-physical (start, length) of read-only kernel text, shared across VMs
+    text: list[tuple[int, int]] = field(default_factory=list)
 
 
 class VM:
