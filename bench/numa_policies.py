@@ -26,8 +26,8 @@ POLICIES = ["round_robin", "first_touch", "migrate", "migrate_replicate", "none"
 UMA = {"lat_remote": 60, "lat_hop": 0, "lat_dirty": 0}  # flash16 at the local latency
 # (name, preset, uma preset or overrides, vcpus, command, machine overrides)
 WORKLOADS = [
-    ("engineering", "flash8", ("uma8", {}), 8, "engineering 4", {}),
-    ("raytrace", "flash16", ("flash16", UMA), 16, "raytrace 96", {"l2_bytes": 256 * 1024}),
+    ("engineering", "flash8", ("uma8", {}), 8, "engineering 12", {}),
+    ("raytrace", "flash16", ("flash16", UMA), 16, "raytrace 96 512", {"l2_bytes": 256 * 1024}),
 ]
 
 
@@ -38,7 +38,7 @@ def run(preset: str, vcpus: int, command: str, policy: str,
     if r.reason != "done" or r.invariant_problems:
         raise SystemExit(f"{preset} {command} {policy}: {r.reason} {r.invariant_problems[:3]}")
     w = r.numa["workload"]
-    return {"cycles": r.vms[0].command_cycles[0], **w}  # type: ignore[dict-item]
+    return {**w, "cycles": r.vms[0].command_cycles[0]}  # type: ignore[dict-item]
 
 
 def main() -> int:

@@ -334,7 +334,7 @@ class VMResult:
     reason: str                 # "done", the monitor's stop reason, or "budget"
     exit_code: int | None
     prompt_cycles: int | None   # the machine's cycles when its first prompt appeared
-    command_cycles: list[int] = field(default_factory=list)
+    command_cycles: list[int] = field(default_factory=list)  # from reading each to the next prompt
     stats: dict[str, tuple[int, int]] = field(default_factory=dict)  # category → (count, cycles)
     exits: dict[str, tuple[int, int]] = field(default_factory=dict)  # exit kind → (count, cycles)
     disk_writes: int = 0        # sectors written (kept by the monitor when copy-on-write)
@@ -533,10 +533,14 @@ def _drive_vms(mon: object, vmlist: list[object], commands: list[list[str]], bud
             if prompt_at[vm.name] is None:
                 prompt_at[vm.name] = shown
             else:
-                command_cycles[vm.name].append(shown - typed_at[vm.name])
+                # from the guest's first read of the command (exact, on the CPU that
+                # read it; typing happens while every CPU idles, at a timer tick)
+                began = vm.input_cycles if vm.input_cycles is not None else typed_at[vm.name]
+                command_cycles[vm.name].append(shown - began)
             if pending[vm.name]:
                 if mark is None:
                     mark = numa_counters(mon)
+                vm.input_cycles = None
                 mon.console_input(vm, pending[vm.name].pop(0).encode() + b"\n")
                 typed_at[vm.name] = vm_now
             else:

@@ -34,6 +34,8 @@ if TYPE_CHECKING:
     from disco_core.monitor.vm import VM
 
 SECTORS_PER_PAGE = PAGE // SECTOR_SIZE
+# page sharing across VMs: Disco's (global disk cache, kernel text), ESX's (by content)
+SHARING = ("disco", "content", "both", "none")
 
 
 class DiskCache:

@@ -82,6 +82,7 @@ def numa_report(mon: Monitor, mark: dict[str, int] | None = None) -> dict[str, o
     now = numa_counters(mon)
     out: dict[str, object] = {
         "policy": mon.numa.policy, "sharing": mon.sharing,
+        "clock_hz": mon.m.config.clock_hz, "sharing_stats": mon.sharing_stats(),
         "run": dict(now, local_percent=round(local_percent(now), 2)),
         "skipped": dict(mon.numa.stats.skipped),
         "footprint": footprints(mon),
@@ -91,3 +92,34 @@ def numa_report(mon: Monitor, mark: dict[str, int] | None = None) -> dict[str, o
         w["local_percent"] = round(local_percent(w), 2)  # type: ignore[assignment]
         out["workload"] = w
     return out
+
+
+def format_numa(report: dict[str, object]) -> str:
+    """The statistics table's NUMA and footprint part (disco boot --vms)."""
+    run: dict = report["run"]  # type: ignore[assignment]
+    hz = int(report["clock_hz"])  # type: ignore[call-overload]
+    seconds = max(run["cycles"], 1) / hz
+    lines = [f"NUMA: policy {report['policy']}, sharing {report['sharing']}",
+             f"  {'local misses':16} {run['local_percent']:>9.1f} %   "
+             f"(L2 misses served by the local node)"]
+    w = report.get("workload")
+    if isinstance(w, dict):
+        lines.append(f"  {'  workload':16} {w['local_percent']:>9.1f} %   "
+                     "(from the first command typed)")
+    for k in ("migrations", "replications", "collapses"):
+        lines.append(f"  {k:16} {run[k]:>9}     {run[k] / seconds:>9.0f}/s")
+    lines.append(f"  {'NUMA cycles':16} {run['numa_cycles']:>9}")
+    for k, n in sorted(report.get("sharing_stats", {}).items()):  # type: ignore[union-attr]
+        lines.append(f"  {k:16} {n:>9}")
+    fp: dict = report["footprint"]  # type: ignore[assignment]
+    lines.append("")
+    lines.append(f"{'footprint':10} {'virtual KiB':>12} {'machine KiB':>12}")
+    for name, v in fp["vms"].items():
+        lines.append(f"{name:10} {v['virtual_pages'] * PAGE_KIB:>12} "
+                     f"{v['machine_pages'] * PAGE_KIB:>12.0f}")
+    for n in fp["nodes"]:
+        lines.append(f"{'node ' + str(n['node']):10} {n['virtual_pages'] * PAGE_KIB:>12} "
+                     f"{n['machine_pages'] * PAGE_KIB:>12}")
+    lines.append(f"{'total':10} {fp['virtual_pages'] * PAGE_KIB:>12} "
+                 f"{fp['machine_pages'] * PAGE_KIB:>12}")
+    return "\n".join(lines)

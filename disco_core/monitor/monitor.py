@@ -24,7 +24,7 @@ from disco_core.machine import Cpu, CpuState, ExitReason, Machine, Ownership
 from disco_core.monitor import emulate
 from disco_core.monitor.contentshare import ContentShare
 from disco_core.monitor.costs import DEFAULT, CostModel
-from disco_core.monitor.diskcache import DiskCache
+from disco_core.monitor.diskcache import SHARING, DiskCache
 from disco_core.monitor.emulate import (
     EXC_ADEL,
     EXC_ADES,
@@ -91,8 +91,6 @@ CONSOLE_LINE = 0  # console input raises the guest's Cause.IP2
 IPI_LINE = 3      # inter-processor interrupts raise IP5
 RTC_EPOCH = 1_000_000_000  # the VMs' wall clock starts here (seconds), as simulated time
 _ERR = 0xFFFFFFFF
-# page sharing across VMs: Disco's (global disk cache, kernel text), ESX's (by content)
-SHARING = ("disco", "content", "both", "none")
 
 
 class _Stop(Exception):
@@ -649,6 +647,8 @@ class Monitor:
             vm.console_cycles = self.now(cpu)
         elif call == MC_GETC:
             result = vm.console_in.pop(0) if vm.console_in else _ERR
+            if result != _ERR and vm.input_cycles is None:
+                vm.input_cycles = self.now(cpu)  # when the guest took typed input
             if not vm.console_in:
                 self.clear_interrupt(v, CONSOLE_LINE)  # drained: the input interrupt drops
         elif call in (MC_DISK_READ, MC_DISK_WRITE):

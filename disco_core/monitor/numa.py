@@ -9,10 +9,12 @@ counters to choose:
   than `sharing_threshold` misses): copy it to a page there, shoot down the old
   mappings (every user's, through the pmap backmaps) and remap;
 - **replicate** it to that node when other nodes use it too and it has not
-  been written since the counters were last reset: every mapping becomes
-  read-only, a copy goes to the node and CPUs there map the copy;
+  been written since the counters were last reset (no store collapsed its
+  replicas, and the directory shows no cache holding one of its lines
+  modified): every mapping becomes read-only, a copy goes to the node and CPUs
+  there map the copy;
 - **leave it** when it is write-shared (its replicas collapsed on a store),
-  already local, or has moved `max_moves` times since the last reset.
+  already local, or has migrated `max_moves` times since the last reset.
 
 A store to a replicated page (a write fault on the read-only mapping, or a
 host write such as a disk DMA) **collapses** the replicas: every mapping of
@@ -71,7 +73,7 @@ class NumaParams:
     # 200 MHz) and the thresholds scale by the same 1/5: 128/5 ~ 32 and 32/5 ~ 8.
     hot_threshold: int = 32  # misses from one node that make a page hot
     sharing_threshold: int = 8  # another node with this many misses shares it
-    max_moves: int = 4  # moves per page between resets (Verghese limits moves; ours)
+    max_moves: int = 4  # migrations per page between resets (Verghese limits moves; ours)
     reset_cycles: int = 4_000_000  # counter reset period
 
     def check(self) -> None:
@@ -230,8 +232,8 @@ class NumaManager:
             return None if self.migrate(mpn, node, cpu, "hot, one node") else "no_memory"
         if not self.replicating:
             return "shared"
-        if e.written:
-            return "write_shared"
+        if e.written or mm.machine.dirty_lines(mpn << 12, PAGE):
+            return "write_shared"  # collapsed on a store, or a cache holds it modified
         return None if self.replicate(mpn, node, cpu, "hot, read-shared") else "no_memory"
 
     # ---- moves ------------------------------------------------------------------------------
@@ -249,6 +251,9 @@ class NumaManager:
             return False
         machine = mm.machine
         machine.write_phys(new << 12, machine.read_phys(mpn << 12, PAGE))
+        # the copy went behind the caches: no cache keeps either page's lines
+        machine.flush_caches(mpn << 12, PAGE)
+        machine.flush_caches(new << 12, PAGE)
         src = mm.node_of(mpn)
         users = self._users(e)
         for vm, gpn in users:
@@ -279,6 +284,7 @@ class NumaManager:
             return False
         machine = mm.machine
         machine.write_phys(r << 12, machine.read_phys(mpn << 12, PAGE))
+        machine.flush_caches(r << 12, PAGE)
         mm.entries[r].replica_of = mpn
         users = self._users(e)
         for vm, gpn in users:  # writable mappings go, and remote ones on dst's CPUs
@@ -287,7 +293,7 @@ class NumaManager:
         for vm, gpn in users:
             vm.pmap.readonly.add(gpn)
             vm.pmap.replicated.add(gpn)
-        self._moved(e)
+        self._moved(e, move=False)  # copies are bounded by the nodes; moves limit ping-pong
         self.mon.m.miss_counters()[mpn_to_ram_index(mpn), dst] = 0
         self.stats.replications += 1
         vm0, gpn0 = users[0]
@@ -312,6 +318,7 @@ class NumaManager:
                 uvm.pmap.readonly.discard(gpn)
         n = len(e.replicas)
         for r in e.replicas.values():
+            mm.machine.flush_caches(r << 12, PAGE)
             mm.free(r)
         e.replicas.clear()
         e.written = True

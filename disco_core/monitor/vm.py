@@ -60,6 +60,7 @@ class VM:
         self.console_out = bytearray()
         self.console_in = bytearray()
         self.console_cycles = 0  # the CPU's cycle count at the last console output
+        self.input_cycles: int | None = None  # the CPU's cycles at the first GETC since reset
         self.starts = 0
         self.disks = spec.disks
 
