@@ -47,6 +47,11 @@ class ContentShare:
         self._next = scan_cycles
         self.stats = {"scanned": 0, "content_shares": 0, "content_frames": 0}
 
+    def moved(self, tag: object, mpn: int) -> None:
+        """The NUMA manager migrated a shared frame (tagged ("content", hash)) to mpn."""
+        if isinstance(tag, tuple) and tag[0] == "content" and tag[1] in self.shared:
+            self.shared[tag[1]] = mpn
+
     def tick(self) -> None:
         now = self.mon._machine_cycles()
         if now < self._next:

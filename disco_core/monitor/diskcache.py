@@ -56,6 +56,11 @@ class DiskCache:
             return None
         return mpn
 
+    def moved(self, tag: object, mpn: int) -> None:
+        """The NUMA manager migrated the page cached under tag to mpn."""
+        if tag in self.pages:
+            self.pages[tag] = mpn  # type: ignore[index]
+
     def _map(self, vm: VM, gpn: int, key: tuple[object, ...], data: bytes | None,
              reason: str) -> bool:
         """Map the cache's page for key at gpn (True), or make gpn's page the cache's

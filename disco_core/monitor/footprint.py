@@ -5,7 +5,8 @@
 - **machine footprint**: the machine pages really in use. Per VM, a page
   shared by k users counts 1/k to each (so the VMs' machine footprints add up
   to the machine's), and the replicas the NUMA manager made of a page count
-  like the page; per node, the machine pages that node's memory holds.
+  like the page; per node, the machine pages that node's memory holds for
+  VMs (the monitor's own pages are not counted).
 
 `numa_report` also gives the miss classes (local, remote, dirty three-hop) and
 the manager's moves, over the whole run and since a mark (the workload).
@@ -68,13 +69,21 @@ def footprints(mon: Monitor) -> dict[str, object]:
             machine += copies / len(e.users)
         vms[vm.name] = {"virtual_pages": virtual, "machine_pages": round(machine, 2),
                         "private_pages": private, "shared_pages": virtual - private}
+    # machine pages behind guest pages: pages with VM users and their replicas (not
+    # the monitor's own pages, which no VM would need unshared either)
+    node_machine = [0] * mm.nodes
+    for mpn, e in mm.entries.items():
+        if e.users:
+            node_machine[mm.node_of(mpn)] += 1
+            for r in e.replicas.values():
+                node_machine[mm.node_of(r)] += 1
     total_virtual = sum(v["virtual_pages"] for v in vms.values())  # type: ignore[misc]
     return {
         "vms": vms,
         "nodes": [{"node": n, "virtual_pages": node_virtual[n], "machine_pages": used}
-                  for n, used in enumerate(mm.in_use_by_node())],
+                  for n, used in enumerate(node_machine)],
         "virtual_pages": total_virtual,
-        "machine_pages": mm.in_use(),
+        "machine_pages": sum(node_machine),
     }
 
 

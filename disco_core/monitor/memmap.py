@@ -122,12 +122,3 @@ class MemMap:
         e = self.entries.get(mpn)
         return e.replica_of if e is not None and e.replica_of >= 0 else mpn
 
-    def in_use(self) -> int:
-        """Machine pages in use by VMs (masters, replicas and shared pages once each)."""
-        return len(self.entries)
-
-    def in_use_by_node(self) -> list[int]:
-        out = [0] * self.nodes
-        for mpn in self.entries:
-            out[self.node_of(mpn)] += 1
-        return out

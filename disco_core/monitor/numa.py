@@ -30,13 +30,15 @@ Policies (`POLICIES`): where a new page goes and whether pages move.
 |---|---|---|
 | none | the VM's home nodes in order (fill the first) | no |
 | round_robin | guest page n on home node n mod len(home) | no |
-| first_touch | the node of the CPU whose exit first touched it | no |
-| migrate | round robin | migration |
-| migrate_replicate (default) | round robin | migration and replication |
+| first_touch | the touching CPU's node if a home node, else round robin | no |
+| migrate | first touch | migration |
+| migrate_replicate (default) | first touch | migration and replication |
 
-The moving policies start from round-robin placement, like the paper's IRIX,
-so a comparison measures what moving pages adds. Only guest pages move: a page
-with no VM user, or one a pmap does not map (monitor-owned pages), is left alone.
+Disco allocates a machine page when a vCPU first touches the guest page, so
+its natural placement is the touching CPU's node (first touch); the moving
+policies build on it, and `round_robin` is the paper's IRIX baseline. Only
+guest pages move: a page with no VM user, or one a pmap does not map
+(monitor-owned pages), is left alone.
 
 Thresholds (`NumaParams`), documented in docs/numa.md with their source.
 """
@@ -140,10 +142,13 @@ class NumaManager:
         n = len(home)
         if self.policy == "none":
             pm.place = None
-        elif self.policy == "first_touch":
+        elif self.policy in ("first_touch", "migrate", "migrate_replicate"):
             def place(gpn: int) -> list[int]:
                 ci = self.exit_cpu
-                return [self.mon._node(ci)] if ci >= 0 else [home[gpn % n]]
+                node = self.mon._node(ci) if ci >= 0 else -1
+                # a VM's memory stays on its home nodes: a vCPU running elsewhere
+                # (overcommitted CPUs) gets round robin over them instead
+                return [node] if node in home else [home[gpn % n]]
             pm.place = place
         else:
             pm.place = lambda gpn: [home[gpn % n]]
@@ -259,6 +264,10 @@ class NumaManager:
         for vm, gpn in users:
             vm.pmap._shoot(gpn, mpn)
         mm.move(mpn, new)
+        if e.tag is not None:  # a disk-cache or content-shared frame: its index follows
+            for mech in (self.mon.diskcache, self.mon.contentshare):
+                if mech is not None:
+                    mech.moved(e.tag, new)
         for vm, gpn in users:
             vm.pmap.remap(gpn, new)
         self._moved(e)

@@ -129,8 +129,8 @@ def test_replicas_are_read_locally_and_a_store_collapses_them():
     pa = access(m, mon, 0, 3, True)
     m.write_phys(pa, b"\x2a\0\0\0")
     mpn = pm.mpn[3]
-    assert mon.memmap.node_of(mpn) == 3  # round robin
-    for n in (0, 1, 2):
+    assert mon.memmap.node_of(mpn) == 0  # first touch, by CPU 0
+    for n in (1, 2, 3):
         assert mon.numa.replicate(mpn, n, n, "test")
     for ci in range(NODES):  # each CPU reads the copy on its own node
         assert mon.memmap.node_of(access(m, mon, ci, 3, False) >> 12) == ci
@@ -185,3 +185,28 @@ def test_bad_policy_and_thresholds_are_clear_errors():
         Monitor(m, numa_params=NumaParams(hot_threshold=4, sharing_threshold=8))
     with pytest.raises(DiscoError, match="no sharing mode"):
         Monitor(m, sharing="all")
+
+
+def test_content_sharing_and_migration_of_a_shared_frame():
+    m = Machine(cpus=NODES, nodes=NODES, ram_bytes=4 << 20, tlb_entries=8)
+    mon = Monitor(m, sharing="content")
+    vms = [mon.create_vm(VMSpec(f"vm{i}", memory_pages=PAGES, home_nodes=[i])) for i in range(3)]
+    for vm in vms:
+        mon.start_vm(vm)
+        vm.write_guest(2 * 4096, b"same" * 1024)
+        vm.write_guest(3 * 4096, vm.name.encode() * 1024)
+    cs = mon.contentshare
+    cs.scan(2 * PAGES)  # vm0 and vm1: vm1's page 2 shares vm0's
+    frame = vms[0].pmap.mpn[2]
+    assert vms[1].pmap.mpn[2] == frame and 2 in vms[1].pmap.readonly
+    assert vms[0].pmap.mpn[3] != vms[1].pmap.mpn[3]  # different content stays apart
+    assert mon.numa.migrate(frame, 3, 3, "test")
+    moved = vms[0].pmap.mpn[2]
+    assert moved != frame and vms[1].pmap.mpn[2] == moved
+    cs.scan(PAGES)  # vm2's page joins the moved frame
+    assert vms[2].pmap.mpn[2] == moved and cs.stats["content_shares"] == 2
+    assert mon.check_invariants() == []
+    vms[1].pmap.break_sharing(2)  # a store: vm1 gets its own copy again
+    assert vms[1].pmap.mpn[2] != moved and vms[1].read_guest(2 * 4096, 4) == b"same"
+    ev = [e.data["reason"] for e in mon.events.of_kind("share")]
+    assert ev == ["same content", "same content"]
