@@ -170,6 +170,9 @@ class Monitor:
         vm = VM(vm_id, spec, pmap, self.tlb_entries, first_gid=len(self.vcpus))
         pmap.invalidate = lambda gpn, mpn, vm=vm: self._invalidate_page(vm, gpn, mpn)
         self.numa.attach(vm)
+        pmap.on_unshare = lambda gpn, mpn, vm=vm: self.events.emit(
+            "unshare", self._machine_cycles(), vm=vm.id, pa=gpn << 12, ma=mpn << 12,
+            reason="copy on write")
         for v in vm.vcpus:
             self.vcpus[v.gid] = v
             v.l2tlb.on_evict = (lambda vpn, asid, gpn, v=v:

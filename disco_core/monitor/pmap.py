@@ -47,6 +47,7 @@ class PMap:
         # replicated page, which must collapse the replicas before it happens
         self.place: Callable[[int], Sequence[int]] | None = None
         self.on_replicated_store: Callable[[int], None] | None = None
+        self.on_unshare: Callable[[int, int], None] | None = None  # (gpn, new mpn): a COW copy
         self.node = 0  # node of the CPU whose exit the monitor is handling (first touch)
 
     # ---- translation ------------------------------------------------------------
@@ -170,6 +171,8 @@ class PMap:
         self.mpn[gpn] = new
         self.lo[gpn] = (new << 6) | CACHEABLE | LO_D | LO_V
         self.allocations += 1
+        if self.on_unshare is not None:
+            self.on_unshare(gpn, new)
 
     def release_all(self) -> None:
         for gpn in range(self.npages):

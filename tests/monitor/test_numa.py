@@ -210,3 +210,6 @@ def test_content_sharing_and_migration_of_a_shared_frame():
     assert vms[1].pmap.mpn[2] != moved and vms[1].read_guest(2 * 4096, 4) == b"same"
     ev = [e.data["reason"] for e in mon.events.of_kind("share")]
     assert ev == ["same content", "same content"]
+    un = mon.events.of_kind("unshare")
+    assert len(un) == 1 and un[0].vm == 1 and un[0].data["pa"] == 2 << 12
+    assert "copy shared PA 0x00002000 on write" in un[0].text
