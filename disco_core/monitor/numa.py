@@ -129,10 +129,12 @@ class NumaManager:
         self._touched: list[MemmapEntry] = []  # entries whose moves/written need resetting
         self._next_reset = self.params.reset_cycles
         hw = mon.m.config.hot_threshold
-        # without hardware reports (hot_threshold 0) the manager polls the counters
+        # without hardware reports (hot_threshold 0) the manager polls the counters,
+        # eight times per reset period
         self._poll = self.moving and hw == 0
         self._threshold = hw if hw else self.params.hot_threshold
         self._reported: set[tuple[int, int]] = set()
+        self._next_poll = 0
 
     # ---- VMs ----------------------------------------------------------------------------
 
@@ -163,7 +165,8 @@ class NumaManager:
         if not self.moving:
             return
         now = self.mon._machine_cycles()
-        if self._poll:
+        if self._poll and now >= self._next_poll:
+            self._next_poll = now + self.params.reset_cycles // 8
             self._poll_counters()
         if now >= self._next_reset:
             self._next_reset = now + self.params.reset_cycles
