@@ -107,8 +107,10 @@ def test_cli_numa_policy_and_sharing(capsys):
 
 def test_numa_and_sharing_runs_are_deterministic():
     def once():
-        r = boot_vms("flash8", 2, ["engineering 1"], vcpus=4, sharing="both")
+        r = boot_vms("flash8", 2, vm_run=[["engineering 1"], ["echo hi"]], vcpus=4,
+                     sharing="both")
         assert r.reason == "done" and r.invariant_problems == []
+        assert "engineering 1: checksum 0x648c18c2" in r.vms[0].output
         return (r.cycles, r.output, [(v.command_cycles, v.stats) for v in r.vms], r.numa)
 
     a, b = once(), once()
