@@ -56,6 +56,27 @@ dc_err dc_mem_write(dc_machine *m, uint64_t pa, const void *buf, size_t len)
     return DC_OK;
 }
 
+dc_err dc_cache_flush_phys(dc_machine *m, uint64_t pa, size_t len)
+{
+    uint64_t off;
+    dc_err e = ram_span(m, pa, len, &off);
+    if (e || len == 0)
+        return e;
+    for (uint64_t l = off >> m->line_shift; l <= (off + len - 1) >> m->line_shift; l++)
+        coherence_flush(m, (uint32_t)l);
+    return DC_OK;
+}
+
+dc_err dc_dirty_lines(dc_machine *m, uint64_t pa, size_t len, uint32_t *out)
+{
+    uint64_t off;
+    dc_err e = ram_span(m, pa, len, &off);
+    if (e)
+        return e;
+    *out = len ? coherence_dirty_lines(m, off, len) : 0;
+    return DC_OK;
+}
+
 dc_err dc_mem_view(dc_machine *m, uint64_t pa, size_t len, uint8_t **out)
 {
     uint64_t off;

@@ -83,3 +83,36 @@ void coherence_evict(dc_machine *m, cpu *c, uint32_t line, uint8_t state)
         count_route(m, c->node, home);
     }
 }
+
+/* Memory changed outside the caches (the monitor copied or zeroed a page for a
+ * migration or replication): every cached copy of the line goes, without a
+ * writeback (the monitor's copy already holds the data), so the next access
+ * misses to memory rather than to a stale owner. */
+void coherence_flush(dc_machine *m, uint32_t line)
+{
+    uint64_t holders = m->dir_sharers[line];
+    if (m->dir_owner[line])
+        holders |= 1ull << (m->dir_owner[line] - 1);
+    while (holders) {
+        uint32_t i = (uint32_t)__builtin_ctzll(holders);
+        holders &= holders - 1;
+        cpu *o = &m->cpus[i];
+        cache_drop(&o->l2, line);
+        cache_drop(&o->l1d, line);
+        cache_drop(&o->l1i, line);
+        o->a.fetch_line = UINT64_MAX;   /* the fetch shortcut may name this line */
+    }
+    m->dir_sharers[line] = 0;
+    m->dir_owner[line] = 0;
+}
+
+/* How many lines of RAM [off, off + len) some cache holds modified: the
+ * directory's view of whether a page is being written (the NUMA manager does
+ * not replicate such pages). */
+uint32_t coherence_dirty_lines(dc_machine *m, uint64_t off, uint64_t len)
+{
+    uint32_t n = 0;
+    for (uint64_t l = off >> m->line_shift; l <= (off + len - 1) >> m->line_shift; l++)
+        n += m->dir_owner[l] != 0;
+    return n;
+}

@@ -325,6 +325,9 @@ void take_exception(cpu *c, uint32_t code, uint32_t pc, int bd, uint32_t badva,
 
 /* fabric.c: charge one access in timing mode; returns stall cycles */
 uint32_t fabric_access(dc_machine *m, cpu *c, uint64_t ramoff, int acc, int uncached);
+/* directory.c: drop a line from every cache (memory changed behind them) */
+void coherence_flush(dc_machine *m, uint32_t line);
+uint32_t coherence_dirty_lines(dc_machine *m, uint64_t off, uint64_t len);
 uint32_t fabric_latency(const dc_machine *m, uint32_t from, uint32_t home);
 uint32_t hops(uint32_t a, uint32_t b);
 static inline uint32_t line_home(const dc_machine *m, uint64_t line)

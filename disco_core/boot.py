@@ -334,7 +334,7 @@ class VMResult:
     reason: str                 # "done", the monitor's stop reason, or "budget"
     exit_code: int | None
     prompt_cycles: int | None   # the machine's cycles when its first prompt appeared
-    command_cycles: list[int] = field(default_factory=list)
+    command_cycles: list[int] = field(default_factory=list)  # from reading each to the next prompt
     stats: dict[str, tuple[int, int]] = field(default_factory=dict)  # category → (count, cycles)
     exits: dict[str, tuple[int, int]] = field(default_factory=dict)  # exit kind → (count, cycles)
     disk_writes: int = 0        # sectors written (kept by the monitor when copy-on-write)
@@ -361,6 +361,9 @@ class DiscoBootResult:
     wall_seconds: float
     reports: list[str] = field(default_factory=list)
     invariant_problems: list[str] = field(default_factory=list)  # Monitor.check_invariants()
+    # the NUMA manager and page sharing (docs/numa.md): misses by class, moves and
+    # footprints; "workload" counts from the first command typed to the end
+    numa: dict[str, object] = field(default_factory=dict)
 
     @property
     def output(self) -> str:
@@ -371,7 +374,7 @@ class DiscoBootResult:
         return {
             "reason": self.reason, "cycles": self.cycles, "instructions": self.instructions,
             "wall_seconds": round(self.wall_seconds, 3), "reports": self.reports,
-            "invariant_problems": self.invariant_problems,
+            "invariant_problems": self.invariant_problems, "numa": self.numa,
             "vms": [v.to_json() for v in self.vms],
         }
 
@@ -385,7 +388,8 @@ def vm_specs(machine: Machine, image: ElfImage, vms: int, disks: Sequence[object
              memory_pages: int | None = None, vcpus: int = 1) -> list[object]:
     """One VMSpec per VM: the kernel's segments at their guest-physical
     addresses, memory split evenly (at most VM_PAGES_MAX pages), home nodes
-    spread round-robin over the machine's nodes."""
+    spread round-robin over the machine's nodes (a VM with k vCPUs gets k
+    consecutive nodes, one per vCPU)."""
     from disco_core.monitor import VMSpec
 
     cfg = machine.config
@@ -397,8 +401,12 @@ def vm_specs(machine: Machine, image: ElfImage, vms: int, disks: Sequence[object
                 f"{vms} VMs do not fit in the machine's {cfg.ram_bytes >> 20} MiB: each needs "
                 f"at least {VM_PAGES_MIN * 4096 >> 20} MiB")
     segs = [(seg.paddr - 0xC0000000, seg.data) for seg in image.segments if seg.data]
+    text = [(seg.paddr - 0xC0000000, len(seg.data)) for seg in image.segments
+            if seg.data and seg.executable and not seg.flags & 2]  # PF_W: not text
     return [VMSpec(f"vm{i}", memory_pages=memory_pages, vcpus=vcpus,
-                   home_nodes=[i % cfg.nodes], image=segs, entry=image.entry,
+                   home_nodes=list(dict.fromkeys((i * vcpus + j) % cfg.nodes
+                                                 for j in range(vcpus))),
+                   image=segs, text=text, entry=image.entry,
                    disks=[disks[i]])  # type: ignore[list-item]
             for i in range(vms)]
 
@@ -412,7 +420,10 @@ def boot_vms(machine_preset: str = "test", vms: int = 1,
              vm_run: Sequence[str | Sequence[str]] | None = None,
              vm_disks: Sequence[str | os.PathLike[str]] | None = None,
              monitor_options: dict[str, object] | None = None,
-             assists: bool = True) -> DiscoBootResult:
+             assists: bool = True,
+             numa_policy: str = "migrate_replicate", sharing: str = "disco",
+             numa_params: object | None = None,
+             machine_overrides: dict[str, object] | None = None) -> DiscoBootResult:
     """Boot the disco flavour of the kernel as ``vms`` VMs under the monitor.
 
     Each VM gets a copy-on-write root disk over one shared base image (built
@@ -426,6 +437,8 @@ def boot_vms(machine_preset: str = "test", vms: int = 1,
     (VM i writes the file ``vm_disks[i]``, which nobody else may open).
     ``monitor_options`` are keyword arguments for the Monitor (e.g. ``asid_remap``).
     ``assists=False`` serves every exit in Python (the monitor's C assists off).
+    ``numa_policy`` and ``sharing`` choose the monitor's NUMA policy and page
+    sharing (docs/numa.md); ``machine_overrides`` changes preset fields.
     """
     from disco_core.monitor import Monitor
     from disco_core.monitor.vdisk import VirtualDisk
@@ -454,10 +467,17 @@ def boot_vms(machine_preset: str = "test", vms: int = 1,
             for d in disks:
                 d.close()
             raise
-        machine = Machine(preset(machine_preset))
+        from disco_core.monitor.numa import MOVING, NumaParams, check_policy
+
+        params = numa_params if isinstance(numa_params, NumaParams) else NumaParams()
+        overrides = dict(machine_overrides or {})
+        if check_policy(numa_policy) in MOVING:  # FLASH reports hot pages to the manager
+            overrides.setdefault("hot_threshold", params.hot_threshold)
+        machine = Machine(preset(machine_preset, **overrides))
         try:
             options = {"assists": assists, **(monitor_options or {})}
-            mon = Monitor(machine, **options)  # type: ignore[arg-type]
+            mon = Monitor(machine, numa_policy=numa_policy, numa_params=params,
+                          sharing=sharing, **options)  # type: ignore[arg-type]
             vmlist = [mon.create_vm(s) for s in vm_specs(machine, image, vms, disks,  # type: ignore
                                                           memory_pages, vcpus)]
             for vm in vmlist:
@@ -493,6 +513,9 @@ def _drive_vms(mon: object, vmlist: list[object], commands: list[list[str]], bud
     done: set[str] = set()
     executed = 0
     reason = "budget"
+    from disco_core.monitor.footprint import numa_counters, numa_report
+
+    mark: dict[str, int] | None = None  # the counters when the first command was typed
     while executed < budget:
         before = sum(c.instructions for c in machine.cpus)
         r = mon.run(min(SLICE, budget - executed))
@@ -515,8 +538,14 @@ def _drive_vms(mon: object, vmlist: list[object], commands: list[list[str]], bud
             if prompt_at[vm.name] is None:
                 prompt_at[vm.name] = shown
             else:
-                command_cycles[vm.name].append(shown - typed_at[vm.name])
+                # from the guest's first read of the command (exact, on the CPU that
+                # read it; typing happens while every CPU idles, at a timer tick)
+                began = vm.input_cycles if vm.input_cycles is not None else typed_at[vm.name]
+                command_cycles[vm.name].append(shown - began)
             if pending[vm.name]:
+                if mark is None:
+                    mark = numa_counters(mon)
+                vm.input_cycles = None
                 mon.console_input(vm, pending[vm.name].pop(0).encode() + b"\n")
                 typed_at[vm.name] = vm_now
             else:
@@ -538,7 +567,8 @@ def _drive_vms(mon: object, vmlist: list[object], commands: list[list[str]], bud
             disk_writes=sum(d.writes for d in vm.disks)))
     return DiscoBootResult(vms=results, reason=reason, cycles=now(), instructions=executed,
                            wall_seconds=time.perf_counter() - start, reports=list(mon.reports),
-                           invariant_problems=mon.check_invariants())
+                           invariant_problems=mon.check_invariants(),
+                           numa=numa_report(mon, mark))
 
 
 def _exit_kinds(vm: object) -> dict[str, tuple[int, int]]:

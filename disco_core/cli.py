@@ -127,6 +127,9 @@ def cmd_boot(args: argparse.Namespace) -> int:
 
     if args.vms is not None:
         return _boot_vms(args)
+    if args.numa_policy is not None or args.sharing is not None:
+        raise DiscoError("--numa-policy and --sharing are the monitor's: use them with --vms "
+                         "(the native kernel places pages round-robin, as IRIX did)")
     if args.run is None:
         print("Booting; Ctrl-] quits.", file=sys.stderr)
         return interactive(args.machine, args.disk, persistent=not args.scratch) & 0xFF
@@ -161,6 +164,7 @@ def _boot_vms(args: argparse.Namespace) -> int:
     import json
 
     from disco_core.boot import boot_vms, prefixed
+    from disco_core.monitor.footprint import format_numa
     from disco_core.monitor.stats import CATEGORIES
 
     partial: dict[str, bytes] = {}
@@ -175,7 +179,9 @@ def _boot_vms(args: argparse.Namespace) -> int:
 
     result = boot_vms(args.machine, args.vms, args.run or "", args.disk,
                       max_instructions=args.max_instructions, vcpus=args.vcpus,
-                      echo=None if args.json else echo)
+                      echo=None if args.json else echo,
+                      numa_policy=args.numa_policy or "migrate_replicate",
+                      sharing=args.sharing or "disco")
     if args.json:
         print(json.dumps({"output": result.output, **result.to_json()}, indent=2))
     else:
@@ -193,6 +199,8 @@ def _boot_vms(args: argparse.Namespace) -> int:
         for v in result.vms:
             for kind, (n, cy) in v.exits.items():
                 print(f"{v.name:6} {kind:18} {n:>10} {cy:>14}")
+        print()
+        print(format_numa(result.numa))
         for v in result.vms:
             if v.reason != "done":
                 print(f"{v.name}: {v.reason}", file=sys.stderr)
@@ -204,6 +212,9 @@ def _boot_vms(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from disco_core.monitor.diskcache import SHARING
+    from disco_core.monitor.numa import POLICIES
+
     p = argparse.ArgumentParser(prog="disco", description="Disco Workbench command line")
     sub = p.add_subparsers(dest="command", required=True)
 
@@ -239,6 +250,12 @@ def build_parser() -> argparse.ArgumentParser:
                         "each with a copy-on-write root disk over one base image (--disk)")
     b.add_argument("--vcpus", type=_positive, default=1,
                    help="with --vms: vCPUs per VM (default 1)")
+    b.add_argument("--numa-policy", default=None, choices=POLICIES,
+                   help="with --vms: the monitor's NUMA policy (default migrate_replicate; "
+                        "docs/numa.md)")
+    b.add_argument("--sharing", default=None, choices=SHARING,
+                   help="with --vms: memory sharing across VMs: disco (global disk cache and "
+                        "kernel text, the default), content (ESX-style), both, none")
     b.add_argument("--disk", default=None,
                    help="root file-system image (default: a fresh one, discarded afterwards)")
     b.add_argument("--scratch", action="store_true",

@@ -645,6 +645,18 @@ class Machine:
     def reset_miss_counters(self) -> None:
         lib.dc_miss_counters_reset(self.handle)
 
+    def flush_caches(self, pa: int, n: int) -> None:
+        """Drop physical [pa, pa + n) from every CPU's caches and the directory, with no
+        writeback: memory there was changed behind the caches (the monitor's page copies)."""
+        self._check(lib.dc_cache_flush_phys(self.handle, pa, n))
+
+    def dirty_lines(self, pa: int, n: int) -> int:
+        """How many lines of physical [pa, pa + n) some cache holds modified (the
+        directory's view of memory being written)."""
+        out = ffi.new("uint32_t *")
+        self._check(lib.dc_dirty_lines(self.handle, pa, n, out))
+        return int(out[0])
+
     def link_counters(self) -> np.ndarray:
         """Messages per hypercube link: a zero-copy (nodes, dimensions) uint64 view.
 

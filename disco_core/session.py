@@ -1399,6 +1399,7 @@ def vms_session(program: str | None = None, preset_name: str = "flash8",
     from disco_core.elf import load_elf
     from disco_core.kernel import build_kernel
     from disco_core.monitor import Monitor
+    from disco_core.monitor.numa import NumaParams
     from disco_core.monitor.vdisk import VirtualDisk
     from disco_core.presets import preset
 
@@ -1416,7 +1417,8 @@ def vms_session(program: str | None = None, preset_name: str = "flash8",
         base = root_image(tmp / "root.img")
         _say(progress, f"creating {vms} virtual machines on {preset_name}")
         disks = [VirtualDisk.copy_on_write(base) for _ in range(vms)]
-        machine = Machine(preset(preset_name))
+        # FLASH reports hot pages to the monitor's NUMA manager (docs/numa.md)
+        machine = Machine(preset(preset_name, hot_threshold=NumaParams().hot_threshold))
         monitor = Monitor(machine)
         vmlist = [monitor.create_vm(spec)  # type: ignore[arg-type]
                   for spec in vm_specs(machine, image, vms, disks, pages, vcpus)]

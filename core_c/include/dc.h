@@ -212,6 +212,11 @@ dc_err dc_node_stats_get(dc_machine *m, uint32_t node, dc_node_stats *out);
 /* Per page per node miss counters: pages x nodes uint32, valid while the machine lives. */
 dc_err dc_miss_counters(dc_machine *m, uint32_t **out, uint64_t *pages, uint32_t *nodes);
 void dc_miss_counters_reset(dc_machine *m);
+/* Drop physical [pa, pa + len) from every cache and the directory, without
+ * writebacks: the monitor changed that memory behind the caches (page copies). */
+dc_err dc_cache_flush_phys(dc_machine *m, uint64_t pa, size_t len);
+/* How many lines of physical [pa, pa + len) some cache holds modified. */
+dc_err dc_dirty_lines(dc_machine *m, uint64_t pa, size_t len, uint32_t *out);
 /* Per link message counters: nodes x dims uint64 (hypercube link (n, n ^ 1 << d)). */
 dc_err dc_link_counters(dc_machine *m, uint64_t **out, uint32_t *nodes, uint32_t *dims);
 uint32_t dc_hops(dc_machine *m, uint32_t from, uint32_t to);

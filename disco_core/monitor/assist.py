@@ -38,12 +38,11 @@ if TYPE_CHECKING:
 class Assists:
     """The C tables of every vCPU and VM of one monitor."""
 
-    # rows of the kseg tables: one serves every node while a page's EntryLo does not
-    # depend on the CPU's node (NUMA replication would make it the machine's nodes)
-    KTAB_NODES = 1
-
     def __init__(self, machine: Machine, costs: CostModel) -> None:
         self.m = machine
+        # rows of the kseg tables: one per node, since a replicated page's EntryLo
+        # names the replica on the node of the CPU that maps it (numa.py)
+        self.ktab_nodes = machine.config.nodes
         self.refill_cost = costs.trap + costs.l2tlb_refill
         self.kfault_cost = costs.trap + costs.kernel_tlb_fault
         t = costs.trap
@@ -56,7 +55,7 @@ class Assists:
 
     def add_vm(self, vm: VM, real_super: int, real_user: int) -> None:
         m = self.m
-        self.kt[vm.id] = h = m.ktab_new(vm.pmap.npages, self.KTAB_NODES, self.kfault_cost)
+        self.kt[vm.id] = h = m.ktab_new(vm.pmap.npages, self.ktab_nodes, self.kfault_cost)
         vm.pmap.changed = lambda gpn, h=h: m.ktab_forget(h, gpn)
         for v in vm.vcpus:
             self.l2[v.gid] = t = m.l2tlb_new(self.refill_cost, v.l2tlb.size)
@@ -83,7 +82,7 @@ class Assists:
     def kernel_pair(self, vm: VM, gpn: int, lo0: int, lo1: int, node: int = 0) -> None:
         """_kernel_tlb_fault installed (lo0, lo1) for gpn's pair (on a CPU of `node`,
         when the table has a row per node): serve it in C next time."""
-        self.m.ktab_set(self.kt[vm.id], node if self.KTAB_NODES > 1 else 0, gpn, lo0, lo1)
+        self.m.ktab_set(self.kt[vm.id], node if self.ktab_nodes > 1 else 0, gpn, lo0, lo1)
 
     def forget_page(self, vm: VM, gpn: int) -> None:
         self.m.ktab_forget(self.kt[vm.id], gpn)

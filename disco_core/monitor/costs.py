@@ -38,6 +38,20 @@ Rationale (200 MHz clock, 5 ns per cycle; paper §2 and Table 2):
 - net_remap_page, 200: receiving it: the receiver's pmap and memmap entries
   point at the sent machine page, its old page is freed and shot down. Both
   together cost about a seventh of copying the page twice (vnet.py).
+- numa_hot_page, 300: the hot-page interrupt: read the page's row of
+  miss counters, look up the memmap entry, decide (numa.py).
+- numa_migrate, 13400 and numa_replicate, 11400: the paper's measured
+  averages (Table 3, Engineering: 67 µs per migration, 57 µs per
+  replication at 200 MHz), which include the page copy, the TLB shootdown
+  on every CPU that maps the page and the pmap/memmap updates.
+- numa_collapse, 4000: not measured in the paper; a shootdown of the page's
+  mappings on every CPU (an IPI each, ~500 cycles, for up to 8 nodes) plus
+  freeing the copies; no page is copied.
+- share_page, 300: map a page of the global disk cache (or a page found by
+  content) into a VM instead of copying it: a memmap and pmap update and the
+  shootdown of the VM's old mappings of that guest page.
+- content_scan, 1200: hash one 4 KiB page while scanning for identical
+  content (ESX's background scan; a pass over 1024 words).
 """
 
 from __future__ import annotations
@@ -65,6 +79,12 @@ class CostModel:
     net_copy_page: int = 2200
     net_pin_page: int = 100
     net_remap_page: int = 200
+    numa_hot_page: int = 300
+    numa_migrate: int = 13400
+    numa_replicate: int = 11400
+    numa_collapse: int = 4000
+    share_page: int = 300
+    content_scan: int = 1200
 
     @classmethod
     def zero(cls) -> CostModel:

@@ -1,8 +1,9 @@
 """The global memmap (paper §2.3): one entry per machine page, and the allocator.
 
 For each machine page in use: which VMs use it as which guest page (for
-shootdown when the page is taken away), its replicas (for the NUMA manager,
-later), and whether the monitor shares it read-only. Machine pages are handed
+shootdown when the page is taken away), its read-only replicas on other
+nodes (the NUMA manager, numa.py), whether the monitor shares it read-only,
+and what it caches (a disk block of the global disk cache, diskcache.py). Machine pages are handed
 out per node, preferring the VM's home nodes; a page that was used before is
 zeroed before it is handed out again, so no VM ever sees another's data.
 
@@ -30,8 +31,12 @@ class OutOfMachineMemory(DiscoError):
 @dataclass
 class MemmapEntry:
     users: set[tuple[int, int]] = field(default_factory=set)  # (VM id, guest page)
-    replicas: list[int] = field(default_factory=list)  # MPNs of read-only copies
+    replicas: dict[int, int] = field(default_factory=dict)  # node → MPN of a read-only copy
     shared_readonly: bool = False
+    replica_of: int = -1  # for a replica: the master page it copies
+    moves: int = 0  # NUMA moves (migrations, replications) since the counters' last reset
+    written: bool = False  # a store collapsed its replicas since the last reset
+    tag: object = None  # what the page holds for the monitor (a global disk-cache key)
 
 
 def ram_index_to_mpn(r: int) -> int:
@@ -64,9 +69,11 @@ class MemMap:
     def free_pages(self, node: int) -> int:
         return (node + 1) * self.per_node - self._fresh[node] + len(self._freed[node])
 
-    def alloc(self, prefer: list[int] | tuple[int, ...] = (0,)) -> int:
-        """A zeroed machine page, from the first preferred node with room, else any node."""
-        order = list(prefer) + [n for n in range(self.nodes) if n not in prefer]
+    def alloc(self, prefer: list[int] | tuple[int, ...] = (0,), only: bool = False) -> int:
+        """A zeroed machine page, from the first preferred node with room, else any node
+        (with `only`, none: OutOfMachineMemory)."""
+        order = list(prefer) if only else \
+            list(prefer) + [n for n in range(self.nodes) if n not in prefer]
         for node in order:
             if self._freed[node]:
                 mpn = self._freed[node].pop()
@@ -78,7 +85,8 @@ class MemMap:
                 self._fresh[node] += 1
                 break
         else:
-            raise OutOfMachineMemory("machine memory is exhausted: no node has a free page")
+            raise OutOfMachineMemory("machine memory is exhausted: no node has a free page"
+                                     if not only else f"nodes {list(prefer)} have no free page")
         self.entries[mpn] = MemmapEntry()
         return mpn
 
@@ -87,6 +95,14 @@ class MemMap:
         if e is None:
             raise DiscoError(f"machine page {mpn:#x} is not in use")
         self._freed[self.node_of(mpn)].append(mpn)
+
+    def move(self, old: int, new: int) -> None:
+        """A migration: the page just allocated as `new` takes over old's entry, old is freed."""
+        e = self.entries.pop(old)
+        self.entries[new] = e
+        for r in e.replicas.values():
+            self.entries[r].replica_of = new
+        self._freed[self.node_of(old)].append(old)
 
     def add_user(self, mpn: int, vm_id: int, gpn: int) -> None:
         self.entries[mpn].users.add((vm_id, gpn))
@@ -100,3 +116,9 @@ class MemMap:
     def owners(self, mpn: int) -> set[int]:
         e = self.entries.get(mpn)
         return {vm for vm, _ in e.users} if e else set()
+
+    def master(self, mpn: int) -> int:
+        """The page a replica copies, or mpn itself."""
+        e = self.entries.get(mpn)
+        return e.replica_of if e is not None and e.replica_of >= 0 else mpn
+

@@ -27,7 +27,9 @@ from disco_core.errors import CoreBug, DiscoError
 from disco_core.machine import Cpu, CpuState, ExitReason, Machine, Ownership
 from disco_core.monitor import emulate
 from disco_core.monitor.assist import Assists
+from disco_core.monitor.contentshare import ContentShare
 from disco_core.monitor.costs import DEFAULT, CostModel
+from disco_core.monitor.diskcache import SHARING, DiskCache
 from disco_core.monitor.emulate import (
     EXC_ADEL,
     EXC_ADES,
@@ -46,6 +48,7 @@ from disco_core.monitor.emulate import (
 from disco_core.monitor.events import EventLog
 from disco_core.monitor.l2tlb import GLOBAL
 from disco_core.monitor.memmap import MemMap, OutOfMachineMemory
+from disco_core.monitor.numa import DEFAULT_POLICY, NumaManager, NumaParams
 from disco_core.monitor.pmap import CACHEABLE, NO_PAGE, PMap
 from disco_core.monitor.pmap import PAGE as PAGE_SIZE
 from disco_core.monitor.regpage import MAX_GUEST_PAGES, REGPAGE_VA, REGPAGE_VPN2_VA, machine_words
@@ -87,6 +90,7 @@ KUSEG_END = 0x80000000
 _TIMER_PERIOD = 1 << 33  # cycles for Count to come round again
 _EXIT_EXCEPTION, _EXIT_BUDGET = int(ExitReason.EXCEPTION), int(ExitReason.BUDGET)
 _EXIT_WAIT, _EXIT_HALT = int(ExitReason.WAIT), int(ExitReason.HALT)
+_EXIT_HOTPAGE = int(ExitReason.HOTPAGE)
 
 # monitor-call numbers (docs/monitor-abi.md)
 MC_PUTC, MC_GETC, MC_ZERO_PAGE, MC_PAGE_FREED, MC_YIELD, MC_IDLE = 0, 1, 2, 3, 4, 5
@@ -138,7 +142,8 @@ class Monitor:
     def __init__(self, machine: Machine, costs: CostModel = DEFAULT,
                  slice_instructions: int = 100_000, watchdog_cycles: int = 100_000_000,
                  timeslice_cycles: int = 1_000_000, asid_remap: bool = False,
-                 assists: bool = True) -> None:
+                 assists: bool = True, numa_policy: str = DEFAULT_POLICY,
+                 numa_params: NumaParams | None = None, sharing: str = "disco") -> None:
         self.m = machine
         cfg = machine.config
         self.cpus: list[Cpu] = machine.cpus
@@ -158,6 +163,12 @@ class Monitor:
         self.reports: list[str] = []
         self.events = EventLog()  # what the monitor did, for the app and the statistics
         self.vnet = VNet(self)  # the virtual network between the VMs (vnet.py)
+        self.numa = NumaManager(self, numa_policy, numa_params)  # placement, hot pages
+        if sharing not in SHARING:
+            raise DiscoError(f"no sharing mode {sharing!r}: choose one of {', '.join(SHARING)}")
+        self.sharing = sharing
+        self.diskcache = DiskCache(self) if sharing in ("disco", "both") else None
+        self.contentshare = ContentShare(self) if sharing in ("content", "both") else None
         self.booted = False
         self.debug_stop: DebugStop | None = None  # the last breakpoint/watchpoint/step exit
         # the hot exits served in C (assist.py); None: every exit comes here. The C
@@ -211,6 +222,10 @@ class Monitor:
         pmap = PMap(vm_id, spec.memory_pages, self.memmap, list(spec.home_nodes))
         vm = VM(vm_id, spec, pmap, self.tlb_entries, first_gid=len(self.vcpus))
         pmap.invalidate = lambda gpn, mpn, vm=vm: self._invalidate_page(vm, gpn, mpn)
+        self.numa.attach(vm)
+        pmap.on_unshare = lambda gpn, mpn, vm=vm: self.events.emit(
+            "unshare", self._machine_cycles(), vm=vm.id, pa=gpn << 12, ma=mpn << 12,
+            reason="copy on write")
         for v in vm.vcpus:
             # the register page: a machine page on the home node, outside guest memory
             mpn = self.memmap.alloc(vm.home_nodes)
@@ -228,8 +243,11 @@ class Monitor:
         if vm.state == VMState.RUNNING:
             raise DiscoError(f"VM {vm.name!r} is already running")
         self.vnet.forget(vm)
+        self.numa.exit_cpu = -1  # the image's pages are not touched by any CPU
         vm.pmap.release_all()
         vm.load_image()
+        if self.diskcache is not None and vm.spec.text:
+            self.diskcache.share_text(vm, vm.spec.text)
         vm.state = VMState.RUNNING
         self._running_vms += 1
         vm.stop_reason = None
@@ -326,6 +344,8 @@ class Monitor:
                 on_exception(ex.cpu, ex.exception)
             elif reason == _EXIT_BUDGET:
                 pass
+            elif reason == _EXIT_HOTPAGE:
+                self.numa.on_hot_pages(ex.cpu)
             elif reason == _EXIT_WAIT:
                 self._slice_end()
                 if not self.ready:
@@ -375,6 +395,7 @@ class Monitor:
             return
         vm = v.vm
         allocs = vm.pmap.allocations
+        self.numa.exit_cpu = ci
         try:
             kind = self._handle(v, cpu, ci, e)
         except GuestFault as f:
@@ -479,7 +500,7 @@ class Monitor:
                                    e.pc, e.bd)  # type: ignore[attr-defined]
         if store and gpn in v.vm.pmap.readonly:
             v.vm.pmap.break_sharing(gpn)
-        lo = v.vm.pmap.entrylo(gpn, glo | (LO_G if ent.g else 0))
+        lo = v.vm.pmap.entrylo(gpn, glo | (LO_G if ent.g else 0), self._node(ci))
         self._l2_insert(v, vpn, GLOBAL if ent.g else asid, lo, gpn)
         self._fill_pair(v, ci, vpn, lo)
         return "vtlb_refill"
@@ -504,11 +525,12 @@ class Monitor:
         full = LO_V | LO_D | LO_G
         pm.entrylo(gpn, full)  # allocates the touched page; its partner only when touched
         even = gpn & ~1
-        lo0, lo1 = (pm.entrylo(g, full) if g < pm.npages and pm.mpn[g] != NO_PAGE else LO_G
+        node = self._node(ci)
+        lo0, lo1 = (pm.entrylo(g, full, node) if g < pm.npages and pm.mpn[g] != NO_PAGE else LO_G
                     for g in (even, even + 1))
         self.hw_install(ci, va & 0xFFFFE000, GLOBAL, lo0, lo1)
         if self.assist is not None:  # the next miss on this pair is served in C
-            self.assist.kernel_pair(v.vm, gpn, lo0, lo1)
+            self.assist.kernel_pair(v.vm, gpn, lo0, lo1, node)
         return "kernel_tlb_fault"
 
     def _fill_pair(self, v: VCpu, ci: int, vpn: int, lo: int) -> None:
@@ -544,10 +566,11 @@ class Monitor:
         asid = GLOBAL if ent.g else ent.hi & EH_ASID
         vpn0 = ent.hi >> 12 & ~1
         los = []
+        node = self._node(cpu.index)
         for k, glo in enumerate((ent.lo0, ent.lo1)):
             gpn = (glo >> 6) & 0xFFFFFF
             if glo & LO_V and gpn < pm.npages:
-                lo = pm.entrylo(gpn, glo | (LO_G if ent.g else 0))
+                lo = pm.entrylo(gpn, glo | (LO_G if ent.g else 0), node)
                 self._l2_insert(v, vpn0 + k, asid, lo, gpn)
             else:
                 lo = LO_G if ent.g else 0  # invalid: a touch comes back to the monitor
@@ -781,6 +804,8 @@ class Monitor:
             vm.console_cycles = self.now(cpu)
         elif call == MC_GETC:
             result = vm.console_in.pop(0) if vm.console_in else _ERR
+            if result != _ERR and vm.input_cycles is None:
+                vm.input_cycles = self.now(cpu)  # when the guest took typed input
             if not vm.console_in:
                 self.clear_interrupt(v, CONSOLE_LINE)  # drained: the input interrupt drops
         elif call in (MC_DISK_READ, MC_DISK_WRITE):
@@ -863,6 +888,8 @@ class Monitor:
             disk.write(sector, vm.read_guest(gpa, n))
         else:
             data = disk.read(sector, count)
+            if self.diskcache is not None and self.diskcache.transfer(vm, disk, sector, gpa, data):
+                return 0  # mapped from the global disk cache: nothing to copy
             pmap = vm.pmap
             for gpn in range(gpa // PAGE_SIZE, (gpa + n - 1) // PAGE_SIZE + 1):
                 if gpn in pmap.readonly:
@@ -893,12 +920,24 @@ class Monitor:
         return self.m.node_of_cpu(ci)
 
     def _pick_for(self, ci: int) -> VCpu | None:
-        """The first ready vCPU whose VM lives on this CPU's node, else the first ready one."""
+        """Affinity (paper §2.4: scheduling cooperates with page placement): the first
+        ready vCPU whose own home node this is (vCPU i of a VM: home node i mod
+        len(home)), else the first whose VM lives on this node, else the first ready
+        one; never one whose last CPU is idle and was kicked to take it back."""
         node = self._node(ci)
+        best, best_rank = None, 3
         for v in self.ready:
-            if node in v.vm.home_nodes:
+            last = v.last_cpu
+            if (last is not None and last != ci and self.current[last] is None
+                    and last != self._scheduling):
+                continue
+            home = v.vm.home_nodes
+            if home[v.index % len(home)] == node:
                 return v
-        return self.ready[0] if self.ready else None
+            rank = 1 if node in home else 2
+            if rank < best_rank:
+                best, best_rank = v, rank
+        return best
 
     def _make_ready(self, v: VCpu) -> None:
         v.state = RunState.READY
@@ -909,7 +948,9 @@ class Monitor:
                 if self.current[ci] is None and ci != self._scheduling]
         if not idle:
             return
-        home = [ci for ci in idle if self._node(ci) in v.vm.home_nodes]
+        own = v.vm.home_nodes[v.index % len(v.vm.home_nodes)]
+        home = ([ci for ci in idle if self._node(ci) == own]
+                or [ci for ci in idle if self._node(ci) in v.vm.home_nodes])
         target = v.last_cpu if v.last_cpu in idle else (home or idle)[0]
         self.cpus[target].set_irq(_KICK_LINE, True)
 
@@ -1006,7 +1047,8 @@ class Monitor:
             self.waiting.append(v)
 
     def _slice_end(self) -> None:
-        """At each slice boundary: the watchdog, then time-slicing."""
+        """At each slice boundary: the NUMA manager's clock, the watchdog, then time-slicing."""
+        self.numa.tick()
         for ci in range(self.ncpus):
             v = self.current[ci]
             if v is None:
@@ -1028,6 +1070,8 @@ class Monitor:
                 self._schedule(ci)
         if self.waiting:
             self._check_waiting(max(self.now(c) for c in self.cpus))
+        if self.contentshare is not None:
+            self.contentshare.tick()
 
     # ---- inspection ------------------------------------------------------------------------------
 
@@ -1065,6 +1109,10 @@ class Monitor:
                     if vm is None:
                         problems.append(f"CPU {ci} entry {i} maps {mpn:#x} with no vCPU")
                         continue
+                    replica = self.memmap.master(mpn) != mpn
+                    if lo & LO_D and replica:
+                        problems.append(f"CPU {ci} entry {i} maps replica {mpn:#x} writable")
+                    mpn = self.memmap.master(mpn)  # a replica stands for its master
                     users = self.memmap.entries.get(mpn)
                     if users is None or not any(u == vm.id for u, _ in users.users):
                         problems.append(f"CPU {ci} entry {i} maps machine page {mpn:#x}, "
@@ -1074,12 +1122,23 @@ class Monitor:
                         problems.append(f"CPU {ci} entry {i}: pmap does not map {mpn:#x}")
                     if lo & LO_D and users.shared_readonly:
                         problems.append(f"CPU {ci} entry {i} maps shared {mpn:#x} writable")
+                    if lo & LO_D and users.replicas:
+                        problems.append(f"CPU {ci} entry {i} maps replicated {mpn:#x} writable")
         for vm in self.vms:
             for mpn in vm.pmap.mpn:
                 if mpn != NO_PAGE and self.memmap.owners(mpn) - {vm.id} and \
                         not self.memmap.entries[mpn].shared_readonly:
                     problems.append(f"machine page {mpn:#x} of VM {vm.name} is shared")
         return problems
+
+    def sharing_stats(self) -> dict[str, int]:
+        """Counts of the sharing mechanisms (diskcache.py, contentshare.py)."""
+        out: dict[str, int] = {}
+        for mech in (getattr(self, "diskcache", None), getattr(self, "contentshare", None)):
+            if mech is not None:
+                for k, n in mech.stats.items():
+                    out[k] = out.get(k, 0) + n
+        return out
 
     def stats_table(self) -> dict[str, dict[str, tuple[int, int]]]:
         return {vm.name: vm.stats.by_category() for vm in self.vms}

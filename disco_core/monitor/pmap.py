@@ -5,11 +5,17 @@ use, preferring the VM's home nodes), a pre-computed hardware EntryLo for it,
 and backmaps to the (vCPU, virtual page, ASID) that map it through the L2TLB,
 so the monitor can invalidate those mappings when it takes the page away.
 Mappings in the hardware TLBs are found by machine page (see monitor.py).
+
+With the NUMA manager (numa.py) a guest page may also have read-only
+replicas on other nodes: `entrylo(gpn, glo, node)` then names the replica on
+the mapping CPU's node, every mapping of the page is read-only (the page is
+in `readonly`), and a store collapses the replicas first (`on_replicated_store`).
+Where a new page goes is the placement policy's choice (`place`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from disco_core.errors import DiscoError
 from disco_core.monitor.memmap import PAGE, MemMap
@@ -38,6 +44,13 @@ class PMap:
         # called as changed(gpn) when gpn gets a machine page (the C assists' kseg table)
         self.changed: Callable[[int], None] | None = None
         self.allocations = 0
+        self.replicated: set[int] = set()  # guest pages whose machine page has replicas
+        # NUMA hooks: preferred nodes for a new page; a store (or host write) to a
+        # replicated page, which must collapse the replicas before it happens
+        self.place: Callable[[int], Sequence[int]] | None = None
+        self.on_replicated_store: Callable[[int], None] | None = None
+        self.on_unshare: Callable[[int, int], None] | None = None  # (gpn, new mpn): a COW copy
+        self.node = 0  # node of the CPU whose exit the monitor is handling (first touch)
 
     # ---- translation ------------------------------------------------------------
 
@@ -47,7 +60,7 @@ class PMap:
         if m == NO_PAGE:
             if not 0 <= gpn < self.npages:
                 raise GuestPhysError(f"guest page {gpn:#x} is outside the VM's memory")
-            m = self.memmap.alloc(self.home)
+            m = self.memmap.alloc(self.home if self.place is None else self.place(gpn))
             self.memmap.add_user(m, self.vm_id, gpn)
             self.mpn[gpn] = m
             self.lo[gpn] = (m << 6) | CACHEABLE | LO_D | LO_V
@@ -56,11 +69,13 @@ class PMap:
                 self.changed(gpn)
         return m
 
-    def entrylo(self, gpn: int, guest_lo: int) -> int:
+    def entrylo(self, gpn: int, guest_lo: int, node: int = -1) -> int:
         """The hardware EntryLo for a guest EntryLo: machine PFN, guest V/D/G merged.
 
         D is cleared when the monitor shares the machine page read-only, so a
-        store traps to the monitor (copy-on-write).
+        store traps to the monitor (copy-on-write, or collapsing replicas).
+        `node` is the node of the CPU that will use the entry: a replicated
+        page maps its replica there when it has one.
         """
         if self.mpn[gpn] == NO_PAGE:
             self.machine_page(gpn)
@@ -68,7 +83,26 @@ class PMap:
         lo |= guest_lo & (LO_V | LO_D | LO_G)
         if gpn in self.readonly:
             lo &= ~LO_D
+            if node >= 0 and gpn in self.replicated:
+                r = self.memmap.entries[self.mpn[gpn]].replicas.get(node)
+                if r is not None:
+                    lo = (lo & 0x3F) | (r << 6)
         return lo
+
+    def remap(self, gpn: int, mpn: int) -> None:
+        """Point gpn at machine page mpn (a migration: the caller moved the contents
+        and shot down the old mappings)."""
+        self.mpn[gpn] = mpn
+        self.lo[gpn] = (mpn << 6) | CACHEABLE | LO_D | LO_V
+
+    def _shoot(self, gpn: int, m: int) -> None:
+        """Invalidate every mapping of gpn: its machine page and the page's replicas."""
+        if self.invalidate is None:
+            return
+        self.invalidate(gpn, m)
+        if gpn in self.replicated:
+            for r in self.memmap.entries[m].replicas.values():
+                self.invalidate(gpn, r)
 
     # ---- backmaps -----------------------------------------------------------------
 
@@ -92,12 +126,14 @@ class PMap:
         m = self.mpn[gpn]
         if m == NO_PAGE:
             return False
-        if self.invalidate is not None:
-            self.invalidate(gpn, m)
+        self._shoot(gpn, m)
         self.mpn[gpn] = NO_PAGE
         self.lo[gpn] = 0
         self.readonly.discard(gpn)
+        self.replicated.discard(gpn)
         if self.memmap.remove_user(m, self.vm_id, gpn):
+            for r in self.memmap.entries[m].replicas.values():
+                self.memmap.free(r)
             self.memmap.free(m)
         return True
 
@@ -108,31 +144,41 @@ class PMap:
         """
         self.release(gpn)
         self.memmap.add_user(mpn, self.vm_id, gpn)
-        self.memmap.entries[mpn].shared_readonly = True
+        e = self.memmap.entries[mpn]
+        e.shared_readonly = True
         self.mpn[gpn] = mpn
         self.lo[gpn] = (mpn << 6) | CACHEABLE | LO_D | LO_V
         self.readonly.add(gpn)
         if self.changed is not None:
             self.changed(gpn)
+        if e.replicas:
+            self.replicated.add(gpn)
 
     def break_sharing(self, gpn: int) -> None:
         """A store to a shared read-only page: give this VM its own copy (copy-on-write)."""
+        if gpn in self.replicated and self.on_replicated_store is not None:
+            self.on_replicated_store(gpn)  # the replicas go first (every user's)
+            if gpn not in self.readonly:
+                return  # it was read-only for its replicas alone
         old = self.mpn[gpn]
         mm = self.memmap
         entry = mm.entries[old]
-        if self.invalidate is not None:
-            self.invalidate(gpn, old)  # read-only mappings of the old page go
+        self._shoot(gpn, old)  # read-only mappings of the old page go
         self.readonly.discard(gpn)
         if entry.users == {(self.vm_id, gpn)}:
             entry.shared_readonly = False  # the last user keeps the page, writable
+            entry.tag = None  # and may change it: no longer a cache of anything
             return
-        new = mm.alloc(self.home)
+        self.replicated.discard(gpn)
+        new = mm.alloc(self.home if self.place is None else self.place(gpn))
         mm.machine.write_phys(new << 12, mm.machine.read_phys(old << 12, PAGE))
         mm.add_user(new, self.vm_id, gpn)
         mm.remove_user(old, self.vm_id, gpn)
         self.mpn[gpn] = new
         self.lo[gpn] = (new << 6) | CACHEABLE | LO_D | LO_V
         self.allocations += 1
+        if self.on_unshare is not None:
+            self.on_unshare(gpn, new)
 
     def release_all(self) -> None:
         for gpn in range(self.npages):
@@ -151,6 +197,8 @@ class PMap:
             a = gpa + pos
             n = min(PAGE - (a & (PAGE - 1)), len(data) - pos)
             m = self.machine_page(a >> 12)
+            if (a >> 12) in self.replicated and self.on_replicated_store is not None:
+                self.on_replicated_store(a >> 12)  # a host write, too, makes replicas stale
             self.memmap.machine.write_phys((m << 12) | (a & (PAGE - 1)), data[pos:pos + n])
             pos += n
 

@@ -2,8 +2,9 @@
 
 Kinds map to the paper's categories (Table 2): TLB-write emulation, other
 privileged instructions, monitor calls and page faults, kernel TLB faults,
-plus L2TLB refills (which Table 2 folds into the fast refill's row) and
-exceptions reflected into the guest.
+plus L2TLB refills (which Table 2 folds into the fast refill's row),
+exceptions reflected into the guest, the NUMA manager's hot-page work
+(Figure 8's "DISCO" share) and page sharing.
 """
 
 from __future__ import annotations
@@ -21,9 +22,11 @@ CATEGORY = {
     "l2tlb_refill": "l2tlb_refill", "vtlb_refill": "l2tlb_refill",
     "reflect": "reflected", "interrupt": "reflected",
     "switch": "scheduling", "idle": "scheduling",
+    "hot_page": "numa", "migrate": "numa", "replicate": "numa", "collapse": "numa",
+    "share": "sharing", "content_scan": "sharing",
 }
 CATEGORIES = ("tlb_write", "privileged", "monitor_call", "kernel_tlb_fault", "l2tlb_refill",
-              "reflected", "scheduling")
+              "reflected", "scheduling", "numa", "sharing")
 
 
 class Stats:

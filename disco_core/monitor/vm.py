@@ -38,6 +38,8 @@ class VMSpec:
     entry: int = RELOCATED_KSEG0  # virtual address where every vCPU starts (kernel mode)
     l2tlb_size: int = DEFAULT_SIZE
     disks: list[VirtualDisk] = field(default_factory=list)  # unit n = disks[n]
+    # guest-physical (start, length) of read-only kernel text, shared across VMs
+    text: list[tuple[int, int]] = field(default_factory=list)
 
 
 class VM:
@@ -58,6 +60,7 @@ class VM:
         self.console_out = bytearray()
         self.console_in = bytearray()
         self.console_cycles = 0  # the CPU's cycle count at the last console output
+        self.input_cycles: int | None = None  # the CPU's cycles at the first GETC since reset
         self.starts = 0
         self.disks = spec.disks
 

@@ -298,3 +298,25 @@ def test_timing_mode_run_split_equals_run_whole(slices: list[int]) -> None:
     assert split.digest() == whole.digest()
     assert [c.cycles for c in split.cpus] == [c.cycles for c in whole.cpus]
     assert sum(c.stats()["stall_cycles"] for c in whole.cpus) > 0
+
+
+def test_flush_caches_and_dirty_lines() -> None:
+    """The monitor's page copies: dirty_lines sees lines a cache holds modified;
+    flush_caches drops a range from every cache, so the next access misses to memory."""
+    base = 0x80100000
+    tm = machine("flash8", stream(base, 8192, store=True))
+    run(tm)
+    pa = base & 0x1FFFFFFF
+    assert tm.dirty_lines(pa, 4096) == 32 and tm.dirty_lines(pa + 8192, 4096) == 0
+    tm.flush_caches(pa, 4096)
+    assert tm.dirty_lines(pa, 4096) == 0 and tm.dirty_lines(pa + 4096, 4096) == 32
+    again = machine("flash8", stream(base, 4096))
+    run(again)
+    before = again.cpus[0].stats()["misses"]["local"]
+    again.flush_caches(pa, 4096)
+    again.clear_halt()
+    again.cpus[0].pc = MAIN
+    run(again)
+    assert again.cpus[0].stats()["misses"]["local"] - before == 32  # all missed again
+    with pytest.raises(Exception, match="not RAM"):
+        tm.flush_caches(0x1F000000, 4096)

@@ -2,6 +2,12 @@
 //
 // Every caller holds fslock (fs.c), which serialises the file system, so the
 // cache needs no lock of its own. Writes go straight to disk (no log).
+//
+// Each buffer owns a whole page and a miss reads the page's aligned group of
+// BPP blocks into it (the block asked for is one of them): a read that covers a
+// whole aligned page lets the Disco monitor map its global disk cache's page
+// instead of copying (docs/numa.md), so VMs booted from one base image share
+// the blocks they read. The other blocks of the page are only read ahead.
 #include "types.h"
 #include "param.h"
 #include "memlayout.h"
@@ -16,7 +22,9 @@ static struct {
   struct buf head;  // most recently used first
 } bcache;
 
-static uchar bdata[NBUF][BSIZE] __attribute__((aligned(BSIZE)));
+#define BPP (PGSIZE / BSIZE)  // blocks per page
+
+static uchar bdata[NBUF][PGSIZE] __attribute__((aligned(PGSIZE)));
 
 void
 binit(void)
@@ -24,7 +32,8 @@ binit(void)
   bcache.head.prev = bcache.head.next = &bcache.head;
   for (int i = 0; i < NBUF; i++) {
     struct buf *b = &bcache.buf[i];
-    b->data = bdata[i];
+    b->page = bdata[i];
+    b->data = b->page;
     b->next = bcache.head.next;
     b->prev = &bcache.head;
     bcache.head.next->prev = b;
@@ -55,6 +64,7 @@ bget(uint dev, uint blockno)
     if (b->refcnt == 0) {
       b->dev = dev;
       b->blockno = blockno;
+      b->data = b->page + (blockno % BPP) * BSIZE;
       b->valid = 0;
       b->refcnt = 1;
       return b;
@@ -68,7 +78,11 @@ bread(uint dev, uint blockno)
 {
   struct buf *b = bget(dev, blockno);
   if (!b->valid) {
-    disk_rw(b, 0);
+    uint first = (blockno - blockno % BPP) * (BSIZE / 512);
+    // the whole page; near the end of a disk whose size is no multiple of a
+    // page the group may not exist, and the block alone is read
+    if (hal_disk_rw(b->dev, first, PGSIZE / 512, V2P(b->page), 0) < 0)
+      disk_rw(b, 0);
     b->valid = 1;
   }
   return b;

@@ -6,5 +6,6 @@ struct buf {
   uint refcnt;
   struct buf *prev;  // LRU list
   struct buf *next;
-  uchar *data;       // BSIZE bytes, page-aligned storage (DMA target)
+  uchar *data;       // the block's BSIZE bytes, within page
+  uchar *page;       // PGSIZE bytes, page-aligned: the block's aligned group (DMA target)
 };

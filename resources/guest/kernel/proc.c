@@ -314,6 +314,12 @@ scheduler(void)
       // p->lock on every CPU's every pass makes the lines bounce between nodes.
       if (p->state != RUNNABLE)
         continue;
+      // Affinity: a process stays with the CPU it last ran on while that CPU is
+      // looking for work, so its memory (and the monitor's NUMA placement of it)
+      // stays local; another CPU takes it when its own is busy or asleep.
+      struct cpu *last = &cpus[p->cpu];
+      if (p->cpu != id && last->proc == 0 && !last->idle)
+        continue;
       acquire(&p->lock);
       if (p->state == RUNNABLE) {
         p->state = RUNNING;

@@ -1,6 +1,6 @@
 // raytrace: the paper's Splash workload, a parallel ray tracer.
 //
-//   raytrace N
+//   raytrace N [T]
 //
 // Renders an N x N image of a scene of spheres with one light, shadows and
 // one reflection, in 16.16 fixed point (no FPU). The parent builds the
@@ -8,6 +8,11 @@
 // memory segment; nprocs() workers render interleaved rows and store each
 // row's checksum there; the parent combines the rows in order, so the
 // result does not depend on the number of workers.
+//
+// T (KiB, a power of two from 64 to 512; default 64) sizes the texture; each
+// hit filters (T/64)^2 texels spread over it. A texture larger than the L2 makes
+// the workers' read-shared data miss, as the paper's Raytrace did on FLASH
+// (docs/numa.md): `raytrace N 512` is the NUMA-sensitive variant.
 
 #include "user.h"
 
@@ -16,7 +21,6 @@ typedef long long fix;         // 16.16 fixed point, 64-bit for headroom
 #define ONE      65536LL
 #define FMUL(a, b) (((a) * (b)) >> 16)
 #define NSPHERES 48
-#define NTEX     16384
 #define MAXN     1024
 #define DEPTH    2
 
@@ -32,10 +36,13 @@ struct scene {
   int nspheres;
   struct sphere s[NSPHERES];
   fix light[3];      // unit vector towards the light
-  uint tex[NTEX];
+  int ntex;          // texels (a power of two), in the segment after the struct
+  int samples;       // texels filtered per hit
   uint rowsum[MAXN];
   int rowdone[MAXN];
 };
+
+#define TEX(sc) ((uint *)((sc) + 1))
 
 static struct scene *sc;
 
@@ -121,7 +128,7 @@ trace(const fix *o, const fix *d, int depth)
 {
   fix t, p[3], n[3], sh, diffuse, dn, rd[3];
   struct sphere *s;
-  uint color, refl;
+  uint color, refl, texel;
   int i, k, u;
 
   if((i = intersect(o, d, &t)) < 0)
@@ -138,8 +145,11 @@ trace(const fix *o, const fix *d, int depth)
   if(diffuse > 0 && intersect(p, sc->light, &sh) >= 0)
     diffuse >>= 2;
   // Texture: look the surface point up in the shared table.
-  u = ((p[0] >> 12) * 31 + (p[1] >> 12) * 17 + (p[2] >> 12)) & (NTEX - 1);
-  color = scale(s->color ^ (sc->tex[u] & 0x0f0f0f), diffuse + ONE / 8);
+  u = ((p[0] >> 12) * 31 + (p[1] >> 12) * 17 + (p[2] >> 12)) & (sc->ntex - 1);
+  texel = 0;
+  for(k = 0; k < sc->samples; k++)
+    texel ^= TEX(sc)[(u + k * (sc->ntex / sc->samples)) & (sc->ntex - 1)];
+  color = scale(s->color ^ (texel & 0x0f0f0f), diffuse + ONE / 8);
   if(s->reflective && depth < DEPTH){
     dn = dot(d, n);
     for(k = 0; k < 3; k++)
@@ -191,29 +201,33 @@ buildscene(void)
   sc->light[1] = 2 * ONE;
   sc->light[2] = -ONE;
   normalize(sc->light);
-  for(i = 0; i < NTEX; i++)
-    sc->tex[i] = rand();
+  for(i = 0; i < sc->ntex; i++)
+    TEX(sc)[i] = rand();
 }
 
 int
 main(int argc, char *argv[])
 {
-  int n, id, w, nworkers, y, pid;
+  int n, t, id, w, nworkers, y, pid;
   uint sum = FNV_INIT;
   struct scene *mine;
 
   n = argc > 1 ? atoi(argv[1]) : 32;
-  if(n < 1 || n > MAXN){
-    fprintf(2, "usage: raytrace N (1 <= N <= %d pixels square)\n", MAXN);
+  t = argc > 2 ? atoi(argv[2]) : 64;
+  if(n < 1 || n > MAXN || t < 64 || t > 512 || (t & (t - 1))){
+    fprintf(2, "usage: raytrace N [T] (1 <= N <= %d pixels square, T = 64, 128, 256 or "
+            "512 KiB of texture)\n", MAXN);
     exit(2);
   }
   // A key of our own, so raytraces can run side by side; the kernel
   // reclaims segments nobody maps.
-  id = shmget(0x52540000 + getpid(), sizeof(struct scene));
+  id = shmget(0x52540000 + getpid(), sizeof(struct scene) + t * 1024);
   if(id < 0 || (sc = shmat(id)) == (void *)-1){
     fprintf(2, "raytrace: shared memory: %s\n", strerror(errno));
     exit(1);
   }
+  sc->ntex = t * 1024 / 4;
+  sc->samples = t * t / 4096;  // 1, 4, 16, 64
   buildscene();
   memset(sc->rowdone, 0, sizeof sc->rowdone);
 
