@@ -299,8 +299,11 @@ class NumaManager:
         machine.flush_caches(r << 12, PAGE)
         mm.entries[r].replica_of = mpn
         users = self._users(e)
-        for vm, gpn in users:  # writable mappings go, and remote ones on dst's CPUs
-            vm.pmap._shoot(gpn, mpn)
+        for vm, gpn in users:
+            # the master's mappings go (writable ones, and remote ones on dst's CPUs);
+            # other replicas are mapped read-only already and hold the same bytes
+            if vm.pmap.invalidate is not None:
+                vm.pmap.invalidate(gpn, mpn)
         e.replicas[dst] = r
         for vm, gpn in users:
             vm.pmap.readonly.add(gpn)
