@@ -272,7 +272,9 @@ class HeatmapView(QWidget):
         self._recent[active] = recent
         if changed.size and prev is not None:
             now, before = misses[changed], prev[changed]
-            delta = np.where(now >= before, now - before, 0)  # a reset counts as nothing
+            # the NUMA manager resets the counters periodically: after a reset, what the
+            # counter holds now is what was missed since (a lower bound)
+            delta = np.where(now >= before, now - before, now)
             self._recent[changed] += delta
             self.last_delta_total = int(delta.sum(dtype=np.int64))
             recent = self._recent[active]
