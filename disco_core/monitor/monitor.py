@@ -227,8 +227,10 @@ class Monitor:
             "unshare", self._machine_cycles(), vm=vm.id, pa=gpn << 12, ma=mpn << 12,
             reason="copy on write")
         for v in vm.vcpus:
-            # the register page: a machine page on the home node, outside guest memory
-            mpn = self.memmap.alloc(vm.home_nodes)
+            # the register page: a machine page outside guest memory, on this vCPU's own
+            # home node (where affinity runs it: every trap touches the page)
+            home = vm.home_nodes
+            mpn = self.memmap.alloc([home[v.index % len(home)]] + list(home))
             v.attach_regpage(mpn, machine_words(self.m, mpn))
             self.vcpus[v.gid] = v
             v.l2tlb.on_evict = (lambda vpn, asid, gpn, v=v:

@@ -99,7 +99,7 @@ int             either_copyout(int, uint, void*, uint);
 int             either_copyin(void*, int, uint, uint);
 int             getprocs(uint, int);
 int             growproc(int);
-void            wake_idle(void);
+void            wake_idle(int prefer);
 extern struct spinlock tickslock;
 extern uint     ticks;
 

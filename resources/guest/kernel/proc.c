@@ -137,6 +137,7 @@ userinit(void)
   initproc = p;
   safestrcpy(p->name, "init", sizeof(p->name));
   p->state = RUNNABLE;
+  p->ready_tick = ticks;
   release(&p->lock);
 }
 
@@ -191,9 +192,13 @@ fork(void)
   release(&wait_lock);
 
   acquire(&np->lock);
+  // No affinity yet: "last ran" on this CPU, which is busy running the parent,
+  // so whichever CPU wake_idle wakes may take the child at once.
+  np->cpu = cpuid();
   np->state = RUNNABLE;
+  np->ready_tick = ticks;
   release(&np->lock);
-  wake_idle();
+  wake_idle(-1);
   return pid;
 }
 
@@ -280,11 +285,20 @@ wait(uint addr)
   return -ECHILD;
 }
 
-// Wake one idle CPU (if any) to look for the work just made runnable.
+// Wake one idle CPU (if any) to look for the work just made runnable:
+// `prefer` if it is idle (the CPU the process last ran on, so it keeps its
+// caches and, under the Disco monitor, the memory placed on that node; the
+// scheduler leaves a process to its last CPU while that CPU looks for work),
+// else the first idle one; -1 for no preference.
 void
-wake_idle(void)
+wake_idle(int prefer)
 {
   int me = hal_cpuid();
+  if (prefer >= 0 && prefer < ncpu && prefer != me && cpus[prefer].idle) {
+    cpus[prefer].idle = 0;
+    hal_ipi_send(1ull << prefer);
+    return;
+  }
   for (int i = 0; i < ncpu; i++) {
     // Claim the idle CPU (LL/SC-free: losing a race only sends one extra
     // IPI), so the next wakeup picks a different one.
@@ -294,6 +308,20 @@ wake_idle(void)
       return;
     }
   }
+}
+
+// Affinity: a process stays with the CPU it last ran on, so its caches and
+// memory (the monitor's NUMA placement of it) stay local. Another CPU takes it
+// when its own is busy running something else, or once it has waited two
+// ticks (its own CPU asleep and missing the wakeup IPI, say); until then an
+// idle CPU sleeps instead of spinning on it.
+static int
+may_take(struct proc *p, int id)
+{
+  // (cpus[].proc is still p itself while its CPU switches away from it after
+  // a yield: that CPU is about to look for work, not busy)
+  struct proc *busy = cpus[p->cpu].proc;
+  return p->cpu == id || (busy != 0 && busy != p) || ticks - p->ready_tick >= 2;
 }
 
 // Each CPU runs this after setting itself up. It picks runnable processes
@@ -314,11 +342,7 @@ scheduler(void)
       // p->lock on every CPU's every pass makes the lines bounce between nodes.
       if (p->state != RUNNABLE)
         continue;
-      // Affinity: a process stays with the CPU it last ran on while that CPU is
-      // looking for work, so its memory (and the monitor's NUMA placement of it)
-      // stays local; another CPU takes it when its own is busy or asleep.
-      struct cpu *last = &cpus[p->cpu];
-      if (p->cpu != id && last->proc == 0 && !last->idle)
+      if (!may_take(p, id))
         continue;
       acquire(&p->lock);
       if (p->state == RUNNABLE) {
@@ -341,7 +365,7 @@ scheduler(void)
       __sync_synchronize();
       int any = 0;
       for (struct proc *p = proc; p < &proc[NPROC]; p++)
-        if (p->state == RUNNABLE)
+        if (p->state == RUNNABLE && may_take(p, id))
           any = 1;
       if (!any)
         hal_wait();
@@ -375,6 +399,7 @@ yield(void)
   struct proc *p = myproc();
   acquire(&p->lock);
   p->state = RUNNABLE;
+  p->ready_tick = ticks;
   sched();
   release(&p->lock);
 }
@@ -435,7 +460,6 @@ sleep(void *chan, struct spinlock *lk)
 void
 wakeup(void *chan)
 {
-  int woke = 0;
   struct proc *me = myproc();
   for (struct proc *p = proc; p < &proc[NPROC]; p++) {
     // A sleeper on chan set its state before releasing the condition's
@@ -443,16 +467,19 @@ wakeup(void *chan)
     if (p->state != SLEEPING || p->chan != chan)
       continue;
     if (p != me) {
+      int woke = 0;
       acquire(&p->lock);
       if (p->state == SLEEPING && p->chan == chan) {
         p->state = RUNNABLE;
+        p->ready_tick = ticks;
         woke = 1;
       }
+      int cpu = p->cpu;
       release(&p->lock);
+      if (woke)
+        wake_idle(cpu);
     }
   }
-  if (woke)
-    wake_idle();
 }
 
 int
@@ -462,10 +489,13 @@ kill(int pid)
     acquire(&p->lock);
     if (p->pid == pid && p->state != UNUSED) {
       p->killed = 1;
-      if (p->state == SLEEPING)
+      if (p->state == SLEEPING) {
         p->state = RUNNABLE;
+        p->ready_tick = ticks;
+      }
+      int cpu = p->cpu;
       release(&p->lock);
-      wake_idle();
+      wake_idle(cpu);
       return 0;
     }
     release(&p->lock);

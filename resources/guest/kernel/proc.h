@@ -44,6 +44,7 @@ struct proc {
   int xstate;                  // exit status for the parent's wait
   int pid;
   int cpu;                     // last CPU it ran on
+  uint ready_tick;             // ticks when it last became runnable
 
   // wait_lock must be held when using this:
   struct proc *parent;
