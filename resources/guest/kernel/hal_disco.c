@@ -9,41 +9,14 @@
 #include "mips.h"
 #include "memlayout.h"
 #include "regpage.h"
+#include "mcall.h"
 #include "hal.h"
 #include "defs.h"
-
-// Monitor-call numbers (docs/monitor-abi.md).
-#define MC_PUTC       0
-#define MC_GETC       1
-#define MC_IDLE       5
-#define MC_PANIC      6
-#define MC_EXIT       7
-#define MC_INFO       8
-#define MC_DISK_INFO  10
-#define MC_DISK_READ  11
-#define MC_DISK_WRITE 12
-#define MC_IPI        13
-#define MC_IPI_ACK    14
-#define MC_RTC        15
-#define MC_INTR_PENDING 32
 
 #define INFO_PAGES    0
 #define INFO_NVCPUS   2
 #define INFO_CLOCK_HZ 4
 
-// One trap carries the call and all its arguments; the monitor preserves
-// every register but $v0.
-static inline uint
-mcall(uint nr, uint a0, uint a1, uint a2, uint a3)
-{
-  register uint v0 asm("$2") = nr;
-  register uint r4 asm("$4") = a0;
-  register uint r5 asm("$5") = a1;
-  register uint r6 asm("$6") = a2;
-  register uint r7 asm("$7") = a3;
-  asm volatile("syscall" : "+r"(v0) : "r"(r4), "r"(r5), "r"(r6), "r"(r7) : "memory");
-  return v0;
-}
 
 
 #ifndef DISCO_TRAPS_CP0  // (that build uses cp0.c's trapping versions)

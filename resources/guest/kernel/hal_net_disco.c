@@ -5,25 +5,7 @@
 #include "param.h"
 #include "mips.h"
 #include "net.h"
-
-#define MC_NET_SEND 16
-#define MC_NET_RECV 17
-#define MC_NET_PEEK 18
-#define MC_NET_ADDR 19
-#define MC_NET_ACK  20
-
-// One trap per call, every argument in registers (as hal_disco.c's mcall).
-static inline uint
-mcall(uint nr, uint a0, uint a1, uint a2, uint a3)
-{
-  register uint v0 asm("$2") = nr;
-  register uint r4 asm("$4") = a0;
-  register uint r5 asm("$5") = a1;
-  register uint r6 asm("$6") = a2;
-  register uint r7 asm("$7") = a3;
-  asm volatile("syscall" : "+r"(v0) : "r"(r4), "r"(r5), "r"(r6), "r"(r7) : "memory");
-  return v0;
-}
+#include "mcall.h"
 
 int
 hal_net_init(void)

@@ -27,15 +27,7 @@ struct run {
 #define NRANGE 96
 
 #ifdef DISCO
-#define MC_PAGE_FREED 3
-static inline uint
-mcall1(uint nr, uint a0)
-{
-  register uint v0 asm("$2") = nr;
-  register uint r4 asm("$4") = a0;
-  asm volatile("syscall" : "+r"(v0) : "r"(r4) : "memory");
-  return v0;
-}
+#include "mcall.h"
 #endif
 
 static struct {
@@ -105,7 +97,7 @@ kfree(void *va)
 #ifdef DISCO
   (void)r;
   // Hint first, then publish: once on the stack another CPU may hand it out.
-  mcall1(MC_PAGE_FREED, V2P(va) >> PGSHIFT);
+  mcall(MC_PAGE_FREED, V2P(va) >> PGSHIFT, 0, 0, 0);
   acquire(&kmem.lock);
   if (kmem.nstack >= kmem.maxstack)
     panic("kfree: free-page stack full");
