@@ -1,9 +1,10 @@
-"""Lazy table models over a snapshot's arrays: a vCPU's L2TLB and a VM's pmap.
+"""Lazy table models over a snapshot's arrays: the hardware TLB, a vCPU's L2TLB,
+a VM's pmap.
 
-Like TlbModel (and spyder's ArrayModel): rows reach the view in batches
-(canFetchMore/fetchMore) and a cell is formatted only when Qt asks for it, so
-a pmap of 8192 guest pages costs nothing until it is scrolled through. A new
-array of the same length only repaints; another length resets the model.
+As spyder's ArrayModel: rows reach the view in batches (canFetchMore/fetchMore)
+and a cell is formatted only when Qt asks for it, so a pmap of 8192 guest pages
+costs nothing until it is scrolled through. A new array of the same shape only
+repaints the rows that changed; another shape resets the model.
 """
 
 from __future__ import annotations
@@ -14,21 +15,35 @@ import numpy as np
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QColor
 
-from app.models.tlb_model import lo_flags
-
 ROWS_TO_LOAD = 256
 Index = QModelIndex | QPersistentModelIndex
 DIM = QColor("#6b7680")
 
+# formats one cell: (row number, the row's values, column) -> text
+Cell = Callable[[int, np.ndarray, int], str]
+
+
+def lo_flags(lo: int) -> str:
+    """EntryLo's C, D, V, G fields as text (MIPS32 PRA, EntryLo)."""
+    c = (lo >> 3) & 7
+    return (f"C{c} " + ("D" if lo & 4 else "-") + ("V" if lo & 2 else "-")
+            + ("G" if lo & 1 else "-"))
+
 
 class ArrayTableModel(QAbstractTableModel):
-    """Rows of an array; `cell(row_values, column) -> str` formats one cell."""
+    """Rows of an array: `cell` formats a cell, rows that `live` rejects are dimmed,
+    `batch` rows load at a time; `row_numbers` labels the rows with their index."""
 
-    columns: tuple[str, ...] = ()
-
-    def __init__(self) -> None:
+    def __init__(self, columns: tuple[str, ...], cell: Cell,
+                 live: Callable[[np.ndarray], bool] = lambda values: True,
+                 batch: int = ROWS_TO_LOAD, row_numbers: bool = False) -> None:
         super().__init__()
-        self._rows = np.zeros((0, 1), np.int64)
+        self.columns = columns
+        self.cell = cell
+        self.live = live
+        self.batch = batch
+        self.row_numbers = row_numbers
+        self._rows = np.zeros((0, len(columns)), np.int64)
         self._loaded = 0
 
     def set_rows(self, rows: np.ndarray) -> None:
@@ -44,14 +59,14 @@ class ArrayTableModel(QAbstractTableModel):
             return
         self.beginResetModel()
         self._rows = rows
-        self._loaded = min(ROWS_TO_LOAD, len(rows))
+        self._loaded = min(self.batch, len(rows))
         self.endResetModel()
 
     def canFetchMore(self, parent: Index = QModelIndex()) -> bool:  # noqa: B008
         return self._loaded < len(self._rows)
 
     def fetchMore(self, parent: Index = QModelIndex()) -> None:  # noqa: B008
-        more = min(ROWS_TO_LOAD, len(self._rows) - self._loaded)
+        more = min(self.batch, len(self._rows) - self._loaded)
         if more <= 0:
             return
         self.beginInsertRows(QModelIndex(), self._loaded, self._loaded + more - 1)
@@ -68,7 +83,9 @@ class ArrayTableModel(QAbstractTableModel):
                    role: int = Qt.ItemDataRole.DisplayRole) -> object:
         if role != Qt.ItemDataRole.DisplayRole:
             return None
-        return self.columns[section] if orientation == Qt.Orientation.Horizontal else None
+        if orientation == Qt.Orientation.Horizontal:
+            return self.columns[section]
+        return str(section) if self.row_numbers else None
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> object:
         if not index.isValid() or index.row() >= self._loaded:
@@ -82,47 +99,39 @@ class ArrayTableModel(QAbstractTableModel):
             return None
         return self.cell(index.row(), values, index.column())
 
-    def live(self, values: np.ndarray) -> bool:
-        return True
-
-    def cell(self, row: int, values: np.ndarray, column: int) -> str:
-        raise NotImplementedError
-
     def total(self) -> int:
         return len(self._rows)
+
+
+def _l2tlb_cell(row: int, values: np.ndarray, column: int) -> str:
+    vpn, asid, lo, gpn = (int(v) for v in values)
+    if column == 0:
+        return f"0x{vpn << 12:08x}"
+    if column == 1:
+        return "global" if asid == 0x100 else str(asid)
+    if column == 2:
+        return f"0x{gpn << 12:08x}"
+    if column == 3:
+        return f"0x{((lo >> 6) & 0xFFFFFF) << 12:08x}"
+    return lo_flags(lo)
 
 
 class L2TlbModel(ArrayTableModel):
     """A vCPU's L2TLB: (virtual page, ASID) -> machine EntryLo, and the guest page."""
 
-    columns = ("VA", "ASID", "guest PA", "machine PA", "flags")
-
-    def cell(self, row: int, values: np.ndarray, column: int) -> str:
-        vpn, asid, lo, gpn = (int(v) for v in values)
-        if column == 0:
-            return f"0x{vpn << 12:08x}"
-        if column == 1:
-            return "global" if asid == 0x100 else str(asid)
-        if column == 2:
-            return f"0x{gpn << 12:08x}"
-        if column == 3:
-            return f"0x{((lo >> 6) & 0xFFFFFF) << 12:08x}"
-        return lo_flags(lo)
+    def __init__(self) -> None:
+        super().__init__(("VA", "ASID", "guest PA", "machine PA", "flags"), _l2tlb_cell)
 
 
 class PmapModel(ArrayTableModel):
     """A VM's pmap: guest page -> machine page and its node (unallocated pages dimmed)."""
 
-    columns = ("guest PA", "machine PA", "node")
-
     def __init__(self, node_of: Callable[[int], int] | None = None) -> None:
-        super().__init__()
+        super().__init__(("guest PA", "machine PA", "node"), self._cell,
+                         live=lambda values: int(values[0]) >= 0)
         self.node_of = node_of or (lambda mpn: -1)
 
-    def live(self, values: np.ndarray) -> bool:
-        return int(values[0]) >= 0
-
-    def cell(self, row: int, values: np.ndarray, column: int) -> str:
+    def _cell(self, row: int, values: np.ndarray, column: int) -> str:
         mpn = int(values[0])
         if column == 0:
             return f"0x{row << 12:08x}"
