@@ -18,6 +18,7 @@ from disco_core.monitor.l2tlb import GLOBAL
 from disco_core.monitor.monitor import MC_INTR_PENDING
 from disco_core.monitor.pmap import CACHEABLE
 from disco_core.monitor.vcpu import LO_D, LO_G, LO_V, VirtualCP0
+from tests.monitor import guests
 from tests.monitor.conftest import disco_vm, run_disco
 
 
@@ -166,46 +167,19 @@ def test_check_invariants_catches_a_foreign_register_page():
     assert any("register page" in p for p in problems), problems
 
 
-# User mode loads from REGPAGE_VA: an address error reflected to the guest kernel.
-USER_PROBE = """
-start:
-    li $t0, 0x80002000
-    mtc0 $t0, $15, 1
-    mtc0 $zero, $12
-    li $t0, 0x00400005
-    mtc0 $t0, $10
-    li $t0, (4 << 6) | (3 << 3) | 6
-    mtc0 $t0, $2
-    mtc0 $zero, $3
-    mtc0 $zero, $5
-    mtc0 $zero, $0
-    tlbwi
-    li $t0, 0x12
-    mtc0 $t0, $12
-    li $t0, 0x00400000
-    mtc0 $t0, $14
-    eret
-    nop
-
-    .org 0x1180
-    mfc0 $s1, $13
-    mfc0 $s2, $8
-    {DONE}
-
-    .org 0x3000
-    lui $t0, 0xE000
+# User mode loads from REGPAGE_VA: an address error reflected to the guest kernel
+# (which records Cause, EPC and BadVAddr in s1, s2, s4).
+USER_PROBE = guests.USER_FAULT.replace("{USER}", """lui $t0, 0xE000
     lw $s0, -0x1000($t0)
     li $s0, 77
-    b .
-    nop
-"""
+    b .""")
 
 
 def test_user_mode_cannot_reach_the_page():
     mon, vm = run_disco(USER_PROBE)
     g = vm.vcpus[0].ctx.gpr
     assert (g[17] >> 2) & 0x1F == 4  # AdEL
-    assert g[18] == rp.REGPAGE_VA and g[16] != 77
+    assert g[20] == rp.REGPAGE_VA and g[16] != 77
 
 
 # IE = 0 in the page; an IPI to itself is posted and not taken; setting IE with a
