@@ -188,8 +188,8 @@ void dc_machine_free(dc_machine *m)
     if (m->touched)
         munmap(m->touched, m->npages);
     fabric_free(m);
-    l2tlb_free_all(m);
-    ktab_free_all(m);
+    handle_free_all(&m->l2tabs);
+    handle_free_all(&m->ktabs);
     free(m->cpus);
     free(m);
 }

@@ -237,6 +237,12 @@ typedef struct watchpoint {
     int32_t cpu;
 } watchpoint;
 
+/* handles.c: numbered assist tables (handle = slot + 1; 0 = none) */
+typedef struct handle_table {
+    void **items;
+    uint32_t n;
+} handle_table;
+
 struct dc_machine {
     dc_config cfg;
     uint8_t *ram;               /* reserved with mmap: pages commit on touch */
@@ -271,11 +277,9 @@ struct dc_machine {
     dc_node_stats *node_stats;
     dc_hot_page hot[MAX_HOT];
     uint32_t nhot;
-    /* the monitor's assist tables, by handle - 1 (NULL = free) */
-    l2tlb **l2tabs;
-    uint32_t nl2tabs;
-    ktab **ktabs;
-    uint32_t nktabs;
+    /* the monitor's assist tables, by handle (handles.c) */
+    handle_table l2tabs;        /* l2tlb * */
+    handle_table ktabs;         /* ktab * */
 };
 
 /* ---- cross-file internals ----------------------------------------------- */
@@ -347,8 +351,12 @@ void count_route(dc_machine *m, uint32_t from, uint32_t to);
 /* the monitor's assists: 1 when the refill was served (the TLB was written) */
 int l2tlb_refill(dc_machine *m, cpu *c, uint32_t va, int code, uint32_t pc, int bd);
 int ktab_fault(cpu *c, uint32_t va, int store);
-void l2tlb_free_all(dc_machine *m);
 dc_err l2tlb_table(dc_machine *m, uint32_t handle, l2tlb **out);
+/* handles.c */
+dc_err handle_add(handle_table *t, void *item, uint32_t *handle);
+void *handle_get(const handle_table *t, uint32_t handle);    /* NULL: no such handle */
+void handle_remove(handle_table *t, uint32_t handle);       /* frees the item */
+void handle_free_all(handle_table *t);
 /* cp0assist.c: 0, or 1 + the CP0K_ kind of the instruction it emulated */
 int cp0_assist(dc_machine *m, cpu *c, uint32_t insn);
 int sys_reflect(dc_machine *m, cpu *c, uint32_t pc, int bd);
@@ -357,7 +365,6 @@ int reflect_tlb(dc_machine *m, cpu *c, uint32_t code, uint32_t pc, int bd, uint3
 /* l2tlb.c: the guest's TLBP and TLBR on the virtual TLB copy; 0 = exit */
 int vtlb_probe(cpu *c, uint32_t *regpage);
 int vtlb_read(cpu *c, uint32_t *regpage);
-void ktab_free_all(dc_machine *m);
 /* hwtlb.c */
 void hw_install(cpu *c, uint32_t vpn2, uint32_t asid, uint32_t lo0, uint32_t lo1);
 void hw_remove(cpu *c, uint32_t vpn2, uint32_t asid);

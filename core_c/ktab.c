@@ -39,11 +39,11 @@ int ktab_fault(cpu *c, uint32_t va, int store)
 
 static dc_err ktab_of(dc_machine *m, uint32_t h, ktab **out)
 {
-    if (h == 0 || h > m->nktabs || !m->ktabs[h - 1]) {
+    *out = handle_get(&m->ktabs, h);
+    if (!*out) {
         set_error(m, "kseg table %u does not exist", h);
         return DC_ERR_ARG;
     }
-    *out = m->ktabs[h - 1];
     return DC_OK;
 }
 
@@ -55,18 +55,6 @@ dc_err dc_ktab_new(dc_machine *m, uint32_t npages, uint32_t nodes, uint32_t cost
                   "(1..131072 pages, 1..64 nodes)", npages, nodes);
         return DC_ERR_RANGE;
     }
-    uint32_t i = 0;
-    while (i < m->nktabs && m->ktabs[i])
-        i++;
-    if (i == m->nktabs) {
-        uint32_t n = m->nktabs ? m->nktabs * 2 : 4;
-        ktab **grown = realloc(m->ktabs, n * sizeof *grown);
-        if (!grown)
-            return DC_ERR_NOMEM;
-        memset(grown + m->nktabs, 0, (n - m->nktabs) * sizeof *grown);
-        m->ktabs = grown;
-        m->nktabs = n;
-    }
     uint32_t pairs = (npages + 1) / 2;
     ktab *t = calloc(1, sizeof *t + (size_t)nodes * pairs * 2 * sizeof(uint32_t));
     if (!t)
@@ -75,9 +63,10 @@ dc_err dc_ktab_new(dc_machine *m, uint32_t npages, uint32_t nodes, uint32_t cost
     t->npages = npages;
     t->nodes = nodes;
     t->pairs = pairs;
-    m->ktabs[i] = t;
-    *handle = i + 1;
-    return DC_OK;
+    dc_err e = handle_add(&m->ktabs, t, handle);
+    if (e)
+        free(t);
+    return e;
 }
 
 dc_err dc_ktab_free(dc_machine *m, uint32_t h)
@@ -89,18 +78,8 @@ dc_err dc_ktab_free(dc_machine *m, uint32_t h)
     for (uint32_t k = 0; k < m->cfg.ncpus; k++)
         if (m->cpus[k].kt == t)
             m->cpus[k].kt = NULL;
-    free(t);
-    m->ktabs[h - 1] = NULL;
+    handle_remove(&m->ktabs, h);
     return DC_OK;
-}
-
-void ktab_free_all(dc_machine *m)
-{
-    for (uint32_t i = 0; i < m->nktabs; i++)
-        free(m->ktabs[i]);
-    free(m->ktabs);
-    m->ktabs = NULL;
-    m->nktabs = 0;
 }
 
 dc_err dc_ktab_set(dc_machine *m, uint32_t h, uint32_t node, uint32_t gpn, uint32_t lo0,

@@ -181,11 +181,11 @@ int vtlb_read(cpu *c, uint32_t *w)
 
 dc_err l2tlb_table(dc_machine *m, uint32_t h, l2tlb **out)
 {
-    if (h == 0 || h > m->nl2tabs || !m->l2tabs[h - 1]) {
+    *out = handle_get(&m->l2tabs, h);
+    if (!*out) {
         set_error(m, "L2TLB table %u does not exist", h);
         return DC_ERR_ARG;
     }
-    *out = m->l2tabs[h - 1];
     return DC_OK;
 }
 
@@ -199,26 +199,15 @@ dc_err dc_l2tlb_new(dc_machine *m, uint32_t cost, uint32_t entries, uint32_t *ha
     uint32_t nslots = 16;
     while (nslots < 2 * entries + 2)    /* at most half full: probes stay short */
         nslots *= 2;
-    uint32_t i = 0;
-    while (i < m->nl2tabs && m->l2tabs[i])
-        i++;
-    if (i == m->nl2tabs) {
-        uint32_t n = m->nl2tabs ? m->nl2tabs * 2 : 8;
-        l2tlb **grown = realloc(m->l2tabs, n * sizeof *grown);
-        if (!grown)
-            return DC_ERR_NOMEM;
-        memset(grown + m->nl2tabs, 0, (n - m->nl2tabs) * sizeof *grown);
-        m->l2tabs = grown;
-        m->nl2tabs = n;
-    }
     l2tlb *t = calloc(1, sizeof *t + (size_t)nslots * sizeof(l2tlb_slot));
     if (!t)
         return DC_ERR_NOMEM;
     t->cost = cost;
     t->nslots = nslots;
-    m->l2tabs[i] = t;
-    *handle = i + 1;
-    return DC_OK;
+    dc_err e = handle_add(&m->l2tabs, t, handle);
+    if (e)
+        free(t);
+    return e;
 }
 
 dc_err dc_l2tlb_free(dc_machine *m, uint32_t h)
@@ -230,18 +219,8 @@ dc_err dc_l2tlb_free(dc_machine *m, uint32_t h)
     for (uint32_t k = 0; k < m->cfg.ncpus; k++)
         if (m->cpus[k].l2t == t)
             m->cpus[k].l2t = NULL;
-    free(t);
-    m->l2tabs[h - 1] = NULL;
+    handle_remove(&m->l2tabs, h);
     return DC_OK;
-}
-
-void l2tlb_free_all(dc_machine *m)
-{
-    for (uint32_t i = 0; i < m->nl2tabs; i++)
-        free(m->l2tabs[i]);
-    free(m->l2tabs);
-    m->l2tabs = NULL;
-    m->nl2tabs = 0;
 }
 
 dc_err dc_l2tlb_put(dc_machine *m, uint32_t h, uint32_t vpn2, uint32_t asid, uint32_t present,
