@@ -110,10 +110,9 @@ class ContentShare:
                     and he is not None and not he.shared_readonly and not he.replicas
                     and hgpn not in hvm.pmap.readonly
                     and mm.machine.read_phys(hmpn << 12, PAGE) == data):
-                hvm.pmap._shoot(hgpn, hmpn)  # the hint becomes a read-only shared frame
+                hvm.pmap.make_readonly(hgpn)  # the hint becomes a read-only shared frame
                 he.shared_readonly = True
                 he.tag = ("content", h)
-                hvm.pmap.readonly.add(hgpn)
                 self.shared[h] = hmpn
                 del self.hints[h]
                 self.stats["content_frames"] += 1

@@ -76,12 +76,10 @@ class DiskCache:
             pm.break_sharing(gpn)
         if data is not None:
             pm.write(gpn * PAGE, data)
-        mpn = pm.machine_page(gpn)
-        pm._shoot(gpn, mpn)  # writable mappings of it go: it is read-only from now on
+        mpn = pm.make_readonly(gpn)  # writable mappings of it go
         e = self.mon.memmap.entries[mpn]
         e.shared_readonly = True
         e.tag = key
-        pm.readonly.add(gpn)
         if e.replicas:
             pm.replicated.add(gpn)
         self.pages[key] = mpn

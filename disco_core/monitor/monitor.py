@@ -632,11 +632,7 @@ class Monitor:
     def share_page(self, src: VM, src_gpn: int, dst: VM, dst_gpn: int) -> None:
         """Let dst's guest page dst_gpn share src's machine page read-only (copy-on-write
         for both), as the paper's copy-on-write disks and network remapping do."""
-        mpn = src.pmap.machine_page(src_gpn)
-        if src_gpn not in src.pmap.readonly:
-            self._invalidate_page(src, src_gpn, mpn)  # writable mappings become read-only
-            src.pmap.readonly.add(src_gpn)
-        dst.pmap.share_from(dst_gpn, mpn)
+        dst.pmap.share_from(dst_gpn, src.pmap.make_readonly(src_gpn))
 
     # ---- the hardware TLB (the monitor's alone) ------------------------------------------------
 

@@ -95,6 +95,16 @@ class PMap:
         self.mpn[gpn] = mpn
         self.lo[gpn] = (mpn << 6) | CACHEABLE | LO_D | LO_V
 
+    def make_readonly(self, gpn: int) -> int:
+        """Make gpn's machine page read-only for this VM, ready to be shared: its
+        mappings are shot down, so the next store traps (copy-on-write, or a replica
+        collapse). Returns the machine page."""
+        mpn = self.machine_page(gpn)
+        if gpn not in self.readonly:
+            self._shoot(gpn, mpn)
+            self.readonly.add(gpn)
+        return mpn
+
     def _shoot(self, gpn: int, m: int) -> None:
         """Invalidate every mapping of gpn: its machine page and the page's replicas."""
         if self.invalidate is None:

@@ -275,10 +275,7 @@ class VNet:
         while gpa < end:
             if gpa % PAGE == 0 and end - gpa >= PAGE and self.remap:
                 gpn = gpa // PAGE
-                mpn = pm.machine_page(gpn)
-                if gpn not in pm.readonly:  # the sender's half of Monitor.share_page
-                    self.mon._invalidate_page(vm, gpn, mpn)  # writable mappings go
-                    pm.readonly.add(gpn)
+                mpn = pm.make_readonly(gpn)  # the sender's half of Monitor.share_page
                 self._pins += 1
                 self.mon.memmap.add_user(mpn, _PIN, self._pins)
                 self.mon.memmap.entries[mpn].shared_readonly = True
