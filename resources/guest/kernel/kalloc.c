@@ -97,7 +97,7 @@ kfree(void *va)
 #ifdef DISCO
   (void)r;
   // Hint first, then publish: once on the stack another CPU may hand it out.
-  mcall(MC_PAGE_FREED, V2P(va) >> PGSHIFT, 0, 0, 0);
+  mcall1(MC_PAGE_FREED, V2P(va) >> PGSHIFT);
   acquire(&kmem.lock);
   if (kmem.nstack >= kmem.maxstack)
     panic("kfree: free-page stack full");

@@ -33,3 +33,13 @@ mcall(uint nr, uint a0, uint a1, uint a2, uint a3)
   asm volatile("syscall" : "+r"(v0) : "r"(r4), "r"(r5), "r"(r6), "r"(r7) : "memory");
   return v0;
 }
+
+// One argument: the page allocator's hint on every kfree sets $a0 alone.
+static inline uint
+mcall1(uint nr, uint a0)
+{
+  register uint v0 asm("$2") = nr;
+  register uint r4 asm("$4") = a0;
+  asm volatile("syscall" : "+r"(v0) : "r"(r4) : "memory");
+  return v0;
+}
