@@ -38,13 +38,12 @@ RENDER_INTERVAL_MS = 30  # one rendering stage per tick (see _stages)
 def node_of_mpn(config: object) -> Callable[[int], int]:
     """Machine page -> its home node, from the machine's shape (docs/machine-api.md:
     RAM continues at 0x20000000 above the device window; nodes own equal slices)."""
-    from disco_core.monitor.memmap import DEVICE_WINDOW, HIGH_RAM
+    from disco_core.mips import pfn_to_ram_index
 
     per_node = config.ram_bytes // 4096 // config.nodes  # type: ignore[attr-defined]
 
     def node_of(mpn: int) -> int:
-        ram = mpn if mpn < DEVICE_WINDOW else DEVICE_WINDOW + mpn - HIGH_RAM
-        return ram // per_node
+        return pfn_to_ram_index(mpn) // per_node
 
     return node_of
 

@@ -17,6 +17,7 @@ from typing import Protocol
 import numpy as np
 
 from disco_core.errors import ConfigError, CoreBug, DiscoError, GuestMemoryError, SnapshotError
+from disco_core.mips import ExcCode
 
 if os.environ.get("DISCO_CORE_VARIANT") == "asan":
     from disco_core._dc_cffi_asan import ffi, lib  # type: ignore[import-not-found]
@@ -59,26 +60,6 @@ class CpuState(enum.IntEnum):
     RUNNING = lib.DC_CPU_RUNNING
     WAITING = lib.DC_CPU_WAITING
     PARKED = lib.DC_CPU_PARKED
-
-
-class ExcCode(enum.IntEnum):
-    """Cause.ExcCode values (MIPS32 PRA table 8.25)."""
-
-    INT = 0
-    MOD = 1
-    TLBL = 2
-    TLBS = 3
-    ADEL = 4
-    ADES = 5
-    IBE = 6
-    DBE = 7
-    SYS = 8
-    BP = 9
-    RI = 10
-    CPU = 11
-    OV = 12
-    TR = 13
-    WATCH = 23
 
 
 CLOCK_HZ = 200_000_000  # CPU clock; see docs/fabric.md for the choice

@@ -774,9 +774,10 @@ _MOVES = ("migrate", "replicate", "collapse")
 
 def _ram_rows(mpn: np.ndarray) -> np.ndarray:
     """Machine page numbers -> RAM page indexes (rows of the miss counters); -1 stays."""
-    from disco_core.monitor.memmap import DEVICE_WINDOW, HIGH_RAM
+    from disco_core.mips import DEVICE_WINDOW_PFN, HIGH_RAM_PFN
 
-    return np.where(mpn < 0, -1, np.where(mpn < DEVICE_WINDOW, mpn, DEVICE_WINDOW + mpn - HIGH_RAM))
+    return np.where(mpn < 0, -1, np.where(mpn < DEVICE_WINDOW_PFN, mpn,
+                                          DEVICE_WINDOW_PFN + mpn - HIGH_RAM_PFN))
 
 
 class MonitorSession(Session):
@@ -1085,8 +1086,8 @@ class MonitorSession(Session):
     def translate(self, v: object, address: int, space: str = "virtual") -> int | None:
         """The machine address behind `address` in a vCPU's `space`; -1 for a guest page
         the monitor has not allocated yet (it reads as zeros); None when unmapped."""
+        from disco_core.mips import EH_ASID, LO_V
         from disco_core.monitor.l2tlb import GLOBAL
-        from disco_core.monitor.vcpu import EH_ASID, LO_V
 
         address &= 0xFFFFFFFF
         if space == "machine":

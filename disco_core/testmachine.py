@@ -14,12 +14,12 @@ from typing import BinaryIO
 from disco_core.elf import ElfImage, load_elf
 from disco_core.errors import ElfError
 from disco_core.machine import Exit, ExitReason, Machine, MachineConfig, MiB
+from disco_core.mips import DEVICE_WINDOW_PA as DEVICE_WINDOW
+from disco_core.mips import KSEG0
 
 CONSOLE_BASE = 0x1FD00000
 EXIT_BASE = 0x1FD00010
 START_BASE = 0x1FD00020
-KSEG0 = 0x80000000
-DEVICE_WINDOW = 0x1F000000
 
 
 class Console:

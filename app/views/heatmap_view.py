@@ -28,6 +28,7 @@ from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QVBoxLa
 from app import theme
 from app.views.plots_view import own_menu
 from app.views.rgb_image import RgbImageItem
+from disco_core.mips import PAGE_SHIFT, ram_index_to_pfn
 from disco_core.session import Snapshot
 
 DECAY = 0.8  # fraction of the recent misses kept at each redraw
@@ -381,9 +382,7 @@ class HeatmapView(QWidget):
             return ""
         g = self._page_group
         page = row * g
-        pa = page * 4096
-        if pa >= 0x1F000000:  # RAM above 496 MiB continues at 0x20000000
-            pa += 0x01000000
+        pa = ram_index_to_pfn(page) << PAGE_SHIFT  # RAM above the device window moves up
         per_node = self._block[0]
         home = row // per_node
         counts = snap.miss_counters[row]

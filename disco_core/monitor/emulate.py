@@ -18,44 +18,56 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from disco_core.errors import DiscoError
-from disco_core.monitor.vcpu import (
+from disco_core.mips import (
     CA_BD,
     CA_CE,
     CA_CE_SHIFT,
     CA_EXCCODE,
     CA_EXCCODE_SHIFT,
     CA_IV,
+    CO_ERET,
+    CO_TLBP,
+    CO_TLBR,
+    CO_TLBWI,
+    CO_TLBWR,
+    CO_WAIT,
     CONTEXT_BADVPN2,
     EH_ASID,
     EH_VPN2,
+    EXC_ADEL,
+    EXC_ADES,
+    EXC_INT,
+    EXC_MOD,
+    EXC_TLBL,
+    EXC_TLBS,
+    FN_RDHWR,
     INDEX_P,
     LO_G,
     LO_WRITABLE,
+    OP_CACHE,
+    OP_COP0,
+    OP_SPECIAL3,
     PAGEMASK_MASK,
+    RS_MF,
+    RS_MFMC0,
+    RS_MT,
+    RS_RDPGPR,
+    RS_WRPGPR,
     ST_BEV,
     ST_ERL,
     ST_EXL,
     ST_IE,
-    TlbEntry,
-    VCpu,
+    VEC_GENERAL,
+    VEC_INTERRUPT,
+    VEC_REFILL,
 )
+from disco_core.monitor.vcpu import TlbEntry, VCpu
 
 if TYPE_CHECKING:
     from disco_core.machine import Cpu
     from disco_core.monitor.monitor import Monitor
 
-# exception codes (PRA table 8.25)
-EXC_INT, EXC_MOD, EXC_TLBL, EXC_TLBS, EXC_ADEL, EXC_ADES = 0, 1, 2, 3, 4, 5
-EXC_IBE, EXC_DBE, EXC_SYS, EXC_BP, EXC_RI, EXC_CPU = 6, 7, 8, 9, 10, 11
-
-VEC_REFILL, VEC_GENERAL, VEC_INTERRUPT = 0x000, 0x180, 0x200
 RELOCATED_KSEG0 = 0xC0000000
-
-# opcodes and COP0 fields (MD00086 appendix A)
-OP_COP0, OP_CACHE, OP_SPECIAL3 = 0x10, 0x2F, 0x1F
-RS_MF, RS_MT, RS_RDPGPR, RS_MFMC0, RS_WRPGPR = 0x00, 0x04, 0x0A, 0x0B, 0x0E
-CO_TLBR, CO_TLBWI, CO_TLBWR, CO_TLBP, CO_ERET, CO_WAIT = 0x01, 0x02, 0x06, 0x08, 0x18, 0x20
-FN_RDHWR = 0x3B
 
 # MTC0 targets whose writes change the real CPU's state or pending interrupts
 _SIDE_EFFECT_REGS = frozenset({9, 10, 11, 12, 13})

@@ -17,10 +17,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from disco_core.errors import DiscoError
+from disco_core.mips import pfn_to_ram_index, ram_index_to_pfn
 
 PAGE = 4096
-DEVICE_WINDOW = 0x1F000000 >> 12  # RAM pages below the device window
-HIGH_RAM = 0x20000000 >> 12  # where the rest of RAM continues
 MONITOR_PAGES = 1  # machine page 0: the monitor's idle loop
 
 
@@ -39,12 +38,9 @@ class MemmapEntry:
     tag: object = None  # what the page holds for the monitor (a global disk-cache key)
 
 
-def ram_index_to_mpn(r: int) -> int:
-    return r if r < DEVICE_WINDOW else HIGH_RAM + (r - DEVICE_WINDOW)
-
-
-def mpn_to_ram_index(mpn: int) -> int:
-    return mpn if mpn < DEVICE_WINDOW else DEVICE_WINDOW + (mpn - HIGH_RAM)
+# A machine page number is a physical page number: the RAM layout is the architecture's.
+ram_index_to_mpn = ram_index_to_pfn
+mpn_to_ram_index = pfn_to_ram_index
 
 
 class MemMap:

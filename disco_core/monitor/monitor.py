@@ -25,12 +25,9 @@ from dataclasses import dataclass
 
 from disco_core.errors import CoreBug, DiscoError
 from disco_core.machine import Cpu, CpuState, ExitReason, Machine, Ownership
-from disco_core.monitor import emulate
-from disco_core.monitor.assist import Assists
-from disco_core.monitor.contentshare import ContentShare
-from disco_core.monitor.costs import DEFAULT, CostModel
-from disco_core.monitor.diskcache import SHARING, DiskCache
-from disco_core.monitor.emulate import (
+from disco_core.mips import (
+    CA_TI,
+    EH_ASID,
     EXC_ADEL,
     EXC_ADES,
     EXC_CPU,
@@ -42,9 +39,19 @@ from disco_core.monitor.emulate import (
     EXC_SYS,
     EXC_TLBL,
     EXC_TLBS,
-    GuestFault,
-    NotEmulated,
+    LO_D,
+    LO_G,
+    LO_V,
+    ST_CU0,
+    TIMER_IP,
+    Mode,
 )
+from disco_core.monitor import emulate
+from disco_core.monitor.assist import Assists
+from disco_core.monitor.contentshare import ContentShare
+from disco_core.monitor.costs import DEFAULT, CostModel
+from disco_core.monitor.diskcache import SHARING, DiskCache
+from disco_core.monitor.emulate import GuestFault, NotEmulated
 from disco_core.monitor.events import EventLog
 from disco_core.monitor.l2tlb import GLOBAL
 from disco_core.monitor.memmap import MemMap, OutOfMachineMemory
@@ -52,19 +59,7 @@ from disco_core.monitor.numa import DEFAULT_POLICY, NumaManager, NumaParams
 from disco_core.monitor.pmap import CACHEABLE, NO_PAGE, PMap
 from disco_core.monitor.pmap import PAGE as PAGE_SIZE
 from disco_core.monitor.regpage import MAX_GUEST_PAGES, REGPAGE_VA, REGPAGE_VPN2_VA, machine_words
-from disco_core.monitor.vcpu import (
-    CA_TI,
-    EH_ASID,
-    LO_D,
-    LO_G,
-    LO_V,
-    ST_CU0,
-    TIMER_IP,
-    Mode,
-    RunState,
-    TlbEntry,
-    VCpu,
-)
+from disco_core.monitor.vcpu import RunState, TlbEntry, VCpu
 from disco_core.monitor.vdisk import SECTOR_SIZE
 from disco_core.monitor.vm import VM, VMSpec, VMState
 from disco_core.monitor.vnet import MC_NET_FIRST, MC_NET_LAST, VNet

@@ -18,8 +18,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from disco_core.errors import DiscoError
+from disco_core.mips import LO_D, LO_G, LO_V
 from disco_core.monitor.memmap import PAGE, MemMap
-from disco_core.monitor.vcpu import LO_D, LO_G, LO_V
 
 CACHEABLE = 3 << 3  # EntryLo.C: the monitor maps every guest page cacheable
 NO_PAGE = -1

@@ -12,46 +12,51 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
+from disco_core.mips import (
+    BADVADDR,
+    CA_IP_SHIFT,
+    CA_TI,
+    CA_WRITABLE,
+    CAUSE,
+    COMPARE,
+    CONFIG,
+    CONTEXT,
+    CONTEXT_PTEBASE,
+    COUNT,
+    EBASE_WRITABLE,
+    EH_ASID,
+    EH_VPN2,
+    ENTRYHI,
+    ENTRYLO0,
+    ENTRYLO1,
+    EPC,
+    ERROREPC,
+    HWRENA,
+    INDEX,
+    INDEX_P,
+    KSEG0,
+    LLADDR,
+    LO_WRITABLE,
+    PAGEMASK,
+    PAGEMASK_MASK,
+    PRID,
+    RANDOM,
+    ST_ERL,
+    ST_EXL,
+    ST_IE,
+    ST_IM,
+    ST_KSU,
+    ST_KSU_SHIFT,
+    ST_WRITABLE,
+    STATUS,
+    TIMER_IP,
+    USERLOCAL_SEL,
+    WATCHHI,
+    WATCHLO,
+    WIRED,
+    Mode,
+)
 from disco_core.monitor import regpage
-
-# CP0 register numbers (PRA table 8.1)
-INDEX, RANDOM, ENTRYLO0, ENTRYLO1, CONTEXT, PAGEMASK, WIRED, HWRENA = range(8)
-BADVADDR, COUNT, ENTRYHI, COMPARE, STATUS, CAUSE, EPC, PRID = range(8, 16)
-CONFIG, LLADDR, WATCHLO, WATCHHI = 16, 17, 18, 19
-ERROREPC = 30
-USERLOCAL_SEL = 2  # UserLocal is CP0 register 4 (Context), select 2
-
-# Status / Cause / EntryHi fields (PRA §8.15, 8.16, 8.11); same names as core_c/mips.h
-ST_IE, ST_EXL, ST_ERL = 1 << 0, 1 << 1, 1 << 2
-ST_KSU_SHIFT, ST_KSU = 3, 3 << 3
-ST_IM = 0xFF << 8
-ST_BEV, ST_CU0 = 1 << 22, 1 << 28
-ST_WRITABLE = (ST_CU0 | (1 << 27) | ST_BEV | (1 << 20) | (1 << 19) | ST_IM | ST_KSU
-               | ST_ERL | ST_EXL | ST_IE)
-CA_EXCCODE_SHIFT, CA_EXCCODE = 2, 0x1F << 2
-CA_IP_SHIFT = 8
-CA_IV, CA_WP = 1 << 23, 1 << 22
-CA_CE_SHIFT, CA_CE = 28, 3 << 28
-CA_TI, CA_BD = 1 << 30, 1 << 31
-CA_WRITABLE = CA_IV | CA_WP | (3 << 8)
-EH_ASID, EH_VPN2 = 0xFF, 0xFFFFE000
-LO_G, LO_V, LO_D = 1, 2, 4
-LO_WRITABLE = 0x3FFFFFFF
-PAGEMASK_MASK = 0x1FFFE000
-CONTEXT_PTEBASE = 0xFF800000
-CONTEXT_BADVPN2 = 0x7FFFF << 4
-INDEX_P = 1 << 31
-EBASE_WRITABLE = 0x3FFFF000
-KSEG0 = 0x80000000
-TIMER_IP = 7
-
-
-class Mode(enum.IntEnum):
-    """The guest's own view of its privilege mode (virtual Status)."""
-
-    KERNEL = 0
-    SUPERVISOR = 1
-    USER = 2
 
 
 class RunState(enum.Enum):

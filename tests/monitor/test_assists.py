@@ -17,10 +17,10 @@ from hypothesis import strategies as st
 
 from disco_core.boot import boot_vms
 from disco_core.machine import Machine
+from disco_core.mips import LO_D, LO_G, LO_V
 from disco_core.monitor import Monitor, VMSpec
 from disco_core.monitor import assist as assist_mod
 from disco_core.monitor.l2tlb import GLOBAL
-from disco_core.monitor.vcpu import LO_D, LO_G, LO_V
 from disco_core.presets import preset
 from tests.monitor import guests
 from tests.monitor.conftest import disco_vm
@@ -170,7 +170,7 @@ def test_every_known_kernel_pair_is_what_the_monitor_would_install(
         ops: list[tuple[str, int]]) -> None:
     from types import SimpleNamespace
 
-    from disco_core.monitor.emulate import EXC_TLBL, EXC_TLBS
+    from disco_core.mips import EXC_TLBL, EXC_TLBS
 
     m = Machine(cpus=1, ram_bytes=4 << 20, tlb_entries=8)
     mon = Monitor(m)

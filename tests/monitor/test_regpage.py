@@ -12,12 +12,13 @@ import pytest
 
 from disco_core.errors import DiscoError
 from disco_core.machine import Machine
+from disco_core.mips import LO_D, LO_G, LO_V
 from disco_core.monitor import Monitor, VMSpec
 from disco_core.monitor import regpage as rp
 from disco_core.monitor.l2tlb import GLOBAL
 from disco_core.monitor.monitor import MC_INTR_PENDING
 from disco_core.monitor.pmap import CACHEABLE
-from disco_core.monitor.vcpu import LO_D, LO_G, LO_V, VirtualCP0
+from disco_core.monitor.vcpu import VirtualCP0
 from tests.monitor import guests
 from tests.monitor.conftest import disco_vm, run_disco
 
