@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from disco_core.devices import DiskImage, attach_native_devices
 from disco_core.elf import ElfImage, load_elf
@@ -29,6 +30,9 @@ from disco_core.errors import DiscoError
 from disco_core.kernel import EXIT_KERNEL_TRAP, EXIT_PANIC, build_kernel
 from disco_core.machine import ExitReason, Machine
 from disco_core.presets import preset
+
+if TYPE_CHECKING:
+    from disco_core.monitor import VM, Monitor
 
 PROMPT = b"$ "
 SLICE = 100_000            # instructions per run() call between looks at the console
@@ -493,12 +497,8 @@ def boot_vms(machine_preset: str = "test", vms: int = 1,
             machine.close()
 
 
-def _drive_vms(mon: object, vmlist: list[object], commands: list[list[str]], budget: int,
+def _drive_vms(mon: Monitor, vms: list[VM], commands: list[list[str]], budget: int,
                start: float, echo: Callable[[str, bytes], None] | None) -> DiscoBootResult:
-    from disco_core.monitor import VM, Monitor
-
-    assert isinstance(mon, Monitor)
-    vms: list[VM] = vmlist  # type: ignore[assignment]
     machine = mon.m
 
     def now() -> int:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import BinaryIO
 
 from disco_core.devices import layout
 from disco_core.devices.disk import DiskController, DiskImage, DiskImageError, DiskImageLockedError
@@ -26,7 +25,7 @@ from disco_core.devices.nic import NetworkInterface
 from disco_core.devices.power import PowerControl, PowerRequest
 from disco_core.devices.registers import InterruptRouter
 from disco_core.devices.rtc import RealTimeClock
-from disco_core.devices.uart import Uart
+from disco_core.devices.uart import ByteSink, Uart
 from disco_core.errors import ConfigError
 from disco_core.machine import Machine
 
@@ -76,7 +75,7 @@ def attach_native_devices(
     disks: Sequence[DiskSpec] = (),
     links: Sequence[Link | None] = (),
     *,
-    uart_echo: BinaryIO | None = None,
+    uart_echo: ByteSink | None = None,
     epoch: int = DEFAULT_EPOCH,
     macs: Sequence[bytes] | None = None,
 ) -> NativeDevices:
@@ -114,7 +113,7 @@ def attach_native_devices(
 
 def _attach(machine: Machine, description: MachineDescription, router: InterruptRouter,
             images: list[DiskImage], links: Sequence[Link | None],
-            macs: Sequence[bytes] | None, uart_echo: BinaryIO | None,
+            macs: Sequence[bytes] | None, uart_echo: ByteSink | None,
             epoch: int) -> NativeDevices:
     power = PowerControl(machine)
     uart = Uart(router, echo=uart_echo)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import BinaryIO
+from typing import Protocol
 
 from disco_core.devices.layout import UART_LINE
 from disco_core.devices.registers import InterruptingDevice, InterruptRouter
@@ -27,12 +27,21 @@ RX_CAPACITY = 1 << 16
 EMPTY = 0xFFFFFFFF
 
 
+class ByteSink(Protocol):
+    """Where the UART copies what the guest sends: a binary stream, or anything that
+    takes bytes the same way (a file, sys.stdout.buffer, a cycle-noting recorder)."""
+
+    def write(self, data: bytes, /) -> int: ...
+
+    def flush(self) -> None: ...
+
+
 class Uart(InterruptingDevice):
     """Transmission is immediate; received bytes wait in a FIFO of RX_CAPACITY bytes."""
 
     name = "uart"
 
-    def __init__(self, router: InterruptRouter, echo: BinaryIO | None = None,
+    def __init__(self, router: InterruptRouter, echo: ByteSink | None = None,
                  line: int = UART_LINE) -> None:
         super().__init__(router, line, "uart", enable=RX)
         self.echo = echo

@@ -1,9 +1,9 @@
 """The native guest kernel booted on preset machines (disco_core.boot).
 
-Needs the userland (resources/guest/user, disco_core.fsimage) for the shell;
-skips cleanly without it. A small test program (kernel_progs/ktest.c, built
-with the userland's library) checks copy-on-write, stack growth, shared
-memory, pipes, kill and errno from user space.
+Uses the userland (resources/guest/user, disco_core.fsimage) for the shell. A
+small test program (kernel_progs/ktest.c, built with the userland's library)
+checks copy-on-write, stack growth, shared memory, pipes, kill and errno from
+user space.
 """
 
 from __future__ import annotations
@@ -13,13 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from disco_core import fsimage
 from disco_core.boot import boot
 from disco_core.guest import build_program
 from disco_core.kernel import EXIT_KERNEL_TRAP, EXIT_PANIC, build_kernel
-
-fsimage = pytest.importorskip("disco_core.fsimage")
-if not (fsimage.user_dir() / "sh.c").is_file():
-    pytest.skip("the userland (resources/guest/user) is not there yet", allow_module_level=True)
 
 HERE = Path(__file__).resolve().parent
 BUDGET = 400_000_000

@@ -11,11 +11,10 @@ import re
 
 import pytest
 
+from disco_core import boot as boot_api
 from disco_core import fsimage
 from tests.guest.checksums import LARGE, LARGER, SMALL, expected_line
 from tests.guest.uemu import UserEmu
-
-boot_api = pytest.importorskip("disco_core.boot", reason="the guest kernel does not boot yet")
 
 WORKLOADS = [*SMALL, *LARGER]
 
