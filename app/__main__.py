@@ -41,9 +41,9 @@ def main(argv: list[str] | None = None) -> int:
     from PySide6.QtCore import QCoreApplication, QEvent, QTimer
     from PySide6.QtWidgets import QApplication
 
-    from app import theme
-    from app.loader import build_session
-    from app.main_window import MainWindow
+    from . import theme
+    from .loader import build_session
+    from .main_window import MainWindow
 
     QCoreApplication.setOrganizationName("disco-workbench")
     QCoreApplication.setApplicationName("Disco Workbench")

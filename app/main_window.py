@@ -23,14 +23,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app import theme
-from app.engine import Engine
-from app.views.console_view import ConsoleView
-from app.views.debugger_dock import DebuggerDock
-from app.views.heatmap_view import HeatmapView
-from app.views.plots_view import PlotsView
-from app.views.topology_view import TopologyView
 from disco_core.session import Event, FeedConsole, Pause, Resume, Session, SetTiming, Snapshot
+
+from . import theme
+from .engine import Engine
+from .views.console_view import ConsoleView
+from .views.debugger_dock import DebuggerDock
+from .views.heatmap_view import HeatmapView
+from .views.plots_view import PlotsView
+from .views.topology_view import TopologyView
 
 RENDER_INTERVAL_MS = 30  # one rendering stage per tick (see _stages)
 
@@ -283,7 +284,7 @@ class MainWindow(QMainWindow):
 
     def choose_machine(self) -> None:
         """File > New machine: ask for a layout; `new_machine` carries the choice."""
-        from app.views.new_machine import NewMachineDialog
+        from .views.new_machine import NewMachineDialog
 
         dialog = NewMachineDialog(self)
         if dialog.exec() and dialog.choice is not None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from app.models.array_model import ArrayTableModel, lo_flags
+from .array_model import ArrayTableModel, lo_flags
 
 ROWS_TO_LOAD = 32
 COLUMNS = ("VPN2", "ASID", "PageMask", "PFN0", "flags0", "PFN1", "flags1")

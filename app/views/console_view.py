@@ -13,8 +13,9 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor, QFont, QKeyEvent, QKeySequence, QTextCharFormat, QTextCursor
 from PySide6.QtWidgets import QApplication, QPlainTextEdit, QWidget
 
-from app import theme
 from disco_core.session import ConsoleSnapshot
+
+from .. import theme
 
 SCROLLBACK = 5000  # lines
 ANSI_COLORS = ["#2e3436", "#ef5350", "#8bc34a", "#ffca28", "#42a5f5", "#ba68c8", "#26c6da",

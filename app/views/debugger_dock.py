@@ -43,8 +43,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.models.array_model import L2TlbModel, PmapModel
-from app.models.tlb_model import TlbModel
 from disco_core import disasm
 from disco_core.elf import ElfImage
 from disco_core.session import (
@@ -63,6 +61,9 @@ from disco_core.session import (
     StepOver,
     TraceMonitor,
 )
+
+from ..models.array_model import L2TlbModel, PmapModel
+from ..models.tlb_model import TlbModel
 
 GPR_NAMES = ["zero", "at", "v0", "v1", "a0", "a1", "a2", "a3", "t0", "t1", "t2", "t3", "t4",
              "t5", "t6", "t7", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "t8", "t9",

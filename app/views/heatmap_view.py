@@ -25,11 +25,12 @@ import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QSize
 from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
-from app import theme
-from app.views.plots_view import own_menu
-from app.views.rgb_image import RgbImageItem
 from disco_core.mips import PAGE_SHIFT, ram_index_to_pfn
 from disco_core.session import Snapshot
+
+from .. import theme
+from .plots_view import own_menu
+from .rgb_image import RgbImageItem
 
 DECAY = 0.8  # fraction of the recent misses kept at each redraw
 GAP = 3  # pixels between node blocks

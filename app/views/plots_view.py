@@ -18,8 +18,9 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
-from app import theme
 from disco_core.session import Snapshot
+
+from .. import theme
 
 HISTORY = 600  # points kept per curve
 VM_HISTORY = 300  # points kept per VM curve (four plots of one curve per VM)

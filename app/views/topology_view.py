@@ -21,8 +21,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app import theme
 from disco_core.session import Snapshot
+
+from .. import theme
 
 NODE_W, NODE_H = 112.0, 64.0
 
