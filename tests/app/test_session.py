@@ -102,7 +102,7 @@ def test_step_over_a_call_and_out_of_a_function(session: Session) -> None:
     # Step until CPU 0 is at a call, then step over it: it lands after the delay slot.
     for _ in range(200):
         pc = session.machine.cpus[0].pc
-        if session._is_call(0, pc):
+        if session.target.is_call_at(0, pc):
             break
         session.submit(Step(0))
         session.step_slice(0)
@@ -296,13 +296,12 @@ def test_vm_step_errors_run_to_and_the_monitor_event_log(vms: Session) -> None:
     assert len(stops) == 1 and stops[0].cpu == 2 and stops[0].pc == s.resolve("kexec")
     # the guest-virtual view of kexec is the kernel image's bytes; physical and
     # machine views of the same bytes agree
-    v = s.vcpus[2]
     kexec = s.resolve("kexec")
-    virt = s.guest_read(v, kexec, 16)
+    virt = s.read(2, kexec, 16)
     gpa = kexec - 0xC0000000
-    assert virt == s.guest_read(v, gpa, 16, "physical")
-    ma = s.translate(v, kexec)
-    assert ma is not None and ma >= 0 and virt == s.guest_read(v, ma, 16, "machine")
+    assert virt == s.read(2, gpa, 16, "physical")
+    ma = s.translate(2, kexec)
+    assert ma is not None and ma >= 0 and virt == s.read(2, ma, 16, "machine")
     s.submit(Focus(2, gpa, "physical"))
     s.step_slice(0)
     d = s.snapshot().debug
