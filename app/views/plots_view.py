@@ -46,7 +46,7 @@ class PlotsView(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("plots")
-        layout = QVBoxLayout(self)
+        layout = self._layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         self.graphics = pg.GraphicsLayoutWidget()
         self.graphics.setBackground(theme.BACKGROUND)
@@ -113,7 +113,7 @@ class PlotsView(QWidget):
         for i, (key, title, yrange) in enumerate(specs):
             widget = pg.PlotWidget(background=theme.BACKGROUND)
             widget.setObjectName(f"plot-{key}")
-            self.layout().addWidget(widget)  # type: ignore[union-attr]
+            self._layout.addWidget(widget)
             plot = widget.getPlotItem()
             plot.setTitle(title, color=theme.TEXT.name(), size="9pt")
             # Three labels at most: a short plot has no room for more (see _fit_y).
