@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import cast
 
 from disco_core.machine import Machine
+from disco_core.mips import PAGE_SIZE
 from disco_core.monitor import VM, Monitor, VMSpec
 from disco_core.session.session import Guest, Session
 
@@ -83,7 +84,7 @@ def check_vms_request(preset_name: str = "flash8", vms: int = 4, vcpus: int = 1,
     from disco_core.presets import preset
 
     config = preset(preset_name)
-    ram_pages = config.ram_bytes // 4096 - 64  # the monitor keeps some for itself
+    ram_pages = config.ram_bytes // PAGE_SIZE - 64  # the monitor keeps some for itself
     if vms < 1:
         raise DiscoError(f"{vms} VMs: a machine needs at least one")
     if not 1 <= vcpus <= config.cpus:
@@ -93,12 +94,13 @@ def check_vms_request(preset_name: str = "flash8", vms: int = 4, vcpus: int = 1,
         if ram_pages // vms < VM_PAGES_MIN:
             raise DiscoError(f"{vms} VMs do not fit in {preset_name}'s "
                              f"{config.ram_bytes >> 20} MiB: each needs at least "
-                             f"{VM_PAGES_MIN * 4096 >> 20} MiB")
+                             f"{VM_PAGES_MIN * PAGE_SIZE >> 20} MiB")
         return None
-    pages = memory_mib * 256
+    pages = (memory_mib << 20) // PAGE_SIZE
     if not VM_PAGES_MIN <= pages <= VM_PAGES_MAX:
         raise DiscoError(f"{memory_mib} MiB per VM: the guest kernel needs "
-                         f"{VM_PAGES_MIN * 4096 >> 20} to {VM_PAGES_MAX * 4096 >> 20} MiB")
+                         f"{VM_PAGES_MIN * PAGE_SIZE >> 20} to "
+                         f"{VM_PAGES_MAX * PAGE_SIZE >> 20} MiB")
     if pages * vms > ram_pages:
         raise DiscoError(f"{vms} VMs of {memory_mib} MiB need {vms * memory_mib} MiB: "
                          f"{preset_name} has {config.ram_bytes >> 20} MiB "

@@ -23,6 +23,7 @@ import numpy as np
 
 from disco_core.elf import ElfImage
 from disco_core.machine import Machine
+from disco_core.mips import PAGE_SIZE
 from disco_core.monitor import Monitor
 from disco_core.session.commands import (
     AddBreakpoint,
@@ -128,7 +129,7 @@ class Session:
         self._instructions = 0
         self._rate: deque[tuple[float, int]] = deque(maxlen=32)
         self._rate.append((time.monotonic(), 0))
-        pages = machine.ram_bytes // 4096
+        pages = machine.ram_bytes // PAGE_SIZE
         nodes = machine.config.nodes
         group = 1
         while (pages // group) * nodes > MAX_MISS_CELLS:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from disco_core.machine import Machine
-from disco_core.mips import DEVICE_WINDOW_PFN, HIGH_RAM_PFN, PAGE_SHIFT
+from disco_core.mips import DEVICE_WINDOW_PFN, HIGH_RAM_PFN, PAGE_SHIFT, PAGE_SIZE
 from disco_core.monitor import Monitor
 from disco_core.monitor.events import Event as MonitorEvent
 from disco_core.monitor.vcpu import VCpu
@@ -82,7 +82,7 @@ class VmsView:
         vms = self.monitor.vms
         pmaps = [np.array(vm.pmap.mpn, np.int64) for vm in vms]
         rows = [ram_rows(p) for p in pmaps]
-        pages = self.machine.ram_bytes // 4096
+        pages = self.machine.ram_bytes // PAGE_SIZE
         owner = np.full(pages, -1, np.int16)
         for vm, r in zip(vms, rows, strict=True):
             valid = r[r >= 0]
