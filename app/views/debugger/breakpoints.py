@@ -32,9 +32,9 @@ ACCESS = {"write": "w", "read": "r", "read/write": "rw"}
 
 
 class BreakpointsView(QWidget):
-    """The list (breakpoints first, then watchpoints) with the watch entry; `entry` is
-    the breakpoint entry row the dock lays out under the run controls. `current()`
-    is the chosen target."""
+    """The list (breakpoints first, then watchpoints) with the watch entry; `entry`:
+    the breakpoint entry's (widget, stretch) pairs, which the dock lays out under the
+    run controls. `current()` is the chosen target."""
 
     commanded = Signal(object)  # a session Command
 
@@ -44,17 +44,12 @@ class BreakpointsView(QWidget):
         self.vm_names: tuple[str, ...] = ()
         self.target_vms: tuple[str | None, ...] = ()
 
-        self.entry = QWidget()
-        row = QHBoxLayout(self.entry)
-        row.setContentsMargins(0, 0, 0, 0)
         self.bp_edit = QLineEdit()
         self.bp_edit.setObjectName("breakpoint-edit")
         self.bp_edit.setPlaceholderText("breakpoint: address or symbol")
         self.bp_edit.returnPressed.connect(self._add_breakpoint)
-        row.addWidget(self.bp_edit, 1)
         self.bp_this_cpu = QCheckBox("this CPU")
         self.bp_this_cpu.setToolTip("stop only when the chosen CPU gets there")
-        row.addWidget(self.bp_this_cpu)
         self.bp_scope = QComboBox()
         self.bp_scope.setObjectName("breakpoint-scope")
         self.bp_scope.addItems(SCOPES)
@@ -62,10 +57,10 @@ class BreakpointsView(QWidget):
                                  "chosen vCPU only, or every VM's (the VMs share the kernel's "
                                  "addresses)")
         self.bp_scope.hide()
-        row.addWidget(self.bp_scope)
         add = QPushButton("Add")
         add.clicked.connect(self._add_breakpoint)
-        row.addWidget(add)
+        self.entry: list[tuple[QWidget, int]] = [
+            (self.bp_edit, 1), (self.bp_this_cpu, 0), (self.bp_scope, 0), (add, 0)]
 
         bl = QVBoxLayout(self)
         bl.setContentsMargins(0, 0, 0, 0)

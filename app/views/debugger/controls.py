@@ -34,7 +34,8 @@ from .common import target_of
 
 class RunControls(QWidget):
     """The first row of the dock (the target box and the run actions) and run-to
-    (`run_row`, which the dock lays out next to the breakpoint entry)."""
+    (`run_row`: (widget, stretch) pairs the dock lays out in one row with the
+    breakpoint entry, so the two fields share the row's width)."""
 
     commanded = Signal(object)  # a session Command
     target_chosen = Signal(int)  # the user chose another target: its details are stale
@@ -66,17 +67,13 @@ class RunControls(QWidget):
             row.addWidget(b)
         row.addStretch(1)
 
-        self.run_row = QWidget()
-        run = QHBoxLayout(self.run_row)
-        run.setContentsMargins(0, 0, 0, 0)
         self.run_to = QLineEdit()
         self.run_to.setObjectName("run-to")
         self.run_to.setPlaceholderText("run to address or symbol")
         self.run_to.returnPressed.connect(self._run_to)
-        run.addWidget(self.run_to, 1)
         go = QPushButton("Run to")
         go.clicked.connect(self._run_to)
-        run.addWidget(go)
+        self.run_row: list[tuple[QWidget, int]] = [(self.run_to, 1), (go, 0)]
 
         self._names: tuple[str, ...] | None = None
         self._requested: int | None = None  # a choice on its way to the session

@@ -77,8 +77,8 @@ class DebuggerDock(QDockWidget):
 
         outer.addWidget(self.controls)
         row = QHBoxLayout()
-        row.addWidget(self.controls.run_row, 1)
-        row.addWidget(self.bps.entry, 1)
+        for widget, stretch in self.controls.run_row + self.bps.entry:
+            row.addWidget(widget, stretch)
         outer.addLayout(row)
         outer.addWidget(self.status)
 
