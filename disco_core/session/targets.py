@@ -76,6 +76,7 @@ CPU_STATE_NAMES = {int(CpuState.RUNNING): "running", int(CpuState.WAITING): "wai
                    int(CpuState.PARKED): "parked"}
 CODE_BEFORE = 16  # instructions shown before pc
 CODE_AFTER = 24
+CODE_BYTES = 4 * (CODE_BEFORE + CODE_AFTER)
 MEMORY_BYTES = 256
 # Monitor exits one step may serve (TLB refills, a kick) before its guest instruction runs.
 MAX_TRANSPARENT = 8
@@ -258,10 +259,8 @@ class Targets(ABC):
 
 
 def _code_start(pc: int) -> int:
+    """Where the code a snapshot carries begins: CODE_BEFORE instructions before pc."""
     return (pc - 4 * CODE_BEFORE) & 0xFFFFFFFF
-
-
-CODE_BYTES = 4 * (CODE_BEFORE + CODE_AFTER)
 
 
 class CpuTargets(Targets):
