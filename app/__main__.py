@@ -14,7 +14,7 @@ import argparse
 import gc
 import sys
 
-from disco_core.session import DEFAULT_SESSION, SESSION_KINDS
+from disco_core.session import DEFAULT_SESSION, SESSION_KINDS, Session
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -41,14 +41,16 @@ def main(argv: list[str] | None = None) -> int:
     from PySide6.QtCore import QCoreApplication, QEvent, QTimer
     from PySide6.QtWidgets import QApplication
 
-    from app import theme
-    from app.loader import build_session
-    from app.main_window import MainWindow
+    from . import theme
+    from .loader import build_session
+    from .main_window import MainWindow
+    from .views.new_machine import MachineChoice
 
     QCoreApplication.setOrganizationName("disco-workbench")
     QCoreApplication.setApplicationName("Disco Workbench")
-    app = QApplication.instance() or QApplication(sys.argv[:1])
-    theme.apply(app)  # type: ignore[arg-type]
+    existing = QApplication.instance()
+    app = existing if isinstance(existing, QApplication) else QApplication(sys.argv[:1])
+    theme.apply(app)
     kind = SESSION_KINDS[args.session]
     extra = {"vms": args.vms} if args.session == "vms" else {}
     try:
@@ -60,23 +62,23 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     holder: dict[str, MainWindow] = {}
 
-    def open_window(session: object) -> None:
+    def open_window(session: Session) -> None:
         # A screenshot shows the default layout, whatever the user last arranged.
-        window = MainWindow(session, persist=not args.screenshot)  # type: ignore[arg-type]
+        window = MainWindow(session, persist=not args.screenshot)
         window.new_machine.connect(new_machine)
         holder["window"] = window
         window.show()
 
-    def new_machine(choice: object) -> None:
+    def new_machine(choice: MachineChoice) -> None:
         """File > New machine: build the chosen VMs, then swap windows."""
         from disco_core.session import vms_session
 
         old = holder["window"]
         try:
             session = build_session(lambda progress: vms_session(
-                preset_name=choice.preset, vms=choice.vms, vcpus=choice.vcpus,  # type: ignore
-                memory_mib=choice.memory_mib, progress=progress),  # type: ignore[attr-defined]
-                old, choice.title)  # type: ignore[attr-defined]
+                preset_name=choice.preset, vms=choice.vms, vcpus=choice.vcpus,
+                memory_mib=choice.memory_mib, progress=progress),
+                old, choice.title)
         except Exception as e:
             old.statusBar().showMessage(f"could not build the machine: {e}", 15000)
             return
@@ -109,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     def finish() -> None:
         window = holder["window"]
         if args.screenshot:
-            window.render()
+            window.render_now()
             if not window.grab().save(args.screenshot):
                 print(f"disco-workbench: could not write {args.screenshot}", file=sys.stderr)
                 result["code"] = 1

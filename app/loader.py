@@ -24,18 +24,19 @@ def build_session(factory: Callable[[Callable[[str], None]], Session],
     dialog = QProgressDialog("preparing the machine", "", 0, 0, parent)
     dialog.setObjectName("loading")
     dialog.setWindowTitle(f"Disco Workbench \u2014 {title}")
-    dialog.setCancelButton(None)  # type: ignore[arg-type]
+    dialog.setCancelButton(None)
     dialog.setMinimumDuration(0)
     dialog.setWindowModality(Qt.WindowModality.ApplicationModal)
     dialog.show()
     messages: queue.SimpleQueue[str] = queue.SimpleQueue()
-    result: dict[str, object] = {}
+    built: list[Session] = []
+    failed: list[BaseException] = []
 
     def work() -> None:
         try:
-            result["session"] = factory(messages.put)
+            built.append(factory(messages.put))
         except BaseException as e:  # handed to the UI thread, raised there
-            result["error"] = e
+            failed.append(e)
 
     thread = threading.Thread(target=work, name="disco-build", daemon=True)
     thread.start()
@@ -52,6 +53,6 @@ def build_session(factory: Callable[[Callable[[str], None]], Session],
     finally:
         dialog.close()
         dialog.deleteLater()
-    if "error" in result:
-        raise result["error"]  # type: ignore[misc]
-    return result["session"]  # type: ignore[return-value]
+    if failed:
+        raise failed[0]
+    return built[0]

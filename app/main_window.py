@@ -23,24 +23,25 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app import theme
-from app.engine import Engine
-from app.views.console_view import ConsoleView
-from app.views.debugger_dock import DebuggerDock
-from app.views.heatmap_view import HeatmapView
-from app.views.plots_view import PlotsView
-from app.views.topology_view import TopologyView
-from disco_core.session import Event, FeedConsole, Pause, Resume, Session, SetTiming, Snapshot
+from disco_core.machine import MachineConfig
+from disco_core.mips import PAGE_SIZE, pfn_to_ram_index
+from disco_core.session import Event, FeedConsole, Session, SetTiming, Snapshot
+
+from . import theme
+from .engine import Engine
+from .views.console_view import ConsoleView
+from .views.debugger import DebuggerDock
+from .views.heatmap_view import HeatmapView
+from .views.plots_view import PlotsView
+from .views.topology_view import TopologyView
 
 RENDER_INTERVAL_MS = 30  # one rendering stage per tick (see _stages)
 
 
-def node_of_mpn(config: object) -> Callable[[int], int]:
+def node_of_mpn(config: MachineConfig) -> Callable[[int], int]:
     """Machine page -> its home node, from the machine's shape (docs/machine-api.md:
     RAM continues at 0x20000000 above the device window; nodes own equal slices)."""
-    from disco_core.mips import pfn_to_ram_index
-
-    per_node = config.ram_bytes // 4096 // config.nodes  # type: ignore[attr-defined]
+    per_node = config.ram_bytes // PAGE_SIZE // config.nodes
 
     def node_of(mpn: int) -> int:
         return pfn_to_ram_index(mpn) // per_node
@@ -125,7 +126,7 @@ class MainWindow(QMainWindow):
         if session.monitor is not None:
             self.debugger.set_vms(tuple(g.name for g in session.guests),
                                   node_of_mpn(session.machine.config),
-                                  tuple(session.target_vms))  # type: ignore[attr-defined]
+                                  tuple(session.target_vms))
         self.debugger.commanded.connect(self.engine.send)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.debugger)
 
@@ -156,7 +157,7 @@ class MainWindow(QMainWindow):
         bar.setMovable(False)
         bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         d = self.debugger
-        for act in (d.act_continue, d.act_pause, d.act_step, d.act_over, d.act_out):
+        for act in d.controls.actions_in_order():
             bar.addAction(act)
         bar.addSeparator()
         self.timing_box = QCheckBox("timing mode (caches + NUMA fabric)")
@@ -177,7 +178,7 @@ class MainWindow(QMainWindow):
         view_menu = self.menuBar().addMenu("&View")
         view_menu.addAction(self.debugger.toggleViewAction())
         run_menu = self.menuBar().addMenu("&Run")
-        for act in (d.act_continue, d.act_pause, d.act_step, d.act_over, d.act_out):
+        for act in d.controls.actions_in_order():
             run_menu.addAction(act)
         file_menu = self.menuBar().addMenu("&File")
         self.act_new_machine = QAction("New machine…", self)
@@ -197,9 +198,9 @@ class MainWindow(QMainWindow):
         if not snap.running:
             # A stop, a step or a command while paused: rare, and the user waits
             # for it, so every view shows it at once.
-            self.render()
+            self.render_now()
 
-    def render(self) -> None:
+    def render_now(self) -> None:
         """Bring every view up to the newest snapshot (tests and screenshots)."""
         for _ in range(len(self._stages)):
             self.render_step()
@@ -220,10 +221,6 @@ class MainWindow(QMainWindow):
             self.heatmap.update_snapshot(snap)
             self.rendered = snap
             self.renders += 1
-
-    def _render_machine(self, snap: Snapshot) -> None:
-        self._render_topology(snap)
-        self._render_consoles(snap)
 
     def _render_topology(self, snap: Snapshot) -> None:
         if snap is not self._drawn.get("topology"):
@@ -283,18 +280,12 @@ class MainWindow(QMainWindow):
 
     def choose_machine(self) -> None:
         """File > New machine: ask for a layout; `new_machine` carries the choice."""
-        from app.views.new_machine import NewMachineDialog
+        from .views.new_machine import NewMachineDialog
 
         dialog = NewMachineDialog(self)
         if dialog.exec() and dialog.choice is not None:
             self.new_machine.emit(dialog.choice)
         dialog.deleteLater()
-
-    def pause(self) -> None:
-        self.engine.send(Pause())
-
-    def resume(self) -> None:
-        self.engine.send(Resume())
 
     # ---- settings and closing ----------------------------------------------------
 

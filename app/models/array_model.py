@@ -15,6 +15,9 @@ import numpy as np
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QColor
 
+from disco_core.mips import LO_C_SHIFT, LO_D, LO_G, LO_V, PAGE_SHIFT, lo_pfn
+from disco_core.monitor.l2tlb import GLOBAL
+
 ROWS_TO_LOAD = 256
 Index = QModelIndex | QPersistentModelIndex
 DIM = QColor("#6b7680")
@@ -25,9 +28,9 @@ Cell = Callable[[int, np.ndarray, int], str]
 
 def lo_flags(lo: int) -> str:
     """EntryLo's C, D, V, G fields as text (MIPS32 PRA, EntryLo)."""
-    c = (lo >> 3) & 7
-    return (f"C{c} " + ("D" if lo & 4 else "-") + ("V" if lo & 2 else "-")
-            + ("G" if lo & 1 else "-"))
+    c = (lo >> LO_C_SHIFT) & 7
+    return (f"C{c} " + ("D" if lo & LO_D else "-") + ("V" if lo & LO_V else "-")
+            + ("G" if lo & LO_G else "-"))
 
 
 class ArrayTableModel(QAbstractTableModel):
@@ -106,13 +109,13 @@ class ArrayTableModel(QAbstractTableModel):
 def _l2tlb_cell(row: int, values: np.ndarray, column: int) -> str:
     vpn, asid, lo, gpn = (int(v) for v in values)
     if column == 0:
-        return f"0x{vpn << 12:08x}"
+        return f"0x{vpn << PAGE_SHIFT:08x}"
     if column == 1:
-        return "global" if asid == 0x100 else str(asid)
+        return "global" if asid == GLOBAL else str(asid)
     if column == 2:
-        return f"0x{gpn << 12:08x}"
+        return f"0x{gpn << PAGE_SHIFT:08x}"
     if column == 3:
-        return f"0x{((lo >> 6) & 0xFFFFFF) << 12:08x}"
+        return f"0x{lo_pfn(lo) << PAGE_SHIFT:08x}"
     return lo_flags(lo)
 
 
@@ -134,9 +137,9 @@ class PmapModel(ArrayTableModel):
     def _cell(self, row: int, values: np.ndarray, column: int) -> str:
         mpn = int(values[0])
         if column == 0:
-            return f"0x{row << 12:08x}"
+            return f"0x{row << PAGE_SHIFT:08x}"
         if mpn < 0:
             return "-"
         if column == 1:
-            return f"0x{mpn << 12:08x}"
+            return f"0x{mpn << PAGE_SHIFT:08x}"
         return str(self.node_of(mpn))

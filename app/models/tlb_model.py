@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from app.models.array_model import ArrayTableModel, lo_flags
+from disco_core.mips import EH_ASID, EH_VPN2, LO_V, lo_pfn
+
+from .array_model import ArrayTableModel, lo_flags
 
 ROWS_TO_LOAD = 32
 COLUMNS = ("VPN2", "ASID", "PageMask", "PFN0", "flags0", "PFN1", "flags1")
@@ -16,17 +18,17 @@ __all__ = ["COLUMNS", "ROWS_TO_LOAD", "TlbModel", "lo_flags"]
 def _cell(row: int, values: np.ndarray, column: int) -> str:
     hi, lo0, lo1, mask = (int(v) for v in values)
     if column == 0:
-        return f"0x{hi & 0xFFFFE000:08x}"
+        return f"0x{hi & EH_VPN2:08x}"
     if column == 1:
-        return str(hi & 0xFF)
+        return str(hi & EH_ASID)
     if column == 2:
         return f"0x{mask:08x}"
     if column == 3:
-        return f"0x{(lo0 >> 6) & 0xFFFFF:05x}"
+        return f"0x{lo_pfn(lo0):05x}"
     if column == 4:
         return lo_flags(lo0)
     if column == 5:
-        return f"0x{(lo1 >> 6) & 0xFFFFF:05x}"
+        return f"0x{lo_pfn(lo1):05x}"
     return lo_flags(lo1)
 
 
@@ -34,7 +36,7 @@ class TlbModel(ArrayTableModel):
     """Valid entries (either half V) in full colour, the others dimmed."""
 
     def __init__(self) -> None:
-        super().__init__(COLUMNS, _cell, live=lambda v: bool((int(v[1]) | int(v[2])) & 2),
+        super().__init__(COLUMNS, _cell, live=lambda v: bool((int(v[1]) | int(v[2])) & LO_V),
                          batch=ROWS_TO_LOAD, row_numbers=True)
 
     def set_tlb(self, tlb: np.ndarray) -> None:

@@ -13,8 +13,9 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor, QFont, QKeyEvent, QKeySequence, QTextCharFormat, QTextCursor
 from PySide6.QtWidgets import QApplication, QPlainTextEdit, QWidget
 
-from app import theme
 from disco_core.session import ConsoleSnapshot
+
+from .. import theme
 
 SCROLLBACK = 5000  # lines
 ANSI_COLORS = ["#2e3436", "#ef5350", "#8bc34a", "#ffca28", "#42a5f5", "#ba68c8", "#26c6da",
@@ -24,7 +25,8 @@ ANSI_BRIGHT = ["#78909c", "#ff8a80", "#ccff90", "#ffff8d", "#82b1ff", "#ea80fc",
 # CSI sequences, other escapes, and the control characters a terminal acts on.
 _TOKENS = re.compile(r"\x1b\[([0-9;?]*)([@-~])|\x1b[@-Z\\-_]|[\b\r\x07]|[^\x1b\b\r\x07]+|\x1b")
 
-KEYS = {
+# by key code: QKeyEvent.key() is an int, and Qt.Key an IntEnum
+KEYS: dict[int, bytes] = {
     Qt.Key.Key_Return: b"\n", Qt.Key.Key_Enter: b"\n", Qt.Key.Key_Backspace: b"\x7f",
     Qt.Key.Key_Tab: b"\t", Qt.Key.Key_Escape: b"\x1b", Qt.Key.Key_Up: b"\x1b[A",
     Qt.Key.Key_Down: b"\x1b[B", Qt.Key.Key_Right: b"\x1b[C", Qt.Key.Key_Left: b"\x1b[D",
@@ -52,7 +54,6 @@ class ConsoleView(QPlainTextEdit):
                            f"color: {theme.TEXT.name()}; border: none; }}")
         self.shown = 0  # bytes of the guest's output shown so far
         self._format = QTextCharFormat()
-        self._pending_cr = False
 
     # ---- output -------------------------------------------------------------
 

@@ -25,11 +25,12 @@ import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QSize
 from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
-from app import theme
-from app.views.plots_view import own_menu
-from app.views.rgb_image import RgbImageItem
 from disco_core.mips import PAGE_SHIFT, ram_index_to_pfn
 from disco_core.session import Snapshot
+
+from .. import theme
+from .plots_view import own_menu
+from .rgb_image import RgbImageItem
 
 DECAY = 0.8  # fraction of the recent misses kept at each redraw
 GAP = 3  # pixels between node blocks
@@ -104,7 +105,9 @@ class HeatmapView(QWidget):
         self._recent: np.ndarray | None = None
         self._pixel_row: np.ndarray | None = None  # image pixel -> miss-matrix row (or gap)
         self._labels: list[pg.TextItem] = []
-        self._base: np.ndarray | None = None
+        # each page's idle colour, (rows, 3) float; the node colouring's kept apart
+        self._base = np.zeros((0, 3), np.float32)
+        self._node_base = self._base
         self._colors: np.ndarray | None = None
         self._page_group = 1
         self.redraws = 0
@@ -185,7 +188,7 @@ class HeatmapView(QWidget):
         for label in self._labels:
             label.setVisible(self._vm_view is None)
         if self._recent is not None and self._shape is not None:
-            self._rgb = np.clip(self._base * 255, 0, 255).astype(np.uint8)  # type: ignore
+            self._rgb = np.clip(self._base * 255, 0, 255).astype(np.uint8)
             self._glowing[:] = True
             if self._vm_view is None:
                 xr, yr = self._machine_range
@@ -216,14 +219,14 @@ class HeatmapView(QWidget):
                 return
         else:
             changed = np.arange(rows)
-            self._base = self._base.copy()  # type: ignore[union-attr]
+            self._base = self._base.copy()
         table = theme.vm_rgb_table(len(vms.names))
         own = owner[changed]
         base = np.full((len(changed), 3), 0.07, np.float32)
         mine = own >= 0
         base[mine] = 0.08 + 0.30 * table[own[mine]]
         base[own == -2] = 0.45 if self.overlays["shared"].isChecked() else 0.2
-        self._base[changed] = base  # type: ignore[index]
+        self._base[changed] = base
         self._owner = owner
         self._overlay_key = key
         self._vm_table = table
@@ -245,7 +248,7 @@ class HeatmapView(QWidget):
             self._rgb = np.clip(self._base * 255, 0, 255).astype(np.uint8)
             self._node_base = self._base
             self._owner = None
-        assert self._recent is not None and self._base is not None
+        assert self._recent is not None
         assert self._colors is not None
         if self.by_vm:
             self._vm_base(snap)
@@ -294,7 +297,8 @@ class HeatmapView(QWidget):
             level = np.sqrt(total * (1.0 / max(peak, 1.0)))[:, None]
             if self.by_vm:
                 # The owning VM's colour, turning red with the share of remote misses.
-                own = self._owner[active]  # type: ignore[index]
+                assert self._owner is not None  # _vm_base set it
+                own = self._owner[active]
                 hue = np.where((own >= 0)[:, None], self._vm_table[np.maximum(own, 0)],
                                theme.rgb(theme.SHARED))
                 if self.overlays["remote"].isChecked():
@@ -402,14 +406,14 @@ class HeatmapView(QWidget):
                 f"{parts or 'none'}")
 
     def row_at(self, scene_pos: QPointF) -> int:
-        if self._pixel_row is None or self._vm_view is not None:
+        if self._pixel_row is None or self._shape is None or self._vm_view is not None:
             return -1
         p = self.view.mapSceneToView(scene_pos)
         x, y = int(math.floor(p.x())), int(math.floor(p.y()))
         h, w = self._pixel_row.shape
         if 0 <= x < w and 0 <= y < h:
             row = int(self._pixel_row[y, x])
-            return row if row < self._shape[0] else -1  # type: ignore[index]
+            return row if row < self._shape[0] else -1
         return -1
 
     def _hover(self, scene_pos: QPointF) -> None:

@@ -20,10 +20,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app import theme
 from disco_core.errors import DiscoError
 from disco_core.presets import PRESETS
 from disco_core.session import check_vms_request
+
+from .. import theme
 
 # What the monitor offers for page placement today; the NUMA manager's
 # migration and replication are listed once the monitor has them.

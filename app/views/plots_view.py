@@ -18,8 +18,9 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
-from app import theme
 from disco_core.session import Snapshot
+
+from .. import theme
 
 HISTORY = 600  # points kept per curve
 VM_HISTORY = 300  # points kept per VM curve (four plots of one curve per VM)
@@ -45,7 +46,7 @@ class PlotsView(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("plots")
-        layout = QVBoxLayout(self)
+        layout = self._layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         self.graphics = pg.GraphicsLayoutWidget()
         self.graphics.setBackground(theme.BACKGROUND)
@@ -112,7 +113,7 @@ class PlotsView(QWidget):
         for i, (key, title, yrange) in enumerate(specs):
             widget = pg.PlotWidget(background=theme.BACKGROUND)
             widget.setObjectName(f"plot-{key}")
-            self.layout().addWidget(widget)  # type: ignore[union-attr]
+            self._layout.addWidget(widget)
             plot = widget.getPlotItem()
             plot.setTitle(title, color=theme.TEXT.name(), size="9pt")
             # Three labels at most: a short plot has no room for more (see _fit_y).

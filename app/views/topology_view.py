@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QBrush, QColor, QFont, QPainter, QPen
+from PySide6.QtGui import QBrush, QColor, QFont, QPainter, QPen, QResizeEvent
 from PySide6.QtWidgets import (
     QGraphicsEllipseItem,
     QGraphicsLineItem,
@@ -21,8 +21,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app import theme
 from disco_core.session import Snapshot
+
+from .. import theme
 
 NODE_W, NODE_H = 112.0, 64.0
 
@@ -108,7 +109,7 @@ class TopologyView(QGraphicsView):
         self._shape: tuple[int, int] | None = None
         self._nodes: list[_Node] = []
         self._links: list[tuple[int, int, QGraphicsLineItem]] = []
-        self._prev_links: np.ndarray | None = None
+        self._prev_links: tuple[np.ndarray, float] | None = None  # counters, wall time
         self._prev_stats: np.ndarray | None = None
 
     def _build(self, nodes: int, ncpu: int) -> None:
@@ -159,7 +160,7 @@ class TopologyView(QGraphicsView):
         scene.setSceneRect(r)
         self.fitInView(r, Qt.AspectRatioMode.KeepAspectRatio)
 
-    def resizeEvent(self, event) -> None:  # type: ignore[no-untyped-def]
+    def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
         if self._shape is not None:
             self._fit()
@@ -179,12 +180,13 @@ class TopologyView(QGraphicsView):
             peak = max(float(rate.max()), 1.0)
             for n, d, line in self._links:
                 peer = n ^ (1 << d)
-                r = float(rate[n, d] + rate[peer, d])
-                frac = min(r / (2 * peak), 1.0)
+                per_s = float(rate[n, d] + rate[peer, d])
+                frac = min(per_s / (2 * peak), 1.0)
                 line.setPen(QPen(theme.heat(frac), 2 + 8 * frac))
                 line.setToolTip(f"link node {n} \u2194 node {peer} (dimension {d}): "
-                                f"{r:,.0f} messages/s, {int(links[n, d] + links[peer, d]):,} total")
-        self._prev_links = (links, snap.wall_time)  # type: ignore[assignment]
+                                f"{per_s:,.0f} messages/s, "
+                                f"{int(links[n, d] + links[peer, d]):,} total")
+        self._prev_links = (links, snap.wall_time)
         per = max(snap.cpus // snap.nodes, 1)
         cycles = stats["cycles"].astype(np.int64)
         stalls = stats["stall_cycles"].astype(np.int64)

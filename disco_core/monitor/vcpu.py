@@ -340,3 +340,55 @@ class VCpu:
 
     def __repr__(self) -> str:
         return f"<VCpu {getattr(self.vm, 'name', '?')}.{self.index} {self.state.value}>"
+
+    # ---- the debugger's view: translation without side effects (disco_core.session) ----
+
+    def guest_physical(self, va: int) -> int | None:
+        """The guest-physical address the guest's own mappings give virtual `va`: the
+        relocated kseg0 (KSSEG + guest PA), else the virtual TLB, else the L2TLB (its
+        entries outlive what the guest's TLB still holds); None where nothing valid maps
+        it. Counts no L2TLB hit or miss and allocates nothing."""
+        from disco_core.mips import KSEG3, KSSEG, KUSEG_END, LO_V, PAGE_SHIFT, lo_pfn
+        from disco_core.monitor.l2tlb import GLOBAL, L2Tlb
+
+        va &= 0xFFFFFFFF
+        if KSSEG <= va < KSEG3:
+            return va - KSSEG
+        if va >= KUSEG_END:
+            return None
+        ent = self.tlb_match(va)
+        if ent is not None:
+            lo, half = ent.lo_for(va)
+            if not lo & LO_V:
+                return None
+            return ((lo_pfn(lo) << PAGE_SHIFT) & ~(half - 1)) | (va & (half - 1))
+        l2 = self.l2tlb
+        assert isinstance(l2, L2Tlb), "the VM gives every vCPU its L2TLB"
+        vpn = va >> PAGE_SHIFT
+        hit = l2.entries.get((vpn, self.cp0.entryhi & EH_ASID)) or l2.entries.get((vpn, GLOBAL))
+        return None if hit is None else (hit[1] << PAGE_SHIFT) | (va & 0xFFF)
+
+    def machine_address(self, address: int, space: str, pmap_mpn: list[int]) -> int | None:
+        """The machine address behind `address` read in `space` ("virtual": as the guest
+        maps it, "physical": guest-physical, "machine"), through the VM's pmap (`pmap_mpn`:
+        guest page -> machine page, -1 where none yet). -1 for a guest page the monitor
+        has not allocated yet (it reads as zeros); None where nothing maps it."""
+        from disco_core.mips import PAGE_SHIFT
+
+        address &= 0xFFFFFFFF
+        if space == "machine":
+            return address
+        gpa = self.guest_physical(address) if space == "virtual" else address
+        if gpa is None or gpa >> PAGE_SHIFT >= len(pmap_mpn):
+            return None
+        mpn = pmap_mpn[gpa >> PAGE_SHIFT]
+        return -1 if mpn < 0 else (mpn << PAGE_SHIFT) | (gpa & 0xFFF)
+
+    def l2tlb_rows(self) -> list[tuple[int, int, int, int]]:
+        """The L2TLB's entries as (virtual page, ASID or GLOBAL, machine EntryLo, guest
+        page), oldest first: a copy for viewers."""
+        from disco_core.monitor.l2tlb import L2Tlb
+
+        l2 = self.l2tlb
+        assert isinstance(l2, L2Tlb), "the VM gives every vCPU its L2TLB"
+        return [(vpn, asid, lo, gpn) for (vpn, asid), (lo, gpn) in l2.entries.items()]

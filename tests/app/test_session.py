@@ -102,7 +102,7 @@ def test_step_over_a_call_and_out_of_a_function(session: Session) -> None:
     # Step until CPU 0 is at a call, then step over it: it lands after the delay slot.
     for _ in range(200):
         pc = session.machine.cpus[0].pc
-        if session._is_call(0, pc):
+        if session.target.is_call_at(0, pc):
             break
         session.submit(Step(0))
         session.step_slice(0)
@@ -296,13 +296,12 @@ def test_vm_step_errors_run_to_and_the_monitor_event_log(vms: Session) -> None:
     assert len(stops) == 1 and stops[0].cpu == 2 and stops[0].pc == s.resolve("kexec")
     # the guest-virtual view of kexec is the kernel image's bytes; physical and
     # machine views of the same bytes agree
-    v = s.vcpus[2]
     kexec = s.resolve("kexec")
-    virt = s.guest_read(v, kexec, 16)
+    virt = s.read(2, kexec, 16)
     gpa = kexec - 0xC0000000
-    assert virt == s.guest_read(v, gpa, 16, "physical")
-    ma = s.translate(v, kexec)
-    assert ma is not None and ma >= 0 and virt == s.guest_read(v, ma, 16, "machine")
+    assert virt == s.read(2, gpa, 16, "physical")
+    ma = s.translate(2, kexec)
+    assert ma is not None and ma >= 0 and virt == s.read(2, ma, 16, "machine")
     s.submit(Focus(2, gpa, "physical"))
     s.step_slice(0)
     d = s.snapshot().debug
@@ -365,3 +364,60 @@ def test_vm_watchpoint_stops_only_its_vm(vms: Session) -> None:
     s.submit(Resume())
     s.step_slice(500_000)
     assert s.running and s.snapshot().watchpoints == ()
+
+
+def test_vm_translation_through_the_virtual_tlb_and_the_l2tlb(vms: Session) -> None:
+    """VCpu.guest_physical: a user page the guest mapped goes through the virtual
+    TLB's EntryLo (for the ASID in EntryHi); a page only the L2TLB still holds
+    through its guest page; both end in the pmap's machine page
+    (VCpu.machine_address, Session.translate)."""
+    from disco_core.mips import EH_ASID, EH_VPN2, LO_V, PAGE_SHIFT, PAGE_SIZE, lo_pfn
+    from disco_core.monitor.vcpu import TlbEntry
+
+    s = vms
+    s.submit(FeedConsole("vm1", b"ls\n"))  # user programs: user-space mappings
+    run_vms(s, lambda: s.guests[1].console.output.endswith(b"$ "), slices=50)
+    checked_tlb = checked_l2 = 0
+    for i, v in enumerate(s.target.vcpus):  # type: ignore[attr-defined]
+        mpn = s.target.vm(i).pmap.mpn  # type: ignore[attr-defined]
+        entryhi, tlb = v.cp0.entryhi, v.tlb
+        try:  # as the guest sees it while each process's ASID is current
+            for e in v.tlb:
+                v.cp0.entryhi = (entryhi & ~EH_ASID) | (e.hi & EH_ASID)
+                for half, lo in ((0, e.lo0), (PAGE_SIZE, e.lo1)):
+                    va = (e.hi & EH_VPN2) + half
+                    if lo & LO_V and e.mask == 0 and va < 0x80000000 and v.tlb_match(va) is e:
+                        gpa = lo_pfn(lo) << PAGE_SHIFT
+                        assert v.guest_physical(va + 0x10) == gpa + 0x10
+                        if mpn[gpa >> PAGE_SHIFT] >= 0:
+                            want = (mpn[gpa >> PAGE_SHIFT] << PAGE_SHIFT) + 0x10
+                            assert s.translate(i, va + 0x10) == want
+                        checked_tlb += 1
+            v.tlb = [TlbEntry() for _ in tlb]  # as after the guest's TLBWRs replaced them
+            for vpn, asid, _lo, gpn in v.l2tlb_rows():
+                v.cp0.entryhi = (entryhi & ~EH_ASID) | (asid & EH_ASID)
+                if vpn << PAGE_SHIFT < 0x80000000:
+                    assert v.guest_physical((vpn << PAGE_SHIFT) + 4) == (gpn << PAGE_SHIFT) + 4
+                    checked_l2 += 1
+        finally:
+            v.cp0.entryhi, v.tlb = entryhi, tlb
+        assert v.guest_physical(0x80000000) is None  # kseg0: not the guest's own map
+    assert checked_tlb > 0 and checked_l2 > 0
+
+
+def test_target_memory_writes(session: Session, vms: Session) -> None:
+    """Targets.write stores as the target sees memory: a CPU's virtual addresses;
+    a vCPU's guest-physical pages through the pmap, never a page VMs share."""
+    address = session.resolve("bar_count")
+    session.target.write(0, address, b"\x11\x22\x33\x44")
+    assert session.read(0, address, 4) == b"\x11\x22\x33\x44"
+    s = vms
+    gpa = 0x7FF000  # a page of vm1's free memory: the kernel has not touched it
+    s.target.write(1, gpa, b"disco", "physical")
+    assert s.read(1, gpa, 5, "physical") == b"disco"
+    assert s.read(2, gpa, 5, "physical") != b"disco"  # vm2's page of that address
+    pmap = s.target.vm(1).pmap  # type: ignore[attr-defined]
+    shared = [g for g in sorted(pmap.readonly) if g not in pmap.replicated]
+    assert shared  # kernel text, shared read-only between the VMs
+    with pytest.raises(ValueError, match="shared read-only"):
+        s.target.write(1, shared[0] << 12, b"\0", "physical")

@@ -44,7 +44,7 @@ def test_default_session_boots_every_vm_to_its_prompt(make_workbench, qtbot) -> 
     assert snap is not None and snap.nodes == 8 and snap.vms is not None
     assert window.debugger.cpu_box.count() == 4
     assert window.debugger.cpu_box.itemText(1) == "vm1 vCPU 0"
-    window.render()
+    window.render_now()
     assert "booting" not in window.state_label.text()
 
 
@@ -77,7 +77,7 @@ def test_breakpoint_on_a_kernel_symbol_stops_that_vm_and_step_is_one_instruction
         type_into(qtbot, window, "vm1", "echo one")
     qtbot.waitUntil(lambda: window.rendered is not None and not window.rendered.running,
                     timeout=WAIT)
-    window.render()
+    window.render_now()
     snap = window.rendered
     assert snap.debug.cpu == 1 and snap.debug.pc == kexec
     assert snap.vms.cpu_vcpu[snap.stopped_cpu] == 1  # the CPU runs vm1's vCPU

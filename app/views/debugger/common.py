@@ -1,0 +1,106 @@
+"""What the debugger's views share: the font, cells that mark changes, symbols, tables."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QAbstractItemModel
+from PySide6.QtGui import QColor, QFont
+from PySide6.QtWidgets import QHeaderView, QTableView, QTableWidget, QTableWidgetItem, QWidget
+
+from disco_core.elf import ElfImage
+
+CHANGED = QColor("#7a4b16")  # the background of a value the last stop or step changed
+ROW_HEIGHT = 19
+
+
+def mono() -> QFont:
+    f = QFont("DejaVu Sans Mono")
+    f.setStyleHint(QFont.StyleHint.Monospace)
+    f.setPointSize(9)
+    return f
+
+
+def parse_address(text: str) -> int | None:
+    try:
+        return int(text.strip(), 0) & 0xFFFFFFFF
+    except ValueError:
+        return None
+
+
+def target_of(text: str) -> int | str | None:
+    """What the user typed as an address or a symbol (None: nothing)."""
+    text = text.strip()
+    if not text:
+        return None
+    address = parse_address(text)
+    return address if address is not None else text
+
+
+def set_cell(table: QTableWidget, r: int, c: int, text: str, changed: bool) -> None:
+    item = table.item(r, c)
+    if item is None:
+        item = QTableWidgetItem()
+        table.setItem(r, c, item)
+    item.setText(text)
+    item.setBackground(CHANGED if changed else QColor(0, 0, 0, 0))
+
+
+def value_table(name: str, rows: int, headers: list[str]) -> QTableWidget:
+    """A read-only table of names and values (registers, CP0)."""
+    table = QTableWidget(rows, len(headers))
+    table.setObjectName(name)
+    table.setFont(mono())
+    table.setHorizontalHeaderLabels(headers)
+    table.verticalHeader().hide()
+    table.verticalHeader().setDefaultSectionSize(ROW_HEIGHT)
+    table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+    table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+    return table
+
+
+def model_table(name: str, model: QAbstractItemModel, parent: QWidget | None = None,
+                row_numbers: bool = False) -> QTableView:
+    """A view of one of the lazy table models (app/models/)."""
+    view = QTableView(parent)
+    view.setObjectName(name)
+    view.setFont(mono())
+    view.setModel(model)
+    view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+    view.verticalHeader().setDefaultSectionSize(ROW_HEIGHT)
+    if not row_numbers:
+        view.verticalHeader().hide()
+    return view
+
+
+class Symbols:
+    """The loaded programs' symbols and DWARF lines, for every view of the dock."""
+
+    def __init__(self) -> None:
+        self.images: list[ElfImage] = []
+
+    def describe(self, address: int) -> str:
+        """``0x80010110 <stream_update+0x8>``, or just the address."""
+        for image in self.images:
+            found = image.symbol_at(address)
+            if found is not None:
+                name, off = found
+                return f"0x{address:08x} <{name}+{off:#x}>" if off else f"0x{address:08x} <{name}>"
+        return f"0x{address:08x}"
+
+    def source_line(self, address: int) -> str | None:
+        """``numademo.c:74`` when the program has DWARF line tables for `address`."""
+        for image in self.images:
+            found = image.line_for(address)
+            if found is not None:
+                path, line = found
+                if line == 0:  # DWARF's "no source line" (compiler-made code)
+                    return None
+                return f"{path.rsplit('/', 1)[-1]}:{line}"
+        return None
+
+    def address_of(self, name: str) -> int | None:
+        for image in self.images:
+            try:
+                return image.address_of(name)
+            except KeyError:
+                continue
+        return None

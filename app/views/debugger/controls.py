@@ -1,0 +1,137 @@
+"""Run control: the target chooser, continue/pause/step actions, and run-to."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QStyle,
+    QToolButton,
+    QWidget,
+)
+
+from disco_core.session import (
+    Command,
+    Focus,
+    Pause,
+    Resume,
+    RunTo,
+    Snapshot,
+    Step,
+    StepOut,
+    StepOver,
+)
+
+from .common import target_of
+
+
+class RunControls(QWidget):
+    """The first row of the dock (the target box and the run actions) and run-to
+    (`run_row`: (widget, stretch) pairs the dock lays out in one row with the
+    breakpoint entry, so the two fields share the row's width)."""
+
+    commanded = Signal(object)  # a session Command
+    target_chosen = Signal(int)  # the user chose another target: its details are stale
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        row = QHBoxLayout(self)
+        row.setContentsMargins(0, 0, 0, 0)
+        self.cpu_label = QLabel("CPU")
+        row.addWidget(self.cpu_label)
+        self.cpu_box = QComboBox()
+        self.cpu_box.setObjectName("cpu-box")
+        self.cpu_box.currentIndexChanged.connect(self._chosen)
+        row.addWidget(self.cpu_box)
+        sp = QStyle.StandardPixmap
+        self.act_continue = self._action("Continue", "F5", lambda: self._send(Resume()),
+                                         sp.SP_MediaPlay)
+        self.act_pause = self._action("Pause", "F6", lambda: self._send(Pause()),
+                                      sp.SP_MediaPause)
+        self.act_step = self._action("Step into", "F11", lambda: self._send(Step(self.cpu)),
+                                     sp.SP_ArrowDown)
+        self.act_over = self._action("Step over", "F10",
+                                     lambda: self._send(StepOver(self.cpu)), sp.SP_ArrowForward)
+        self.act_out = self._action("Step out", "Shift+F11",
+                                    lambda: self._send(StepOut(self.cpu)), sp.SP_ArrowUp)
+        for act in self.actions_in_order():
+            b = QToolButton()
+            b.setDefaultAction(act)
+            row.addWidget(b)
+        row.addStretch(1)
+
+        self.run_to = QLineEdit()
+        self.run_to.setObjectName("run-to")
+        self.run_to.setPlaceholderText("run to address or symbol")
+        self.run_to.returnPressed.connect(self._run_to)
+        go = QPushButton("Run to")
+        go.clicked.connect(self._run_to)
+        self.run_row: list[tuple[QWidget, int]] = [(self.run_to, 1), (go, 0)]
+
+        self._names: tuple[str, ...] | None = None
+        self._requested: int | None = None  # a choice on its way to the session
+
+    def _action(self, text: str, key: str, slot: Callable[[], None],
+                icon: QStyle.StandardPixmap) -> QAction:
+        act = QAction(self.style().standardIcon(icon), text, self)
+        act.setShortcut(QKeySequence(key))
+        act.setToolTip(f"{text} ({key})")
+        act.setShortcutContext(Qt.ShortcutContext.ApplicationShortcut)
+        act.triggered.connect(slot)
+        self.addAction(act)
+        return act
+
+    def actions_in_order(self) -> tuple[QAction, ...]:
+        """Continue, pause, step into, step over, step out: for toolbars and menus."""
+        return (self.act_continue, self.act_pause, self.act_step, self.act_over, self.act_out)
+
+    @property
+    def cpu(self) -> int:
+        """The chosen target (a CPU, or a vCPU with VMs)."""
+        return max(self.cpu_box.currentIndex(), 0)
+
+    def _send(self, command: Command) -> None:
+        self.commanded.emit(command)
+
+    def _chosen(self, index: int) -> None:
+        if index >= 0 and self._names:
+            self._requested = index
+            self.target_chosen.emit(index)
+            self._send(Focus(index))
+
+    def _run_to(self) -> None:
+        target = target_of(self.run_to.text())
+        if target is not None:
+            self._send(RunTo(self.cpu, target))
+
+    def set_vms(self) -> None:
+        self.cpu_label.setText("vCPU")
+
+    def set_targets(self, names: tuple[str, ...]) -> None:
+        if names != self._names:
+            self.cpu_box.blockSignals(True)
+            self.cpu_box.clear()
+            self.cpu_box.addItems(list(names))
+            self.cpu_box.blockSignals(False)
+            self._names = names
+
+    def update_snapshot(self, snap: Snapshot) -> None:
+        """The targets, the one the session focuses, and which actions apply now."""
+        self.set_targets(snap.targets or tuple(f"CPU {i}" for i in range(snap.cpus)))
+        if self._requested is not None and snap.debug.cpu == self._requested:
+            self._requested = None  # the session follows the choice now
+        # Follow the session's focus (it moves to a CPU that stops), except while
+        # a choice made here is still on its way to the session.
+        if self._requested is None and snap.debug.cpu != self.cpu_box.currentIndex():
+            self.cpu_box.blockSignals(True)
+            self.cpu_box.setCurrentIndex(snap.debug.cpu)
+            self.cpu_box.blockSignals(False)
+        self.act_continue.setEnabled(not snap.running and not snap.halted)
+        self.act_pause.setEnabled(snap.running)

@@ -1,0 +1,83 @@
+"""The target's registers: general registers with pc, hi and lo; CP0, real and virtual.
+
+What the last stop or step changed is highlighted; while the machine runs
+everything changes, so nothing is.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtWidgets import QTableWidget
+
+from disco_core.mips import GPR_NAMES
+from disco_core.session import Snapshot
+
+from .common import set_cell, value_table
+
+NAMES = [f"${n}" for n in GPR_NAMES] + ["pc", "hi", "lo"]
+
+
+class RegistersView:
+    """The general registers in two columns of name and value (`table`)."""
+
+    def __init__(self) -> None:
+        self.table = value_table("registers", 18, ["reg", "value", "reg", "value"])
+        self._prev: tuple[int, np.ndarray] | None = None  # (target, values) shown last
+
+    def forget(self) -> None:
+        """Another target: nothing it shows next counts as changed."""
+        self._prev = None
+
+    def update_snapshot(self, snap: Snapshot) -> None:
+        d = snap.debug
+        cpu = d.cpu
+        if d.regs is not None:  # the target's own (a vCPU's saved ones while off its CPU)
+            regs = d.regs
+            extra = np.array([d.pc, d.hi, d.lo], np.uint32)
+        else:
+            regs = snap.regs[cpu]
+            extra = np.array([snap.pc[cpu], snap.hi[cpu], snap.lo[cpu]], np.uint32)
+        values = np.concatenate([regs, extra])
+        prev = self._prev[1] if self._prev and self._prev[0] == cpu else None
+        if prev is not None and not snap.running:
+            changed = values != prev
+        else:
+            changed = np.zeros(len(values), bool)
+        t = self.table
+        t.setRowCount((len(values) + 1) // 2)
+        for i, (name, v) in enumerate(zip(NAMES, values, strict=True)):
+            r, c = i % t.rowCount(), 2 * (i // t.rowCount())
+            set_cell(t, r, c, name, False)
+            set_cell(t, r, c + 1, f"0x{int(v):08x}", bool(changed[i]))
+        self._prev = (cpu, values)
+
+
+class Cp0View:
+    """CP0 registers of the target's CPU; with VMs the vCPU's virtual CP0 beside them."""
+
+    def __init__(self) -> None:
+        self.table: QTableWidget = value_table("cp0", 0, ["CP0", "value"])
+        self.virtual = False
+        self._prev: dict[str, int] = {}
+
+    def set_vms(self) -> None:
+        self.virtual = True
+        self.table.setColumnCount(3)
+        self.table.setHorizontalHeaderLabels(["CP0", "real (the CPU)", "virtual (the vCPU)"])
+
+    def update_snapshot(self, snap: Snapshot) -> None:
+        rows = snap.debug.cp0
+        virtual = dict(snap.debug.vcp0)
+        t = self.table
+        t.setRowCount(len(rows))
+        for r, (name, value) in enumerate(rows):
+            set_cell(t, r, 0, name, False)
+            old = self._prev.get(name)
+            set_cell(t, r, 1, f"0x{value:08x}",
+                     not snap.running and old is not None and old != value)
+            if self.virtual:
+                v = virtual.get(name)
+                oldv = self._prev.get("v" + name)
+                set_cell(t, r, 2, "" if v is None else f"0x{v:08x}",
+                         not snap.running and v is not None and oldv is not None and oldv != v)
+        self._prev = dict(rows) | {"v" + k: v for k, v in virtual.items()}

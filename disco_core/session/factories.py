@@ -1,0 +1,188 @@
+"""The sessions the workbench and the command line open: bare metal, the native kernel, VMs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import cast
+
+from disco_core.machine import Machine
+from disco_core.mips import PAGE_SIZE
+from disco_core.monitor import VM, Monitor, VMSpec
+from disco_core.session.session import Guest, Session
+
+
+def baremetal_session(program: str | Path = "numademo", preset_name: str = "flash8",
+                      progress: Callable[[str], None] | None = None,
+                      **overrides: object) -> Session:
+    """A bare-metal program (default: resources/baremetal/numademo.c) on the test machine."""
+    from disco_core.guest import build_baremetal
+    from disco_core.presets import preset
+    from disco_core.testmachine import TestMachine
+
+    config = preset(preset_name, **overrides)
+    defines = {"NODE_BYTES": config.memory_per_node}
+    _say(progress, f"building {program}")
+    elf = build_baremetal(program, defines=defines)
+    machine = TestMachine(config=config)
+    image = machine.load_elf(elf)
+    name = Path(str(program)).stem
+    guest = Guest("native", tuple(range(config.cpus)), machine.console, image)
+    return Session(machine, [guest], title=f"{name} on {preset_name}")
+
+
+def kernel_session(program: str | None = None, preset_name: str = "flash8",
+                   progress: Callable[[str], None] | None = None) -> Session:
+    """The native guest kernel (resources/guest/) booted on a fresh copy-on-write root
+    image; it reaches its shell prompt within a second of simulated time.
+    `program` is ignored (the kernel runs what is typed at its console)."""
+    import shutil
+    import tempfile
+
+    from disco_core.boot import Booted, root_image
+    from disco_core.devices import DiskImage
+
+    tmp = Path(tempfile.mkdtemp(prefix="disco-workbench-"))
+    try:
+        _say(progress, "building the guest kernel and its root file system image")
+        disk = DiskImage.open(root_image(tmp / "root.img"), persistent=False)
+        booted = Booted(preset_name, disk=disk)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    cpus = tuple(range(booted.machine.config.cpus))
+    guest = Guest("native", cpus, booted.devices.uart, booted.image)
+    session = Session(booted.machine, [guest], title=f"native kernel on {preset_name}")
+    session.on_close.append(booted.devices.close)
+    session.on_close.append(lambda: shutil.rmtree(tmp, ignore_errors=True))
+    return session
+
+
+class _VmConsole:
+    """A VM's console as a Session guest sees it: the monitor's output buffer,
+    and input that goes to that VM only."""
+
+    def __init__(self, monitor: Monitor, vm: VM) -> None:
+        self._monitor = monitor
+        self._vm = vm
+
+    @property
+    def output(self) -> bytearray:
+        return self._vm.console_out
+
+    def feed(self, data: bytes) -> None:
+        self._monitor.console_input(self._vm, data)
+
+
+def check_vms_request(preset_name: str = "flash8", vms: int = 4, vcpus: int = 1,
+                      memory_mib: int | None = None) -> int | None:
+    """Refuse a VM layout the machine cannot hold, with a message that says why
+    (DiscoError, or ConfigError for an unknown preset); the pages per VM otherwise
+    (None: split the machine's memory evenly, as vm_specs does)."""
+    from disco_core.boot import VM_PAGES_MAX, VM_PAGES_MIN
+    from disco_core.errors import DiscoError
+    from disco_core.presets import preset
+
+    config = preset(preset_name)
+    ram_pages = config.ram_bytes // PAGE_SIZE - 64  # the monitor keeps some for itself
+    if vms < 1:
+        raise DiscoError(f"{vms} VMs: a machine needs at least one")
+    if not 1 <= vcpus <= config.cpus:
+        raise DiscoError(f"{vcpus} vCPUs per VM: {preset_name} has {config.cpus} CPUs, so a "
+                         f"VM can have 1 to {config.cpus}")
+    if memory_mib is None:
+        if ram_pages // vms < VM_PAGES_MIN:
+            raise DiscoError(f"{vms} VMs do not fit in {preset_name}'s "
+                             f"{config.ram_bytes >> 20} MiB: each needs at least "
+                             f"{VM_PAGES_MIN * PAGE_SIZE >> 20} MiB")
+        return None
+    pages = (memory_mib << 20) // PAGE_SIZE
+    if not VM_PAGES_MIN <= pages <= VM_PAGES_MAX:
+        raise DiscoError(f"{memory_mib} MiB per VM: the guest kernel needs "
+                         f"{VM_PAGES_MIN * PAGE_SIZE >> 20} to "
+                         f"{VM_PAGES_MAX * PAGE_SIZE >> 20} MiB")
+    if pages * vms > ram_pages:
+        raise DiscoError(f"{vms} VMs of {memory_mib} MiB need {vms * memory_mib} MiB: "
+                         f"{preset_name} has {config.ram_bytes >> 20} MiB "
+                         f"(at most {ram_pages // pages} such VMs fit)")
+    return pages
+
+
+def _say(progress: Callable[[str], None] | None, text: str) -> None:
+    if progress is not None:
+        progress(text)
+
+
+def vms_session(program: str | None = None, preset_name: str = "flash8",
+                vms: int = 4, vcpus: int = 1, memory_mib: int | None = None,
+                progress: Callable[[str], None] | None = None) -> Session:
+    """The guest kernel's disco flavour as `vms` virtual machines under the monitor,
+    each with a copy-on-write root disk over one shared image and its own console.
+    `program` is ignored (each VM runs what is typed at its console). `progress`
+    hears what is being built (the kernel and the root image take a while the
+    first time)."""
+    import shutil
+    import tempfile
+
+    from disco_core.boot import root_image, vm_specs
+    from disco_core.elf import load_elf
+    from disco_core.kernel import build_kernel
+    from disco_core.monitor.numa import NumaParams
+    from disco_core.monitor.vdisk import VirtualDisk
+    from disco_core.presets import preset
+
+    pages = check_vms_request(preset_name, vms, vcpus, memory_mib)
+    tmp = Path(tempfile.mkdtemp(prefix="disco-workbench-"))
+    disks: list[VirtualDisk] = []
+    machine: Machine | None = None
+    try:
+        _say(progress, "building the guest kernel (disco flavour)")
+        image = load_elf(build_kernel("disco"))
+        # Parse the DWARF line table now, on the building thread: done lazily, the
+        # debugger's first source-line lookup would stall the UI for most of a second.
+        image.line_for(image.entry)
+        _say(progress, "building the root file system image")
+        base = root_image(tmp / "root.img")
+        _say(progress, f"creating {vms} virtual machines on {preset_name}")
+        disks = [VirtualDisk.copy_on_write(base) for _ in range(vms)]
+        # FLASH reports hot pages to the monitor's NUMA manager (docs/numa.md)
+        machine = Machine(preset(preset_name, hot_threshold=NumaParams().hot_threshold))
+        monitor = Monitor(machine)
+        # boot.vm_specs is typed list[object]: its items are VMSpecs
+        vmlist = [monitor.create_vm(cast(VMSpec, spec))
+                  for spec in vm_specs(machine, image, vms, disks, pages, vcpus)]
+        for vm in vmlist:
+            monitor.start_vm(vm)
+    except BaseException:
+        for d in disks:
+            d.close()
+        if machine is not None:
+            machine.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    guests = []
+    for vm in vmlist:
+        home = set(vm.home_nodes)
+        cpus = tuple(c for c in range(machine.config.cpus) if machine.node_of_cpu(c) in home)
+        guests.append(Guest(vm.name, cpus, _VmConsole(monitor, vm), image))
+    session = Session(machine, guests, monitor=monitor,
+                      title=f"{vms} virtual machine{'s' if vms > 1 else ''} on {preset_name}")
+    for d in disks:
+        session.on_close.append(d.close)
+    session.on_close.append(lambda: shutil.rmtree(tmp, ignore_errors=True))
+    return session
+
+
+SESSION_KINDS: dict[str, Callable[..., Session]] = {
+    "baremetal": baremetal_session,
+    "kernel": kernel_session,
+    "vms": vms_session,
+}
+
+
+DEFAULT_SESSION = "vms"
+
+
+def default_session() -> Session:
+    """What `disco-workbench` opens: four VMs under the monitor on flash8."""
+    return SESSION_KINDS[DEFAULT_SESSION]()

@@ -1,0 +1,508 @@
+"""The Session: one machine, what runs on it, its debug targets, and a run loop in slices.
+
+Everything that changes the machine goes through `submit(command)`: the queue
+is drained at the start of every slice, so a pause or a breakpoint is
+answered within one slice and the machine is only ever touched by the thread
+that runs the slices. `snapshot()` copies what a viewer needs into an
+immutable `Snapshot`, so the viewer never touches the machine. What the
+debugger works on (the machine's CPUs, or the monitor's vCPUs) is a
+`Targets` strategy (targets.py); breakpoints, watchpoints and the loop
+itself are the same for both.
+"""
+
+from __future__ import annotations
+
+import queue
+import time
+from collections import Counter, deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from disco_core.elf import ElfImage
+from disco_core.machine import Machine
+from disco_core.mips import PAGE_SIZE
+from disco_core.monitor import Monitor
+from disco_core.session.commands import (
+    AddBreakpoint,
+    AddWatchpoint,
+    Command,
+    Event,
+    FeedConsole,
+    Focus,
+    Pause,
+    RemoveBreakpoint,
+    RemoveWatchpoint,
+    Resume,
+    RunTo,
+    SetTiming,
+    Step,
+    StepOut,
+    StepOver,
+    TraceMonitor,
+)
+from disco_core.session.snapshot import (
+    Breakpoint,
+    ConsoleSnapshot,
+    DebugDetail,
+    Snapshot,
+    VmsInfo,
+    Watchpoint,
+)
+from disco_core.session.targets import CpuTargets, RunResult, Targets, VCpuTargets
+
+# The largest miss matrix a snapshot carries; bigger machines are summed over
+# groups of pages (a 32-node machine would otherwise copy 32 MiB per snapshot).
+MAX_MISS_CELLS = 1 << 20
+CONSOLE_TAIL = 64 * 1024  # bytes of console output a snapshot carries
+LOG_LINES = 200
+ACCESSES = ("w", "r", "rw")
+
+
+class Console(Protocol):
+    """What a guest's console offers: everything printed so far, and input."""
+
+    @property
+    def output(self) -> bytearray: ...
+
+    def feed(self, data: bytes) -> None: ...
+
+
+@dataclass
+class Guest:
+    """Something with a name, CPUs and a console: the native machine, or a VM."""
+
+    name: str
+    cpus: tuple[int, ...]
+    console: Console
+    image: ElfImage | None = None  # symbols for the debugger
+
+
+@dataclass
+class _Temp:
+    """A breakpoint the session set for step over/out or run-to, removed when hit."""
+
+    address: int
+    cpu: int
+
+
+BreakpointKey = tuple[int, int | None, str | None]  # address, target, VM
+WatchpointKey = tuple[int, int, str, int | None, str | None]  # + length, access
+
+
+class Session:
+    """A machine, its guests, and the run loop's state. With `monitor` the machine
+    runs virtual machines and the debugger's targets are their vCPUs."""
+
+    def __init__(self, machine: Machine, guests: list[Guest], title: str = "",
+                 monitor: Monitor | None = None) -> None:
+        self.machine = machine
+        self.guests = guests
+        self.title = title or "Disco Workbench"
+        self.monitor = monitor
+        self.target: Targets = (CpuTargets(machine) if monitor is None
+                                else VCpuTargets(machine, monitor))
+        # What the debugger chooses from (Step(cpu=i) etc.): the CPUs, or the vCPUs.
+        self.targets: list[str] = self.target.names
+        self.target_vms = [self.target.vm_of(i) for i in range(len(self.targets))]
+        self.running = True
+        self.halted = False
+        self.idle = False  # every CPU waits: nothing to run until input arrives
+        self.stopped_cpu = -1
+        self.focus_cpu = 0
+        self.memory_address: int | None = None
+        self.memory_space = "virtual"
+        self.on_close: list[Callable[[], None]] = []
+        self._commands: queue.SimpleQueue[Command] = queue.SimpleQueue()
+        self.commands_applied = 0  # by the last step_slice: something may have changed
+        self._breakpoints: dict[BreakpointKey, str] = {}
+        self._watchpoints: dict[WatchpointKey, str] = {}
+        # What is armed in the machine, reference-counted: the breakpoints and
+        # watchpoints above and the temporary one may share a machine breakpoint.
+        self._armed: Counter[tuple[int, int | None]] = Counter()
+        self._armed_watch: Counter[tuple[int, int, str, int | None]] = Counter()
+        self._temp: _Temp | None = None
+        self._log: deque[str] = deque(maxlen=LOG_LINES)
+        self._seq = 0
+        self._instructions = 0
+        self._rate: deque[tuple[float, int]] = deque(maxlen=32)
+        self._rate.append((time.monotonic(), 0))
+        pages = machine.ram_bytes // PAGE_SIZE
+        nodes = machine.config.nodes
+        group = 1
+        while (pages // group) * nodes > MAX_MISS_CELLS:
+            group *= 2
+        self.page_group = group
+
+    # ---- the command queue (any thread) ------------------------------------
+
+    def submit(self, command: Command) -> None:
+        """Queue a command; the thread running slices applies it before the next slice."""
+        self._commands.put(command)
+
+    def wait_for_command(self, timeout: float) -> bool:
+        """Block up to `timeout` s for a command (a paused loop's idle wait); True if one came."""
+        try:
+            command = self._commands.get(timeout=timeout)
+        except queue.Empty:
+            return False
+        self._commands.put(command)  # order kept: nothing else reads the queue meanwhile
+        return True
+
+    # ---- running (the owning thread) ---------------------------------------
+
+    def step_slice(self, budget: int) -> list[Event]:
+        """Apply queued commands, then run up to `budget` instructions if running."""
+        events: list[Event] = []
+        self.commands_applied = 0
+        while True:
+            try:
+                command = self._commands.get_nowait()
+            except queue.Empty:
+                break
+            self.commands_applied += 1
+            try:
+                self._apply(command, events)
+            except (KeyError, ValueError, IndexError) as e:
+                events.append(Event("error", str(e).strip("'\"")))
+            except Exception as e:  # a machine error must not kill the loop
+                events.append(Event("error", f"{type(e).__name__}: {e}"))
+        if self.running and not self.halted and budget > 0:
+            self._run(budget, events)
+        for event in events:
+            self._log.append(event.message)
+        return events
+
+    def _run(self, budget: int, events: list[Event]) -> None:
+        left = budget
+        while left > 0 and self.running:
+            r = self.target.run(left)
+            left -= r.executed
+            self._instructions += r.executed
+            kind = r.kind
+            if kind == "again":
+                continue
+            if kind == "budget":
+                self.idle = False
+                return
+            if kind == "idle":
+                if not self.idle:
+                    events.append(Event("idle", r.message))
+                self.idle = True
+                return
+            if kind in ("breakpoint", "watchpoint"):
+                if self._debug_stop(r, events):
+                    return
+                if r.executed == 0:
+                    left -= 1  # a hit for another target: on, and never spin in place
+                continue
+            self.running = False
+            if kind == "halt":
+                self.halted = True
+                events.append(Event("halted", r.message, r.target, r.pc))
+            else:
+                events.append(Event("error", r.message, r.target, r.pc))
+            return
+
+    def _debug_stop(self, r: RunResult, events: list[Event]) -> bool:
+        """A breakpoint or watchpoint exit: stop if it is for the target that hit it."""
+        t = r.target
+        if t < 0:  # the monitor's idle loop
+            return False
+        name, pc = self.targets[t], r.pc
+        if r.watch is not None:
+            w = r.watch
+            if not any(a < w.va + w.size and w.va < a + n
+                       and ("w" in acc if w.is_write else "r" in acc)
+                       and self.target.applies(cpu, vm, t)
+                       for a, n, acc, cpu, vm in self._watchpoints):
+                return False
+            what = "wrote" if w.is_write else "read"
+            self._stop(r, events, Event(
+                "watchpoint", f"{name} {what} 0x{w.value:x} at {self.describe(w.va)} "
+                f"(instruction at {self.describe(w.pc)}){self.target.on_cpu(r.cpu)}", t, pc))
+            return True
+        temp = self._temp
+        if temp is not None and temp.address == pc and temp.cpu == t:
+            self._clear_temp()
+            self._stop(r, events, Event("step", f"{name} stopped at {self.describe(pc)}", t, pc))
+            return True
+        if any(a == pc and self.target.applies(cpu, vm, t) for a, cpu, vm in self._breakpoints):
+            self._stop(r, events, Event(
+                "breakpoint", f"{name} hit breakpoint at {self.describe(pc)}"
+                f"{self.target.on_cpu(r.cpu)}", t, pc))
+            return True
+        return False
+
+    def _stop(self, r: RunResult, events: list[Event], event: Event) -> None:
+        self.running = False
+        self.stopped_cpu = r.cpu
+        self.focus_cpu = r.target
+        events.append(event)
+        events.append(Event("paused", "paused", event.cpu, event.pc))
+
+    # ---- commands ------------------------------------------------------------
+
+    def _apply(self, c: Command, events: list[Event]) -> None:
+        t = self.target
+        if isinstance(c, Pause):
+            if self.running:
+                self.running = False
+                events.append(Event("paused", "paused"))
+        elif isinstance(c, Resume):
+            if not self.running and not self.halted:
+                self.running = True
+                self.stopped_cpu = -1
+                events.append(Event("resumed", "running"))
+        elif isinstance(c, Step):
+            self._step(c.cpu, events)
+        elif isinstance(c, StepOver):
+            pc = t.registers(c.cpu).pc
+            if t.is_call_at(c.cpu, pc):
+                self._run_until(c.cpu, pc + 8, events)
+            else:
+                self._step(c.cpu, events)
+        elif isinstance(c, StepOut):
+            self._run_until(c.cpu, int(t.registers(c.cpu).gpr[31]), events)
+        elif isinstance(c, RunTo):
+            t.check(c.cpu)
+            self._run_until(c.cpu, self.resolve(c.target), events)
+        elif isinstance(c, AddBreakpoint | RemoveBreakpoint):
+            address = self.resolve(c.target)
+            vm = t.scope(c.cpu, c.vm)
+            key = (address, c.cpu, vm)
+            if isinstance(c, AddBreakpoint):
+                if key not in self._breakpoints:
+                    self._arm(address, c.cpu, 1)
+                self._breakpoints[key] = self.describe(address)
+                events.append(Event("breakpoint-set", f"breakpoint at {self.describe(address)} "
+                                    f"{t.scope_text(c.cpu, vm)}"))
+            elif self._breakpoints.pop(key, None) is not None:
+                self._arm(address, c.cpu, -1)
+        elif isinstance(c, AddWatchpoint | RemoveWatchpoint):
+            if c.access not in ACCESSES:
+                raise ValueError(f"watchpoint access {c.access!r} is not w, r or rw")
+            if c.length < 1:
+                raise ValueError(f"watchpoint length {c.length} must be at least 1")
+            address = self.resolve(c.target)
+            vm = t.scope(c.cpu, c.vm)
+            wkey = (address, c.length, c.access, c.cpu, vm)
+            if isinstance(c, AddWatchpoint):
+                if wkey not in self._watchpoints:
+                    self._arm_watch(wkey, 1)
+                self._watchpoints[wkey] = self.describe(address)
+                events.append(Event("watchpoint-set", f"watching {c.length} bytes at "
+                                    f"{self.describe(address)} ({c.access}) "
+                                    f"{t.scope_text(c.cpu, vm)}"))
+            elif self._watchpoints.pop(wkey, None) is not None:
+                self._arm_watch(wkey, -1)
+        elif isinstance(c, SetTiming):
+            self.machine.timing = c.on
+        elif isinstance(c, Focus):
+            t.check(c.cpu)
+            if c.space is not None:
+                if c.space not in t.spaces:
+                    raise ValueError(f"memory space {c.space!r} is not one of "
+                                     f"{', '.join(t.spaces)}")
+                self.memory_space = c.space
+            self.focus_cpu = c.cpu
+            if c.memory_address is not None:
+                self.memory_address = c.memory_address & 0xFFFFFFFF
+            t.forget_copies()  # the details of another target
+        elif isinstance(c, FeedConsole):
+            self.guest(c.guest).console.feed(c.data)
+            self.idle = False
+        elif isinstance(c, TraceMonitor):
+            t.trace(c.on)
+
+    def _arm(self, address: int, cpu: int | None, delta: int) -> None:
+        """Count a breakpoint in (delta 1) or out (-1) of the machine's."""
+        key = (address, self.target.machine_cpu(cpu))
+        n = self._armed[key]
+        if n == 0 and delta > 0:
+            self.machine.add_breakpoint(*key)
+        elif n == 1 and delta < 0:
+            self.machine.remove_breakpoint(*key)
+        self._armed[key] = n + delta
+        if self._armed[key] <= 0:
+            del self._armed[key]
+
+    def _arm_watch(self, wkey: WatchpointKey, delta: int) -> None:
+        address, length, access, cpu, _vm = wkey
+        key = (address, length, access, self.target.machine_cpu(cpu))
+        flags = {"read": "r" in access, "write": "w" in access}
+        n = self._armed_watch[key]
+        if n == 0 and delta > 0:
+            self.machine.add_watchpoint(address, length, cpu=key[3], **flags)
+        elif n == 1 and delta < 0:
+            self.machine.remove_watchpoint(address, length, cpu=key[3], **flags)
+        self._armed_watch[key] = n + delta
+        if self._armed_watch[key] <= 0:
+            del self._armed_watch[key]
+
+    def _step(self, i: int, events: list[Event]) -> None:
+        r = self.target.step(i)  # checks first: a target that cannot step changes nothing
+        if self.running:
+            self.running = False
+            events.append(Event("paused", "paused"))
+        self._instructions += r.executed
+        if r.halted:
+            self.halted = True
+        self.stopped_cpu = r.cpu
+        self.focus_cpu = i
+        self.target.forget_copies()
+        pc = self.target.registers(i).pc
+        extra = (f" ({r.served} exit{'s' if r.served > 1 else ''} to the monitor)"
+                 if r.served else "")
+        events.append(Event("step", f"{self.targets[i]} at {self.describe(pc)}{extra}", i, pc))
+
+    def _run_until(self, i: int, address: int, events: list[Event]) -> None:
+        self.target.check(i)
+        self._clear_temp()
+        address &= 0xFFFFFFFF
+        self._arm(address, i, 1)
+        self._temp = _Temp(address, i)
+        self.running = True
+        self.stopped_cpu = -1
+        events.append(Event("resumed", f"running {self.targets[i]} to "
+                                       f"{self.describe(address)}", i))
+
+    def _clear_temp(self) -> None:
+        t = self._temp
+        if t is not None:
+            self._temp = None
+            self._arm(t.address, t.cpu, -1)
+
+    # ---- symbols -----------------------------------------------------------
+
+    def guest(self, name: str) -> Guest:
+        for g in self.guests:
+            if g.name == name:
+                return g
+        raise KeyError(f"no guest named {name!r}: there are "
+                       f"{', '.join(g.name for g in self.guests)}")
+
+    def images(self) -> list[ElfImage]:
+        return [g.image for g in self.guests if g.image is not None]
+
+    def resolve(self, target: int | str) -> int:
+        """An address from an int, a hex/decimal string or a symbol of a guest's program."""
+        if isinstance(target, int):
+            return target & 0xFFFFFFFF
+        text = target.strip()
+        try:
+            return int(text, 0) & 0xFFFFFFFF
+        except ValueError:
+            pass
+        for image in self.images():
+            try:
+                return image.address_of(text)
+            except KeyError:
+                continue
+        raise KeyError(f"no symbol named {text!r} in "
+                       f"{', '.join(i.name for i in self.images()) or 'any loaded program'}")
+
+    def describe(self, address: int) -> str:
+        """``0x80010110 <stream_update+0x8>``, or just the address."""
+        for image in self.images():
+            found = image.symbol_at(address)
+            if found is not None:
+                name, off = found
+                return f"0x{address:08x} <{name}+{off:#x}>" if off else \
+                    f"0x{address:08x} <{name}>"
+        return f"0x{address:08x}"
+
+    # ---- snapshots ---------------------------------------------------------
+
+    def snapshot(self) -> Snapshot:
+        """Copy what a viewer shows. Call it from the thread that runs the slices."""
+        m = self.machine
+        now = time.monotonic()
+        ncpu = m.config.cpus
+        regs = np.zeros((ncpu, 32), np.uint32)
+        pc = np.zeros(ncpu, np.uint32)
+        hi = np.zeros(ncpu, np.uint32)
+        lo = np.zeros(ncpu, np.uint32)
+        state = np.zeros(ncpu, np.uint8)
+        for i, cpu in enumerate(m.cpus):
+            regs[i] = cpu.regs()
+            pc[i] = cpu.pc
+            hi[i] = cpu.hi
+            lo[i] = cpu.lo
+            state[i] = int(cpu.state)
+        cpu_stats = m.cpu_stats_table()
+        total = int(cpu_stats["instructions"].sum())
+        self._rate.append((now, total))
+        t0, n0 = self._rate[0]
+        # Over the last second or so: steady enough for a plot, quick to follow a pause.
+        while len(self._rate) > 2 and now - self._rate[1][0] > 1.0:
+            self._rate.popleft()
+            t0, n0 = self._rate[0]
+        mips = (total - n0) / (now - t0) / 1e6 if now > t0 else 0.0
+        misses = m.miss_counters()
+        if self.page_group > 1:
+            g = self.page_group
+            rows = misses.shape[0] // g
+            misses = misses[: rows * g].reshape(rows, g, -1).sum(axis=1, dtype=np.uint32)
+        else:
+            misses = misses.copy()
+        consoles = []
+        for guest in self.guests:
+            out = guest.console.output
+            consoles.append(ConsoleSnapshot(guest.name, len(out), bytes(out[-CONSOLE_TAIL:])))
+        self._seq += 1
+        return Snapshot(
+            seq=self._seq, wall_time=now, clock_hz=m.config.clock_hz, nodes=m.config.nodes,
+            sim_cycles=int(cpu_stats["cycles"].max()), instructions=total, guest_mips=mips,
+            running=self.running, halted=self.halted, timing=m.timing,
+            stopped_cpu=self.stopped_cpu, pc=pc, regs=regs, hi=hi, lo=lo, state=state,
+            cpu_stats=cpu_stats, node_stats=m.node_stats_table(),
+            link_counters=m.link_counters().copy(), miss_counters=misses,
+            page_group=self.page_group, consoles=tuple(consoles),
+            guests=tuple((g.name, g.cpus) for g in self.guests),
+            breakpoints=self._breakpoint_list(), debug=self._debug_detail(),
+            log=tuple(self._log), watchpoints=self._watchpoint_list(),
+            targets=tuple(self.targets), vms=self._vms_info(misses),
+        )
+
+    def _breakpoint_list(self) -> tuple[Breakpoint, ...]:
+        return tuple(Breakpoint(a, c, label, vm) for (a, c, vm), label in sorted(
+            self._breakpoints.items(), key=lambda kv: (kv[0][0], kv[0][1] or -1, kv[0][2] or "")))
+
+    def _watchpoint_list(self) -> tuple[Watchpoint, ...]:
+        return tuple(Watchpoint(a, n, acc, c, label, vm) for (a, n, acc, c, vm), label in sorted(
+            self._watchpoints.items(),
+            key=lambda kv: (kv[0][0], kv[0][1], kv[0][2], kv[0][3] or -1, kv[0][4] or "")))
+
+    def _debug_detail(self) -> DebugDetail:
+        d = self.target.detail(self.focus_cpu, self.memory_address, self.memory_space,
+                               self.running)
+        if self.memory_address is None:
+            self.memory_address = d.memory_address  # the stack, to begin with
+        return d
+
+    def _vms_info(self, misses: np.ndarray) -> VmsInfo | None:
+        view = self.target.vms_view()
+        if view is None:
+            return None
+        return view.info(misses, self.page_group, view.vcpus[self.focus_cpu], self.running)
+
+    # ---- the debugger's access to the targets ----------------------------------
+
+    def read(self, i: int, address: int, n: int, space: str = "virtual") -> bytes:
+        """Up to n bytes of target i's memory, stopping where nothing is mapped."""
+        return self.target.read(i, address, n, space)
+
+    def translate(self, i: int, address: int, space: str = "virtual") -> int | None:
+        """The machine address behind `address` for target i (-1: a page not allocated
+        yet, which reads as zeros; None: unmapped)."""
+        return self.target.translate(i, address, space)
+
+    def close(self) -> None:
+        """Free the machine, then whatever else the session holds (disk images...)."""
+        self.machine.close()
+        for release in self.on_close:
+            release()
+        self.on_close.clear()
