@@ -16,6 +16,26 @@ import sys
 
 from disco_core.session import DEFAULT_SESSION, SESSION_KINDS, Session
 
+# The desktop entry (packaging/disco-workbench.desktop) and the icon's name.
+DESKTOP_NAME = "disco-workbench"
+
+
+def set_identity() -> None:
+    """Give the windows the application's icon and name its desktop entry.
+
+    The icon is every PNG size of resources/icons (docs/packaging.md); the desktop
+    file name lets a desktop shell match the windows to the installed entry.
+    """
+    from PySide6.QtGui import QGuiApplication, QIcon
+
+    from disco_core.guest import resources_dir
+
+    icon = QIcon()
+    for png in sorted((resources_dir() / "icons" / "hicolor").glob(f"*/apps/{DESKTOP_NAME}.png")):
+        icon.addFile(str(png))
+    QGuiApplication.setWindowIcon(icon)
+    QGuiApplication.setDesktopFileName(DESKTOP_NAME)
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="disco-workbench", description=__doc__.splitlines()[0])
@@ -51,6 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     existing = QApplication.instance()
     app = existing if isinstance(existing, QApplication) else QApplication(sys.argv[:1])
     theme.apply(app)
+    set_identity()
     kind = SESSION_KINDS[args.session]
     extra = {"vms": args.vms} if args.session == "vms" else {}
     try:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import importlib.resources
+import importlib.util
 import json
 import logging
 import os
@@ -81,7 +83,16 @@ SECTIONS
 
 
 def resources_dir() -> Path:
-    """The repository's ``resources/`` directory (guest sources, linker scripts)."""
+    """The guest sources, linker scripts and icons (docs/packaging.md).
+
+    An installed wheel (or an app bundle) has them as the package data
+    ``disco_core/resources/``; a checkout, or an editable install of it, has them
+    in the repository's top-level ``resources/``. They must be real files: the
+    guest compiler reads them by path.
+    """
+    installed = importlib.resources.files("disco_core") / "resources"
+    if isinstance(installed, Path) and installed.is_dir():
+        return installed
     return Path(__file__).resolve().parent.parent / "resources"
 
 
@@ -104,9 +115,23 @@ def _zig_env(cache: Path) -> dict[str, str]:
     return env
 
 
+def _zig_command() -> list[str]:
+    """How to start zig: ``python -m ziglang``, or in an app bundle the bundled binary.
+
+    A PyInstaller bundle's ``sys.executable`` is the bundle's own program, not a
+    Python that can run ``-m``; the bundle carries the ziglang package's ``zig``
+    (packaging/disco-workbench.spec).
+    """
+    if getattr(sys, "frozen", False):
+        spec = importlib.util.find_spec("ziglang")
+        if spec is not None and spec.origin is not None:
+            return [str(Path(spec.origin).parent / "zig")]
+    return [sys.executable, "-m", "ziglang"]
+
+
 def _run_zig(args: Sequence[str], what: str, cache: Path) -> str:
     """Run ``python -m ziglang <args>``; returns stderr, raises ToolchainError on failure."""
-    cmd = [sys.executable, "-m", "ziglang", *args]
+    cmd = [*_zig_command(), *args]
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, env=_zig_env(cache))
     except OSError as e:
@@ -126,7 +151,7 @@ def zig_version() -> str:
     """The version of the installed ``ziglang`` compiler (part of every cache key)."""
     cache = cache_dir()
     cache.mkdir(parents=True, exist_ok=True)
-    cmd = [sys.executable, "-m", "ziglang", "version"]
+    cmd = [*_zig_command(), "version"]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=_zig_env(cache))
     if proc.returncode != 0:
         raise ToolchainError(
