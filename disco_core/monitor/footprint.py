@@ -77,7 +77,7 @@ def footprints(mon: Monitor) -> dict[str, object]:
             node_machine[mm.node_of(mpn)] += 1
             for r in e.replicas.values():
                 node_machine[mm.node_of(r)] += 1
-    total_virtual = sum(v["virtual_pages"] for v in vms.values())  # type: ignore[misc]
+    total_virtual = sum(v["virtual_pages"] for v in vms.values())
     return {
         "vms": vms,
         "nodes": [{"node": n, "virtual_pages": node_virtual[n], "machine_pages": used}
@@ -118,7 +118,8 @@ def format_numa(report: dict[str, object]) -> str:
     for k in ("migrations", "replications", "collapses"):
         lines.append(f"  {k:16} {run[k]:>9}     {run[k] / seconds:>9.0f}/s")
     lines.append(f"  {'NUMA cycles':16} {run['numa_cycles']:>9}")
-    for k, n in sorted(report.get("sharing_stats", {}).items()):  # type: ignore[union-attr]
+    sharing: dict[str, int] = report.get("sharing_stats", {})  # type: ignore[assignment]
+    for k, n in sorted(sharing.items()):
         lines.append(f"  {k:16} {n:>9}")
     fp: dict = report["footprint"]  # type: ignore[assignment]
     lines.append("")
