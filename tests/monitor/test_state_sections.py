@@ -30,7 +30,7 @@ from disco_core.monitor.memmap import PAGE, MemMap
 from disco_core.monitor.numa import NumaManager, NumaParams
 from disco_core.monitor.pmap import PMap
 from disco_core.monitor.scheduler import Scheduler
-from disco_core.monitor.stats import Stats, StatKind
+from disco_core.monitor.stats import StatKind, Stats
 from disco_core.monitor.vdisk import VirtualDisk
 from disco_core.monitor.vnet import LINK_BASE, MORE, VNet
 from disco_core.presets import preset
