@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from disco_core.errors import SnapshotError
-from disco_core.mips import EH_ASID, ENTRYHI, KUSEG_END, LO_G
+from disco_core.mips import EH_ASID, EH_VPN2, ENTRYHI, KSEG0, KSSEG, LO_G
 from disco_core.monitor import sections
 from disco_core.monitor.context import MonitorContext
 from disco_core.monitor.l2tlb import GLOBAL
@@ -60,8 +60,8 @@ class HwTlb:
         keys = []
         for i in range(self.tlb_entries):
             hi, lo0, lo1, _mask = cpu.tlb(i)
-            if hi & 0xC0000000 != KUSEG_END:
-                keys.append((hi & 0xFFFFE000, GLOBAL if lo0 & lo1 & LO_G else hi & EH_ASID))
+            if hi & KSSEG != KSEG0:  # kseg0/kseg1 (0x80000000-0xBFFFFFFF): empty
+                keys.append((hi & EH_VPN2, GLOBAL if lo0 & lo1 & LO_G else hi & EH_ASID))
         return keys
 
     def remove_if(self, ci: int, pred: Callable[[Key], bool]) -> None:

@@ -10,7 +10,19 @@ read-only. `check` returns the problems found (none when all is well).
 
 from __future__ import annotations
 
-from disco_core.mips import EH_ASID, KSEG1, KSEG3, KSSEG, KUSEG_END, LO_D, LO_G, LO_V
+from disco_core.mips import (
+    EH_ASID,
+    EH_VPN2,
+    KSEG1,
+    KSEG3,
+    KSSEG,
+    KUSEG_END,
+    LO_D,
+    LO_G,
+    LO_PFN_SHIFT,
+    LO_V,
+    PAGE_SHIFT,
+)
 from disco_core.monitor.context import MonitorContext
 from disco_core.monitor.hwtlb import HwTlb
 from disco_core.monitor.pmap import NO_PAGE
@@ -36,9 +48,9 @@ def check(ctx: MonitorContext, hw: HwTlb) -> list[str]:
             for k, lo in enumerate((lo0, lo1)):
                 if not lo & LO_V:
                     continue
-                mpn = (lo >> 6) & 0xFFFFFF
+                mpn = (lo >> LO_PFN_SHIFT) & 0xFFFFFF
                 if mpn in regpages:
-                    va = (hi & 0xFFFFE000) | (k << 12)
+                    va = (hi & EH_VPN2) | (k << PAGE_SHIFT)
                     if regpages[mpn] != owner or va != REGPAGE_VA:
                         problems.append(f"CPU {ci} entry {i} maps the register page of "
                                         f"vCPU {regpages[mpn]} at {va:#x} (owner {owner})")

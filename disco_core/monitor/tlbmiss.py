@@ -16,6 +16,7 @@ from disco_core.errors import CoreBug
 from disco_core.machine import Cpu
 from disco_core.mips import (
     EH_ASID,
+    EH_VPN2,
     EXC_DBE,
     EXC_IBE,
     EXC_MOD,
@@ -26,6 +27,7 @@ from disco_core.mips import (
     KUSEG_END,
     LO_D,
     LO_G,
+    LO_PFN_SHIFT,
     LO_V,
 )
 from disco_core.monitor.assist import Assists
@@ -45,8 +47,9 @@ _REGPAGE_VPN = REGPAGE_VA >> 12
 
 
 def _pfn(lo: int) -> int:
-    """The page an EntryLo names (the 24-bit field the monitor's EntryLos use)."""
-    return (lo >> 6) & 0xFFFFFF
+    """The page an EntryLo names: the 24-bit field (EntryLo bits 29..6) a guest may
+    fill, so a bad PFN is caught by the pmap's bounds, not masked into range."""
+    return (lo >> LO_PFN_SHIFT) & 0xFFFFFF
 
 
 class TlbMiss:
@@ -114,7 +117,7 @@ class TlbMiss:
         node = self.ctx.node(ci)
         lo0, lo1 = (pm.entrylo(g, full, node) if g < pm.npages and pm.mpn[g] != NO_PAGE else LO_G
                     for g in (even, even + 1))
-        self.hw.install(ci, va & 0xFFFFE000, GLOBAL, lo0, lo1)
+        self.hw.install(ci, va & EH_VPN2, GLOBAL, lo0, lo1)
         if self.assist is not None:  # the next miss on this pair is served in C
             self.assist.kernel_pair(v.vm, gpn, lo0, lo1, node)
         return K.KERNEL_TLB_FAULT
@@ -131,7 +134,7 @@ class TlbMiss:
             lo &= ~LO_G
             olo &= ~LO_G
         if vpn & 1:
-            self.hw.install(ci, (vpn << 12) & 0xFFFFE000, hw, olo, lo)
+            self.hw.install(ci, (vpn << 12) & EH_VPN2, hw, olo, lo)
         else:
             self.hw.install(ci, vpn << 12, hw, lo, olo)
 
@@ -164,7 +167,7 @@ class TlbMiss:
         if self.hw.asid_remap:  # a guest-global entry is tagged with the current ASID
             asid = self.hw.asid(v, (v.cp0.entryhi if ent.g else ent.hi) & EH_ASID)
             los = [lo & ~LO_G for lo in los]
-        self.hw.install(cpu.index, ent.hi & 0xFFFFE000, asid, los[0], los[1])
+        self.hw.install(cpu.index, ent.hi & EH_VPN2, asid, los[0], los[1])
         if self.ctx.events.wants(kind):  # only while traced: TLB writes are frequent
             self._log_tlb_write(v, cpu, EventKind(kind), vpn0, (ent.lo0, ent.lo1), los)
 
@@ -188,7 +191,7 @@ class TlbMiss:
             v.l2tlb.flush()
             self.hw.flush(cpu.index)
             return
-        self.forget_page(v, cpu, ent.hi & 0xFFFFE000, GLOBAL if ent.g else ent.hi & EH_ASID)
+        self.forget_page(v, cpu, ent.hi & EH_VPN2, GLOBAL if ent.g else ent.hi & EH_ASID)
 
     def forget_page(self, v: VMCpu, cpu: Cpu, vpn2_va: int, asid: int) -> None:
         if vpn2_va >= KUSEG_END:

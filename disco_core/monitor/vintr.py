@@ -22,7 +22,8 @@ from disco_core.monitor.vcpu import RunState
 from disco_core.monitor.vm import VMCpu
 
 TIMER_PERIOD = 1 << 33  # cycles for Count to come round again
-_CAUSE_KICK = 1 << (CA_IP_SHIFT + 2 + KICK_LINE)
+_IP2 = CA_IP_SHIFT + 2  # Cause.IP2, the first hardware line's bit
+_CAUSE_KICK = 1 << (_IP2 + KICK_LINE)
 _TIMER_PENDING = CA_TI | (1 << (CA_IP_SHIFT + TIMER_IP))
 
 
@@ -61,7 +62,7 @@ def check_waiting(waiters: Waiters, now: int) -> None:
 
 def post(ctx: MonitorContext, waiters: Waiters, v: VMCpu, line: int) -> None:
     """Raise the vCPU's virtual Cause.IP(2 + line) (virtual devices, IPIs)."""
-    v.cp0.cause |= 1 << (10 + line)
+    v.cp0.cause |= 1 << (_IP2 + line)
     if v.state == RunState.RUNNING and v.cpu is not None:
         ctx.cpus[v.cpu].set_irq(KICK_LINE, True)  # exit so the monitor delivers it
     elif v.state == RunState.WAITING and v.cp0.interrupt_wakes():
@@ -71,7 +72,7 @@ def post(ctx: MonitorContext, waiters: Waiters, v: VMCpu, line: int) -> None:
 
 def clear(v: VMCpu, line: int) -> None:
     """Drop the vCPU's virtual Cause.IP(2 + line) (the device was answered)."""
-    v.cp0.cause &= ~(1 << (10 + line))
+    v.cp0.cause &= ~(1 << (_IP2 + line))
 
 
 def deliver(ctx: MonitorContext, v: VMCpu, cpu: Cpu, at: tuple[int, bool] | None) -> bool:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import TypeAlias
 
 from disco_core.errors import SnapshotError
+from disco_core.mips import KSSEG
 from disco_core.monitor import sections
 from disco_core.monitor.l2tlb import DEFAULT_SIZE, L2Tlb
 from disco_core.monitor.pmap import PMap
@@ -21,7 +22,7 @@ from disco_core.monitor.stats import Stats
 from disco_core.monitor.vcpu import VCpu
 from disco_core.monitor.vdisk import VirtualDisk
 
-RELOCATED_KSEG0 = 0xC0000000  # the guest kernel's kseg0, moved into the supervisor segment
+RELOCATED_KSEG0 = KSSEG  # the guest kernel's kseg0, moved into the supervisor segment
 SECTION, VERSION = "vm", 1
 
 

@@ -39,6 +39,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from disco_core.machine import Cpu
+from disco_core.mips import KSEG3, KSSEG
 from disco_core.monitor import sections, vintr
 from disco_core.monitor.context import MonitorContext
 from disco_core.monitor.events import EventKind
@@ -67,7 +68,7 @@ E_TOOBIG = -5   # longer than the receiver's memory: it could never be taken
 E_PIECE = -6    # a piece for another destination than the message being gathered
 
 MAX_MESSAGES = 64  # per receiving VM
-_SSEG, _SSEG_END = 0xC0000000, 0xE0000000
+_SSEG, _SSEG_END = KSSEG, KSEG3
 _PIN = -1  # memmap user id of the monitor's own references to queued pages
 
 
