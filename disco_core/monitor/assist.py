@@ -42,7 +42,10 @@ from disco_core.monitor.vcpu import TlbEntry
 from disco_core.monitor.vm import VM, VMCpu
 
 SECTION, VERSION = "assists", 1
-K = StatKind
+# the statistic kinds bound once: an enum member's attribute lookup is slow
+# (Python 3.11) and these are used on every exit
+_KERNEL_TLB_FAULT = StatKind.KERNEL_TLB_FAULT
+_L2TLB_REFILL = StatKind.L2TLB_REFILL
 
 
 class L2Mirror:
@@ -170,14 +173,14 @@ class Assists:
         for vm in vms:
             n = m.ktab_take(self.kt[vm.id])
             if n:
-                vm.stats.add_many(K.KERNEL_TLB_FAULT, n, self.kfault_cost)
+                vm.stats.add_many(_KERNEL_TLB_FAULT, n, self.kfault_cost)
                 total += n
             for v in vm.vcpus:
                 h = self.l2[v.gid]
                 counts = m.l2tlb_take(h)
                 n = counts["refills"]
                 if n:
-                    vm.stats.add_many(K.L2TLB_REFILL, n, self.refill_cost)
+                    vm.stats.add_many(_L2TLB_REFILL, n, self.refill_cost)
                     total += n
                 v.l2tlb.hits += n + counts["hits"]
                 v.l2tlb.misses += counts["misses"]

@@ -74,7 +74,22 @@ from disco_core.monitor.stats import StatKind
 from disco_core.monitor.vcpu import TlbEntry
 from disco_core.monitor.vm import RELOCATED_KSEG0, VMCpu
 
-K = StatKind
+# the statistic kinds bound once: an enum member's attribute lookup is slow
+# (Python 3.11) and these are used on every exit
+_CACHE = StatKind.CACHE
+_DI = StatKind.DI
+_EI = StatKind.EI
+_ERET = StatKind.ERET
+_INTERRUPT = StatKind.INTERRUPT
+_MFC0 = StatKind.MFC0
+_MTC0 = StatKind.MTC0
+_RDPGPR = StatKind.RDPGPR
+_REFLECT = StatKind.REFLECT
+_TLBP = StatKind.TLBP
+_TLBR = StatKind.TLBR
+_TLBWI = StatKind.TLBWI
+_TLBWR = StatKind.TLBWR
+_WAIT = StatKind.WAIT
 # MTC0 targets whose writes change the real CPU's state or pending interrupts
 _SIDE_EFFECT_REGS = frozenset({COUNT, ENTRYHI, COMPARE, STATUS, CAUSE})
 
@@ -89,7 +104,7 @@ class Effects(Protocol):
     def hw_flush(self, ci: int) -> None: ...
 
     def install_virtual_entry(self, v: VMCpu, cpu: Cpu, ent: TlbEntry,
-                              kind: StatKind = K.TLBWR) -> None: ...
+                              kind: StatKind = _TLBWR) -> None: ...
 
     def forget_virtual_entry(self, v: VMCpu, cpu: Cpu, ent: TlbEntry) -> None: ...
 
@@ -136,7 +151,7 @@ def reflect(vcpu: VMCpu, cpu: Cpu, code: int, pc: int, bd: bool, badva: int = 0,
     vector = RELOCATED_KSEG0 | ((c.ebase & 0x1FFFF000) + off)
     sync_mode(vcpu, cpu)
     set_pc(cpu, vector)
-    return K.REFLECT if code != EXC_INT else K.INTERRUPT
+    return _REFLECT if code != EXC_INT else _INTERRUPT
 
 
 def emulate_cop0(mon: Effects, vcpu: VMCpu, cpu: Cpu, insn: int) -> StatKind:
@@ -152,24 +167,24 @@ def emulate_cop0(mon: Effects, vcpu: VMCpu, cpu: Cpu, insn: int) -> StatKind:
             fn = insn & 0x3F
             if fn == CO_TLBWI:
                 guest_tlb_write(mon, vcpu, cpu, vcpu.cp0.index & 0x3F, random=False)
-                return K.TLBWI
+                return _TLBWI
             if fn == CO_TLBWR:
                 c = vcpu.cp0
                 i = c.random()
                 c.random_step += 1
                 guest_tlb_write(mon, vcpu, cpu, i, random=True)
-                return K.TLBWR
+                return _TLBWR
             if fn == CO_TLBP:
                 tlbp(mon, vcpu, cpu)
-                return K.TLBP
+                return _TLBP
             if fn == CO_TLBR:
                 tlbr(vcpu)
-                return K.TLBR
+                return _TLBR
             if fn == CO_ERET:
                 eret(vcpu, cpu)
-                return K.ERET
+                return _ERET
             if fn == CO_WAIT:
-                return K.WAIT
+                return _WAIT
             raise NotEmulated
         rt = (insn >> 16) & 0x1F
         rd = (insn >> 11) & 0x1F
@@ -177,7 +192,7 @@ def emulate_cop0(mon: Effects, vcpu: VMCpu, cpu: Cpu, insn: int) -> StatKind:
             v = vcpu.cp0.read(rd, insn & 7, cpu.cycles if rd in (RANDOM, COUNT) else 0)
             if rt:
                 cpu.gpr[rt] = v
-            return K.MFC0
+            return _MFC0
         if rs == RS_MT:
             v = cpu.gpr[rt]
             c = vcpu.cp0
@@ -185,7 +200,7 @@ def emulate_cop0(mon: Effects, vcpu: VMCpu, cpu: Cpu, insn: int) -> StatKind:
                 mtc0_side_effects(mon, vcpu, cpu, rd, v)
             else:
                 c.write(rd, insn & 7, v, 0)
-            return K.MTC0
+            return _MTC0
         if rs == RS_MFMC0:  # DI / EI: rt gets the old Status
             c = vcpu.cp0
             old = c.status
@@ -193,16 +208,16 @@ def emulate_cop0(mon: Effects, vcpu: VMCpu, cpu: Cpu, insn: int) -> StatKind:
                 cpu.gpr[rt] = old
             if insn & 0x20:
                 c.status |= ST_IE
-                return K.EI
+                return _EI
             c.status &= ~ST_IE
-            return K.DI
+            return _DI
         if rs in (RS_RDPGPR, RS_WRPGPR):  # one register set: a move
             if rd:
                 cpu.gpr[rd] = cpu.gpr[rt]
-            return K.RDPGPR
+            return _RDPGPR
         raise NotEmulated
     if op == OP_CACHE:
-        return K.CACHE  # caches are not modelled functionally: a no-op, as on the core
+        return _CACHE  # caches are not modelled functionally: a no-op, as on the core
     raise NotEmulated
 
 
@@ -271,7 +286,7 @@ def guest_tlb_write(mon: Effects, vcpu: VMCpu, cpu: Cpu, index: int, random: boo
             vcpu.l2tlb.flush()
             mon.hw_flush(cpu.index)  # the vCPU is running on it
             vcpu.wi_written.clear()
-    mon.install_virtual_entry(vcpu, cpu, new, K.TLBWR if random else K.TLBWI)
+    mon.install_virtual_entry(vcpu, cpu, new, _TLBWR if random else _TLBWI)
 
 
 def tlbp(mon: Effects, vcpu: VMCpu, cpu: Cpu) -> None:

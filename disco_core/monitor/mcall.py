@@ -25,6 +25,13 @@ from disco_core.monitor.vcpu import RunState
 from disco_core.monitor.vdisk import SECTOR_SIZE
 from disco_core.monitor.vm import VM, VMCpu
 
+# the statistic kinds bound once: an enum member's attribute lookup is slow
+# (Python 3.11) and these are used on every exit
+_INTR_PENDING = StatKind.INTR_PENDING
+_MONITOR_CALL = StatKind.MONITOR_CALL
+_PAGE_FREED = StatKind.PAGE_FREED
+_ZERO_PAGE = StatKind.ZERO_PAGE
+
 
 class Call(enum.IntEnum):
     """The monitor-call numbers, as the guest kernel's mcall.h has them."""
@@ -72,8 +79,8 @@ ERR = 0xFFFFFFFF
 # INFO's questions: memory pages, vCPU index, vCPU count, VM id, clock rate
 INFO_PAGES, INFO_VCPU, INFO_VCPUS, INFO_VM, INFO_CLOCK = range(5)
 # the guest's hints get their own statistics kinds (category monitor_call)
-_CALL_KIND: dict[int, StatKind] = {Call.ZERO_PAGE: StatKind.ZERO_PAGE,
-                                   Call.PAGE_FREED: StatKind.PAGE_FREED}
+_CALL_KIND: dict[int, StatKind] = {Call.ZERO_PAGE: _ZERO_PAGE,
+                                   Call.PAGE_FREED: _PAGE_FREED}
 
 
 class VMStop(Exception):
@@ -158,7 +165,7 @@ class MonitorCalls:
             cpu.gpr[REG_V0] = 0
             cpu.advance()
             vintr.deliver(self.ctx, v, cpu, None)  # EPC = the instruction after the call
-            return StatKind.INTR_PENDING
+            return _INTR_PENDING
         elif call == MC_INFO:
             result = {INFO_PAGES: vm.pmap.npages, INFO_VCPU: v.index,
                       INFO_VCPUS: len(vm.vcpus), INFO_VM: vm.id,
@@ -177,14 +184,14 @@ class MonitorCalls:
                 vintr.deliver(self.ctx, v, cpu, None)
             elif call == MC_YIELD and self.sched.pick_for(ci) is not None:
                 self.sched.yield_cpu(ci, RunState.READY)
-            return StatKind.MONITOR_CALL
+            return _MONITOR_CALL
         elif MC_NET_FIRST <= call <= MC_NET_LAST:
             result = self.network.call(v, cpu, call, a0, a1, a2, a3)
         else:
             result = ERR
         cpu.gpr[REG_V0] = result
         cpu.advance()
-        return _CALL_KIND.get(call, StatKind.MONITOR_CALL)
+        return _CALL_KIND.get(call, _MONITOR_CALL)
 
     def disk_transfer(self, vm: VM, unit: int, sector: int, gpa: int, count: int,
                       write: bool) -> int:

@@ -78,6 +78,17 @@ __all__ = ["IDLE_PC", "MC_INTR_PENDING", "RTC_EPOCH", "Call", "DebugStop", "Moni
            "RunResult", "run_vms"]
 
 K = StatKind
+# the kinds the exit path compares, bound once: an enum member's attribute lookup is
+# slow (Python 3.11) and this runs on every exit
+_ERET = StatKind.ERET
+_WAIT = StatKind.WAIT
+_MTC0 = StatKind.MTC0
+_EI = StatKind.EI
+_RDHWR = StatKind.RDHWR
+_PAGE_FAULT = StatKind.PAGE_FAULT
+_REFLECT = StatKind.REFLECT
+_MONITOR_CALL = StatKind.MONITOR_CALL
+_SUPERVISOR, _USER = Mode.SUPERVISOR, Mode.USER
 _EXIT_EXCEPTION, _EXIT_BUDGET = int(ExitReason.EXCEPTION), int(ExitReason.BUDGET)
 _EXIT_WAIT, _EXIT_HALT = int(ExitReason.WAIT), int(ExitReason.HALT)
 _EXIT_HOTPAGE = int(ExitReason.HOTPAGE)
@@ -394,38 +405,38 @@ class Monitor:
         try:
             kind = self._handle(v, cpu, ci, e)
         except GuestFault as f:
-            self.ctx.charge(cpu, vm, K.REFLECT, self.costs.trap)
+            self.ctx.charge(cpu, vm, _REFLECT, self.costs.trap)
             self.stop_vm(vm, f"illegal operation at pc {e.pc:#010x}: {f}")
             return
         except OutOfMachineMemory as f:
             self.stop_vm(vm, f"out of machine memory at pc {e.pc:#010x}: {f}")
             return
         except VMStop as s:
-            self.ctx.charge(cpu, vm, K.MONITOR_CALL, self.costs.trap + self.costs.monitor_call)
+            self.ctx.charge(cpu, vm, _MONITOR_CALL, self.costs.trap + self.costs.monitor_call)
             self.stop_vm(vm, s.reason, s.exit_code)
             return
         cost = self.costs.trap + self._kind_cost.get(kind, 0)
         vm.stats.add(kind, cost)
         if vm.pmap.allocations != allocs:  # the monitor zeroed pages for this exit
             for _ in range(vm.pmap.allocations - allocs):
-                vm.stats.add(K.PAGE_FAULT, self.costs.zero_page)
+                vm.stats.add(_PAGE_FAULT, self.costs.zero_page)
                 cost += self.costs.zero_page
         if cost:
             cpu.charge(cost)
 
     def _handle(self, v: VMCpu, cpu: Cpu, ci: int, e: Trap) -> StatKind:
         code = e.code
-        supervisor = e.mode == Mode.SUPERVISOR  # the guest kernel (real supervisor mode)
+        supervisor = e.mode == _SUPERVISOR  # the guest kernel (real supervisor mode)
         if code == EXC_CPU and e.ce == 0 and (supervisor or v.cp0.status & ST_CU0):
             try:
                 kind = emulate.emulate_cop0(self, v, cpu, e.insn)
             except NotEmulated:
                 return emulate.reflect(v, cpu, EXC_RI, e.pc, e.bd)
-            if kind == K.ERET:
-                if v.cp0.mode == Mode.USER:
+            if kind == _ERET:
+                if v.cp0.mode == _USER:
                     v.progressed = True
                 vintr.deliver(self.ctx, v, cpu, None)
-            elif kind == K.WAIT:
+            elif kind == _WAIT:
                 cpu.advance()
                 v.progressed = True
                 if not v.cp0.interrupt_wakes():
@@ -434,7 +445,7 @@ class Monitor:
                     vintr.deliver(self.ctx, v, cpu, None)
             else:
                 cpu.advance()
-                if kind in (K.MTC0, K.EI) and v.cp0.interrupt_deliverable():
+                if kind in (_MTC0, _EI) and v.cp0.interrupt_deliverable():
                     vintr.deliver(self.ctx, v, cpu, None)
             return kind
         if code in (EXC_TLBL, EXC_TLBS, EXC_MOD):
@@ -449,7 +460,7 @@ class Monitor:
                 raise GuestFault(why)
         if code == EXC_RI and emulate.rdhwr(v, cpu, e.insn, supervisor):
             cpu.advance()
-            return K.RDHWR
+            return _RDHWR
         return emulate.reflect(v, cpu, code, e.pc, e.bd, e.badvaddr, e.refill, e.ce)
 
     # ---- what emulation does to the hardware (emulate.Effects) ---------------------------

@@ -26,6 +26,10 @@ from disco_core.monitor.stats import StatKind
 from disco_core.monitor.vcpu import RunState
 from disco_core.monitor.vm import VM, VMCpu
 
+# the statistic kinds bound once: an enum member's attribute lookup is slow
+# (Python 3.11) and these are used on every exit
+_SWITCH = StatKind.SWITCH
+
 IDLE_PC = 0x80000000  # machine page 0, reached through the monitor's own kseg0
 IDLE_CODE = bytes.fromhex(
     "20000042"  # wait
@@ -117,7 +121,7 @@ class Scheduler:
         cpu = self.cpus[ci]
         now = cpu.cycles
         if self.hw.switch_in(v, ci):
-            self.ctx.charge(cpu, v.vm, StatKind.SWITCH, self.ctx.costs.vcpu_switch)
+            self.ctx.charge(cpu, v.vm, _SWITCH, self.ctx.costs.vcpu_switch)
         r: Any = cpu.context()  # the core's register record (cffi)
         ctx = v.ctx
         for i in range(32):

@@ -42,7 +42,12 @@ from disco_core.monitor.stats import StatKind
 from disco_core.monitor.vcpu import TlbEntry
 from disco_core.monitor.vm import VM, VMCpu
 
-K = StatKind
+# the statistic kinds bound once: an enum member's attribute lookup is slow
+# (Python 3.11) and these are used on every exit
+_KERNEL_TLB_FAULT = StatKind.KERNEL_TLB_FAULT
+_L2TLB_REFILL = StatKind.L2TLB_REFILL
+_TLBWR = StatKind.TLBWR
+_VTLB_REFILL = StatKind.VTLB_REFILL
 _REGPAGE_VPN = REGPAGE_VA >> 12
 
 
@@ -74,7 +79,7 @@ class TlbMiss:
         hit = v.l2tlb.lookup(vpn, asid)
         if hit is not None and (not store or hit[0] & LO_D):
             self.fill_pair(v, ci, vpn, hit[0])
-            return K.L2TLB_REFILL
+            return _L2TLB_REFILL
         ent = v.tlb_match(va)
         tcode = EXC_TLBS if store else EXC_TLBL
         if ent is None:
@@ -93,7 +98,7 @@ class TlbMiss:
         lo = pm.entrylo(gpn, glo | (LO_G if ent.g else 0), self.ctx.node(ci))
         self.l2_insert(v, vpn, GLOBAL if ent.g else asid, lo, gpn)
         self.fill_pair(v, ci, vpn, lo)
-        return K.VTLB_REFILL
+        return _VTLB_REFILL
 
     def kernel_tlb_fault(self, v: VMCpu, cpu: Cpu, ci: int, e: Trap) -> StatKind:
         """A miss in the relocated kseg0: VA 0xC0000000 + x is guest-physical x."""
@@ -104,7 +109,7 @@ class TlbMiss:
             assert v.regpage_mpn is not None
             lo = (v.regpage_mpn << 6) | CACHEABLE | LO_D | LO_V | LO_G
             self.hw.install(ci, REGPAGE_VPN2_VA, GLOBAL, LO_G, lo)
-            return K.KERNEL_TLB_FAULT
+            return _KERNEL_TLB_FAULT
         pm = v.vm.pmap
         gpn = (va - KSSEG) >> 12
         if gpn >= pm.npages:
@@ -120,7 +125,7 @@ class TlbMiss:
         self.hw.install(ci, va & EH_VPN2, GLOBAL, lo0, lo1)
         if self.assist is not None:  # the next miss on this pair is served in C
             self.assist.kernel_pair(v.vm, gpn, lo0, lo1, node)
-        return K.KERNEL_TLB_FAULT
+        return _KERNEL_TLB_FAULT
 
     def fill_pair(self, v: VMCpu, ci: int, vpn: int, lo: int) -> None:
         """Write the hardware entry for vpn's pair: this half, and the other if the L2TLB has it."""
@@ -146,7 +151,7 @@ class TlbMiss:
     # ---- what guest TLB writes do (emulate.py) ------------------------------------------------
 
     def install_virtual_entry(self, v: VMCpu, cpu: Cpu, ent: TlbEntry,
-                              kind: StatKind = K.TLBWR) -> None:
+                              kind: StatKind = _TLBWR) -> None:
         """Translate a guest TLB entry and write it to the hardware TLB and the L2TLB.
         `kind` (tlbwr or tlbwi) names the guest's instruction in the event log."""
         if ent.hi >= KUSEG_END or ent.mask:

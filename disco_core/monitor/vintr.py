@@ -21,6 +21,10 @@ from disco_core.monitor.stats import StatKind
 from disco_core.monitor.vcpu import RunState
 from disco_core.monitor.vm import VMCpu
 
+# the statistic kinds bound once: an enum member's attribute lookup is slow
+# (Python 3.11) and these are used on every exit
+_INTERRUPT = StatKind.INTERRUPT
+
 TIMER_PERIOD = 1 << 33  # cycles for Count to come round again
 _IP2 = CA_IP_SHIFT + 2  # Cause.IP2, the first hardware line's bit
 _CAUSE_KICK = 1 << (_IP2 + KICK_LINE)
@@ -82,7 +86,7 @@ def deliver(ctx: MonitorContext, v: VMCpu, cpu: Cpu, at: tuple[int, bool] | None
         return False
     pc, bd = at if at is not None else (cpu.pc, False)
     emulate.reflect(v, cpu, EXC_INT, pc, bd)
-    ctx.charge(cpu, v.vm, StatKind.INTERRUPT, ctx.costs.reflect)
+    ctx.charge(cpu, v.vm, _INTERRUPT, ctx.costs.reflect)
     return True
 
 
@@ -100,4 +104,4 @@ def real_interrupt(ctx: MonitorContext, waiters: Waiters, v: VMCpu, cpu: Cpu, pc
         check_waiting(waiters, cpu.cycles)
     if v.cp0.interrupt_deliverable():
         return emulate.reflect(v, cpu, EXC_INT, pc, bd)
-    return StatKind.INTERRUPT
+    return _INTERRUPT

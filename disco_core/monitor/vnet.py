@@ -49,6 +49,12 @@ from disco_core.monitor.sections import Section
 from disco_core.monitor.stats import StatKind
 from disco_core.monitor.vm import VM, VMCpu
 
+# the statistic kinds bound once: an enum member's attribute lookup is slow
+# (Python 3.11) and these are used on every exit
+_NET_COPY = StatKind.NET_COPY
+_NET_PIN = StatKind.NET_PIN
+_NET_REMAP = StatKind.NET_REMAP
+
 # monitor-call numbers (docs/monitor-abi.md; their one home is mcall.Call)
 MC_NET_SEND, MC_NET_RECV, MC_NET_PEEK = Call.NET_SEND, Call.NET_RECV, Call.NET_PEEK
 MC_NET_ADDR, MC_NET_ACK = Call.NET_ADDR, Call.NET_ACK
@@ -213,7 +219,7 @@ class VNet:
                 self._event(cpu, EventKind.SHARE, vm, pa=at, ma=chunk << 12,
                             reason=f"network message from {msg.source:#010x}")
                 self._drop_pin(chunk)
-                self._charge(cpu, vm, StatKind.NET_REMAP, self.ctx.costs.net_remap_page)
+                self._charge(cpu, vm, _NET_REMAP, self.ctx.costs.net_remap_page)
                 self.stats(vm).remapped_pages += 1
                 msg.chunks.popleft()
                 done += PAGE
@@ -287,7 +293,7 @@ class VNet:
                 self.ctx.memmap.add_user(mpn, _PIN, self._pins)
                 self.ctx.memmap.entries[mpn].shared_readonly = True
                 msg.chunks.append(mpn)
-                self._charge(cpu, vm, StatKind.NET_PIN, self.ctx.costs.net_pin_page)
+                self._charge(cpu, vm, _NET_PIN, self.ctx.costs.net_pin_page)
                 self.stats(vm).remapped_pages += 1
                 k = PAGE
             else:
@@ -322,7 +328,7 @@ class VNet:
 
     def _copied(self, cpu: Cpu | None, vm: VM, k: int) -> None:
         self.stats(vm).copied_bytes += k
-        self._charge(cpu, vm, StatKind.NET_COPY, -(-k * self.ctx.costs.net_copy_page // PAGE))
+        self._charge(cpu, vm, _NET_COPY, -(-k * self.ctx.costs.net_copy_page // PAGE))
 
     def _charge(self, cpu: Cpu | None, vm: VM, kind: StatKind, cycles: int) -> None:
         vm.stats.add(kind, cycles)
