@@ -156,21 +156,40 @@ def test_a_restored_monitor_runs_as_an_uninterrupted_one(kernel):
 
 # ---- each part alone -------------------------------------------------------------------------
 
-def _two_vm_monitor(sharing: str = "both") -> tuple[Monitor, Any, Any]:
+def _two_vm_monitor(sharing: str = "both", start: bool = True,
+                    **options: Any) -> tuple[Monitor, Any, Any]:
     """Two small VMs that ran a while (pages touched, L2TLBs full, events logged)."""
     m = Machine(cpus=2, ram_bytes=16 << 20)
-    mon = Monitor(m, sharing=sharing)
+    mon = Monitor(m, sharing=sharing, **options)
     # refills, TLB writes and a user loop that goes on (100000 rounds over 32 pages)
     body = guests.REFILL_COUNTING.replace(f"li $s1, {guests.ROUNDS}", "li $s1, 100000")
     code = guests.build(body, guests.DISCO_KB)
     vms = []
     for name in ("a", "b"):
         vm = mon.create_vm(VMSpec(name, memory_pages=64, image=[(guests.CODE_PA, code)],
-                                  entry=guests.DISCO_KB + guests.CODE_PA))
-        mon.start_vm(vm)
+                                  entry=guests.DISCO_KB + guests.CODE_PA, l2tlb_size=16))
         vms.append(vm)
-    mon.run(200_000)
+    if start:
+        for vm in vms:
+            mon.start_vm(vm)
+        mon.run(200_000)
     return mon, vms[0], vms[1]
+
+
+@pytest.mark.parametrize("options", [{"asid_remap": True}, {"assists": False},
+                                     {"sharing": "content"}],
+                         ids=["asid_remap", "no_assists", "content_sharing"])
+def test_other_monitor_options_continue_alike_after_a_load(options):
+    a, *_ = _two_vm_monitor(**options)
+    b, *_ = _two_vm_monitor(start=False, **options)
+    b.m.restore(a.m.snapshot())
+    b.load_state(a.state())
+    for _ in range(3):
+        assert a.run(150_000) == b.run(150_000)
+        assert [c.cycles for c in a.cpus] == [c.cycles for c in b.cpus]
+        assert [vm.stats.as_dict() for vm in a.vms] == [vm.stats.as_dict() for vm in b.vms]
+        assert a.m.digest() == b.m.digest()
+    assert _json(a.state()) == _json(b.state())
 
 
 def test_every_part_round_trips_into_a_fresh_instance():
