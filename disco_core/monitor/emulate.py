@@ -90,6 +90,8 @@ _TLBR = StatKind.TLBR
 _TLBWI = StatKind.TLBWI
 _TLBWR = StatKind.TLBWR
 _WAIT = StatKind.WAIT
+# RDHWR's hardware registers (MIPS32 Volume II, RDHWR)
+HWR_CPUNUM, HWR_SYNCI_STEP, HWR_CC, HWR_CCRES, HWR_COUNT = range(5)
 # MTC0 targets whose writes change the real CPU's state or pending interrupts
 _SIDE_EFFECT_REGS = frozenset({COUNT, ENTRYHI, COMPARE, STATUS, CAUSE})
 
@@ -228,16 +230,16 @@ def rdhwr(vcpu: VMCpu, cpu: Cpu, insn: int, kernel: bool) -> bool:
     rt = (insn >> 16) & 0x1F
     rd = (insn >> 11) & 0x1F
     c = vcpu.cp0
-    if not kernel and not (rd < 4 and c.hwrena & (1 << rd)):
+    if not kernel and not (rd < HWR_COUNT and c.hwrena & (1 << rd)):
         return False
-    if rd == 0:
+    if rd == HWR_CPUNUM:
         v = c.ebase & 0x3FF
-    elif rd == 1:
-        v = 64
-    elif rd == 2:
+    elif rd == HWR_SYNCI_STEP:
+        v = 64  # bytes between SYNCI addresses: the cache line
+    elif rd == HWR_CC:
         v = c.count(cpu.cycles)
-    elif rd == 3:
-        v = 2
+    elif rd == HWR_CCRES:
+        v = 2  # Count ticks every other cycle
     else:
         return False
     if rt:

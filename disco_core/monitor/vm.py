@@ -106,10 +106,7 @@ class VM:
             stop_reason=self.stop_reason, exit_code=self.exit_code,
             console_out=bytes(self.console_out), console_in=bytes(self.console_in),
             console_cycles=self.console_cycles, input_cycles=self.input_cycles,
-            starts=self.starts,
-            disks=[{"reads": d.reads, "writes": d.writes,
-                    "sectors": [[n, data] for n, data in sorted(d.image.dirty.items())]}
-                   for d in self.disks])
+            starts=self.starts, disks=[d.state() for d in self.disks])
 
     def load_state(self, section: Section) -> None:
         sec = sections.check(section, SECTION, VERSION, "id", "name", "state", "stop_reason",
@@ -131,8 +128,7 @@ class VM:
             self.input_cycles = sec["input_cycles"]
             self.starts = int(sec["starts"])
             for d, ds in zip(self.disks, sec["disks"], strict=True):
-                d.reads, d.writes = int(ds["reads"]), int(ds["writes"])
-                d.image.dirty = {int(n): bytes(data) for n, data in ds["sectors"]}
+                d.load_state(ds)
 
 
 # the vCPU of a VM (vcpu.VCpu is generic in its owner, which imports it)

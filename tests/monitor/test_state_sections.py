@@ -130,6 +130,7 @@ def test_save_load_continue_equals_the_saved_monitor_continuing(kernel):
             assert b.observed() == a.observed()
         assert _json(b.mon.state()) == _json(a.mon.state())
         assert a.mon.numa.stats.replications > 0 and a.mon.sharing_stats()["shares"] > 0
+        assert any(d.copy_on_write_sectors for d in b.disks)  # pmake wrote its disk
         assert all(vm.running for vm in a.vms) and not a.mon.check_invariants()
         assert b.mon.check_invariants() == []
     finally:
