@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from disco_core.errors import SnapshotError
 from disco_core.monitor import sections
 from disco_core.monitor.pmap import PMap
 from disco_core.monitor.sections import Section
@@ -121,7 +122,7 @@ class L2Tlb:
         """Load into this table (its pmap's backmaps are the pmap's own section)."""
         sec = sections.check(section, SECTION, VERSION, "size", "hits", "misses", "entries")
         if sec["size"] != self.size:
-            raise sections.SnapshotError(f"the L2TLB section holds {sec['size']} entries' "
+            raise SnapshotError(f"the L2TLB section holds {sec['size']} entries' "
                                          f"worth; this L2TLB has {self.size}")
         with sections.loading(SECTION):
             self.entries = {(int(vpn), int(asid)): (int(lo), int(gpn))

@@ -10,16 +10,13 @@ version. A wrong or malformed section is a SnapshotError naming what is wrong.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import Any
 
 from disco_core.errors import SnapshotError
 
-__all__ = ["Section", "SnapshotError", "check", "each", "listed", "loading", "make", "tupled"]
-
 Section = dict[str, Any]
-T = TypeVar("T")
 
 
 def make(name: str, version: int, /, **data: Any) -> Section:
@@ -63,7 +60,3 @@ def tupled(value: Any) -> Any:
 def listed(value: Any) -> Any:
     """A tuple key as a list, for saving."""
     return [listed(v) for v in value] if isinstance(value, tuple) else value
-
-
-def each(items: list[Any], load: Callable[[Any], T]) -> list[T]:
-    return [load(x) for x in items]

@@ -20,6 +20,7 @@ import os
 
 from disco_core.devices import DiskImage
 from disco_core.devices.disk import MAX_COUNT, SECTOR_SIZE
+from disco_core.errors import SnapshotError
 from disco_core.monitor import sections
 from disco_core.monitor.sections import Section
 
@@ -80,7 +81,7 @@ class VirtualDisk:
         sec = sections.check(section, SECTION, VERSION, "persistent", "sectors", "reads",
                              "writes", "written")
         if (sec["persistent"], sec["sectors"]) != (self.image.persistent, self.sectors):
-            raise sections.SnapshotError(
+            raise SnapshotError(
                 f"the vdisk section is of a disk of {sec['sectors']} sectors (persistent: "
                 f"{sec['persistent']}); this one has {self.sectors} (persistent: "
                 f"{self.image.persistent})")
@@ -88,6 +89,6 @@ class VirtualDisk:
             self.reads, self.writes = int(sec["reads"]), int(sec["writes"])
             written = {int(n): bytes(data) for n, data in sec["written"]}
             if any(len(d) != SECTOR_SIZE for d in written.values()):
-                raise sections.SnapshotError("the vdisk section holds a sector that is not "
+                raise SnapshotError("the vdisk section holds a sector that is not "
                                              f"{SECTOR_SIZE} bytes")
             self.image.dirty = written
