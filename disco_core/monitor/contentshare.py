@@ -22,14 +22,18 @@ to the first idle CPU (else CPU 0), as background work.
 from __future__ import annotations
 
 import hashlib
-from typing import TYPE_CHECKING
+from typing import Any
 
+from disco_core.monitor import sections
+from disco_core.monitor.context import MonitorContext
+from disco_core.monitor.events import EventKind
 from disco_core.monitor.memmap import PAGE
 from disco_core.monitor.pmap import NO_PAGE
+from disco_core.monitor.sections import Section
+from disco_core.monitor.stats import StatKind
+from disco_core.monitor.vm import VM
 
-if TYPE_CHECKING:
-    from disco_core.monitor.monitor import Monitor
-    from disco_core.monitor.vm import VM
+SECTION, VERSION = "contentshare", 1
 
 
 def page_hash(data: bytes) -> int:
@@ -37,8 +41,9 @@ def page_hash(data: bytes) -> int:
 
 
 class ContentShare:
-    def __init__(self, mon: Monitor, scan_pages: int = 256, scan_cycles: int = 500_000) -> None:
-        self.mon = mon
+    def __init__(self, ctx: MonitorContext, scan_pages: int = 256,
+                 scan_cycles: int = 500_000) -> None:
+        self.ctx = ctx
         self.scan_pages = scan_pages
         self.scan_cycles = scan_cycles
         self.shared: dict[int, int] = {}  # hash → machine page shared read-only
@@ -47,13 +52,13 @@ class ContentShare:
         self._next = scan_cycles
         self.stats = {"scanned": 0, "content_shares": 0, "content_frames": 0}
 
-    def moved(self, tag: object, mpn: int) -> None:
+    def moved(self, tag: Any, mpn: int) -> None:
         """The NUMA manager migrated a shared frame (tagged ("content", hash)) to mpn."""
         if isinstance(tag, tuple) and tag[0] == "content" and tag[1] in self.shared:
             self.shared[tag[1]] = mpn
 
     def tick(self) -> None:
-        now = self.mon._machine_cycles()
+        now = self.ctx.machine_cycles()
         if now < self._next:
             return
         self._next = now + self.scan_cycles
@@ -61,7 +66,7 @@ class ContentShare:
 
     def scan(self, n: int) -> None:
         """Scan the next n backed pages."""
-        vms = [vm for vm in self.mon.vms if vm.running]
+        vms = [vm for vm in self.ctx.vms if vm.running]
         if not vms:
             return
         vi, gpn = self.cursor
@@ -80,11 +85,11 @@ class ContentShare:
             gpn += 1
         self.cursor = (vi, gpn)
         self.stats["scanned"] += scanned
-        self._charge(None, scanned * self.mon.costs.content_scan, "content_scan")
+        self._charge(None, scanned * self.ctx.costs.content_scan, StatKind.CONTENT_SCAN)
 
     def _scan_page(self, vm: VM, gpn: int) -> None:
         pm = vm.pmap
-        mm = self.mon.memmap
+        mm = self.ctx.memmap
         mpn = pm.mpn[gpn]
         e = mm.entries[mpn]
         if e.shared_readonly or e.replicas or gpn in pm.readonly:
@@ -104,7 +109,7 @@ class ContentShare:
         hint = self.hints.get(h)
         if hint is not None:
             hvm_id, hgpn, hmpn = hint
-            hvm = self.mon.vms[hvm_id]
+            hvm = self.ctx.vms[hvm_id]
             he = mm.entries.get(hmpn)
             if ((hvm_id, hgpn) != (vm.id, gpn) and hvm.pmap.mpn[hgpn] == hmpn
                     and he is not None and not he.shared_readonly and not he.replicas
@@ -123,14 +128,36 @@ class ContentShare:
     def _share(self, vm: VM, gpn: int, frame: int) -> None:
         vm.pmap.share_from(gpn, frame)  # frees the VM's own copy
         self.stats["content_shares"] += 1
-        self._charge(vm, self.mon.costs.share_page, "share")
-        self.mon.events.emit("share", self.mon._machine_cycles(), vm=vm.id, pa=gpn << 12,
-                             ma=frame << 12, reason="same content")
+        self._charge(vm, self.ctx.costs.share_page, StatKind.SHARE)
+        self.ctx.events.emit(EventKind.SHARE, self.ctx.machine_cycles(), vm=vm.id,
+                             pa=gpn << 12, ma=frame << 12, reason="same content")
 
-    def _charge(self, vm: VM | None, cycles: int, kind: str) -> None:
-        mon = self.mon
+    def _charge(self, vm: VM | None, cycles: int, kind: StatKind) -> None:
+        ctx = self.ctx
         if vm is not None:
             vm.stats.add(kind, cycles)
         if cycles:
-            idle = [ci for ci in range(mon.ncpus) if mon.current[ci] is None]
-            mon.cpus[idle[0] if idle else 0].charge(cycles)
+            idle = [ci for ci in range(ctx.ncpus) if ctx.current[ci] is None]
+            ctx.cpus[idle[0] if idle else 0].charge(cycles)
+
+    # ---- state ----------------------------------------------------------------------------
+
+    def state(self) -> Section:
+        return sections.make(SECTION, VERSION, scan_pages=self.scan_pages,
+                             scan_cycles=self.scan_cycles, cursor=list(self.cursor),
+                             next=self._next, stats=dict(self.stats),
+                             shared=[[h, mpn] for h, mpn in self.shared.items()],
+                             hints=[[h, *hint] for h, hint in self.hints.items()])
+
+    def load_state(self, section: Section) -> None:
+        sec = sections.check(section, SECTION, VERSION, "scan_pages", "scan_cycles", "cursor",
+                             "next", "stats", "shared", "hints")
+        with sections.loading(SECTION):
+            self.scan_pages = int(sec["scan_pages"])
+            self.scan_cycles = int(sec["scan_cycles"])
+            vi, gpn = sec["cursor"]
+            self.cursor = (int(vi), int(gpn))
+            self._next = int(sec["next"])
+            self.stats = {k: int(n) for k, n in sec["stats"].items()}
+            self.shared = {int(h): int(mpn) for h, mpn in sec["shared"]}
+            self.hints = {int(h): (int(a), int(b), int(c)) for h, a, b, c in sec["hints"]}

@@ -24,44 +24,49 @@ its tag) and the next read makes a new one.
 from __future__ import annotations
 
 import hashlib
-from typing import TYPE_CHECKING
+from typing import Any
 
+from disco_core.monitor import sections
+from disco_core.monitor.context import MonitorContext
+from disco_core.monitor.events import EventKind
 from disco_core.monitor.memmap import PAGE
+from disco_core.monitor.numa import NumaManager
+from disco_core.monitor.sections import Section
+from disco_core.monitor.stats import StatKind
 from disco_core.monitor.vdisk import SECTOR_SIZE, VirtualDisk
-
-if TYPE_CHECKING:
-    from disco_core.monitor.monitor import Monitor
-    from disco_core.monitor.vm import VM
+from disco_core.monitor.vm import VM
 
 SECTORS_PER_PAGE = PAGE // SECTOR_SIZE
 # page sharing across VMs: Disco's (global disk cache, kernel text), ESX's (by content)
 SHARING = ("disco", "content", "both", "none")
+SECTION, VERSION = "diskcache", 1
 
 
 class DiskCache:
     """The monitor-wide cache: (what, key) → machine page holding it read-only."""
 
-    def __init__(self, mon: Monitor) -> None:
-        self.mon = mon
-        self.pages: dict[tuple[object, ...], int] = {}
+    def __init__(self, ctx: MonitorContext, numa: NumaManager) -> None:
+        self.ctx = ctx
+        self.numa = numa  # kernel text is replicated when the NUMA policy replicates
+        self.pages: dict[tuple[Any, ...], int] = {}
         self.stats = {"shares": 0, "inserts": 0, "text_shares": 0, "text_replicas": 0}
 
-    def _lookup(self, key: tuple[object, ...]) -> int | None:
+    def _lookup(self, key: tuple[Any, ...]) -> int | None:
         mpn = self.pages.get(key)
         if mpn is None:
             return None
-        e = self.mon.memmap.entries.get(mpn)
+        e = self.ctx.memmap.entries.get(mpn)
         if e is None or e.tag != key:  # freed, or written by its last user
             del self.pages[key]
             return None
         return mpn
 
-    def moved(self, tag: object, mpn: int) -> None:
+    def moved(self, tag: Any, mpn: int) -> None:
         """The NUMA manager migrated the page cached under tag to mpn."""
         if tag in self.pages:
-            self.pages[tag] = mpn  # type: ignore[index]
+            self.pages[tag] = mpn
 
-    def _map(self, vm: VM, gpn: int, key: tuple[object, ...], data: bytes | None,
+    def _map(self, vm: VM, gpn: int, key: tuple[Any, ...], data: bytes | None,
              reason: str) -> bool:
         """Map the cache's page for key at gpn (True), or make gpn's page the cache's
         page for key after writing data into it (False: it was not there)."""
@@ -77,7 +82,7 @@ class DiskCache:
         if data is not None:
             pm.write(gpn * PAGE, data)
         mpn = pm.make_readonly(gpn)  # writable mappings of it go
-        e = self.mon.memmap.entries[mpn]
+        e = self.ctx.memmap.entries[mpn]
         e.shared_readonly = True
         e.tag = key
         if e.replicas:
@@ -88,14 +93,14 @@ class DiskCache:
 
     def _charge(self, vm: VM, gpn: int, mpn: int, reason: str) -> None:
         self.stats["shares"] += 1
-        mon = self.mon
-        cost = mon.costs.share_page
-        vm.stats.add("share", cost)
-        ci = mon.numa.exit_cpu
+        ctx = self.ctx
+        cost = ctx.costs.share_page
+        vm.stats.add(StatKind.SHARE, cost)
+        ci = ctx.exit_cpu
         if ci >= 0 and cost:
-            mon.cpus[ci].charge(cost)
-        mon.events.emit("share", mon.numa._now(ci), vm=vm.id, cpu=ci if ci >= 0 else None,
-                        pa=gpn << 12, ma=mpn << 12, reason=reason)
+            ctx.cpus[ci].charge(cost)
+        ctx.events.emit(EventKind.SHARE, ctx.cycles_at(ci), vm=vm.id,
+                        cpu=ci if ci >= 0 else None, pa=gpn << 12, ma=mpn << 12, reason=reason)
 
     # ---- disk reads ------------------------------------------------------------------
 
@@ -119,7 +124,7 @@ class DiskCache:
         """After loading vm's image: share its whole text pages with other VMs', and
         replicate them to vm's home nodes when the NUMA policy replicates."""
         pm = vm.pmap
-        numa = self.mon.numa
+        numa = self.numa
         for start, length in ranges:
             first = -(-start // PAGE)
             for gpn in range(first, (start + length) // PAGE):
@@ -131,3 +136,15 @@ class DiskCache:
                     mpn = pm.mpn[gpn]
                     self.stats["text_replicas"] += numa.replicate_all(
                         mpn, list(vm.home_nodes), "kernel text")
+
+    # ---- state ----------------------------------------------------------------------------
+
+    def state(self) -> Section:
+        return sections.make(SECTION, VERSION, stats=dict(self.stats),
+                             pages=[[sections.listed(k), mpn] for k, mpn in self.pages.items()])
+
+    def load_state(self, section: Section) -> None:
+        sec = sections.check(section, SECTION, VERSION, "stats", "pages")
+        with sections.loading(SECTION):
+            self.pages = {sections.tupled(k): int(mpn) for k, mpn in sec["pages"]}
+            self.stats = {k: int(n) for k, n in sec["stats"].items()}

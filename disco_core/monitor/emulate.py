@@ -8,16 +8,18 @@ on the vCPU's virtual CP0 and virtual TLB. `reflect` delivers a guest
 exception to the guest's own vectors exactly as the hardware would (MIPS32
 PRA §6.2; core_c/exception.c follows the same rules).
 
-Both return the monitor-action kind (stats.py) so the caller can count and
-charge it; effects on the real CPU (mode, ASID, timer, TLB) go through the
-monitor's `hw_*`/`sync_*` methods.
+Both return the monitor-action kind (stats.StatKind) so the caller can count
+and charge it. The real CPU's mode and pc follow from the vCPU (realcpu.py);
+what a guest TLB write, an ASID or a timer change does to the hardware goes
+through the `Effects` the caller passes (the monitor).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from disco_core.errors import DiscoError
+from disco_core.machine import Cpu
 from disco_core.mips import (
     CA_BD,
     CA_CE,
@@ -25,15 +27,19 @@ from disco_core.mips import (
     CA_EXCCODE,
     CA_EXCCODE_SHIFT,
     CA_IV,
+    CAUSE,
     CO_ERET,
     CO_TLBP,
     CO_TLBR,
     CO_TLBWI,
     CO_TLBWR,
     CO_WAIT,
+    COMPARE,
     CONTEXT_BADVPN2,
+    COUNT,
     EH_ASID,
     EH_VPN2,
+    ENTRYHI,
     EXC_ADEL,
     EXC_ADES,
     EXC_INT,
@@ -48,6 +54,7 @@ from disco_core.mips import (
     OP_COP0,
     OP_SPECIAL3,
     PAGEMASK_MASK,
+    RANDOM,
     RS_MF,
     RS_MFMC0,
     RS_MT,
@@ -57,20 +64,53 @@ from disco_core.mips import (
     ST_ERL,
     ST_EXL,
     ST_IE,
+    STATUS,
     VEC_GENERAL,
     VEC_INTERRUPT,
     VEC_REFILL,
 )
-from disco_core.monitor.vcpu import TlbEntry, VCpu
+from disco_core.monitor.realcpu import set_pc, sync_mode
+from disco_core.monitor.stats import StatKind
+from disco_core.monitor.vcpu import TlbEntry
+from disco_core.monitor.vm import RELOCATED_KSEG0, VMCpu
 
-if TYPE_CHECKING:
-    from disco_core.machine import Cpu
-    from disco_core.monitor.monitor import Monitor
-
-RELOCATED_KSEG0 = 0xC0000000
-
+# the statistic kinds bound once: an enum member's attribute lookup is slow
+# (Python 3.11) and these are used on every exit
+_CACHE = StatKind.CACHE
+_DI = StatKind.DI
+_EI = StatKind.EI
+_ERET = StatKind.ERET
+_INTERRUPT = StatKind.INTERRUPT
+_MFC0 = StatKind.MFC0
+_MTC0 = StatKind.MTC0
+_RDPGPR = StatKind.RDPGPR
+_REFLECT = StatKind.REFLECT
+_TLBP = StatKind.TLBP
+_TLBR = StatKind.TLBR
+_TLBWI = StatKind.TLBWI
+_TLBWR = StatKind.TLBWR
+_WAIT = StatKind.WAIT
+# RDHWR's hardware registers (MIPS32 Volume II, RDHWR)
+HWR_CPUNUM, HWR_SYNCI_STEP, HWR_CC, HWR_CCRES, HWR_COUNT = range(5)
 # MTC0 targets whose writes change the real CPU's state or pending interrupts
-_SIDE_EFFECT_REGS = frozenset({9, 10, 11, 12, 13})
+_SIDE_EFFECT_REGS = frozenset({COUNT, ENTRYHI, COMPARE, STATUS, CAUSE})
+
+
+class Effects(Protocol):
+    """What emulation does to the hardware beyond the vCPU (the monitor provides it)."""
+
+    def sync_asid(self, v: VMCpu, cpu: Cpu) -> None: ...
+
+    def sync_timer(self, v: VMCpu, cpu: Cpu, now: int) -> None: ...
+
+    def hw_flush(self, ci: int) -> None: ...
+
+    def install_virtual_entry(self, v: VMCpu, cpu: Cpu, ent: TlbEntry,
+                              kind: StatKind = _TLBWR) -> None: ...
+
+    def forget_virtual_entry(self, v: VMCpu, cpu: Cpu, ent: TlbEntry) -> None: ...
+
+    def forget_page(self, v: VMCpu, cpu: Cpu, vpn2_va: int, asid: int) -> None: ...
 
 
 class GuestFault(DiscoError):
@@ -81,8 +121,8 @@ class NotEmulated(Exception):
     """The instruction is not one the monitor emulates: reflect Reserved Instruction."""
 
 
-def reflect(mon: Monitor, vcpu: VCpu, cpu: Cpu, code: int, pc: int, bd: bool, badva: int = 0,
-            refill: bool = False, ce: int = 0) -> str:
+def reflect(vcpu: VMCpu, cpu: Cpu, code: int, pc: int, bd: bool, badva: int = 0,
+            refill: bool = False, ce: int = 0) -> StatKind:
     """Enter the guest's exception vector as the hardware would (PRA §6.2).
 
     `pc` is the faulting instruction (in a delay slot: the slot, with bd set).
@@ -111,16 +151,16 @@ def reflect(mon: Monitor, vcpu: VCpu, cpu: Cpu, code: int, pc: int, bd: bool, ba
             "reachable in a VM; set EBase and clear BEV first")
     # EBase names a kseg0 address; the guest's kseg0 lives at 0xC0000000
     vector = RELOCATED_KSEG0 | ((c.ebase & 0x1FFFF000) + off)
-    mon.sync_mode(vcpu, cpu)
-    mon.set_pc(cpu, vector)
-    return "reflect" if code != EXC_INT else "interrupt"
+    sync_mode(vcpu, cpu)
+    set_pc(cpu, vector)
+    return _REFLECT if code != EXC_INT else _INTERRUPT
 
 
-def emulate_cop0(mon: Monitor, vcpu: VCpu, cpu: Cpu, insn: int) -> str:
+def emulate_cop0(mon: Effects, vcpu: VMCpu, cpu: Cpu, insn: int) -> StatKind:
     """Perform one privileged instruction on the vCPU; the caller advances the pc.
 
-    Returns the action kind. ERET and WAIT move the pc themselves and return
-    "eret"/"wait"; the monitor checks `vcpu.pc_moved`.
+    Returns the action kind. ERET moves the pc itself; the monitor advances past
+    WAIT, or deschedules the vCPU.
     """
     op = insn >> 26
     if op == OP_COP0:
@@ -129,32 +169,32 @@ def emulate_cop0(mon: Monitor, vcpu: VCpu, cpu: Cpu, insn: int) -> str:
             fn = insn & 0x3F
             if fn == CO_TLBWI:
                 guest_tlb_write(mon, vcpu, cpu, vcpu.cp0.index & 0x3F, random=False)
-                return "tlbwi"
+                return _TLBWI
             if fn == CO_TLBWR:
                 c = vcpu.cp0
                 i = c.random()
                 c.random_step += 1
                 guest_tlb_write(mon, vcpu, cpu, i, random=True)
-                return "tlbwr"
+                return _TLBWR
             if fn == CO_TLBP:
                 tlbp(mon, vcpu, cpu)
-                return "tlbp"
+                return _TLBP
             if fn == CO_TLBR:
                 tlbr(vcpu)
-                return "tlbr"
+                return _TLBR
             if fn == CO_ERET:
-                eret(mon, vcpu, cpu)
-                return "eret"
+                eret(vcpu, cpu)
+                return _ERET
             if fn == CO_WAIT:
-                return "wait"
+                return _WAIT
             raise NotEmulated
         rt = (insn >> 16) & 0x1F
         rd = (insn >> 11) & 0x1F
         if rs == RS_MF:
-            v = vcpu.cp0.read(rd, insn & 7, mon.now(cpu) if rd in (1, 9) else 0)
+            v = vcpu.cp0.read(rd, insn & 7, cpu.cycles if rd in (RANDOM, COUNT) else 0)
             if rt:
                 cpu.gpr[rt] = v
-            return "mfc0"
+            return _MFC0
         if rs == RS_MT:
             v = cpu.gpr[rt]
             c = vcpu.cp0
@@ -162,7 +202,7 @@ def emulate_cop0(mon: Monitor, vcpu: VCpu, cpu: Cpu, insn: int) -> str:
                 mtc0_side_effects(mon, vcpu, cpu, rd, v)
             else:
                 c.write(rd, insn & 7, v, 0)
-            return "mtc0"
+            return _MTC0
         if rs == RS_MFMC0:  # DI / EI: rt gets the old Status
             c = vcpu.cp0
             old = c.status
@@ -170,36 +210,36 @@ def emulate_cop0(mon: Monitor, vcpu: VCpu, cpu: Cpu, insn: int) -> str:
                 cpu.gpr[rt] = old
             if insn & 0x20:
                 c.status |= ST_IE
-                return "ei"
+                return _EI
             c.status &= ~ST_IE
-            return "di"
+            return _DI
         if rs in (RS_RDPGPR, RS_WRPGPR):  # one register set: a move
             if rd:
                 cpu.gpr[rd] = cpu.gpr[rt]
-            return "rdpgpr"
+            return _RDPGPR
         raise NotEmulated
     if op == OP_CACHE:
-        return "cache"  # caches are not modelled functionally: a no-op, as on the core
+        return _CACHE  # caches are not modelled functionally: a no-op, as on the core
     raise NotEmulated
 
 
-def rdhwr(mon: Monitor, vcpu: VCpu, cpu: Cpu, insn: int, kernel: bool) -> bool:
+def rdhwr(vcpu: VMCpu, cpu: Cpu, insn: int, kernel: bool) -> bool:
     """Emulate RDHWR if the guest's HWREna (or kernel mode) allows it; False: reflect RI."""
     if insn >> 26 != OP_SPECIAL3 or insn & 0x3F != FN_RDHWR:
         return False
     rt = (insn >> 16) & 0x1F
     rd = (insn >> 11) & 0x1F
     c = vcpu.cp0
-    if not kernel and not (rd < 4 and c.hwrena & (1 << rd)):
+    if not kernel and not (rd < HWR_COUNT and c.hwrena & (1 << rd)):
         return False
-    if rd == 0:
+    if rd == HWR_CPUNUM:
         v = c.ebase & 0x3FF
-    elif rd == 1:
-        v = 64
-    elif rd == 2:
-        v = c.count(mon.now(cpu))
-    elif rd == 3:
-        v = 2
+    elif rd == HWR_SYNCI_STEP:
+        v = 64  # bytes between SYNCI addresses: the cache line
+    elif rd == HWR_CC:
+        v = c.count(cpu.cycles)
+    elif rd == HWR_CCRES:
+        v = 2  # Count ticks every other cycle
     else:
         return False
     if rt:
@@ -207,25 +247,25 @@ def rdhwr(mon: Monitor, vcpu: VCpu, cpu: Cpu, insn: int, kernel: bool) -> bool:
     return True
 
 
-def mtc0_side_effects(mon: Monitor, vcpu: VCpu, cpu: Cpu, rd: int, v: int) -> None:
+def mtc0_side_effects(mon: Effects, vcpu: VMCpu, cpu: Cpu, rd: int, v: int) -> None:
     c = vcpu.cp0
-    if rd == 10:  # EntryHi: guest ASIDs go straight to the hardware
+    if rd == ENTRYHI:  # guest ASIDs go straight to the hardware
         old = c.entryhi
         c.write(rd, 0, v, 0)
         if (old ^ c.entryhi) & EH_ASID:
             mon.sync_asid(vcpu, cpu)
         return
-    if rd in (9, 11):  # Count / Compare move the virtual timer
-        now = mon.now(cpu)
+    if rd in (COUNT, COMPARE):  # they move the virtual timer
+        now = cpu.cycles
         c.write(rd, 0, v, now)
         mon.sync_timer(vcpu, cpu, now)
         return
     c.write(rd, 0, v, 0)
-    if rd == 12:  # Status: the mode may change
-        mon.sync_mode(vcpu, cpu)
+    if rd == STATUS:  # the mode may change
+        sync_mode(vcpu, cpu)
 
 
-def guest_tlb_write(mon: Monitor, vcpu: VCpu, cpu: Cpu, index: int, random: bool) -> None:
+def guest_tlb_write(mon: Effects, vcpu: VMCpu, cpu: Cpu, index: int, random: bool) -> None:
     """TLBWI/TLBWR: the virtual TLB gets the guest's entry; the hardware a machine one."""
     c = vcpu.cp0
     n = len(vcpu.tlb)
@@ -237,7 +277,7 @@ def guest_tlb_write(mon: Monitor, vcpu: VCpu, cpu: Cpu, index: int, random: bool
                    mask=mask, g=c.entrylo0 & c.entrylo1 & LO_G)
     vcpu.tlb[i] = new
     if vcpu.on_tlb_write is not None:
-        vcpu.on_tlb_write(i, new)  # type: ignore[operator]
+        vcpu.on_tlb_write(i, new)
     if not random:
         # the guest may be invalidating: what the old entry mapped must go
         mon.forget_virtual_entry(vcpu, cpu, old)
@@ -246,12 +286,12 @@ def guest_tlb_write(mon: Monitor, vcpu: VCpu, cpu: Cpu, index: int, random: bool
         if len(vcpu.wi_written) >= n - w and all(j in vcpu.wi_written for j in range(w, n)):
             # every index was rewritten: a full flush, so TLBWR leftovers go too
             vcpu.l2tlb.flush()
-            mon.hw_flush(vcpu.cpu)  # the CPU index (the vCPU is running on it)
+            mon.hw_flush(cpu.index)  # the vCPU is running on it
             vcpu.wi_written.clear()
-    mon.install_virtual_entry(vcpu, cpu, new, "tlbwr" if random else "tlbwi")
+    mon.install_virtual_entry(vcpu, cpu, new, _TLBWR if random else _TLBWI)
 
 
-def tlbp(mon: Monitor, vcpu: VCpu, cpu: Cpu) -> None:
+def tlbp(mon: Effects, vcpu: VMCpu, cpu: Cpu) -> None:
     c = vcpu.cp0
     hi = c.entryhi
     for i, e in enumerate(vcpu.tlb):
@@ -265,7 +305,7 @@ def tlbp(mon: Monitor, vcpu: VCpu, cpu: Cpu) -> None:
     mon.forget_page(vcpu, cpu, hi & EH_VPN2, hi & EH_ASID)
 
 
-def tlbr(vcpu: VCpu) -> None:
+def tlbr(vcpu: VMCpu) -> None:
     c = vcpu.cp0
     e = vcpu.tlb[(c.index & 0x3F) % len(vcpu.tlb)]
     c.pagemask = e.mask
@@ -274,7 +314,7 @@ def tlbr(vcpu: VCpu) -> None:
     c.entrylo1 = e.lo1 | e.g
 
 
-def eret(mon: Monitor, vcpu: VCpu, cpu: Cpu) -> None:
+def eret(vcpu: VMCpu, cpu: Cpu) -> None:
     c = vcpu.cp0
     if c.status & ST_ERL:
         target = c.errorepc
@@ -282,21 +322,6 @@ def eret(mon: Monitor, vcpu: VCpu, cpu: Cpu) -> None:
     else:
         target = c.epc
         c.status &= ~ST_EXL
-    mon.sync_mode(vcpu, cpu)
-    mon.set_pc(cpu, target, clear_ll=True)
+    sync_mode(vcpu, cpu)
+    set_pc(cpu, target, clear_ll=True)
 
-
-def decode_name(insn: int) -> str:
-    """A short name of a privileged instruction word, for reports."""
-    op = insn >> 26
-    if op == OP_CACHE:
-        return "cache"
-    if op == OP_SPECIAL3 and insn & 0x3F == FN_RDHWR:
-        return "rdhwr"
-    if op != OP_COP0:
-        return f"insn {insn:#010x}"
-    rs = (insn >> 21) & 0x1F
-    if rs & 0x10:
-        return {CO_TLBR: "tlbr", CO_TLBWI: "tlbwi", CO_TLBWR: "tlbwr", CO_TLBP: "tlbp",
-                CO_ERET: "eret", CO_WAIT: "wait"}.get(insn & 0x3F, f"cop0 {insn:#010x}")
-    return {RS_MF: "mfc0", RS_MT: "mtc0", RS_MFMC0: "di/ei"}.get(rs, f"cop0 {insn:#010x}")

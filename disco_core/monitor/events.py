@@ -12,27 +12,51 @@ An event's text is formatted only when it is read, so recording costs a tuple.
 
 from __future__ import annotations
 
+import enum
 from collections import Counter, deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from disco_core.monitor import sections
+from disco_core.monitor.sections import Section
+
+
+class EventKind(enum.StrEnum):
+    """What an event records."""
+
+    TLBWR = "tlbwr"
+    TLBWI = "tlbwi"
+    L2TLB_REFILL = "l2tlb_refill"
+    MIGRATE = "migrate"
+    REPLICATE = "replicate"
+    COLLAPSE = "collapse"
+    SHARE = "share"
+    UNSHARE = "unshare"
+    VM_START = "vm_start"
+    VM_STOP = "vm_stop"
+    NET_SEND = "net_send"
+    NET_DROP = "net_drop"
+
+
+E = EventKind
 # kinds recorded only while traced: they happen thousands of times a second
-FREQUENT = frozenset({"tlbwr", "tlbwi", "l2tlb_refill"})
+FREQUENT = frozenset({E.TLBWR, E.TLBWI, E.L2TLB_REFILL})
 
 # one line per kind; the fields are the event's data
-FORMATS = {
-    "tlbwr": "tlbwr VA {va:#010x} → PA {pa:#010x} → MA {ma:#010x} on node {node}",
-    "tlbwi": "tlbwi VA {va:#010x} → PA {pa:#010x} → MA {ma:#010x} on node {node}",
-    "migrate": "migrate page PA {pa:#010x}: node {src} → node {dst} ({reason})",
-    "replicate": "replicate page PA {pa:#010x} from node {src} to node {dst} ({reason})",
-    "collapse": "collapse replicas of PA {pa:#010x} to node {node} ({reason})",
-    "share": "share PA {pa:#010x} with MA {ma:#010x} ({reason})",
-    "unshare": "copy shared PA {pa:#010x} on write ({reason})",
-    "vm_start": "VM started",
-    "vm_stop": "VM stopped: {reason}",
-    "net_send": "network message to {dest:#010x}: {length} bytes, {pages} pages by remapping",
-    "net_drop": "network message to {dest:#010x} dropped: {reason}",
+FORMATS: dict[str, str] = {
+    E.TLBWR: "tlbwr VA {va:#010x} → PA {pa:#010x} → MA {ma:#010x} on node {node}",
+    E.TLBWI: "tlbwi VA {va:#010x} → PA {pa:#010x} → MA {ma:#010x} on node {node}",
+    E.MIGRATE: "migrate page PA {pa:#010x}: node {src} → node {dst} ({reason})",
+    E.REPLICATE: "replicate page PA {pa:#010x} from node {src} to node {dst} ({reason})",
+    E.COLLAPSE: "collapse replicas of PA {pa:#010x} to node {node} ({reason})",
+    E.SHARE: "share PA {pa:#010x} with MA {ma:#010x} ({reason})",
+    E.UNSHARE: "copy shared PA {pa:#010x} on write ({reason})",
+    E.VM_START: "VM started",
+    E.VM_STOP: "VM stopped: {reason}",
+    E.NET_SEND: "network message to {dest:#010x}: {length} bytes, {pages} pages by remapping",
+    E.NET_DROP: "network message to {dest:#010x} dropped: {reason}",
 }
+SECTION, VERSION = "events", 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,3 +123,33 @@ class EventLog:
         self.events.clear()
         self.counts.clear()
         self.seq = 0
+
+    # ---- state ----
+
+    def state(self) -> Section:
+        return sections.make(
+            SECTION, VERSION, capacity=self.capacity, seq=self.seq,
+            traced=sorted(str(k) for k in self.traced),
+            counts=[[str(k), n] for k, n in self.counts.items()],
+            events=[[e.seq, e.cycle, str(e.kind), e.vm, e.cpu, dict(e.data)]
+                    for e in self.events])
+
+    def load_state(self, section: Section) -> None:
+        sec = sections.check(section, SECTION, VERSION, "capacity", "seq", "traced",
+                             "counts", "events")
+        with sections.loading(SECTION):
+            self.capacity = int(sec["capacity"])
+            self.events = deque((Event(int(q), int(c), _kind(k), vm, cpu, dict(data))
+                                 for q, c, k, vm, cpu, data in sec["events"]),
+                                maxlen=self.capacity)
+            self.counts = Counter({_kind(k): int(n) for k, n in sec["counts"]})
+            self.traced = {_kind(k) for k in sec["traced"]}
+            self.seq = int(sec["seq"])
+
+
+def _kind(name: str) -> str:
+    """An event kind read back: the enum member when it is one of ours."""
+    try:
+        return EventKind(name)
+    except ValueError:
+        return str(name)

@@ -15,7 +15,7 @@ docs/numa.md describes every field.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from disco_core.monitor.pmap import NO_PAGE
 
@@ -49,7 +49,7 @@ def local_percent(c: dict[str, int]) -> float:
     return 100.0 * c["misses_local"] / total if total else 100.0
 
 
-def footprints(mon: Monitor) -> dict[str, object]:
+def footprints(mon: Monitor) -> dict[str, Any]:
     """Per VM and per node: virtual and machine footprints, in pages."""
     mm = mon.memmap
     vms = {}
@@ -77,7 +77,7 @@ def footprints(mon: Monitor) -> dict[str, object]:
             node_machine[mm.node_of(mpn)] += 1
             for r in e.replicas.values():
                 node_machine[mm.node_of(r)] += 1
-    total_virtual = sum(v["virtual_pages"] for v in vms.values())  # type: ignore[misc]
+    total_virtual = sum(v["virtual_pages"] for v in vms.values())
     return {
         "vms": vms,
         "nodes": [{"node": n, "virtual_pages": node_virtual[n], "machine_pages": used}
@@ -87,9 +87,9 @@ def footprints(mon: Monitor) -> dict[str, object]:
     }
 
 
-def numa_report(mon: Monitor, mark: dict[str, int] | None = None) -> dict[str, object]:
+def numa_report(mon: Monitor, mark: dict[str, int] | None = None) -> dict[str, Any]:
     now = numa_counters(mon)
-    out: dict[str, object] = {
+    out: dict[str, Any] = {
         "policy": mon.numa.policy, "sharing": mon.sharing,
         "clock_hz": mon.m.config.clock_hz, "sharing_stats": mon.sharing_stats(),
         "run": dict(now, local_percent=round(local_percent(now), 2)),
@@ -98,15 +98,14 @@ def numa_report(mon: Monitor, mark: dict[str, int] | None = None) -> dict[str, o
     }
     if mark is not None:
         w = {k: now[k] - mark[k] for k in now}
-        w["local_percent"] = round(local_percent(w), 2)  # type: ignore[assignment]
-        out["workload"] = w
+        out["workload"] = {**w, "local_percent": round(local_percent(w), 2)}
     return out
 
 
-def format_numa(report: dict[str, object]) -> str:
+def format_numa(report: dict[str, Any]) -> str:
     """The statistics table's NUMA and footprint part (disco boot --vms)."""
-    run: dict = report["run"]  # type: ignore[assignment]
-    hz = int(report["clock_hz"])  # type: ignore[call-overload]
+    run = report["run"]
+    hz = int(report["clock_hz"])
     seconds = max(run["cycles"], 1) / hz
     lines = [f"NUMA: policy {report['policy']}, sharing {report['sharing']}",
              f"  {'local misses':16} {run['local_percent']:>9.1f} %   "
@@ -118,9 +117,9 @@ def format_numa(report: dict[str, object]) -> str:
     for k in ("migrations", "replications", "collapses"):
         lines.append(f"  {k:16} {run[k]:>9}     {run[k] / seconds:>9.0f}/s")
     lines.append(f"  {'NUMA cycles':16} {run['numa_cycles']:>9}")
-    for k, n in sorted(report.get("sharing_stats", {}).items()):  # type: ignore[union-attr]
+    for k, n in sorted(report.get("sharing_stats", {}).items()):
         lines.append(f"  {k:16} {n:>9}")
-    fp: dict = report["footprint"]  # type: ignore[assignment]
+    fp = report["footprint"]
     lines.append("")
     lines.append(f"{'footprint':10} {'virtual KiB':>12} {'machine KiB':>12}")
     for name, v in fp["vms"].items():

@@ -15,27 +15,48 @@ the machine page away (through the pmap backmaps).
 
 from __future__ import annotations
 
+from typing import Protocol
+
+from disco_core.errors import SnapshotError
+from disco_core.monitor import sections
+from disco_core.monitor.pmap import PMap
+from disco_core.monitor.sections import Section
+
 GLOBAL = 0x100  # not an ASID: marks entries with G set
 DEFAULT_SIZE = 1024
+SECTION, VERSION = "l2tlb", 1
+
+
+class Mirror(Protocol):
+    """A copy of the table elsewhere (the C assist's, assist.py), told of every change."""
+
+    def changed(self, vpn: int, asid: int) -> None:
+        """Key (vpn, asid) was added, replaced or removed."""
+
+    def cleared(self) -> None:
+        """Every entry went."""
 
 
 class L2Tlb:
     """A fixed-size cache of (vpn, asid) → (machine EntryLo, guest page)."""
 
-    __slots__ = ("size", "entries", "hits", "misses", "on_evict", "on_change", "on_flush")
+    __slots__ = ("size", "entries", "hits", "misses", "pmap", "gid", "mirror")
 
-    def __init__(self, size: int = DEFAULT_SIZE) -> None:
+    def __init__(self, size: int = DEFAULT_SIZE, pmap: PMap | None = None, gid: int = 0) -> None:
         if size < 0:
             raise ValueError(f"L2TLB size {size} must not be negative")
         self.size = size
         self.entries: dict[tuple[int, int], tuple[int, int]] = {}
         self.hits = 0
         self.misses = 0
-        self.on_evict = None  # callback(vpn, asid, gpn): drop the backmap
-        # callbacks for a mirror (the monitor's C assist, assist.py): key (vpn, asid)
-        # changed; every entry went
-        self.on_change = None
-        self.on_flush = None
+        # the owning vCPU's pmap and gid: an entry that goes drops its backmap there
+        self.pmap = pmap
+        self.gid = gid
+        self.mirror: Mirror | None = None
+
+    def _evicted(self, vpn: int, asid: int, gpn: int) -> None:
+        if self.pmap is not None:
+            self.pmap.remove_backmap(gpn, self.gid, vpn, asid)
 
     def lookup(self, vpn: int, asid: int) -> tuple[int, int] | None:
         e = self.entries.get((vpn, asid))
@@ -52,26 +73,25 @@ class L2Tlb:
             return
         key = (vpn, asid)
         old = self.entries.pop(key, None)
-        if old is not None and self.on_evict is not None and old[1] != gpn:
-            self.on_evict(vpn, asid, old[1])
+        mirror = self.mirror
+        if old is not None and old[1] != gpn:
+            self._evicted(vpn, asid, old[1])
         elif old is None and len(self.entries) >= self.size:
             victim = next(iter(self.entries))
             _lo, vgpn = self.entries.pop(victim)
-            if self.on_evict is not None:
-                self.on_evict(victim[0], victim[1], vgpn)
-            if self.on_change is not None:
-                self.on_change(victim[0], victim[1])
+            self._evicted(victim[0], victim[1], vgpn)
+            if mirror is not None:
+                mirror.changed(victim[0], victim[1])
         self.entries[key] = (lo, gpn)
-        if self.on_change is not None:
-            self.on_change(vpn, asid)
+        if mirror is not None:
+            mirror.changed(vpn, asid)
 
     def remove(self, vpn: int, asid: int) -> tuple[int, int] | None:
         e = self.entries.pop((vpn, asid), None)
         if e is not None:
-            if self.on_evict is not None:
-                self.on_evict(vpn, asid, e[1])
-            if self.on_change is not None:
-                self.on_change(vpn, asid)
+            self._evicted(vpn, asid, e[1])
+            if self.mirror is not None:
+                self.mirror.changed(vpn, asid)
         return e
 
     def remove_vpn(self, vpn: int, asid: int) -> None:
@@ -80,12 +100,32 @@ class L2Tlb:
         self.remove(vpn, GLOBAL)
 
     def flush(self) -> None:
-        if self.on_evict is not None:
-            for (vpn, asid), (_lo, gpn) in self.entries.items():
-                self.on_evict(vpn, asid, gpn)
+        for (vpn, asid), (_lo, gpn) in self.entries.items():
+            self._evicted(vpn, asid, gpn)
         self.entries.clear()
-        if self.on_flush is not None:
-            self.on_flush()
+        if self.mirror is not None:
+            self.mirror.cleared()
 
     def __len__(self) -> int:
         return len(self.entries)
+
+    # ---- state ----
+
+    def state(self) -> Section:
+        """The entries oldest first (the replacement order), and the hit counts."""
+        return sections.make(SECTION, VERSION, size=self.size, hits=self.hits,
+                             misses=self.misses,
+                             entries=[[vpn, asid, lo, gpn]
+                                      for (vpn, asid), (lo, gpn) in self.entries.items()])
+
+    def load_state(self, section: Section) -> None:
+        """Load into this table (its pmap's backmaps are the pmap's own section)."""
+        sec = sections.check(section, SECTION, VERSION, "size", "hits", "misses", "entries")
+        if sec["size"] != self.size:
+            raise SnapshotError(f"the L2TLB section holds {sec['size']} entries' "
+                                         f"worth; this L2TLB has {self.size}")
+        with sections.loading(SECTION):
+            self.entries = {(int(vpn), int(asid)): (int(lo), int(gpn))
+                            for vpn, asid, lo, gpn in sec["entries"]}
+            self.hits = int(sec["hits"])
+            self.misses = int(sec["misses"])

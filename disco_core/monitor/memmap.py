@@ -14,13 +14,21 @@ continues at 0x20000000 (docs/machine-api.md); nodes own consecutive pages.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
-from disco_core.errors import DiscoError
+from disco_core.errors import DiscoError, SnapshotError
 from disco_core.mips import pfn_to_ram_index, ram_index_to_pfn
+from disco_core.monitor import sections
+from disco_core.monitor.sections import Section
+
+if TYPE_CHECKING:
+    from disco_core.machine import Machine
 
 PAGE = 4096
 MONITOR_PAGES = 1  # machine page 0: the monitor's idle loop
+SECTION, VERSION = "memmap", 1
 
 
 class OutOfMachineMemory(DiscoError):
@@ -35,7 +43,7 @@ class MemmapEntry:
     replica_of: int = -1  # for a replica: the master page it copies
     moves: int = 0  # NUMA moves (migrations, replications) since the counters' last reset
     written: bool = False  # a store collapsed its replicas since the last reset
-    tag: object = None  # what the page holds for the monitor (a global disk-cache key)
+    tag: Any = None  # what the page holds for the monitor: a disk-cache or content key (tuple)
 
 
 # A machine page number is a physical page number: the RAM layout is the architecture's.
@@ -46,7 +54,7 @@ mpn_to_ram_index = pfn_to_ram_index
 class MemMap:
     """Machine page → users, plus a per-node machine-memory allocator."""
 
-    def __init__(self, machine: object, ram_bytes: int, nodes: int) -> None:
+    def __init__(self, machine: Machine, ram_bytes: int, nodes: int) -> None:
         self.machine = machine
         self.pages = ram_bytes // PAGE
         self.nodes = nodes
@@ -65,7 +73,7 @@ class MemMap:
     def free_pages(self, node: int) -> int:
         return (node + 1) * self.per_node - self._fresh[node] + len(self._freed[node])
 
-    def alloc(self, prefer: list[int] | tuple[int, ...] = (0,), only: bool = False) -> int:
+    def alloc(self, prefer: Sequence[int] = (0,), only: bool = False) -> int:
         """A zeroed machine page, from the first preferred node with room, else any node
         (with `only`, none: OutOfMachineMemory)."""
         order = list(prefer) if only else \
@@ -73,7 +81,7 @@ class MemMap:
         for node in order:
             if self._freed[node]:
                 mpn = self._freed[node].pop()
-                self.machine.write_phys(mpn << 12, bytes(PAGE))  # type: ignore[attr-defined]
+                self.machine.write_phys(mpn << 12, bytes(PAGE))
                 self.zeroed_pages += 1
                 break
             if self._fresh[node] < (node + 1) * self.per_node:
@@ -118,3 +126,34 @@ class MemMap:
         e = self.entries.get(mpn)
         return e.replica_of if e is not None and e.replica_of >= 0 else mpn
 
+    # ---- state -------------------------------------------------------------------------
+
+    def state(self) -> Section:
+        """The allocator (fresh frontier and freed lists per node) and every entry."""
+        return sections.make(
+            SECTION, VERSION, pages=self.pages, nodes=self.nodes, fresh=list(self._fresh),
+            freed=[list(f) for f in self._freed], zeroed_pages=self.zeroed_pages,
+            entries=[[mpn, sorted(list(u) for u in e.users), [list(r) for r in e.replicas.items()],
+                      e.shared_readonly, e.replica_of, e.moves, e.written, sections.listed(e.tag)]
+                     for mpn, e in self.entries.items()])
+
+    def load_state(self, section: Section) -> None:
+        sec = sections.check(section, SECTION, VERSION, "pages", "nodes", "fresh", "freed",
+                             "zeroed_pages", "entries")
+        if (sec["pages"], sec["nodes"]) != (self.pages, self.nodes):
+            raise SnapshotError(f"the memmap section is of {sec['pages']} pages on "
+                                f"{sec['nodes']} nodes; this machine has {self.pages} on "
+                                f"{self.nodes}")
+        with sections.loading(SECTION):
+            self._fresh = [int(x) for x in sec["fresh"]]
+            self._freed = [[int(x) for x in f] for f in sec["freed"]]
+            if len(self._fresh) != self.nodes or len(self._freed) != self.nodes:
+                raise SnapshotError("the memmap section's allocator is not one per node")
+            self.zeroed_pages = int(sec["zeroed_pages"])
+            self.entries = {
+                int(mpn): MemmapEntry(users={(int(a), int(b)) for a, b in users},
+                                      replicas={int(n): int(r) for n, r in replicas},
+                                      shared_readonly=bool(shared), replica_of=int(of),
+                                      moves=int(moves), written=bool(written),
+                                      tag=sections.tupled(tag))
+                for mpn, users, replicas, shared, of, moves, written, tag in sec["entries"]}

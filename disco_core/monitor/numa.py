@@ -46,9 +46,14 @@ Thresholds (`NumaParams`), documented in docs/numa.md with their source.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
-from disco_core.errors import DiscoError
+import numpy as np
+
+from disco_core.errors import DiscoError, SnapshotError
+from disco_core.monitor import sections
+from disco_core.monitor.context import MonitorContext
+from disco_core.monitor.events import EventKind
 from disco_core.monitor.memmap import (
     PAGE,
     MemmapEntry,
@@ -56,14 +61,21 @@ from disco_core.monitor.memmap import (
     mpn_to_ram_index,
     ram_index_to_mpn,
 )
-
-if TYPE_CHECKING:
-    from disco_core.monitor.monitor import Monitor
-    from disco_core.monitor.vm import VM
+from disco_core.monitor.sections import Section
+from disco_core.monitor.stats import StatKind
+from disco_core.monitor.vm import VM
 
 POLICIES = ("none", "round_robin", "first_touch", "migrate", "migrate_replicate")
 DEFAULT_POLICY = "migrate_replicate"
 MOVING = frozenset({"migrate", "migrate_replicate"})
+SECTION, VERSION = "numa", 1
+
+
+class FrameIndex(Protocol):
+    """A mechanism that finds machine pages by what they hold (the disk cache, content
+    sharing): told when the manager migrates one of its frames."""
+
+    def moved(self, tag: Any, mpn: int) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -116,19 +128,19 @@ class NumaStats:
 class NumaManager:
     """Placement and hot-page handling for every VM of one monitor."""
 
-    def __init__(self, mon: Monitor, policy: str = DEFAULT_POLICY,
+    def __init__(self, ctx: MonitorContext, policy: str = DEFAULT_POLICY,
                  params: NumaParams | None = None) -> None:
-        self.mon = mon
+        self.ctx = ctx
         self.policy = check_policy(policy)
         self.params = params or NumaParams()
         self.params.check()
         self.moving = policy in MOVING
         self.replicating = policy == "migrate_replicate"
         self.stats = NumaStats()
-        self.exit_cpu = -1  # the CPU whose exit the monitor is handling (-1: none)
+        self.indexes: list[FrameIndex] = []  # told of migrated frames, in this order
         self._touched: list[MemmapEntry] = []  # entries whose moves/written need resetting
         self._next_reset = self.params.reset_cycles
-        hw = mon.m.config.hot_threshold
+        hw = ctx.machine.config.hot_threshold
         # without hardware reports (hot_threshold 0) the manager polls the counters,
         # eight times per reset period
         self._poll = self.moving and hw == 0
@@ -146,8 +158,8 @@ class NumaManager:
             pm.place = None
         elif self.policy in ("first_touch", "migrate", "migrate_replicate"):
             def place(gpn: int) -> list[int]:
-                ci = self.exit_cpu
-                node = self.mon._node(ci) if ci >= 0 else -1
+                ci = self.ctx.exit_cpu
+                node = self.ctx.node(ci) if ci >= 0 else -1
                 # a VM's memory stays on its home nodes: a vCPU running elsewhere
                 # (overcommitted CPUs) gets round robin over them instead
                 return [node] if node in home else [home[gpn % n]]
@@ -164,7 +176,7 @@ class NumaManager:
         when the period is over."""
         if not self.moving:
             return
-        now = self.mon._machine_cycles()
+        now = self.ctx.machine_cycles()
         if self._poll and now >= self._next_poll:
             self._next_poll = now + self.params.reset_cycles // 8
             self._poll_counters()
@@ -173,7 +185,7 @@ class NumaManager:
             self.reset()
 
     def reset(self) -> None:
-        self.mon.m.reset_miss_counters()
+        self.ctx.machine.reset_miss_counters()
         for e in self._touched:
             e.moves = 0
             e.written = False
@@ -182,9 +194,7 @@ class NumaManager:
         self.stats.resets += 1
 
     def _poll_counters(self) -> None:
-        import numpy as np
-
-        c = self.mon.m.miss_counters()
+        c = self.ctx.machine.miss_counters()
         pages, nodes = np.nonzero(c >= self._threshold)
         reports = [(int(p), int(n), int(c[p, n])) for p, n in zip(pages, nodes, strict=True)
                    if (int(p), int(n)) not in self._reported]
@@ -197,33 +207,33 @@ class NumaManager:
     def on_hot_pages(self, ci: int, reports: list[tuple[int, int, int]] | None = None) -> None:
         """A HOTPAGE exit on CPU ci (or polled reports): decide for each page."""
         if reports is None:
-            reports = self.mon.m.hot_pages()
+            reports = self.ctx.machine.hot_pages()
         if not self.moving:
             return
-        counters = self.mon.m.miss_counters()
+        counters = self.ctx.machine.miss_counters()
         for page, node, _count in reports:
             self.stats.hot_reports += 1
             cpu = ci if ci >= 0 else self._cpu_of_node(node)
-            self._charge(cpu, None, "hot_page", self.mon.costs.numa_hot_page)
+            self._charge(cpu, None, StatKind.HOT_PAGE, self.ctx.costs.numa_hot_page)
             why = self._decide(counters, page, node, cpu)
             if why is not None:
                 self.stats.skipped[why] = self.stats.skipped.get(why, 0) + 1
 
     def _guest_entry(self, mpn: int) -> MemmapEntry | None:
         """The memmap entry if mpn is a guest page every user's pmap maps, else None."""
-        e = self.mon.memmap.entries.get(mpn)
+        e = self.ctx.memmap.entries.get(mpn)
         if e is None or not e.users or e.replica_of >= 0:
             return None
-        vms = self.mon.vms
+        vms = self.ctx.vms
         for vm_id, gpn in e.users:
             pm = vms[vm_id].pmap
             if not 0 <= gpn < pm.npages or pm.mpn[gpn] != mpn:
                 return None
         return e
 
-    def _decide(self, counters: object, page: int, node: int, cpu: int) -> str | None:
+    def _decide(self, counters: np.ndarray, page: int, node: int, cpu: int) -> str | None:
         """Move the hot page or say why not."""
-        mm = self.mon.memmap
+        mm = self.ctx.memmap
         mpn = ram_index_to_mpn(page)
         e = self._guest_entry(mpn)
         if e is None:
@@ -233,7 +243,7 @@ class NumaManager:
             return "local"
         if e.moves >= self.params.max_moves:
             return "limit"
-        row = counters[page]  # type: ignore[index]
+        row = counters[page]
         sharing = self.params.sharing_threshold
         others = [n for n in range(mm.nodes) if n != node and int(row[n]) >= sharing]
         if not others and not e.replicas:
@@ -247,11 +257,11 @@ class NumaManager:
     # ---- moves ------------------------------------------------------------------------------
 
     def _users(self, e: MemmapEntry) -> list[tuple[VM, int]]:
-        return [(self.mon.vms[vm_id], gpn) for vm_id, gpn in sorted(e.users)]
+        return [(self.ctx.vms[vm_id], gpn) for vm_id, gpn in sorted(e.users)]
 
     def migrate(self, mpn: int, dst: int, cpu: int = -1, reason: str = "") -> bool:
         """Move guest page mpn to node dst; False when dst has no free page."""
-        mm = self.mon.memmap
+        mm = self.ctx.memmap
         e = mm.entries[mpn]
         try:
             new = mm.alloc([dst], only=True)
@@ -268,25 +278,25 @@ class NumaManager:
             vm.pmap._shoot(gpn, mpn)
         mm.move(mpn, new)
         if e.tag is not None:  # a disk-cache or content-shared frame: its index follows
-            for mech in (self.mon.diskcache, self.mon.contentshare):
-                if mech is not None:
-                    mech.moved(e.tag, new)
+            for index in self.indexes:
+                index.moved(e.tag, new)
         for vm, gpn in users:
             vm.pmap.remap(gpn, new)
         self._moved(e)
         # the new page's counts start afresh, so its next report is news
-        self.mon.m.miss_counters()[mpn_to_ram_index(new)] = 0
+        self.ctx.machine.miss_counters()[mpn_to_ram_index(new)] = 0
         self.stats.migrations += 1
         vm0, gpn0 = users[0]
-        self._charge(cpu, vm0, "migrate", self.mon.costs.numa_migrate)
-        self.mon.events.emit("migrate", self._now(cpu), vm=vm0.id, cpu=cpu if cpu >= 0 else None,
-                             pa=gpn0 << 12, src=src, dst=dst, reason=reason,
+        self._charge(cpu, vm0, StatKind.MIGRATE, self.ctx.costs.numa_migrate)
+        self.ctx.events.emit(EventKind.MIGRATE, self._now(cpu), vm=vm0.id,
+                             cpu=cpu if cpu >= 0 else None, pa=gpn0 << 12, src=src, dst=dst,
+                             reason=reason,
                              ma=new << 12, old_ma=mpn << 12)
         return True
 
     def replicate(self, mpn: int, dst: int, cpu: int = -1, reason: str = "") -> bool:
         """Copy guest page mpn read-only to node dst; False when dst has no free page."""
-        mm = self.mon.memmap
+        mm = self.ctx.memmap
         e = mm.entries[mpn]
         if dst in e.replicas or mm.node_of(mpn) == dst:
             return True
@@ -309,18 +319,18 @@ class NumaManager:
             vm.pmap.readonly.add(gpn)
             vm.pmap.replicated.add(gpn)
         self._moved(e, move=False)  # copies are bounded by the nodes; moves limit ping-pong
-        self.mon.m.miss_counters()[mpn_to_ram_index(mpn), dst] = 0
+        self.ctx.machine.miss_counters()[mpn_to_ram_index(mpn), dst] = 0
         self.stats.replications += 1
         vm0, gpn0 = users[0]
-        self._charge(cpu, vm0, "replicate", self.mon.costs.numa_replicate)
-        self.mon.events.emit("replicate", self._now(cpu), vm=vm0.id,
+        self._charge(cpu, vm0, StatKind.REPLICATE, self.ctx.costs.numa_replicate)
+        self.ctx.events.emit(EventKind.REPLICATE, self._now(cpu), vm=vm0.id,
                              cpu=cpu if cpu >= 0 else None, pa=gpn0 << 12,
                              src=mm.node_of(mpn), dst=dst, reason=reason, ma=r << 12)
         return True
 
     def collapse(self, mpn: int, reason: str, vm: VM | None = None) -> None:
         """Drop every replica of mpn (a store is coming): all users' mappings go."""
-        mm = self.mon.memmap
+        mm = self.ctx.memmap
         e = mm.entries[mpn]
         if not e.replicas:
             return
@@ -339,11 +349,11 @@ class NumaManager:
         e.written = True
         self._moved(e, move=False)
         self.stats.collapses += 1
-        cpu = self.exit_cpu
+        cpu = self.ctx.exit_cpu
         who = vm if vm is not None else users[0][0]
-        self._charge(cpu, who, "collapse", self.mon.costs.numa_collapse)
+        self._charge(cpu, who, StatKind.COLLAPSE, self.ctx.costs.numa_collapse)
         gpn0 = next((g for u, g in users if u is who), users[0][1])
-        self.mon.events.emit("collapse", self._now(cpu), vm=who.id,
+        self.ctx.events.emit(EventKind.COLLAPSE, self._now(cpu), vm=who.id,
                              cpu=cpu if cpu >= 0 else None, pa=gpn0 << 12,
                              node=mm.node_of(mpn), reason=reason, replicas=n)
 
@@ -351,8 +361,8 @@ class NumaManager:
         """Replicate a page to each of nodes (kernel text); how many copies were made."""
         made = 0
         for n in nodes:
-            e = self.mon.memmap.entries[mpn]
-            if n != self.mon.memmap.node_of(mpn) and n not in e.replicas:
+            e = self.ctx.memmap.entries[mpn]
+            if n != self.ctx.memmap.node_of(mpn) and n not in e.replicas:
                 made += self.replicate(mpn, n, -1, reason)
         return made
 
@@ -364,19 +374,57 @@ class NumaManager:
         self._touched.append(e)
 
     def _cpu_of_node(self, node: int) -> int:
-        per = self.mon.m.config.cpus_per_node
-        return node * per if node * per < self.mon.ncpus else -1
+        per = self.ctx.machine.config.cpus_per_node
+        return node * per if node * per < self.ctx.ncpus else -1
 
     def _now(self, cpu: int) -> int:
-        return self.mon.now(self.mon.cpus[cpu]) if cpu >= 0 else self.mon._machine_cycles()
+        return self.ctx.cycles_at(cpu)
 
-    def _charge(self, cpu: int, vm: VM | None, kind: str, cycles: int) -> None:
+    def _charge(self, cpu: int, vm: VM | None, kind: StatKind, cycles: int) -> None:
         """Charge NUMA work to the CPU that did it and to the VM it was for."""
         self.stats.cycles += cycles
         if vm is None and cpu >= 0:
-            v = self.mon.current[cpu]
+            v = self.ctx.current[cpu]
             vm = v.vm if v is not None else None
         if vm is not None:
             vm.stats.add(kind, cycles)
         if cpu >= 0 and cycles:
-            self.mon.cpus[cpu].charge(cycles)
+            self.ctx.cpus[cpu].charge(cycles)
+
+    # ---- state --------------------------------------------------------------------------------
+
+    def state(self) -> Section:
+        """The clocks, the pages reported since the last reset, which memmap entries
+        need their move counts reset (by machine page), and the counts."""
+        where = {id(e): mpn for mpn, e in self.ctx.memmap.entries.items()}
+        # entries freed since (replicas, migrated-away pages) have nothing left to reset
+        touched = [where[id(e)] for e in self._touched if id(e) in where]
+        st = self.stats
+        return sections.make(
+            SECTION, VERSION, policy=self.policy, next_reset=self._next_reset,
+            next_poll=self._next_poll, reported=sorted(list(r) for r in self._reported),
+            touched=touched,
+            stats={"hot_reports": st.hot_reports, "migrations": st.migrations,
+                   "replications": st.replications, "collapses": st.collapses,
+                   "skipped": dict(st.skipped), "cycles": st.cycles, "resets": st.resets})
+
+    def load_state(self, section: Section) -> None:
+        """Load after the memmap (the touched entries are found by machine page)."""
+        sec = sections.check(section, SECTION, VERSION, "policy", "next_reset", "next_poll",
+                             "reported", "touched", "stats")
+        if sec["policy"] != self.policy:
+            raise SnapshotError(f"the NUMA section was saved under policy {sec['policy']!r}; "
+                                f"this manager runs {self.policy!r}")
+        with sections.loading(SECTION):
+            entries = self.ctx.memmap.entries
+            self._touched = [entries[int(mpn)] for mpn in sec["touched"]]
+            self._next_reset = int(sec["next_reset"])
+            self._next_poll = int(sec["next_poll"])
+            self._reported = {(int(p), int(n)) for p, n in sec["reported"]}
+            st = NumaStats()
+            for k, v in sec["stats"].items():
+                if k not in NumaStats.__slots__:
+                    raise SnapshotError(f"the NUMA section counts {k!r}, which this manager "
+                                        "does not")
+                setattr(st, k, dict(v) if k == "skipped" else int(v))
+            self.stats = st

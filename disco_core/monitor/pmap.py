@@ -17,12 +17,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from disco_core.errors import DiscoError
+from disco_core.errors import DiscoError, SnapshotError
 from disco_core.mips import LO_D, LO_G, LO_V
+from disco_core.monitor import sections
 from disco_core.monitor.memmap import PAGE, MemMap
+from disco_core.monitor.sections import Section
 
 CACHEABLE = 3 << 3  # EntryLo.C: the monitor maps every guest page cacheable
 NO_PAGE = -1
+SECTION, VERSION = "pmap", 1
 
 
 class GuestPhysError(DiscoError):
@@ -50,7 +53,6 @@ class PMap:
         self.place: Callable[[int], Sequence[int]] | None = None
         self.on_replicated_store: Callable[[int], None] | None = None
         self.on_unshare: Callable[[int, int], None] | None = None  # (gpn, new mpn): a COW copy
-        self.node = 0  # node of the CPU whose exit the monitor is handling (first touch)
 
     # ---- translation ------------------------------------------------------------
 
@@ -229,3 +231,33 @@ class PMap:
 
     def in_use(self) -> int:
         return sum(1 for m in self.mpn if m != NO_PAGE)
+
+    # ---- state -------------------------------------------------------------------------
+
+    def state(self) -> Section:
+        """Every guest page's machine page and EntryLo, the read-only and replicated
+        sets, and the backmaps (the hooks are wiring, made again by the monitor)."""
+        return sections.make(
+            SECTION, VERSION, vm=self.vm_id, npages=self.npages, mpn=list(self.mpn),
+            lo=list(self.lo), readonly=sorted(self.readonly),
+            replicated=sorted(self.replicated), allocations=self.allocations,
+            backmap=[[gpn, sorted(list(t) for t in s)] for gpn, s in self.backmap.items()])
+
+    def load_state(self, section: Section) -> None:
+        sec = sections.check(section, SECTION, VERSION, "vm", "npages", "mpn", "lo",
+                             "readonly", "replicated", "allocations", "backmap")
+        if (sec["vm"], sec["npages"]) != (self.vm_id, self.npages):
+            raise SnapshotError(f"the pmap section is VM {sec['vm']}'s of {sec['npages']} "
+                                f"pages; this pmap is VM {self.vm_id}'s of {self.npages}")
+        with sections.loading(SECTION):
+            mpn = [int(m) for m in sec["mpn"]]
+            lo = [int(x) for x in sec["lo"]]
+            if len(mpn) != self.npages or len(lo) != self.npages:
+                raise SnapshotError(f"the pmap section of VM {self.vm_id} maps {len(mpn)} "
+                                    f"pages, not {self.npages}")
+            self.mpn, self.lo = mpn, lo
+            self.readonly = {int(g) for g in sec["readonly"]}
+            self.replicated = {int(g) for g in sec["replicated"]}
+            self.allocations = int(sec["allocations"])
+            self.backmap = {int(gpn): {(int(a), int(b), int(c)) for a, b, c in users}
+                            for gpn, users in sec["backmap"]}

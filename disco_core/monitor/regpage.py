@@ -19,9 +19,14 @@ a native implementation of the hot exit paths, must use these constants.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from disco_core.errors import DiscoError
+
+if TYPE_CHECKING:
+    from disco_core.machine import Machine
 
 PAGE_BYTES = 4096
 REGPAGE_VA = 0xDFFFF000  # the last page of the relocated kseg0 (0xC0000000 + 512 MiB - 4 KiB)
@@ -64,7 +69,7 @@ class RegisterPageError(DiscoError):
 
 def private_words() -> memoryview:
     """Words for a VirtualCP0 that has no machine page (standalone use in tests)."""
-    return memoryview(np.zeros(PAGE_BYTES // 4, dtype=np.uint32)).cast("B").cast("I")
+    return np.zeros(PAGE_BYTES // 4, dtype=np.uint32).data.cast("B").cast("I")
 
 
 def words_of(page: np.ndarray) -> memoryview:
@@ -74,12 +79,12 @@ def words_of(page: np.ndarray) -> memoryview:
     if page.dtype != np.uint8 or page.size != PAGE_BYTES:
         raise RegisterPageError(
             f"a register page is {PAGE_BYTES} bytes of uint8, not {page.size} of {page.dtype}")
-    return memoryview(page.view(np.uint32)).cast("B").cast("I")
+    return page.view(np.uint32).data.cast("B").cast("I")
 
 
-def machine_words(machine: object, mpn: int) -> memoryview:
+def machine_words(machine: Machine, mpn: int) -> memoryview:
     """The words of machine page `mpn`, through a zero-copy view of RAM."""
-    return words_of(machine.phys_view(mpn << 12, PAGE_BYTES))  # type: ignore[attr-defined]
+    return words_of(machine.phys_view(mpn << 12, PAGE_BYTES))
 
 
 def word_offset(index: int) -> int:

@@ -10,8 +10,11 @@ entries as such: the monitor installs machine translations derived from them.
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
 
+from disco_core.errors import SnapshotError
 from disco_core.mips import (
     BADVADDR,
     CA_IP_SHIFT,
@@ -56,7 +59,15 @@ from disco_core.mips import (
     WIRED,
     Mode,
 )
-from disco_core.monitor import regpage
+from disco_core.monitor import regpage, sections
+from disco_core.monitor.l2tlb import L2Tlb
+from disco_core.monitor.sections import Section
+
+SECTION, VERSION = "vcpu", 1
+CP0_SECTION, CP0_VERSION = "virtual_cp0", 1
+# the VirtualCP0 attributes kept outside the register page
+_CP0_ATTRS = ("n", "wired", "hwrena", "count_bias", "compare", "prid", "config0", "lladdr",
+              "watchlo", "watchhi", "random_step")
 
 
 class RunState(enum.Enum):
@@ -78,7 +89,7 @@ class TlbEntry:
 
     def matches(self, va: int, asid: int) -> bool:
         vmask = ~(self.mask | 0x1FFF) & 0xFFFFFFFF
-        return ((va ^ self.hi) & vmask) == 0 and (self.g or (self.hi & EH_ASID) == asid)
+        return ((va ^ self.hi) & vmask) == 0 and bool(self.g or (self.hi & EH_ASID) == asid)
 
     def lo_for(self, va: int) -> tuple[int, int]:
         """(EntryLo, half size in bytes) of the half of this pair that covers va."""
@@ -152,6 +163,26 @@ class VirtualCP0:
         self.errorepc = 0
         self.userlocal = 0
         self.random_step = 0
+
+    # ---- state -------------------------------------------------------------------
+
+    def state(self) -> Section:
+        """The register page's words and the registers kept beside it."""
+        return sections.make(CP0_SECTION, CP0_VERSION,
+                             page=[int(w) for w in self._w[:regpage.WORDS]],
+                             **{a: getattr(self, a) for a in _CP0_ATTRS})
+
+    def load_state(self, section: Section) -> None:
+        sec = sections.check(section, CP0_SECTION, CP0_VERSION, "page", *_CP0_ATTRS)
+        with sections.loading(CP0_SECTION):
+            page = [int(w) for w in sec["page"]]
+            if len(page) != regpage.WORDS:
+                raise SnapshotError(f"the virtual CP0 section has {len(page)} register-page "
+                                    f"words, not {regpage.WORDS}")
+            for i, w in enumerate(page):
+                self._w[i] = w
+            for a in _CP0_ATTRS:
+                setattr(self, a, int(sec[a]))
 
     # ---- time-derived registers ----------------------------------------------
 
@@ -272,6 +303,10 @@ _CONST = {
 }
 
 
+def _opt_int(x: Any) -> int | None:
+    return None if x is None else int(x)
+
+
 @dataclass
 class SavedContext:
     """The user-visible registers of a vCPU while it is not on a physical CPU."""
@@ -285,16 +320,20 @@ class SavedContext:
     llbit: int = 0
 
 
-class VCpu:
-    """One virtual CPU of a VM."""
+VMT = TypeVar("VMT")
 
-    def __init__(self, vm: object, index: int, tlb_entries: int, gid: int) -> None:
-        self.vm = vm  # the owning VM (vm.VM)
+
+class VCpu(Generic[VMT]):
+    """One virtual CPU of a VM (vm.VM; `vm.VMCpu` names the vCPU of a VM)."""
+
+    def __init__(self, vm: VMT, index: int, tlb_entries: int, gid: int,
+                 l2tlb: L2Tlb | None = None) -> None:
+        self.vm = vm  # the owning VM
         self.index = index  # within its VM: EBase.CPUNum
         self.gid = gid  # monitor-wide id (backmaps, stats)
         self.regpage_mpn: int | None = None  # machine page of the register page, once attached
         # called as on_tlb_write(i, entry) after a guest TLB write (the C assists' mirror)
-        self.on_tlb_write: object = None
+        self.on_tlb_write: Callable[[int, TlbEntry], None] | None = None
         self._regwords: memoryview | None = None
         self.cp0 = VirtualCP0(index, tlb_entries)
         self.tlb = [TlbEntry() for _ in range(tlb_entries)]
@@ -302,7 +341,7 @@ class VCpu:
         self.state = RunState.READY
         self.cpu: int | None = None  # physical CPU while RUNNING
         self.last_cpu: int | None = None
-        self.l2tlb: object = None  # l2tlb.L2Tlb, set by the VM
+        self.l2tlb = l2tlb if l2tlb is not None else L2Tlb(0, gid=gid)
         self.wi_written: set[int] = set()  # TLBWI indexes since the last full flush
         # watchdog bookkeeping (simulated cycles this vCPU ran, and at last progress)
         self.ran_cycles = 0
@@ -329,6 +368,53 @@ class VCpu:
         self.ran_cycles = self.cycles_mark = self.progress_at = 0
         self.progressed = False
         self.deadline = None
+
+    def save_state(self) -> Section:
+        """Saved registers, virtual CP0, virtual TLB, run state, timer and watchdog."""
+        c = self.ctx
+        return sections.make(
+            SECTION, VERSION, gid=self.gid, index=self.index, regpage_mpn=self.regpage_mpn,
+            cp0=self.cp0.state(), tlb=[[e.hi, e.lo0, e.lo1, e.mask, e.g] for e in self.tlb],
+            ctx={"gpr": [int(r) for r in c.gpr], "pc": int(c.pc), "npc": int(c.npc),
+                 "hi": int(c.hi), "lo": int(c.lo), "bd": int(c.bd), "llbit": int(c.llbit)},
+            run_state=self.state.value, cpu=self.cpu, last_cpu=self.last_cpu,
+            wi_written=sorted(self.wi_written), ran_cycles=self.ran_cycles,
+            cycles_mark=self.cycles_mark, progress_at=self.progress_at,
+            progressed=self.progressed, slice_start=self.slice_start, deadline=self.deadline,
+            l2tlb=self.l2tlb.state())
+
+    def load_state(self, section: Section) -> None:
+        sec = sections.check(section, SECTION, VERSION, "gid", "index", "regpage_mpn", "cp0",
+                             "tlb", "ctx", "run_state", "cpu", "last_cpu", "wi_written",
+                             "ran_cycles", "cycles_mark", "progress_at", "progressed",
+                             "slice_start", "deadline", "l2tlb")
+        ident = (sec["gid"], sec["index"], sec["regpage_mpn"])
+        if ident != (self.gid, self.index, self.regpage_mpn):
+            raise SnapshotError(f"the vCPU section is of vCPU {ident[0]} (index {ident[1]}, "
+                                f"register page {ident[2]}); this is vCPU {self.gid} (index "
+                                f"{self.index}, register page {self.regpage_mpn})")
+        with sections.loading(SECTION):
+            tlb = [TlbEntry(*(int(x) for x in e)) for e in sec["tlb"]]
+            if len(tlb) != len(self.tlb):
+                raise SnapshotError(f"the vCPU section has a {len(tlb)}-entry TLB, not "
+                                    f"{len(self.tlb)}")
+            self.cp0.load_state(sec["cp0"])
+            self.tlb = tlb
+            c = sec["ctx"]
+            self.ctx = SavedContext(gpr=[int(r) for r in c["gpr"]], pc=int(c["pc"]),
+                                    npc=int(c["npc"]), hi=int(c["hi"]), lo=int(c["lo"]),
+                                    bd=int(c["bd"]), llbit=int(c["llbit"]))
+            self.state = RunState(sec["run_state"])
+            self.cpu = _opt_int(sec["cpu"])
+            self.last_cpu = _opt_int(sec["last_cpu"])
+            self.wi_written = {int(i) for i in sec["wi_written"]}
+            self.ran_cycles = int(sec["ran_cycles"])
+            self.cycles_mark = int(sec["cycles_mark"])
+            self.progress_at = int(sec["progress_at"])
+            self.progressed = bool(sec["progressed"])
+            self.slice_start = int(sec["slice_start"])
+            self.deadline = _opt_int(sec["deadline"])
+            self.l2tlb.load_state(sec["l2tlb"])
 
     def tlb_match(self, va: int) -> TlbEntry | None:
         asid = self.cp0.entryhi & EH_ASID

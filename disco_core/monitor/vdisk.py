@@ -20,6 +20,11 @@ import os
 
 from disco_core.devices import DiskImage
 from disco_core.devices.disk import MAX_COUNT, SECTOR_SIZE
+from disco_core.errors import SnapshotError
+from disco_core.monitor import sections
+from disco_core.monitor.sections import Section
+
+SECTION, VERSION = "vdisk", 1
 
 __all__ = ["MAX_COUNT", "SECTOR_SIZE", "VirtualDisk"]
 
@@ -64,3 +69,26 @@ class VirtualDisk:
 
     def close(self) -> None:
         self.image.close()
+
+    def state(self) -> Section:
+        """The guest's counts and, over a base image, the sectors this VM wrote (a
+        persistent disk's writes are in its file)."""
+        return sections.make(SECTION, VERSION, persistent=self.image.persistent,
+                             sectors=self.sectors, reads=self.reads, writes=self.writes,
+                             written=[[n, data] for n, data in sorted(self.image.dirty.items())])
+
+    def load_state(self, section: Section) -> None:
+        sec = sections.check(section, SECTION, VERSION, "persistent", "sectors", "reads",
+                             "writes", "written")
+        if (sec["persistent"], sec["sectors"]) != (self.image.persistent, self.sectors):
+            raise SnapshotError(
+                f"the vdisk section is of a disk of {sec['sectors']} sectors (persistent: "
+                f"{sec['persistent']}); this one has {self.sectors} (persistent: "
+                f"{self.image.persistent})")
+        with sections.loading(SECTION):
+            self.reads, self.writes = int(sec["reads"]), int(sec["writes"])
+            written = {int(n): bytes(data) for n, data in sec["written"]}
+            if any(len(d) != SECTOR_SIZE for d in written.values()):
+                raise SnapshotError("the vdisk section holds a sector that is not "
+                                             f"{SECTOR_SIZE} bytes")
+            self.image.dirty = written

@@ -35,20 +35,31 @@ is dropped and counted.
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
+from disco_core.machine import Cpu
+from disco_core.mips import KSEG3, KSSEG
+from disco_core.monitor import sections, vintr
+from disco_core.monitor.context import MonitorContext
+from disco_core.monitor.events import EventKind
+from disco_core.monitor.mcall import Call
 from disco_core.monitor.memmap import PAGE
+from disco_core.monitor.sections import Section
+from disco_core.monitor.stats import StatKind
+from disco_core.monitor.vm import VM, VMCpu
 
-if TYPE_CHECKING:
-    from disco_core.machine import Cpu
-    from disco_core.monitor.monitor import Monitor
-    from disco_core.monitor.vcpu import VCpu
-    from disco_core.monitor.vm import VM
+# the statistic kinds bound once: an enum member's attribute lookup is slow
+# (Python 3.11) and these are used on every exit
+_NET_COPY = StatKind.NET_COPY
+_NET_PIN = StatKind.NET_PIN
+_NET_REMAP = StatKind.NET_REMAP
 
-# monitor-call numbers (docs/monitor-abi.md)
-MC_NET_SEND, MC_NET_RECV, MC_NET_PEEK, MC_NET_ADDR, MC_NET_ACK = 16, 17, 18, 19, 20
+# monitor-call numbers (docs/monitor-abi.md; their one home is mcall.Call)
+MC_NET_SEND, MC_NET_RECV, MC_NET_PEEK = Call.NET_SEND, Call.NET_RECV, Call.NET_PEEK
+MC_NET_ADDR, MC_NET_ACK = Call.NET_ADDR, Call.NET_ACK
 MC_NET_FIRST, MC_NET_LAST = MC_NET_SEND, MC_NET_ACK
+SECTION, VERSION = "vnet", 1
 NET_LINE = 2            # the receiver's Cause.IP4 (the machine's NIC line, docs/devices.md)
 LINK_BASE = 0x0D150000  # link address = LINK_BASE | VM id
 MORE = 1                # NET_SEND flag: more pieces of this message follow
@@ -63,7 +74,7 @@ E_TOOBIG = -5   # longer than the receiver's memory: it could never be taken
 E_PIECE = -6    # a piece for another destination than the message being gathered
 
 MAX_MESSAGES = 64  # per receiving VM
-_SSEG, _SSEG_END = 0xC0000000, 0xE0000000
+_SSEG, _SSEG_END = KSSEG, KSEG3
 _PIN = -1  # memmap user id of the monitor's own references to queued pages
 
 
@@ -92,8 +103,8 @@ class NetCounters:
 class VNet:
     """The monitor's virtual switch: per VM a bounded queue of messages."""
 
-    def __init__(self, mon: Monitor, max_messages: int = MAX_MESSAGES) -> None:
-        self.mon = mon
+    def __init__(self, ctx: MonitorContext, max_messages: int = MAX_MESSAGES) -> None:
+        self.ctx = ctx
         self.max_messages = max_messages
         self.remap = True  # False: copy everything (to measure what remapping saves)
         self.queues: dict[int, deque[Message]] = {}
@@ -113,7 +124,7 @@ class VNet:
         if addr & ~0xFFFF != LINK_BASE:
             return None
         i = addr & 0xFFFF
-        vms = self.mon.vms
+        vms = self.ctx.vms
         return vms[i] if i < len(vms) and vms[i].running else None
 
     def stats(self, vm: VM) -> NetCounters:
@@ -124,7 +135,7 @@ class VNet:
 
     # ---- the monitor calls ---------------------------------------------------------------
 
-    def call(self, v: VCpu, cpu: Cpu | None, call: int, a0: int, a1: int, a2: int,
+    def call(self, v: VMCpu, cpu: Cpu | None, call: int, a0: int, a1: int, a2: int,
              a3: int) -> int:
         """Monitor calls 16-20 (docs/monitor-abi.md); the result as a 32-bit word."""
         vm = v.vm
@@ -137,19 +148,19 @@ class VNet:
         elif call == MC_NET_ADDR:
             r = self.address(vm)
         else:  # MC_NET_ACK
-            self.mon.clear_interrupt(vm.vcpus[0], NET_LINE)
+            vintr.clear(vm.vcpus[0], NET_LINE)
             r = len(self.queues.get(vm.id, ()))
         return r & 0xFFFFFFFF
 
     def send(self, vm: VM, dest: int, gpa: int, n: int, flags: int = 0,
              cpu: Cpu | None = None) -> int:
         """NET_SEND: a piece of n bytes at guest-physical gpa for link address dest."""
-        gpa = self._physical(gpa)
+        pa = self._physical(gpa)
         held = self.gathering.pop(vm.id, None)
         dst = self.vm_at(dest)
         err = 0
         empty = n == 0 and not flags & MORE and (held is None or held[1].length == 0)
-        if flags & ~MORE or gpa is None or n < 0 or gpa + n > vm.pmap.npages * PAGE or empty:
+        if flags & ~MORE or pa is None or n < 0 or pa + n > vm.pmap.npages * PAGE or empty:
             err = E_BUFFER
         elif dst is None:
             err = E_DEST
@@ -160,9 +171,9 @@ class VNet:
                 self._unpin(held[1])
             self.stats(vm).errors += 1
             return err
-        assert dst is not None and gpa is not None
+        assert dst is not None and pa is not None
         msg = held[1] if held is not None else Message(self.address(vm))
-        self._gather(vm, msg, gpa, n, cpu)
+        self._gather(vm, msg, pa, n, cpu)
         if msg.length > dst.pmap.npages * PAGE:
             self._unpin(msg)
             self.stats(vm).errors += 1
@@ -175,22 +186,24 @@ class VNet:
         if len(q) >= self.max_messages or queued + msg.length > dst.pmap.npages * PAGE:
             self._unpin(msg)
             self.stats(vm).dropped += 1
-            self._event(cpu, "net_drop", vm, dest=dest, reason="the receiver's queue is full")
+            self._event(cpu, EventKind.NET_DROP, vm, dest=dest,
+                        reason="the receiver's queue is full")
             return E_FULL
         q.append(msg)
         self.queued_bytes[dst.id] = queued + msg.length
         self.stats(vm).sent += 1
-        self._event(cpu, "net_send", vm, dest=dest, length=msg.length,
+        self._event(cpu, EventKind.NET_SEND, vm, dest=dest, length=msg.length,
                     pages=sum(isinstance(c, int) for c in msg.chunks))
-        self.mon.post_interrupt(dst.vcpus[0], NET_LINE)
+        self.ctx.post_interrupt(dst.vcpus[0], NET_LINE)
         return 0
 
     def recv(self, vm: VM, gpa: int, n: int, cpu: Cpu | None = None) -> int:
         """NET_RECV: up to n bytes of the head message into guest-physical gpa."""
-        gpa = self._physical(gpa)
-        if gpa is None or n < 0 or gpa + n > vm.pmap.npages * PAGE:
+        pa = self._physical(gpa)
+        if pa is None or n < 0 or pa + n > vm.pmap.npages * PAGE:
             self.stats(vm).errors += 1
             return E_BUFFER
+        gpa = pa
         q = self.queues.get(vm.id)
         if not q:
             return E_EMPTY
@@ -203,10 +216,10 @@ class VNet:
             if isinstance(chunk, int) and msg.offset == 0 and at % PAGE == 0 and \
                     n - done >= PAGE and self.remap:
                 pm.share_from(at // PAGE, chunk)  # the receiver's half of share_page
-                self._event(cpu, "share", vm, pa=at, ma=chunk << 12,
+                self._event(cpu, EventKind.SHARE, vm, pa=at, ma=chunk << 12,
                             reason=f"network message from {msg.source:#010x}")
                 self._drop_pin(chunk)
-                self._charge(cpu, vm, "net_remap", self.mon.costs.net_remap_page)
+                self._charge(cpu, vm, _NET_REMAP, self.ctx.costs.net_remap_page)
                 self.stats(vm).remapped_pages += 1
                 msg.chunks.popleft()
                 done += PAGE
@@ -214,7 +227,7 @@ class VNet:
             size = PAGE if isinstance(chunk, int) else len(chunk)
             k = min(size - msg.offset, n - done, PAGE - at % PAGE)
             if isinstance(chunk, int):
-                data = self.mon.m.read_phys((chunk << 12) + msg.offset, k)
+                data = self.ctx.machine.read_phys((chunk << 12) + msg.offset, k)
             else:
                 data = chunk[msg.offset:msg.offset + k]
             if at // PAGE in pm.readonly:
@@ -277,10 +290,10 @@ class VNet:
                 gpn = gpa // PAGE
                 mpn = pm.make_readonly(gpn)  # the sender's half of Monitor.share_page
                 self._pins += 1
-                self.mon.memmap.add_user(mpn, _PIN, self._pins)
-                self.mon.memmap.entries[mpn].shared_readonly = True
+                self.ctx.memmap.add_user(mpn, _PIN, self._pins)
+                self.ctx.memmap.entries[mpn].shared_readonly = True
                 msg.chunks.append(mpn)
-                self._charge(cpu, vm, "net_pin", self.mon.costs.net_pin_page)
+                self._charge(cpu, vm, _NET_PIN, self.ctx.costs.net_pin_page)
                 self.stats(vm).remapped_pages += 1
                 k = PAGE
             else:
@@ -295,13 +308,13 @@ class VNet:
             msg.length += k
             gpa += k
 
-    def _event(self, cpu: Cpu | None, kind: str, vm: VM, **data: object) -> None:
-        cycle = self.mon.now(cpu) if cpu is not None else self.mon._machine_cycles()
-        self.mon.events.emit(kind, cycle, vm=vm.id, cpu=cpu.index if cpu else None, **data)
+    def _event(self, cpu: Cpu | None, kind: EventKind, vm: VM, **data: object) -> None:
+        cycle = cpu.cycles if cpu is not None else self.ctx.machine_cycles()
+        self.ctx.events.emit(kind, cycle, vm=vm.id, cpu=cpu.index if cpu else None, **data)
 
     def _drop_pin(self, mpn: int) -> None:
         """Drop one of the monitor's references to a queued machine page."""
-        mm = self.mon.memmap
+        mm = self.ctx.memmap
         e = mm.entries[mpn]
         pin = next(u for u in sorted(e.users) if u[0] == _PIN)
         if mm.remove_user(mpn, *pin):
@@ -315,9 +328,47 @@ class VNet:
 
     def _copied(self, cpu: Cpu | None, vm: VM, k: int) -> None:
         self.stats(vm).copied_bytes += k
-        self._charge(cpu, vm, "net_copy", -(-k * self.mon.costs.net_copy_page // PAGE))
+        self._charge(cpu, vm, _NET_COPY, -(-k * self.ctx.costs.net_copy_page // PAGE))
 
-    def _charge(self, cpu: Cpu | None, vm: VM, kind: str, cycles: int) -> None:
+    def _charge(self, cpu: Cpu | None, vm: VM, kind: StatKind, cycles: int) -> None:
         vm.stats.add(kind, cycles)
         if cpu is not None and cycles:
             cpu.charge(cycles)
+
+    # ---- state ---------------------------------------------------------------------------
+
+    def state(self) -> Section:
+        """The queues and half-gathered messages (pinned pages by machine page number,
+        their pins are memmap users), the per-VM counters."""
+        return sections.make(
+            SECTION, VERSION, max_messages=self.max_messages, remap=self.remap,
+            pins=self._pins,
+            queues=[[dest, [_message_state(m) for m in q]] for dest, q in self.queues.items()],
+            queued_bytes=[[dest, n] for dest, n in self.queued_bytes.items()],
+            gathering=[[sender, dest, _message_state(m)]
+                       for sender, (dest, m) in self.gathering.items()],
+            counters=[[vm_id, asdict(c)] for vm_id, c in self.counters.items()])
+
+    def load_state(self, section: Section) -> None:
+        sec = sections.check(section, SECTION, VERSION, "max_messages", "remap", "pins",
+                             "queues", "queued_bytes", "gathering", "counters")
+        with sections.loading(SECTION):
+            self.max_messages = int(sec["max_messages"])
+            self.remap = bool(sec["remap"])
+            self._pins = int(sec["pins"])
+            self.queues = {int(d): deque(_message(m) for m in q) for d, q in sec["queues"]}
+            self.queued_bytes = {int(d): int(n) for d, n in sec["queued_bytes"]}
+            self.gathering = {int(s): (int(d), _message(m)) for s, d, m in sec["gathering"]}
+            self.counters = {int(i): NetCounters(**{k: int(n) for k, n in c.items()})
+                             for i, c in sec["counters"]}
+
+
+def _message_state(m: Message) -> dict[str, Any]:
+    return {"source": m.source, "length": m.length, "offset": m.offset,
+            "chunks": [c if isinstance(c, int) else bytes(c) for c in m.chunks]}
+
+
+def _message(d: dict[str, Any]) -> Message:
+    chunks: deque[int | bytes] = deque(
+        int(c) if isinstance(c, int) else bytes(c) for c in d["chunks"])
+    return Message(int(d["source"]), chunks, int(d["length"]), int(d["offset"]))

@@ -92,11 +92,11 @@ def test_running_out_of_machine_asids_flushes_and_starts_over():
     running = mon2.current[0]
     assert running is not None and mon2.hw_keys(0)
     for a in range(256):  # a guest cycling through ASIDs takes them all
-        mon2._hw_asid(other.vcpus[0] if running.vm is vm else vm.vcpus[0], a)
+        mon2.hw.asid(other.vcpus[0] if running.vm is vm else vm.vcpus[0], a)
     assert mon2.asid_recycles == 1
     assert not any(k[1] != GLOBAL for k in mon2.hw_keys(0))  # the TLB was flushed
     # the running vCPU got its current ASID back, and the hardware uses it
-    cur = mon2._masid[(running.gid, running.cp0.entryhi & 0xFF)]
+    cur = mon2.hw.masid[(running.gid, running.cp0.entryhi & 0xFF)]
     assert mon2.cpus[0].cp0(10) & 0xFF == cur
     assert mon2.run(50_000_000) == "stopped"
     assert vm.exit_code == 200 * 1 and other.exit_code == 0

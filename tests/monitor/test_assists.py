@@ -133,7 +133,7 @@ def test_every_c_pair_is_the_python_pair(ops: list[tuple[str, int, int, int]]) -
     for op, vpn, asid, gpn in ops:
         if op == "insert":
             flags = LO_V | (LO_D if gpn & 1 else 0) | (LO_G if asid == GLOBAL else 0)
-            mon._l2_insert(v, vpn, asid, vm.pmap.entrylo(gpn, flags), gpn)
+            mon.tlb.l2_insert(v, vpn, asid, vm.pmap.entrylo(gpn, flags), gpn)
         elif op == "remove":
             v.l2tlb.remove(vpn, asid)
         elif op == "forget":
@@ -185,7 +185,7 @@ def test_every_known_kernel_pair_is_what_the_monitor_would_install(
             va = 0xC0000000 + gpn * 4096
             e = SimpleNamespace(badvaddr=va, code=EXC_TLBS if op == "store" else EXC_TLBL,
                                 pc=0xC0000100, bd=False)
-            mon._kernel_tlb_fault(v, m.cpus[0], 0, e)
+            mon.tlb.kernel_tlb_fault(v, m.cpus[0], 0, e)
         elif op == "release":
             pm.release(gpn)
         elif op == "zero":  # MC_ZERO_PAGE

@@ -34,9 +34,13 @@ def test_without_l2tlb_the_guest_refills_every_miss():
 
 
 def test_l2tlb_replacement_and_global_entries():
-    t = L2Tlb(4)
     evicted = []
-    t.on_evict = lambda vpn, asid, gpn: evicted.append((vpn, asid, gpn))
+
+    class Backmaps:  # what the L2TLB tells its pmap when an entry goes
+        def remove_backmap(self, gpn: int, gid: int, vpn: int, asid: int) -> None:
+            evicted.append((vpn, asid, gpn))
+
+    t = L2Tlb(4, Backmaps(), gid=0)  # type: ignore[arg-type]
     for k in range(4):
         t.insert(k, 1, 0x100 + k, k)
     t.insert(9, GLOBAL, 0x999, 9)

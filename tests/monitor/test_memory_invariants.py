@@ -92,13 +92,13 @@ def test_hardware_tlbs_only_map_the_owners_pages(seq):
                 e = SimpleNamespace(code=3 if op[3] else 2, badvaddr=op[2] << 12, pc=0x10,
                                     bd=False, mode=2, refill=True, ce=0, insn=0)
                 c.status = 0
-                mon._tlb_fault(v, cpu, ci, e)
+                mon.tlb.tlb_fault(v, cpu, ci, e)
             elif kind == "ktouch":
                 e = SimpleNamespace(code=3 if op[3] else 2,
                                     badvaddr=0xC0000000 + (op[2] << 12), pc=0x10,
                                     bd=False, mode=1, refill=True, ce=0, insn=0)
                 c.status = 0
-                mon._tlb_fault(v, cpu, ci, e)
+                mon.tlb.tlb_fault(v, cpu, ci, e)
             elif kind == "probe":
                 c.entryhi = (op[2] << 13) | op[3]
                 tlbp(mon, v, cpu)
@@ -106,8 +106,7 @@ def test_hardware_tlbs_only_map_the_owners_pages(seq):
                 c.entryhi = (c.entryhi & ~0xFF) | op[2]
                 mon.sync_asid(v, cpu)
             elif kind == "yield":
-                mon._switch_out(ci, v.state.READY)
-                mon._schedule(ci)
+                mon.sched.yield_cpu(ci, v.state.READY)
         check(mon)
 
 

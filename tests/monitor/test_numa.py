@@ -52,8 +52,8 @@ def access(m: Machine, mon: Monitor, ci: int, gpn: int, write: bool) -> int:
                 code = 3
         e = SimpleNamespace(code=code, badvaddr=va, pc=0x10, bd=False, mode=1, refill=True,
                             ce=0, insn=0)
-        mon.numa.exit_cpu = ci
-        mon._tlb_fault(mon.current[ci], m.cpus[ci], ci, e)
+        mon.ctx.exit_cpu = ci
+        mon.tlb.tlb_fault(mon.current[ci], m.cpus[ci], ci, e)
     raise AssertionError(f"CPU {ci} cannot reach guest page {gpn}")
 
 
