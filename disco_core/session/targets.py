@@ -493,7 +493,7 @@ class VCpuTargets(Targets):
             ex = m.step(ci)
             executed += ex.executed
             self.view.charge(vm_id, ex.executed, 0)
-            if ex.reason == ExitReason.EXCEPTION:
+            if ex.reason == ExitReason.EXCEPTION and ex.exception is not None:
                 mon.serve_exception(ci, ex.exception)
                 served += 1
                 if mon.current[ci] is v and cpu.pc == pc0:
