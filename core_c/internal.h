@@ -118,9 +118,8 @@ uint32_t cache_insert(cache *k, uint32_t line, uint8_t state, uint8_t *victim_st
 void cache_drop(cache *k, uint32_t line);
 void cache_set_state(cache *k, uint32_t line, uint8_t state);
 void cache_touch(cache *k, uint32_t slot);
-size_t cache_bytes(const cache *k);
 
-/* ---- the monitor's C assists (hwtlb.c, l2tlb.c, ktab.c) ---------------- */
+/* ---- the monitor's C assists (assist.c, hwtlb.c, l2tlb.c, ktab.c, cp0assist.c) */
 
 #define HW_GLOBAL 256           /* the key ASID of an entry that matches every ASID */
 
@@ -290,7 +289,7 @@ void set_error(dc_machine *m, const char *fmt, ...);
 
 /* exec.c: run up to `budget` instructions; returns the number executed.
  * Sets ex->reason when the host must act. */
-uint64_t cpu_exec(dc_machine *m, cpu *c, uint64_t budget, dc_exit *ex, int stepping);
+uint64_t cpu_exec(dc_machine *m, cpu *c, uint64_t budget, dc_exit *ex);
 void exec_init(void);
 
 /* cp0.c */
@@ -348,7 +347,11 @@ void coherence_evict(dc_machine *m, cpu *c, uint32_t line, uint8_t state);
 void count_miss(dc_machine *m, cpu *c, uint32_t line);
 void count_route(dc_machine *m, uint32_t from, uint32_t to);
 
-/* the monitor's assists: 1 when the refill was served (the TLB was written) */
+/* assist.c: the interpreter's one entry into the assists, for an exception of a
+ * MONITORED cpu: 1 when it was served without an exit (*cost: cycles to charge) */
+int monitor_assist(dc_machine *m, cpu *c, uint32_t code, uint32_t badva, uint32_t ce,
+                   uint32_t pc, int bd, uint32_t *cost);
+/* the assists it calls: 0 when they do not serve the exception */
 int l2tlb_refill(dc_machine *m, cpu *c, uint32_t va, int code, uint32_t pc, int bd);
 int ktab_fault(cpu *c, uint32_t va, int store);
 dc_err l2tlb_table(dc_machine *m, uint32_t handle, l2tlb **out);
@@ -382,6 +385,7 @@ void stlb_purge_writes(dc_machine *m, uint64_t page);
 
 /* mem.c */
 int pa_to_ram(const dc_machine *m, uint64_t pa, uint64_t *off);
+int fetch_word(dc_machine *m, cpu *c, uint32_t va, uint32_t *out);
 const mmio_range *mmio_find(const dc_machine *m, uint64_t pa);
 dpage *dpage_get(dc_machine *m, uint64_t page);
 void code_invalidate(dc_machine *m, uint64_t off, uint64_t len);
