@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "include/dc.h"
+#include "include/dc_assist.h"
 #include "mips.h"
 #include "param.h"
 
@@ -172,7 +173,9 @@ typedef struct ktab {
 /* ---- CPU ---------------------------------------------------------------- */
 
 /* Everything architectural about one CPU, as plain data: a snapshot copies
- * it whole. Host caches live in `cpu` outside this block. */
+ * it whole. Host caches live in `cpu` outside this block. Its first
+ * DC_REG_WORDS words are the public register view (dc_regs_view, dc.h's
+ * dc_reg numbers them; api.c checks the layout). */
 typedef struct cpu_arch {
     uint32_t gpr[34];           /* 32 = write sink for r0, 33 = padding */
     uint32_t pc, npc, bd, llbit;

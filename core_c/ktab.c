@@ -69,19 +69,6 @@ dc_err dc_ktab_new(dc_machine *m, uint32_t npages, uint32_t nodes, uint32_t cost
     return e;
 }
 
-dc_err dc_ktab_free(dc_machine *m, uint32_t h)
-{
-    ktab *t;
-    dc_err e = ktab_of(m, h, &t);
-    if (e)
-        return e;
-    for (uint32_t k = 0; k < m->cfg.ncpus; k++)
-        if (m->cpus[k].kt == t)
-            m->cpus[k].kt = NULL;
-    handle_remove(&m->ktabs, h);
-    return DC_OK;
-}
-
 dc_err dc_ktab_set(dc_machine *m, uint32_t h, uint32_t node, uint32_t gpn, uint32_t lo0,
                    uint32_t lo1)
 {
@@ -112,16 +99,6 @@ dc_err dc_ktab_forget(dc_machine *m, uint32_t h, uint32_t gpn)
         uint32_t *p = pair_of(t, n, gpn);
         p[0] = p[1] = 0;
     }
-    return DC_OK;
-}
-
-dc_err dc_ktab_clear(dc_machine *m, uint32_t h)
-{
-    ktab *t;
-    dc_err e = ktab_of(m, h, &t);
-    if (e)
-        return e;
-    memset(t->lo, 0, (size_t)t->nodes * t->pairs * 2 * sizeof(uint32_t));
     return DC_OK;
 }
 
