@@ -129,12 +129,12 @@ typedef struct l2tlb_slot {
     uint32_t lo[2];             /* even/odd page: EntryLo | 1 << 31 when Python has it */
 } l2tlb_slot;
 
-/* words of the register page (regpage.py) that l2tlb.c uses */
-#define REGPAGE_ENTRYHI 4
-#define REGPAGE_ENTRYLO0 5
-#define REGPAGE_ENTRYLO1 6
-#define REGPAGE_PAGEMASK 8
-#define REGPAGE_INDEX 9
+/* the words of a vCPU's register page (disco_core/monitor/regpage.py: word i
+ * = register i of the layout), which cp0assist.c and l2tlb.c read and write */
+enum { RP_STATUS, RP_CAUSE, RP_EPC, RP_BADVADDR, RP_ENTRYHI, RP_ENTRYLO0, RP_ENTRYLO1,
+       RP_CONTEXT, RP_PAGEMASK, RP_INDEX, RP_EBASE, RP_ERROREPC, RP_USERLOCAL };
+/* the page's own TLB pair in the relocated kseg0: the monitor serves it */
+#define REGPAGE_PAIR 0xDFFFE000u
 
 /* the CP0 instructions cp0assist.c serves, by kind */
 enum { CP0K_MFC0, CP0K_MTC0, CP0K_DI, CP0K_EI, CP0K_ERET, CP0K_REFLECT, CP0K_TLBP, CP0K_TLBR,

@@ -11,9 +11,6 @@
 
 #include "internal.h"
 
-#define SSEG_BASE 0xC0000000u
-#define SSEG_END 0xE0000000u
-#define REGPAGE_PAIR 0xDFFFE000u    /* the per-vCPU register page, served by Python */
 
 static inline uint32_t *pair_of(ktab *t, uint32_t node, uint32_t gpn)
 {
@@ -23,9 +20,9 @@ static inline uint32_t *pair_of(ktab *t, uint32_t node, uint32_t gpn)
 int ktab_fault(cpu *c, uint32_t va, int store)
 {
     ktab *t = c->kt;
-    if (va < SSEG_BASE || va >= SSEG_END || (va & ENTRYHI_VPN2) == REGPAGE_PAIR)
+    if (va < KSSEG || va >= KSEG3 || (va & ENTRYHI_VPN2) == REGPAGE_PAIR)
         return 0;
-    uint32_t gpn = (va - SSEG_BASE) >> 12;
+    uint32_t gpn = (va - KSSEG) >> PAGE_SHIFT;
     if (gpn >= t->npages)
         return 0;
     const uint32_t *p = pair_of(t, t->nodes > 1 ? c->node % t->nodes : 0, gpn);
