@@ -3,9 +3,9 @@
  * names the value, the limit and the fix. */
 #include "internal.h"
 
-#define CHECK_CPU(m, id) do { if ((id) >= (m)->cfg.ncpus) { \
-        set_error((m), "cpu %u does not exist: the machine has %u CPUs (0..%u)", \
-                  (unsigned)(id), (m)->cfg.ncpus, (m)->cfg.ncpus - 1); \
+#define CHECK_CP0(m, reg, sel) do { if ((reg) > 31 || (sel) > 7) { \
+        set_error((m), "CP0 register %u select %u does not exist (registers 0..31, " \
+                  "select 0..7)", (reg), (sel)); \
         return DC_ERR_RANGE; } } while (0)
 
 /* Resolve [pa, pa+len) to one contiguous RAM run. */
@@ -297,11 +297,7 @@ dc_err dc_cpu_advance(dc_machine *m, uint32_t cpu_id)
 dc_err dc_cp0_read(dc_machine *m, uint32_t cpu_id, uint32_t reg, uint32_t sel, uint32_t *out)
 {
     CHECK_CPU(m, cpu_id);
-    if (reg > 31 || sel > 7) {
-        set_error(m, "CP0 register %u select %u does not exist (registers 0..31, select 0..7)",
-                  reg, sel);
-        return DC_ERR_RANGE;
-    }
+    CHECK_CP0(m, reg, sel);
     cpu *c = &m->cpus[cpu_id];
     *out = cp0_read(c, reg, sel, c->a.cycles);
     return DC_OK;
@@ -310,11 +306,7 @@ dc_err dc_cp0_read(dc_machine *m, uint32_t cpu_id, uint32_t reg, uint32_t sel, u
 dc_err dc_cp0_write(dc_machine *m, uint32_t cpu_id, uint32_t reg, uint32_t sel, uint32_t value)
 {
     CHECK_CPU(m, cpu_id);
-    if (reg > 31 || sel > 7) {
-        set_error(m, "CP0 register %u select %u does not exist (registers 0..31, select 0..7)",
-                  reg, sel);
-        return DC_ERR_RANGE;
-    }
+    CHECK_CP0(m, reg, sel);
     cpu *c = &m->cpus[cpu_id];
     cp0_write(c, reg, sel, value, c->a.cycles);
     return DC_OK;

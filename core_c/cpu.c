@@ -301,10 +301,7 @@ dc_err dc_run(dc_machine *m, uint64_t budget, dc_exit *ex)
 dc_err dc_step(dc_machine *m, uint32_t cpu_id, dc_exit *ex)
 {
     exit_clear(ex);
-    if (cpu_id >= m->cfg.ncpus) {
-        set_error(m, "cpu %u does not exist: the machine has %u CPUs", cpu_id, m->cfg.ncpus);
-        return DC_ERR_RANGE;
-    }
+    CHECK_CPU(m, cpu_id);
     cpu *c = &m->cpus[cpu_id];
     ex->cpu = (int32_t)cpu_id;
     if (m->halted) {

@@ -289,6 +289,11 @@ struct dc_machine {
 /* cpu.c */
 void cpu_reset(dc_machine *m, cpu *c, uint32_t id);
 void set_error(dc_machine *m, const char *fmt, ...);
+/* the public calls' check of a CPU number: DC_ERR_RANGE, with the message, if none */
+#define CHECK_CPU(m, id) do { if ((id) >= (m)->cfg.ncpus) { \
+        set_error((m), "cpu %u does not exist: the machine has %u CPUs (0..%u)", \
+                  (unsigned)(id), (m)->cfg.ncpus, (m)->cfg.ncpus - 1); \
+        return DC_ERR_RANGE; } } while (0)
 
 /* exec.c: run up to `budget` instructions; returns the number executed.
  * Sets ex->reason when the host must act. */

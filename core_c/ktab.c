@@ -128,10 +128,7 @@ dc_err dc_ktab_take(dc_machine *m, uint32_t h, uint64_t *served)
 
 dc_err dc_ktab_bind(dc_machine *m, uint32_t cpu_id, uint32_t h)
 {
-    if (cpu_id >= m->cfg.ncpus) {
-        set_error(m, "cpu %u does not exist: the machine has %u CPUs", cpu_id, m->cfg.ncpus);
-        return DC_ERR_RANGE;
-    }
+    CHECK_CPU(m, cpu_id);
     ktab *t = NULL;
     if (h) {
         dc_err e = ktab_of(m, h, &t);

@@ -336,10 +336,7 @@ dc_err dc_vtlb_set(dc_machine *m, uint32_t h, uint32_t i, uint32_t hi, uint32_t 
 
 dc_err dc_l2tlb_bind(dc_machine *m, uint32_t cpu_id, uint32_t h)
 {
-    if (cpu_id >= m->cfg.ncpus) {
-        set_error(m, "cpu %u does not exist: the machine has %u CPUs", cpu_id, m->cfg.ncpus);
-        return DC_ERR_RANGE;
-    }
+    CHECK_CPU(m, cpu_id);
     l2tlb *t = NULL;
     if (h) {
         dc_err e = l2tlb_table(m, h, &t);
