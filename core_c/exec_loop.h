@@ -310,7 +310,7 @@ take_exc_unsaved: {
             c->a.stats.tlb_refills++;
         if (c->a.ownership == DC_MONITORED) {
             /* what the monitor would do just so, done without an exit (assist.c) */
-            uint32_t cost;
+            uint32_t cost = 0;
             if (monitor_assist(m, c, exc_code, exc_badva, exc_ce, pc, fbd, &cost)) {
                 if (exc_counts)
                     left++;             /* it runs again, or was emulated: not executed */
