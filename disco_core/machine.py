@@ -223,7 +223,7 @@ class MachineConfig:
                 "from 32 to 4096"
             )
         for name in ("l1_ways", "l2_ways"):
-            ways: int = getattr(self, name)
+            ways = getattr(self, name)
             if not 1 <= ways <= 16:
                 raise ConfigError(f"{name} = {ways} is out of range: use 1 to 16")
         for name, ways in (("l1_bytes", self.l1_ways), ("l2_bytes", self.l2_ways)):
