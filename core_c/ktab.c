@@ -99,6 +99,16 @@ dc_err dc_ktab_forget(dc_machine *m, uint32_t h, uint32_t gpn)
     return DC_OK;
 }
 
+dc_err dc_ktab_clear(dc_machine *m, uint32_t h)
+{
+    ktab *t;
+    dc_err e = ktab_of(m, h, &t);
+    if (e)
+        return e;
+    memset(t->lo, 0, (size_t)t->nodes * t->pairs * 2 * sizeof(uint32_t));
+    return DC_OK;
+}
+
 dc_err dc_ktab_get(dc_machine *m, uint32_t h, uint32_t node, uint32_t gpn, uint32_t out[2])
 {
     ktab *t;

@@ -688,6 +688,11 @@ class Machine:
         if err:
             self._check(err)
 
+    def ktab_clear(self, handle: int) -> None:
+        """Every pair unknown again, on every node (the table is rebuilt from the monitor's
+        state)."""
+        self._check(lib.dc_ktab_clear(self.handle, handle))
+
     def ktab_get(self, handle: int, node: int, gpn: int) -> tuple[int, int]:
         out = ffi.new("uint32_t[2]")
         self._check(lib.dc_ktab_get(self.handle, handle, node, gpn, out))

@@ -82,6 +82,7 @@ dc_err dc_ktab_new(dc_machine *m, uint32_t npages, uint32_t nodes, uint32_t cost
 dc_err dc_ktab_set(dc_machine *m, uint32_t handle, uint32_t node, uint32_t gpn, uint32_t lo0,
                    uint32_t lo1);
 dc_err dc_ktab_forget(dc_machine *m, uint32_t handle, uint32_t gpn);  /* every node */
+dc_err dc_ktab_clear(dc_machine *m, uint32_t handle);  /* every pair unknown again */
 dc_err dc_ktab_get(dc_machine *m, uint32_t handle, uint32_t node, uint32_t gpn,
                    uint32_t out[2]);
 dc_err dc_ktab_take(dc_machine *m, uint32_t handle, uint64_t *served);
