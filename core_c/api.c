@@ -3,12 +3,10 @@
  * names the value, the limit and the fix. */
 #include "internal.h"
 
-#define CHECK_CPU(m, id) do { if ((id) >= (m)->cfg.ncpus) { \
-        set_error((m), "cpu %u does not exist: the machine has %u CPUs (0..%u)", \
-                  (unsigned)(id), (m)->cfg.ncpus, (m)->cfg.ncpus - 1); \
+#define CHECK_CP0(m, reg, sel) do { if ((reg) > 31 || (sel) > 7) { \
+        set_error((m), "CP0 register %u select %u does not exist (registers 0..31, " \
+                  "select 0..7)", (reg), (sel)); \
         return DC_ERR_RANGE; } } while (0)
-
-uint64_t dc_ram_size(dc_machine *m) { return m->ram_size; }
 
 /* Resolve [pa, pa+len) to one contiguous RAM run. */
 static dc_err ram_span(dc_machine *m, uint64_t pa, size_t len, uint64_t *off)
@@ -170,10 +168,18 @@ dc_err dc_mmio_complete(dc_machine *m, uint32_t cpu_id, uint64_t value)
     return DC_OK;
 }
 
-dc_err dc_regs_get(dc_machine *m, uint32_t cpu_id, dc_regs *out)
+/* the register view is the start of cpu_arch: its layout is the public one */
+_Static_assert(offsetof(cpu_arch, gpr) == DC_REG_GPR * 4, "register view: gpr");
+_Static_assert(offsetof(cpu_arch, pc) == DC_REG_PC * 4, "register view: pc");
+_Static_assert(offsetof(cpu_arch, npc) == DC_REG_NPC * 4, "register view: npc");
+_Static_assert(offsetof(cpu_arch, bd) == DC_REG_BD * 4, "register view: bd");
+_Static_assert(offsetof(cpu_arch, llbit) == DC_REG_LLBIT * 4, "register view: llbit");
+_Static_assert(offsetof(cpu_arch, hi) == DC_REG_HI * 4, "register view: hi");
+_Static_assert(offsetof(cpu_arch, lo) == DC_REG_LO * 4, "register view: lo");
+_Static_assert(offsetof(cpu_arch, lo) + 4 == DC_REG_WORDS * 4, "register view: size");
+
+static void regs_copy(const cpu *c, dc_regs *out)
 {
-    CHECK_CPU(m, cpu_id);
-    const cpu *c = &m->cpus[cpu_id];
     memcpy(out->gpr, c->a.gpr, sizeof out->gpr);
     out->pc = c->a.pc;
     out->npc = c->a.npc;
@@ -181,6 +187,46 @@ dc_err dc_regs_get(dc_machine *m, uint32_t cpu_id, dc_regs *out)
     out->lo = c->a.lo;
     out->bd = c->a.bd;
     out->llbit = c->a.llbit;
+}
+
+dc_err dc_regs_get(dc_machine *m, uint32_t cpu_id, dc_regs *out)
+{
+    CHECK_CPU(m, cpu_id);
+    regs_copy(&m->cpus[cpu_id], out);
+    return DC_OK;
+}
+
+dc_err dc_cpu_regs_get(dc_machine *m, uint32_t cpu_id, dc_cpu_regs *out)
+{
+    CHECK_CPU(m, cpu_id);
+    cpu *c = &m->cpus[cpu_id];
+    uint64_t now = c->a.cycles;
+    regs_copy(c, &out->regs);
+    static const struct { uint32_t reg, sel; size_t at; } cp0[] = {
+#define R(reg, sel, field) {reg, sel, offsetof(dc_cpu_regs, field)}
+        R(CP0_INDEX, 0, index), R(CP0_RANDOM, 0, random), R(CP0_ENTRYLO0, 0, entrylo0),
+        R(CP0_ENTRYLO1, 0, entrylo1), R(CP0_CONTEXT, 0, context),
+        R(CP0_PAGEMASK, 0, pagemask), R(CP0_WIRED, 0, wired), R(CP0_HWRENA, 0, hwrena),
+        R(CP0_BADVADDR, 0, badvaddr), R(CP0_COUNT, 0, count), R(CP0_ENTRYHI, 0, entryhi),
+        R(CP0_COMPARE, 0, compare), R(CP0_STATUS, 0, status), R(CP0_CAUSE, 0, cause),
+        R(CP0_EPC, 0, epc), R(CP0_PRID, 0, prid), R(CP0_PRID, 1, ebase),
+        R(CP0_CONFIG, 0, config), R(CP0_LLADDR, 0, lladdr), R(CP0_WATCHLO, 0, watchlo),
+        R(CP0_WATCHHI, 0, watchhi), R(CP0_ERROREPC, 0, errorepc),
+        R(CP0_CONTEXT, 2, userlocal),
+#undef R
+    };
+    for (size_t i = 0; i < sizeof cp0 / sizeof cp0[0]; i++) {
+        uint32_t v = cp0_read(c, cp0[i].reg, cp0[i].sel, now);
+        memcpy((uint8_t *)out + cp0[i].at, &v, 4);
+    }
+    out->pad = 0;
+    return DC_OK;
+}
+
+dc_err dc_regs_view(dc_machine *m, uint32_t cpu_id, const uint32_t **out)
+{
+    CHECK_CPU(m, cpu_id);
+    *out = m->cpus[cpu_id].a.gpr;
     return DC_OK;
 }
 
@@ -217,15 +263,23 @@ dc_err dc_cpu_cycles(dc_machine *m, uint32_t cpu_id, uint64_t *out)
     return DC_OK;
 }
 
-dc_err dc_gpr_set(dc_machine *m, uint32_t cpu_id, uint32_t n, uint32_t value)
+dc_err dc_reg_set(dc_machine *m, uint32_t cpu_id, uint32_t reg, uint32_t value)
 {
     CHECK_CPU(m, cpu_id);
-    if (n > 31) {
-        set_error(m, "register %u does not exist: use 0..31", n);
+    cpu_arch *a = &m->cpus[cpu_id].a;
+    if (reg < 32) {
+        if (reg)
+            a->gpr[reg] = value;
+    } else if (reg == DC_REG_HI) {
+        a->hi = value;
+    } else if (reg == DC_REG_LO) {
+        a->lo = value;
+    } else {
+        set_error(m, "register word %u cannot be written alone: use 0..31 (GPRs), %d (hi) "
+                  "or %d (lo); dc_set_pc and dc_regs_set write the rest", reg, DC_REG_HI,
+                  DC_REG_LO);
         return DC_ERR_RANGE;
     }
-    if (n)
-        m->cpus[cpu_id].a.gpr[n] = value;
     return DC_OK;
 }
 
@@ -243,11 +297,7 @@ dc_err dc_cpu_advance(dc_machine *m, uint32_t cpu_id)
 dc_err dc_cp0_read(dc_machine *m, uint32_t cpu_id, uint32_t reg, uint32_t sel, uint32_t *out)
 {
     CHECK_CPU(m, cpu_id);
-    if (reg > 31 || sel > 7) {
-        set_error(m, "CP0 register %u select %u does not exist (registers 0..31, select 0..7)",
-                  reg, sel);
-        return DC_ERR_RANGE;
-    }
+    CHECK_CP0(m, reg, sel);
     cpu *c = &m->cpus[cpu_id];
     *out = cp0_read(c, reg, sel, c->a.cycles);
     return DC_OK;
@@ -256,11 +306,7 @@ dc_err dc_cp0_read(dc_machine *m, uint32_t cpu_id, uint32_t reg, uint32_t sel, u
 dc_err dc_cp0_write(dc_machine *m, uint32_t cpu_id, uint32_t reg, uint32_t sel, uint32_t value)
 {
     CHECK_CPU(m, cpu_id);
-    if (reg > 31 || sel > 7) {
-        set_error(m, "CP0 register %u select %u does not exist (registers 0..31, select 0..7)",
-                  reg, sel);
-        return DC_ERR_RANGE;
-    }
+    CHECK_CP0(m, reg, sel);
     cpu *c = &m->cpus[cpu_id];
     cp0_write(c, reg, sel, value, c->a.cycles);
     return DC_OK;
@@ -338,6 +384,15 @@ dc_err dc_cpu_charge(dc_machine *m, uint32_t cpu_id, uint64_t cycles)
     return DC_OK;
 }
 
+/* an entry as TLBR would leave it in EntryHi, EntryLo0/1 (G in both) and PageMask */
+static void tlb_entry_words(const tlb_entry *e, uint32_t out[4])
+{
+    out[0] = e->hi;
+    out[1] = e->lo0 | e->g;
+    out[2] = e->lo1 | e->g;
+    out[3] = e->mask;
+}
+
 dc_err dc_tlb_read(dc_machine *m, uint32_t cpu_id, uint32_t index, uint32_t out[4])
 {
     CHECK_CPU(m, cpu_id);
@@ -346,11 +401,17 @@ dc_err dc_tlb_read(dc_machine *m, uint32_t cpu_id, uint32_t index, uint32_t out[
                   m->cfg.tlb_entries);
         return DC_ERR_RANGE;
     }
-    const tlb_entry *e = &m->cpus[cpu_id].a.tlb[index];
-    out[0] = e->hi;
-    out[1] = e->lo0 | e->g;
-    out[2] = e->lo1 | e->g;
-    out[3] = e->mask;
+    tlb_entry_words(&m->cpus[cpu_id].a.tlb[index], out);
+    return DC_OK;
+}
+
+dc_err dc_tlb_dump(dc_machine *m, uint32_t cpu_id, uint32_t *out, uint32_t max, uint32_t *n)
+{
+    CHECK_CPU(m, cpu_id);
+    const cpu *c = &m->cpus[cpu_id];
+    *n = m->cfg.tlb_entries;
+    for (uint32_t i = 0; i < m->cfg.tlb_entries && i < max; i++)
+        tlb_entry_words(&c->a.tlb[i], out + 4 * i);
     return DC_OK;
 }
 

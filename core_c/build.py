@@ -6,8 +6,11 @@ rebuild the extension in place during development:
     python core_c/build.py            # disco_core/_dc_cffi*.so
     python core_c/build.py --asan     # disco_core/_dc_cffi_asan*.so (ASan + UBSan)
 
-The cdef is generated from include/dc.h: comments are stripped and enum
-values become "...", so the compiler, not this file, supplies every number.
+The cdef is generated from the public headers, include/dc.h then
+include/dc_assist.h (HEADERS, a fixed order: the second uses the first's
+types), concatenated as pygit2 does with its decl/*.h: comments are stripped
+and enum values become "...", so the compiler, not this file, supplies every
+number. The extension's preamble includes the same headers in the same order.
 """
 
 from __future__ import annotations
@@ -24,7 +27,8 @@ from cffi import FFI
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-HEADER = HERE / "include" / "dc.h"
+# The public headers, in the order the cdef and the preamble take them.
+HEADERS = ("dc.h", "dc_assist.h")
 
 WARNINGS = ["-Wall", "-Wextra", "-Werror", "-Wno-unused-parameter"]
 # gnu11: C11 plus computed goto (labels as values) for threaded dispatch.
@@ -35,7 +39,8 @@ SANITIZE = ["-O1", "-g", "-fno-omit-frame-pointer", "-fsanitize=address,undefine
 
 
 def cdef_from_header(text: str) -> str:
-    """Turn dc.h into a cffi cdef: no comments, enum values left to the compiler."""
+    """Turn a public header into cffi cdef text: no comments, enum values left to
+    the compiler."""
     text = re.sub(r"/\*.*?\*/", "", text, flags=re.S)
     text = re.sub(r"//[^\n]*", "", text)
 
@@ -46,6 +51,17 @@ def cdef_from_header(text: str) -> str:
     return re.sub(r"(typedef enum \w+ \{)(.*?)(\})", enum_body, text, flags=re.S)
 
 
+def cdef() -> str:
+    """The cdef of the whole public API: every header of HEADERS, in order."""
+    return "\n".join(cdef_from_header((HERE / "include" / h).read_text()) for h in HEADERS)
+
+
+def preamble() -> str:
+    """The C the extension starts with: the headers' prerequisites, then the headers."""
+    return "#include <stdint.h>\n#include <stddef.h>\n" + "".join(
+        f'#include "{h}"\n' for h in HEADERS)
+
+
 def _path(p: Path, absolute: bool) -> str:
     # setuptools wants paths relative to the project root; cffi's compile()
     # changes directory into its tmpdir, so in-place builds need absolute ones.
@@ -54,11 +70,11 @@ def _path(p: Path, absolute: bool) -> str:
 
 def make_builder(variant: str = "", absolute: bool = False) -> FFI:
     builder = FFI()
-    builder.cdef(cdef_from_header(HEADER.read_text()))
+    builder.cdef(cdef())
     flags = COMMON + (SANITIZE if variant == "asan" else RELEASE)
     builder.set_source(
         "disco_core._dc_cffi" + ("_" + variant if variant else ""),
-        "#include <stdint.h>\n#include <stddef.h>\n#include \"dc.h\"\n",
+        preamble(),
         sources=sorted(_path(p, absolute) for p in HERE.glob("*.c")),
         include_dirs=[_path(HERE / "include", absolute), _path(HERE, absolute)],
         extra_compile_args=flags,

@@ -26,11 +26,6 @@ void cache_free(cache *k)
     memset(k, 0, sizeof *k);
 }
 
-size_t cache_bytes(const cache *k)
-{
-    return (size_t)k->sets * k->ways * (sizeof *k->tag + 1) + k->sets;
-}
-
 int cache_find(const cache *k, uint32_t line, uint32_t *slot)
 {
     uint32_t base = (line & (k->sets - 1)) * k->ways;

@@ -11,54 +11,36 @@
  * exits to Python as before. */
 #include "internal.h"
 
-/* word indexes of the register page (regpage.py) */
-enum { RP_STATUS, RP_CAUSE, RP_EPC, RP_BADVADDR, RP_ENTRYHI, RP_ENTRYLO0, RP_ENTRYLO1,
-       RP_CONTEXT, RP_PAGEMASK, RP_INDEX, RP_EBASE, RP_ERROREPC, RP_USERLOCAL };
-
+/* the COP0 instruction fields it decodes (MD00086 table A.9) */
 #define RS_MF 0x00
 #define RS_MT 0x04
 #define RS_MFMC0 0x0B
 #define CO_ERET 0x18
-#define ST_IE_ (1u << 0)
-#define ST_EXL_ (1u << 1)
-#define ST_ERL_ (1u << 2)
-#define ST_KSU_ (3u << 3)
-#define ST_IM_ 0xFF00u
-#define ST_BEV_ (1u << 22)
-/* the virtual Status/Cause bits MTC0 writes (vcpu.py ST_WRITABLE, CA_WRITABLE) */
-#define ST_WRITABLE_ ((1u << 28) | (1u << 27) | ST_BEV_ | (1u << 20) | (1u << 19) | ST_IM_ | \
-                      ST_KSU_ | ST_ERL_ | ST_EXL_ | ST_IE_)
-#define CA_WRITABLE_ ((1u << 23) | (1u << 22) | (3u << 8))
-#define CA_BD_ (1u << 31)
-#define CA_EXCCODE_ (0x1Fu << 2)
-#define CA_CE_ (3u << 28)
-#define RELOCATED_KSEG0 0xC0000000u
-#define VEC_GENERAL 0x180u
 
 /* The page word of CP0 (reg, sel), or -1 when the register is not in the page. */
 static int page_word(uint32_t reg, uint32_t sel)
 {
     switch (reg * 8 + sel) {
-    case 0 * 8: return RP_INDEX;
-    case 2 * 8: return RP_ENTRYLO0;
-    case 3 * 8: return RP_ENTRYLO1;
-    case 4 * 8: return RP_CONTEXT;
-    case 4 * 8 + 2: return RP_USERLOCAL;
-    case 5 * 8: return RP_PAGEMASK;
-    case 8 * 8: return RP_BADVADDR;
-    case 10 * 8: return RP_ENTRYHI;
-    case 12 * 8: return RP_STATUS;
-    case 13 * 8: return RP_CAUSE;
-    case 14 * 8: return RP_EPC;
-    case 15 * 8 + 1: return RP_EBASE;
-    case 30 * 8: return RP_ERROREPC;
+    case CP0_INDEX * 8: return RP_INDEX;
+    case CP0_ENTRYLO0 * 8: return RP_ENTRYLO0;
+    case CP0_ENTRYLO1 * 8: return RP_ENTRYLO1;
+    case CP0_CONTEXT * 8: return RP_CONTEXT;
+    case CP0_CONTEXT * 8 + 2: return RP_USERLOCAL;
+    case CP0_PAGEMASK * 8: return RP_PAGEMASK;
+    case CP0_BADVADDR * 8: return RP_BADVADDR;
+    case CP0_ENTRYHI * 8: return RP_ENTRYHI;
+    case CP0_STATUS * 8: return RP_STATUS;
+    case CP0_CAUSE * 8: return RP_CAUSE;
+    case CP0_EPC * 8: return RP_EPC;
+    case CP0_PRID * 8 + 1: return RP_EBASE;
+    case CP0_ERROREPC * 8: return RP_ERROREPC;
     }
     return -1;
 }
 
 static inline int deliverable_with(uint32_t st, uint32_t cause)
 {
-    return (st & ST_IE_) && !(st & (ST_EXL_ | ST_ERL_)) && (cause & st & ST_IM_);
+    return (st & STATUS_IE) && !(st & (STATUS_EXL | STATUS_ERL)) && (cause & st & STATUS_IM);
 }
 
 static inline int deliverable(const uint32_t *w)
@@ -68,7 +50,7 @@ static inline int deliverable(const uint32_t *w)
 
 static inline int guest_kernel(uint32_t st)
 {
-    return (st & (ST_EXL_ | ST_ERL_)) || !(st & ST_KSU_);
+    return (st & (STATUS_EXL | STATUS_ERL)) || !(st & STATUS_KSU);
 }
 
 /* Monitor.sync_mode: guest kernel mode runs in real supervisor mode, the rest in user */
@@ -95,12 +77,12 @@ int cp0_assist(dc_machine *m, cpu *c, uint32_t insn)
     }
     if (insn == (0x42000000u | CO_ERET)) {     /* emulate.eret */
         uint32_t st = w[RP_STATUS], target;
-        if (st & ST_ERL_) {
+        if (st & STATUS_ERL) {
             target = w[RP_ERROREPC];
-            st &= ~ST_ERL_;
+            st &= ~STATUS_ERL;
         } else {
             target = w[RP_EPC];
-            st &= ~ST_EXL_;
+            st &= ~STATUS_EXL;
         }
         if (deliverable_with(st, w[RP_CAUSE]))
             return 0;           /* Python delivers it on the way */
@@ -110,7 +92,7 @@ int cp0_assist(dc_machine *m, cpu *c, uint32_t insn)
         c->a.npc = target + 4;
         c->a.bd = 0;
         c->a.llbit = 0;
-        if (!guest_kernel(st) && (st & ST_KSU_) >> 3 >= 2)
+        if (!guest_kernel(st) && (st & STATUS_KSU) >> STATUS_KSU_SHIFT >= MODE_USER)
             t->progressed = 1;  /* into guest user mode */
         t->cp0_served[CP0K_ERET]++;
         return CP0K_ERET + 1;
@@ -126,18 +108,18 @@ int cp0_assist(dc_machine *m, cpu *c, uint32_t insn)
         kind = CP0K_MFC0;
     } else if (rs == RS_MT) {
         uint32_t v = c->a.gpr[rt];
-        if (sel == 0 && (rd == 9 || rd == 11))
+        if (sel == 0 && (rd == CP0_COUNT || rd == CP0_COMPARE))
             return 0;           /* Count, Compare: the virtual timer */
-        if (sel == 0 && rd == 12) {     /* Status: the mode may change */
-            uint32_t st = (w[RP_STATUS] & ~ST_WRITABLE_) | (v & ST_WRITABLE_);
+        if (sel == 0 && rd == CP0_STATUS) {     /* Status: the mode may change */
+            uint32_t st = (w[RP_STATUS] & ~STATUS_WRITABLE) | (v & STATUS_WRITABLE);
             if (deliverable_with(st, w[RP_CAUSE]))
                 return 0;
             w[RP_STATUS] = st;
             sync_mode(c, t, st);
             goto mtc0_done;
         }
-        if (sel == 0 && rd == 13) {
-            uint32_t cause = (w[RP_CAUSE] & ~CA_WRITABLE_) | (v & CA_WRITABLE_);
+        if (sel == 0 && rd == CP0_CAUSE) {
+            uint32_t cause = (w[RP_CAUSE] & ~CAUSE_WRITABLE) | (v & CAUSE_WRITABLE);
             if (deliverable_with(w[RP_STATUS], cause))
                 return 0;
             w[RP_CAUSE] = cause;
@@ -146,23 +128,27 @@ int cp0_assist(dc_machine *m, cpu *c, uint32_t insn)
         if (deliverable(w))
             return 0;           /* the interrupt is delivered now, by Python */
         switch (rd * 8 + sel) {
-        case 0 * 8: w[RP_INDEX] = (w[RP_INDEX] & INDEX_P) | (v & 0x3F); break;
-        case 2 * 8: w[RP_ENTRYLO0] = v & ENTRYLO_WRITABLE; break;
-        case 3 * 8: w[RP_ENTRYLO1] = v & ENTRYLO_WRITABLE; break;
-        case 4 * 8: w[RP_CONTEXT] = (w[RP_CONTEXT] & ~0xFF800000u) | (v & 0xFF800000u); break;
-        case 4 * 8 + 2: w[RP_USERLOCAL] = v; break;
-        case 10 * 8: {          /* EntryHi: guest ASIDs go straight to the hardware */
+        case CP0_INDEX * 8: w[RP_INDEX] = (w[RP_INDEX] & INDEX_P) | (v & 0x3F); break;
+        case CP0_ENTRYLO0 * 8: w[RP_ENTRYLO0] = v & ENTRYLO_WRITABLE; break;
+        case CP0_ENTRYLO1 * 8: w[RP_ENTRYLO1] = v & ENTRYLO_WRITABLE; break;
+        case CP0_CONTEXT * 8:
+            w[RP_CONTEXT] = (w[RP_CONTEXT] & ~CONTEXT_PTEBASE) | (v & CONTEXT_PTEBASE);
+            break;
+        case CP0_CONTEXT * 8 + 2: w[RP_USERLOCAL] = v; break;
+        case CP0_ENTRYHI * 8: {     /* guest ASIDs go straight to the hardware */
             uint32_t old = w[RP_ENTRYHI];
             w[RP_ENTRYHI] = v & (ENTRYHI_VPN2 | ENTRYHI_ASID);
             if ((old ^ v) & ENTRYHI_ASID)
                 cp0_write(c, CP0_ENTRYHI, 0, v & ENTRYHI_ASID, c->a.cycles);
             break;
         }
-        case 5 * 8: w[RP_PAGEMASK] = v & PAGEMASK_MASK; break;
-        case 8 * 8: break;      /* BadVAddr is read-only */
-        case 14 * 8: w[RP_EPC] = v; break;
-        case 15 * 8 + 1: w[RP_EBASE] = (w[RP_EBASE] & ~0x3FFFF000u) | (v & 0x3FFFF000u); break;
-        case 30 * 8: w[RP_ERROREPC] = v; break;
+        case CP0_PAGEMASK * 8: w[RP_PAGEMASK] = v & PAGEMASK_MASK; break;
+        case CP0_BADVADDR * 8: break;   /* read-only */
+        case CP0_EPC * 8: w[RP_EPC] = v; break;
+        case CP0_PRID * 8 + 1:      /* EBase */
+            w[RP_EBASE] = (w[RP_EBASE] & ~EBASE_WRITABLE) | (v & EBASE_WRITABLE);
+            break;
+        case CP0_ERROREPC * 8: w[RP_ERROREPC] = v; break;
         default: return 0;
         }
 mtc0_done:
@@ -170,14 +156,14 @@ mtc0_done:
     } else if (rs == RS_MFMC0) {
         uint32_t old = w[RP_STATUS];
         if (insn & 0x20) {
-            w[RP_STATUS] = old | ST_IE_;
+            w[RP_STATUS] = old | STATUS_IE;
             if (deliverable(w)) {
                 w[RP_STATUS] = old;
                 return 0;       /* Python delivers it */
             }
             kind = CP0K_EI;
         } else {
-            w[RP_STATUS] = old & ~ST_IE_;
+            w[RP_STATUS] = old & ~STATUS_IE;
             kind = CP0K_DI;
         }
         if (rt)
@@ -200,24 +186,24 @@ static int reflect(dc_machine *m, cpu *c, uint32_t code, uint32_t pc, int bd, ui
     l2tlb *t = c->l2t;
     uint32_t *w = (uint32_t *)(m->ram + t->regpage);
     uint32_t st = w[RP_STATUS], cause = w[RP_CAUSE], off = VEC_GENERAL;
-    if (st & ST_BEV_)
+    if (st & STATUS_BEV)
         return 0;               /* the boot vectors: Python stops the VM */
-    if (!(st & ST_EXL_)) {
+    if (!(st & STATUS_EXL)) {
         w[RP_EPC] = bd ? pc - 4 : pc;
-        cause = (cause & ~CA_BD_) | (bd ? CA_BD_ : 0);
+        cause = (cause & ~CAUSE_BD) | (bd ? CAUSE_BD : 0);
         if (refill && (code == EXC_TLBL || code == EXC_TLBS))
             off = 0;            /* the refill vector */
     }
-    w[RP_CAUSE] = (cause & ~(CA_EXCCODE_ | CA_CE_)) | (code << 2);
+    w[RP_CAUSE] = (cause & ~(CAUSE_EXCCODE | CAUSE_CE)) | (code << CAUSE_EXCCODE_SHIFT);
     if (code == EXC_MOD || code == EXC_TLBL || code == EXC_TLBS) {
-        w[RP_CONTEXT] = (w[RP_CONTEXT] & ~(0x7FFFFu << 4)) | ((va >> 13) << 4);
+        w[RP_CONTEXT] = (w[RP_CONTEXT] & ~CONTEXT_BADVPN2) | ((va >> 13) << CONTEXT_BADVPN2_SHIFT);
         w[RP_ENTRYHI] = (va & ENTRYHI_VPN2) | (w[RP_ENTRYHI] & ENTRYHI_ASID);
         w[RP_BADVADDR] = va;
     }
-    st |= ST_EXL_;
+    st |= STATUS_EXL;
     w[RP_STATUS] = st;
     sync_mode(c, t, st);
-    uint32_t vector = RELOCATED_KSEG0 | ((w[RP_EBASE] & 0x1FFFF000u) + off);
+    uint32_t vector = KSSEG | ((w[RP_EBASE] & 0x1FFFF000u) + off);
     c->a.pc = vector;           /* Monitor.set_pc */
     c->a.npc = vector + 4;
     c->a.bd = 0;

@@ -270,7 +270,7 @@ dc_err dc_run(dc_machine *m, uint64_t budget, dc_exit *ex)
             c->cycle_limit = c->a.cycles + slice;
             if (slice > left)
                 slice = left;
-            uint64_t done = cpu_exec(m, c, slice, ex, 0);
+            uint64_t done = cpu_exec(m, c, slice, ex);
             c->a.cycles += done;
             c->a.stats.instructions += done;
             left -= done;
@@ -301,10 +301,7 @@ dc_err dc_run(dc_machine *m, uint64_t budget, dc_exit *ex)
 dc_err dc_step(dc_machine *m, uint32_t cpu_id, dc_exit *ex)
 {
     exit_clear(ex);
-    if (cpu_id >= m->cfg.ncpus) {
-        set_error(m, "cpu %u does not exist: the machine has %u CPUs", cpu_id, m->cfg.ncpus);
-        return DC_ERR_RANGE;
-    }
+    CHECK_CPU(m, cpu_id);
     cpu *c = &m->cpus[cpu_id];
     ex->cpu = (int32_t)cpu_id;
     if (m->halted) {
@@ -318,7 +315,7 @@ dc_err dc_step(dc_machine *m, uint32_t cpu_id, dc_exit *ex)
         c->bp_skip = 1;     /* a step always executes the instruction */
         c->bp_skip_va = c->a.pc;
         c->cycle_limit = UINT64_MAX;
-        uint64_t done = cpu_exec(m, c, 1, ex, 1);
+        uint64_t done = cpu_exec(m, c, 1, ex);
         c->a.cycles += done;
         c->a.stats.instructions += done;
         ex->executed = done;

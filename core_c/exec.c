@@ -3,12 +3,15 @@
  * (MD00086) chapter 3, one handler per instruction, grouped as in ops.h;
  * exceptions follow Volume III (MD00090) chapter 6.
  *
- * Execution state lives in locals: `d` is the instruction about to run,
- * `nd` the one after it (the branch target while `d` is a delay slot), `bd`
- * says `d` is a delay slot. A branch therefore costs no flag test on the
- * ordinary path: it dispatches its delay slot with `nd` already pointing at
- * the target. Pages end in a sentinel entry (PAGE_END) and jumps that leave
- * the page go through a per-CPU FAR entry; both translate the new pc. */
+ * The loop body is exec_loop.h, compiled three times: the fast loop, the
+ * debug loop (breakpoints tested before every instruction) and the timing
+ * loop (caches and fabric). Execution state lives in locals: `d` is the
+ * instruction about to run and, while it is a delay slot, `tgt` the branch
+ * target; a branch dispatches its delay slot through a second copy of the
+ * handlers, so the ordinary path carries no delay-slot test. Pages end in a
+ * sentinel entry (PAGE_END) and jumps that leave the page go through a
+ * per-CPU FAR entry; both translate the new pc. Exceptions of a MONITORED
+ * CPU go to the monitor's assists (assist.c) before they exit. */
 #include "internal.h"
 
 /* ------------------------------------------------------------------------- */
@@ -94,9 +97,10 @@ void exec_init(void)
     exec_fast(NULL, NULL, 0, NULL);
 }
 
-uint64_t cpu_exec(dc_machine *m, cpu *c, uint64_t budget, dc_exit *ex, int stepping)
+/* A step is a run of budget 1: dc_step sets up the breakpoint skip and the
+ * turn limit itself, so the loops need not know. */
+uint64_t cpu_exec(dc_machine *m, cpu *c, uint64_t budget, dc_exit *ex)
 {
-    (void)stepping;
     if (m->timing)
         return exec_timing(m, c, budget, ex);
     return m->nbps ? exec_debug(m, c, budget, ex) : exec_fast(m, c, budget, ex);

@@ -1,11 +1,13 @@
-/* exec_loop.h - the body of the interpreter loop, included twice by exec.c:
- * once as the fast loop (EXEC_DEBUG 0: dispatch through the decoded record's
- * handler, no breakpoint test) and once as the debug loop (EXEC_DEBUG 1: test
- * breakpoints before every instruction, dispatch by op). A test per
- * instruction costs the fast loop more than half its speed, so breakpoints
- * cost nothing until one is set. A third copy (EXEC_TIMING 1) sends every
- * instruction-line fetch and data access through the caches and the fabric,
- * and tests breakpoints only when some are set. Define EXEC_FN, EXEC_DEBUG
+/* exec_loop.h - the body of the interpreter loop, included three times by
+ * exec.c: the fast loop (EXEC_DEBUG 0, EXEC_TIMING 0: dispatch through the
+ * decoded record's handler, no breakpoint test), the debug loop (EXEC_DEBUG 1:
+ * test breakpoints before every instruction, dispatch by op) and the timing
+ * loop (EXEC_TIMING 1: every instruction-line fetch and data access goes
+ * through the caches and the fabric; breakpoints are tested only when some
+ * are set). A test per instruction costs the fast loop more than half its
+ * speed, so breakpoints cost nothing until one is set. The copies differ only
+ * in the constants those two switches give the macros below (DISPATCH_TO,
+ * IFETCH, TDATA, TSLOW), so each is written once. Define EXEC_FN, EXEC_DEBUG
  * and EXEC_TIMING first.
  *
  * State lives in locals: `d` is the record about to run. An ordinary
@@ -45,8 +47,9 @@ static uint64_t EXEC_FN(dc_machine *m, cpu *c, uint64_t budget, dc_exit *ex)
     uint32_t exc_code = 0, exc_badva = 0, exc_ce = 0;
     int exc_refill = 0, exc_counts = 1;
     uint32_t retarget;
+    /* breakpoints are tested always in the debug loop, never in the fast one */
+    const int has_bp = EXEC_TIMING ? m->nbps != 0 : EXEC_DEBUG;
 #if EXEC_TIMING
-    const int has_bp = m->nbps != 0;
     /* the instruction line last fetched lives in the CPU's state, so neither an
      * exit nor a restart makes the next fetch differ from an unbroken run */
     uint64_t cur_line = c->a.fetch_line;
@@ -56,7 +59,7 @@ static uint64_t EXEC_FN(dc_machine *m, cpu *c, uint64_t budget, dc_exit *ex)
 #endif
     uint32_t stop_exit = 0, stop_pc = 0;    /* end the run after this instruction */
     uint64_t stop_left = 0;
-    uint64_t trim = 0;                      /* instructions cut from the turn by stalls */
+    uint64_t trim = 0;                      /* instructions cut from the turn by charges */
 
 #define VA_OF(p) ((p) == &c->far_entry ? c->far_target \
                   : vbase + (uint32_t)(((p) - pbase) << 2))
@@ -66,8 +69,28 @@ static uint64_t EXEC_FN(dc_machine *m, cpu *c, uint64_t budget, dc_exit *ex)
         c->a.npc = bd ? VA_OF(tgt) : c->a.pc + 4; \
         c->a.bd = (uint32_t)bd; \
     } while (0)
+/* Stalls move time on, and so do the cycles an assist charges: after either,
+ * the instructions left in this turn are trimmed to the cycles left before
+ * the limit, so the turn ends after the same instruction however the host
+ * split the run (run(a); run(b) == run(a + b) in timing mode too). Trimmed
+ * instructions never executed. */
+#define TURN_CHECK() do { \
+        uint64_t now_ = NOW(); \
+        uint64_t room_ = now_ >= c->cycle_limit ? 0 : c->cycle_limit - now_; \
+        if (unlikely(room_ < left)) { trim += left - room_; left = room_; } \
+    } while (0)
+/* a hot page or a watchpoint ends the run after this instruction: hide the
+ * rest of the budget so the next dispatch leaves; only slow paths set it */
+#define STOP_CHECK() do { if (unlikely(c->stop_reason)) { \
+        if (!stop_exit) { stop_exit = c->stop_reason; stop_left = left; left = 0; \
+                          stop_pc = VA_OF(d); } \
+        c->stop_reason = 0; } } while (0)
+/* after a slow path: a stop it asked for; in timing mode, the stall it charged */
+#define TSLOW() do { STOP_CHECK(); if (EXEC_TIMING) TURN_CHECK(); } while (0)
+/* another exit comes first: give the budget back and keep the stop pending */
+#define UNSTOP() do { if (stop_exit) { left = stop_left; c->stop_reason = stop_exit; \
+        stop_exit = 0; } } while (0)
 #if EXEC_TIMING
-/* a hot page ends the run after this instruction: hide the budget */
 #define IFETCH() do { \
         uint32_t li_ = (uint32_t)(d - pbase) >> iline_shift; \
         uint64_t lo_ = pg_off + ((uint64_t)li_ << m->line_shift); \
@@ -90,75 +113,26 @@ static uint64_t EXEC_FN(dc_machine *m, cpu *c, uint64_t budget, dc_exit *ex)
             TURN_CHECK(); \
         } \
     } while (0)
-/* Stalls move time on: after one, the instructions left in this turn are
- * trimmed to the cycles left before the limit, so the turn ends after the
- * same instruction however the host split the run (run(a); run(b) ==
- * run(a + b) in timing mode too). Trimmed instructions never executed. */
-#define TURN_CHECK() do { \
-        uint64_t now_ = c->a.cycles + (budget - trim - left); \
-        uint64_t room_ = now_ >= c->cycle_limit ? 0 : c->cycle_limit - now_; \
-        if (unlikely(room_ < left)) { trim += left - room_; left = room_; } \
-    } while (0)
-/* records hold the fast loop's handler addresses: dispatch by op here */
-#define HANDLER(p) labels[(p)->op]
-#define DISPATCH() do { \
-        if (unlikely(left == 0)) { bd = 0; goto out_budget; } \
-        left--; \
-        IFETCH(); \
-        if (unlikely(has_bp)) goto check_bp; \
-        goto *labels[d->op]; \
-    } while (0)
-#define DISPATCH_DELAY() do { \
-        if (unlikely(left == 0)) { bd = 1; goto out_budget; } \
-        left--; \
-        IFETCH(); \
-        if (unlikely(has_bp)) goto check_bp_delay; \
-        goto *dlabels[d->op]; \
-    } while (0)
 #else
+#define IFETCH() do { } while (0)
 #define NEW_PAGE() do { } while (0)
 #define TDATA(host, va, acc) do { } while (0)
 #endif
-/* a hot page or a watchpoint ends the run after this instruction: hide the
- * rest of the budget so the next dispatch leaves; only slow paths set it */
-#define STOP_CHECK() do { if (unlikely(c->stop_reason)) { \
-        if (!stop_exit) { stop_exit = c->stop_reason; stop_left = left; left = 0; \
-                          stop_pc = VA_OF(d); } \
-        c->stop_reason = 0; } } while (0)
-#if EXEC_TIMING
-#define TSLOW() do { STOP_CHECK(); TURN_CHECK(); } while (0)
-#else
-#define TSLOW() STOP_CHECK()
-#endif
-/* another exit comes first: give the budget back and keep the stop pending */
-#define UNSTOP() do { if (stop_exit) { left = stop_left; c->stop_reason = stop_exit; \
-        stop_exit = 0; } } while (0)
-#if EXEC_TIMING
-#elif EXEC_DEBUG
-#define HANDLER(p) labels[(p)->op]
-#define DISPATCH() do { \
-        if (unlikely(left == 0)) { bd = 0; goto out_budget; } \
+/* Dispatch, for all three loops: leave when the budget is spent, charge the
+ * fetch (timing), test breakpoints when the loop has them (always in the
+ * debug loop, when some are set in the timing loop), then jump. Records hold
+ * the fast loop's handler addresses, so the other loops dispatch by op; the
+ * constant conditions fold away in each copy. */
+#define HANDLER(p) (EXEC_DEBUG || EXEC_TIMING ? labels[(p)->op] : (p)->h)
+#define DISPATCH_TO(slot, target, bp_label) do { \
+        if (unlikely(left == 0)) { bd = (slot); goto out_budget; } \
         left--; \
-        goto check_bp; \
+        IFETCH(); \
+        if (unlikely(has_bp)) goto bp_label; \
+        goto *(target); \
     } while (0)
-#define DISPATCH_DELAY() do { \
-        if (unlikely(left == 0)) { bd = 1; goto out_budget; } \
-        left--; \
-        goto check_bp_delay; \
-    } while (0)
-#else
-#define HANDLER(p) (p)->h
-#define DISPATCH() do { \
-        if (unlikely(left == 0)) { bd = 0; goto out_budget; } \
-        left--; \
-        goto *d->h; \
-    } while (0)
-#define DISPATCH_DELAY() do { \
-        if (unlikely(left == 0)) { bd = 1; goto out_budget; } \
-        left--; \
-        goto *dlabels[d->op]; \
-    } while (0)
-#endif
+#define DISPATCH() DISPATCH_TO(0, HANDLER(d), check_bp)
+#define DISPATCH_DELAY() DISPATCH_TO(1, dlabels[d->op], check_bp_delay)
 /* a conditional branch: in-page record delta or far byte offset (decode.c) */
 #define BRANCH(cond) do { \
         if (likely(d->rd == 0)) { \
@@ -265,7 +239,6 @@ restart:
     }
     DISPATCH();
 
-#if EXEC_DEBUG || EXEC_TIMING
 check_bp:
     bd = 0;
     goto test_bp;
@@ -291,7 +264,6 @@ test_bp: {
             goto *dlabels[d->op];
         goto *labels[d->op];
     }
-#endif
 
     /* ---- ordinary instructions ---- */
 #define H(name) L_##name
@@ -337,55 +309,14 @@ take_exc_unsaved: {
         if (exc_refill && !(c->a.status & STATUS_EXL))
             c->a.stats.tlb_refills++;
         if (c->a.ownership == DC_MONITORED) {
-            /* the monitor's assists: a TLB miss the monitor would serve just so
-             * (hwtlb.c, l2tlb.c, ktab.c) is served here, and charged as a trap */
-            if (exc_code == EXC_TLBL || exc_code == EXC_TLBS) {
-                uint32_t cost = 0;
-                int k = 0;
-                if (exc_badva < KSEG0) {
-                    if (c->l2t && (k = l2tlb_refill(m, c, exc_badva, (int)exc_code, pc, fbd)))
-                        cost = k == CP0K_COUNT + 1 ? c->l2t->cost : c->l2t->cp0_cost[k - 1];
-                } else if (c->kt && (k = ktab_fault(c, exc_badva, exc_code == EXC_TLBS))) {
-                    cost = c->kt->cost;
-                }
-                if (k) {
-                    if (exc_counts)
-                        left++;             /* the instruction runs again */
-                    c->a.stats.l2tlb_refills++;
-                    c->a.cycles += cost;
-                    /* the charge moves time on as the host's would between two
-                     * runs: the turn (or the timer) ends at the same point */
-                    uint64_t now_ = NOW();
-                    uint64_t room_ = now_ >= c->cycle_limit ? 0 : c->cycle_limit - now_;
-                    if (room_ < left) {
-                        trim += left - room_;
-                        left = room_;
-                    }
-                    goto restart;
-                }
-            }
-            /* the guest kernel's CP0 instructions, a guest user's SYSCALL (cp0assist.c) */
-            if (c->l2t && c->l2t->has_regpage &&
-                ((exc_code == EXC_CPU && exc_ce == 0 && c->mode == MODE_SUPER) ||
-                 (exc_code == EXC_SYS && c->mode == MODE_USER))) {
-                xlate x;
-                uint64_t off;
-                uint32_t insn;
-                int k;
-                if (exc_code == EXC_SYS ? (k = sys_reflect(m, c, pc, fbd)) != 0
-                    : translate(c, pc, ACC_FETCH, &x) == 0 && pa_to_ram(m, x.pa, &off) &&
-                      (memcpy(&insn, m->ram + off, 4), (k = cp0_assist(m, c, insn)) != 0)) {
-                    if (exc_counts)
-                        left++;             /* emulated, not executed */
-                    c->a.cycles += c->l2t->cp0_cost[k - 1];
-                    uint64_t now_ = NOW();
-                    uint64_t room_ = now_ >= c->cycle_limit ? 0 : c->cycle_limit - now_;
-                    if (room_ < left) {
-                        trim += left - room_;
-                        left = room_;
-                    }
-                    goto restart;
-                }
+            /* what the monitor would do just so, done without an exit (assist.c) */
+            uint32_t cost = 0;
+            if (monitor_assist(m, c, exc_code, exc_badva, exc_ce, pc, fbd, &cost)) {
+                if (exc_counts)
+                    left++;             /* it runs again, or was emulated: not executed */
+                c->a.cycles += cost;
+                TURN_CHECK();           /* as a host charge between two runs would */
+                goto restart;
             }
             UNSTOP();
             if (exc_counts)
@@ -400,13 +331,8 @@ take_exc_unsaved: {
             e->refill = (uint32_t)exc_refill;
             e->mode = c->mode;
             e->insn = 0;
-            {
-                xlate x;
-                uint64_t off;
-                if (exc_code != EXC_INT && translate(c, pc, ACC_FETCH, &x) == 0 &&
-                    pa_to_ram(m, x.pa, &off))
-                    memcpy(&e->insn, m->ram + off, 4);
-            }
+            if (exc_code != EXC_INT)
+                fetch_word(m, c, pc, &e->insn);
             ex->reason = DC_EXIT_EXCEPTION;
             goto out;
         }
@@ -450,6 +376,7 @@ out:
 #undef HANDLER
 #undef DISPATCH
 #undef DISPATCH_DELAY
+#undef DISPATCH_TO
 #undef BRANCH
 #undef BRANCH_LIKELY
 #undef JUMP_VA

@@ -92,15 +92,6 @@ void hw_invalidate_mpn(dc_machine *m, uint32_t mpn)
 
 /* ---- API ---- */
 
-static dc_err check_cpu(dc_machine *m, uint32_t cpu_id)
-{
-    if (cpu_id >= m->cfg.ncpus) {
-        set_error(m, "cpu %u does not exist: the machine has %u CPUs", cpu_id, m->cfg.ncpus);
-        return DC_ERR_RANGE;
-    }
-    return DC_OK;
-}
-
 static dc_err check_key(dc_machine *m, uint32_t vpn2_va, uint32_t asid)
 {
     if (asid > HW_GLOBAL || (vpn2_va & ~ENTRYHI_VPN2)) {
@@ -114,9 +105,8 @@ static dc_err check_key(dc_machine *m, uint32_t vpn2_va, uint32_t asid)
 dc_err dc_hw_install(dc_machine *m, uint32_t cpu_id, uint32_t vpn2_va, uint32_t asid,
                      uint32_t lo0, uint32_t lo1)
 {
-    dc_err e = check_cpu(m, cpu_id);
-    if (!e)
-        e = check_key(m, vpn2_va, asid);
+    CHECK_CPU(m, cpu_id);
+    dc_err e = check_key(m, vpn2_va, asid);
     if (e)
         return e;
     hw_install(&m->cpus[cpu_id], vpn2_va, asid, lo0, lo1);
@@ -125,9 +115,8 @@ dc_err dc_hw_install(dc_machine *m, uint32_t cpu_id, uint32_t vpn2_va, uint32_t 
 
 dc_err dc_hw_remove(dc_machine *m, uint32_t cpu_id, uint32_t vpn2_va, uint32_t asid)
 {
-    dc_err e = check_cpu(m, cpu_id);
-    if (!e)
-        e = check_key(m, vpn2_va, asid);
+    CHECK_CPU(m, cpu_id);
+    dc_err e = check_key(m, vpn2_va, asid);
     if (e)
         return e;
     hw_remove(&m->cpus[cpu_id], vpn2_va, asid);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "include/dc.h"
+#include "include/dc_assist.h"
 #include "mips.h"
 #include "param.h"
 
@@ -118,9 +119,8 @@ uint32_t cache_insert(cache *k, uint32_t line, uint8_t state, uint8_t *victim_st
 void cache_drop(cache *k, uint32_t line);
 void cache_set_state(cache *k, uint32_t line, uint8_t state);
 void cache_touch(cache *k, uint32_t slot);
-size_t cache_bytes(const cache *k);
 
-/* ---- the monitor's C assists (hwtlb.c, l2tlb.c, ktab.c) ---------------- */
+/* ---- the monitor's C assists (assist.c, hwtlb.c, l2tlb.c, ktab.c, cp0assist.c) */
 
 #define HW_GLOBAL 256           /* the key ASID of an entry that matches every ASID */
 
@@ -129,12 +129,12 @@ typedef struct l2tlb_slot {
     uint32_t lo[2];             /* even/odd page: EntryLo | 1 << 31 when Python has it */
 } l2tlb_slot;
 
-/* words of the register page (regpage.py) that l2tlb.c uses */
-#define REGPAGE_ENTRYHI 4
-#define REGPAGE_ENTRYLO0 5
-#define REGPAGE_ENTRYLO1 6
-#define REGPAGE_PAGEMASK 8
-#define REGPAGE_INDEX 9
+/* the words of a vCPU's register page (disco_core/monitor/regpage.py: word i
+ * = register i of the layout), which cp0assist.c and l2tlb.c read and write */
+enum { RP_STATUS, RP_CAUSE, RP_EPC, RP_BADVADDR, RP_ENTRYHI, RP_ENTRYLO0, RP_ENTRYLO1,
+       RP_CONTEXT, RP_PAGEMASK, RP_INDEX, RP_EBASE, RP_ERROREPC, RP_USERLOCAL };
+/* the page's own TLB pair in the relocated kseg0: the monitor serves it */
+#define REGPAGE_PAIR 0xDFFFE000u
 
 /* the CP0 instructions cp0assist.c serves, by kind */
 enum { CP0K_MFC0, CP0K_MTC0, CP0K_DI, CP0K_EI, CP0K_ERET, CP0K_REFLECT, CP0K_TLBP, CP0K_TLBR,
@@ -173,7 +173,9 @@ typedef struct ktab {
 /* ---- CPU ---------------------------------------------------------------- */
 
 /* Everything architectural about one CPU, as plain data: a snapshot copies
- * it whole. Host caches live in `cpu` outside this block. */
+ * it whole. Host caches live in `cpu` outside this block. Its first
+ * DC_REG_WORDS words are the public register view (dc_regs_view, dc.h's
+ * dc_reg numbers them; api.c checks the layout). */
 typedef struct cpu_arch {
     uint32_t gpr[34];           /* 32 = write sink for r0, 33 = padding */
     uint32_t pc, npc, bd, llbit;
@@ -287,10 +289,15 @@ struct dc_machine {
 /* cpu.c */
 void cpu_reset(dc_machine *m, cpu *c, uint32_t id);
 void set_error(dc_machine *m, const char *fmt, ...);
+/* the public calls' check of a CPU number: DC_ERR_RANGE, with the message, if none */
+#define CHECK_CPU(m, id) do { if ((id) >= (m)->cfg.ncpus) { \
+        set_error((m), "cpu %u does not exist: the machine has %u CPUs (0..%u)", \
+                  (unsigned)(id), (m)->cfg.ncpus, (m)->cfg.ncpus - 1); \
+        return DC_ERR_RANGE; } } while (0)
 
 /* exec.c: run up to `budget` instructions; returns the number executed.
  * Sets ex->reason when the host must act. */
-uint64_t cpu_exec(dc_machine *m, cpu *c, uint64_t budget, dc_exit *ex, int stepping);
+uint64_t cpu_exec(dc_machine *m, cpu *c, uint64_t budget, dc_exit *ex);
 void exec_init(void);
 
 /* cp0.c */
@@ -348,7 +355,11 @@ void coherence_evict(dc_machine *m, cpu *c, uint32_t line, uint8_t state);
 void count_miss(dc_machine *m, cpu *c, uint32_t line);
 void count_route(dc_machine *m, uint32_t from, uint32_t to);
 
-/* the monitor's assists: 1 when the refill was served (the TLB was written) */
+/* assist.c: the interpreter's one entry into the assists, for an exception of a
+ * MONITORED cpu: 1 when it was served without an exit (*cost: cycles to charge) */
+int monitor_assist(dc_machine *m, cpu *c, uint32_t code, uint32_t badva, uint32_t ce,
+                   uint32_t pc, int bd, uint32_t *cost);
+/* the assists it calls: 0 when they do not serve the exception */
 int l2tlb_refill(dc_machine *m, cpu *c, uint32_t va, int code, uint32_t pc, int bd);
 int ktab_fault(cpu *c, uint32_t va, int store);
 dc_err l2tlb_table(dc_machine *m, uint32_t handle, l2tlb **out);
@@ -382,6 +393,7 @@ void stlb_purge_writes(dc_machine *m, uint64_t page);
 
 /* mem.c */
 int pa_to_ram(const dc_machine *m, uint64_t pa, uint64_t *off);
+int fetch_word(dc_machine *m, cpu *c, uint32_t va, uint32_t *out);
 const mmio_range *mmio_find(const dc_machine *m, uint64_t pa);
 dpage *dpage_get(dc_machine *m, uint64_t page);
 void code_invalidate(dc_machine *m, uint64_t off, uint64_t len);

@@ -11,9 +11,6 @@
 
 #include "internal.h"
 
-#define SSEG_BASE 0xC0000000u
-#define SSEG_END 0xE0000000u
-#define REGPAGE_PAIR 0xDFFFE000u    /* the per-vCPU register page, served by Python */
 
 static inline uint32_t *pair_of(ktab *t, uint32_t node, uint32_t gpn)
 {
@@ -23,9 +20,9 @@ static inline uint32_t *pair_of(ktab *t, uint32_t node, uint32_t gpn)
 int ktab_fault(cpu *c, uint32_t va, int store)
 {
     ktab *t = c->kt;
-    if (va < SSEG_BASE || va >= SSEG_END || (va & ENTRYHI_VPN2) == REGPAGE_PAIR)
+    if (va < KSSEG || va >= KSEG3 || (va & ENTRYHI_VPN2) == REGPAGE_PAIR)
         return 0;
-    uint32_t gpn = (va - SSEG_BASE) >> 12;
+    uint32_t gpn = (va - KSSEG) >> PAGE_SHIFT;
     if (gpn >= t->npages)
         return 0;
     const uint32_t *p = pair_of(t, t->nodes > 1 ? c->node % t->nodes : 0, gpn);
@@ -67,19 +64,6 @@ dc_err dc_ktab_new(dc_machine *m, uint32_t npages, uint32_t nodes, uint32_t cost
     if (e)
         free(t);
     return e;
-}
-
-dc_err dc_ktab_free(dc_machine *m, uint32_t h)
-{
-    ktab *t;
-    dc_err e = ktab_of(m, h, &t);
-    if (e)
-        return e;
-    for (uint32_t k = 0; k < m->cfg.ncpus; k++)
-        if (m->cpus[k].kt == t)
-            m->cpus[k].kt = NULL;
-    handle_remove(&m->ktabs, h);
-    return DC_OK;
 }
 
 dc_err dc_ktab_set(dc_machine *m, uint32_t h, uint32_t node, uint32_t gpn, uint32_t lo0,
@@ -154,10 +138,7 @@ dc_err dc_ktab_take(dc_machine *m, uint32_t h, uint64_t *served)
 
 dc_err dc_ktab_bind(dc_machine *m, uint32_t cpu_id, uint32_t h)
 {
-    if (cpu_id >= m->cfg.ncpus) {
-        set_error(m, "cpu %u does not exist: the machine has %u CPUs", cpu_id, m->cfg.ncpus);
-        return DC_ERR_RANGE;
-    }
+    CHECK_CPU(m, cpu_id);
     ktab *t = NULL;
     if (h) {
         dc_err e = ktab_of(m, h, &t);

@@ -91,7 +91,7 @@ int l2tlb_refill(dc_machine *m, cpu *c, uint32_t va, int code, uint32_t pc, int 
     /* the ASID Monitor._tlb_fault uses: the virtual EntryHi's, which is in the
      * register page when there is one (a guest store there does not reach the
      * real EntryHi), else the real one (they are equal: ASIDs go straight through) */
-    uint32_t asid = (t->has_regpage ? regpage_of(m, t)[REGPAGE_ENTRYHI] : c->a.entryhi) &
+    uint32_t asid = (t->has_regpage ? regpage_of(m, t)[RP_ENTRYHI] : c->a.entryhi) &
                     ENTRYHI_ASID;
     uint32_t vpn2 = va >> 13, half = (va >> 12) & 1;
     const l2tlb_slot *s = find(t, vpn2, asid);
@@ -143,12 +143,12 @@ int vtlb_probe(cpu *c, uint32_t *w)
     l2tlb *t = c->l2t;
     if (!t->vt_n)
         return 0;
-    uint32_t hi = w[REGPAGE_ENTRYHI];
+    uint32_t hi = w[RP_ENTRYHI];
     for (uint32_t i = 0; i < t->vt_n; i++) {
         const vtlb_entry *e = &t->vt[i];
         if (!((hi ^ e->hi) & ENTRYHI_VPN2 & ~e->mask) &&
             (e->g || !((hi ^ e->hi) & ENTRYHI_ASID))) {
-            w[REGPAGE_INDEX] = i;
+            w[RP_INDEX] = i;
             return 1;
         }
     }
@@ -159,7 +159,7 @@ int vtlb_probe(cpu *c, uint32_t *w)
         hw_remove(c, vpn2_va, asid);
         hw_remove(c, vpn2_va, HW_GLOBAL);
     }
-    w[REGPAGE_INDEX] = INDEX_P | (w[REGPAGE_INDEX] & 0x3F);
+    w[RP_INDEX] = INDEX_P | (w[RP_INDEX] & 0x3F);
     return 1;
 }
 
@@ -169,11 +169,11 @@ int vtlb_read(cpu *c, uint32_t *w)
     const l2tlb *t = c->l2t;
     if (!t->vt_n)
         return 0;
-    const vtlb_entry *e = &t->vt[(w[REGPAGE_INDEX] & 0x3F) % t->vt_n];
-    w[REGPAGE_PAGEMASK] = e->mask;
-    w[REGPAGE_ENTRYHI] = e->hi;
-    w[REGPAGE_ENTRYLO0] = e->lo0 | e->g;
-    w[REGPAGE_ENTRYLO1] = e->lo1 | e->g;
+    const vtlb_entry *e = &t->vt[(w[RP_INDEX] & 0x3F) % t->vt_n];
+    w[RP_PAGEMASK] = e->mask;
+    w[RP_ENTRYHI] = e->hi;
+    w[RP_ENTRYLO0] = e->lo0 | e->g;
+    w[RP_ENTRYLO1] = e->lo1 | e->g;
     return 1;
 }
 
@@ -336,10 +336,7 @@ dc_err dc_vtlb_set(dc_machine *m, uint32_t h, uint32_t i, uint32_t hi, uint32_t 
 
 dc_err dc_l2tlb_bind(dc_machine *m, uint32_t cpu_id, uint32_t h)
 {
-    if (cpu_id >= m->cfg.ncpus) {
-        set_error(m, "cpu %u does not exist: the machine has %u CPUs", cpu_id, m->cfg.ncpus);
-        return DC_ERR_RANGE;
-    }
+    CHECK_CPU(m, cpu_id);
     l2tlb *t = NULL;
     if (h) {
         dc_err e = l2tlb_table(m, h, &t);

@@ -21,6 +21,18 @@ int pa_to_ram(const dc_machine *m, uint64_t pa, uint64_t *off)
     return 0;
 }
 
+/* The instruction word at va as a fetch would translate it, without side
+ * effects; 0 when it does not translate to RAM. */
+int fetch_word(dc_machine *m, cpu *c, uint32_t va, uint32_t *out)
+{
+    xlate x;
+    uint64_t off;
+    if (translate(c, va, ACC_FETCH, &x) != 0 || !pa_to_ram(m, x.pa, &off))
+        return 0;
+    memcpy(out, m->ram + off, 4);
+    return 1;
+}
+
 const mmio_range *mmio_find(const dc_machine *m, uint64_t pa)
 {
     for (uint32_t i = 0; i < m->nmmio; i++)

@@ -12,12 +12,13 @@ import os
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol, overload
 
 import numpy as np
 
+from disco_core import mips
 from disco_core.errors import ConfigError, CoreBug, DiscoError, GuestMemoryError, SnapshotError
-from disco_core.mips import ExcCode
+from disco_core.mips import PAGE_SIZE, ExcCode, Mode
 
 if os.environ.get("DISCO_CORE_VARIANT") == "asan":
     from disco_core._dc_cffi_asan import ffi, lib  # type: ignore[import-not-found]
@@ -25,6 +26,94 @@ else:
     from disco_core._dc_cffi import ffi, lib  # type: ignore[import-not-found]
 
 MiB = 1 << 20
+NGPRS = len(mips.GPR_NAMES)
+
+
+# ---- the C records cffi hands out, as the type checker sees them ----------------
+
+
+class CWords(Protocol):
+    """A cffi array of integers (`uint32_t[]`, `uint64_t[]`)."""
+
+    def __getitem__(self, i: int, /) -> int: ...
+
+    def __setitem__(self, i: int, value: int, /) -> None: ...
+
+
+class RegsRecord(Protocol):
+    """A `dc_regs` record (Cpu.context()): the register file as one block."""
+
+    gpr: CWords
+    pc: int
+    npc: int
+    hi: int
+    lo: int
+    bd: int
+    llbit: int
+
+
+class ExceptionRecord(Protocol):
+    """A `dc_exit_exception`: the `exception` of an EXCEPTION exit record."""
+
+    code: int
+    pc: int
+    epc: int
+    badvaddr: int
+    insn: int
+    bd: int
+    ce: int
+    refill: int
+    mode: int
+
+
+class MmioRecord(Protocol):
+    pa: int
+    value: int
+    size: int
+    is_write: int
+    device: int
+    offset: int
+
+
+class WatchRecord(Protocol):
+    va: int
+    size: int
+    is_write: int
+    pc: int
+    value: int
+
+
+class ExitRecord(Protocol):
+    """A `dc_exit` record: what Machine.run_cdata() returns."""
+
+    reason: int
+    cpu: int
+    executed: int
+    pc: int
+    halt_code: int
+    mmio: MmioRecord
+    exception: ExceptionRecord
+    watch: WatchRecord
+
+
+class CpuStatsRecord(Protocol):
+    """A `dc_cpu_stats` record (Cpu.raw_stats())."""
+
+    instructions: int
+    cycles: int
+    tlb_refills: int
+    interrupts: int
+    exceptions: CWords  # by ExcCode
+    stall_cycles: int
+    misses: CWords  # by MissClass
+    miss_cycles: CWords
+    ifetch_misses: int
+    invalidations: int
+    l2tlb_refills: int
+
+
+class _RegView(Protocol):
+    def __getitem__(self, i: int, /) -> int: ...
 
 
 class ExitReason(enum.IntEnum):
@@ -109,9 +198,9 @@ class MachineConfig:
             raise ConfigError(
                 f"tlb_entries = {self.tlb_entries} is out of range: use 4 to 64 entry pairs"
             )
-        if self.ram_bytes % 4096 or not 4096 <= self.ram_bytes <= 16 << 30:
+        if self.ram_bytes % PAGE_SIZE or not PAGE_SIZE <= self.ram_bytes <= 16 << 30:
             raise ConfigError(
-                f"ram_bytes = {self.ram_bytes} is not allowed: use a multiple of 4096 "
+                f"ram_bytes = {self.ram_bytes} is not allowed: use a multiple of {PAGE_SIZE} "
                 "from 4 KiB to 16 GiB"
             )
         if not 1 <= self.quantum <= 1_000_000:
@@ -123,7 +212,7 @@ class MachineConfig:
                 f"nodes = {self.nodes} does not fit {self.cpus} CPUs: use 1 to 64 nodes "
                 "that divide the CPUs evenly"
             )
-        if self.ram_bytes % (self.nodes * 4096):
+        if self.ram_bytes % (self.nodes * PAGE_SIZE):
             raise ConfigError(
                 f"ram_bytes = {self.ram_bytes} does not split into {self.nodes} nodes of "
                 "whole 4 KiB pages"
@@ -175,7 +264,7 @@ class ExceptionInfo:
     bd: bool
     ce: int
     refill: bool
-    mode: int
+    mode: Mode
 
     @property
     def name(self) -> str:
@@ -254,7 +343,7 @@ _ERRORS: dict[int, type[DiscoError]] = {
 class Machine:
     """A MIPS32 multiprocessor: CPUs, RAM and device ranges."""
 
-    def __init__(self, config: MachineConfig | None = None, **kwargs: int) -> None:
+    def __init__(self, config: MachineConfig | None = None, **kwargs: Any) -> None:
         if config is None:
             config = MachineConfig(**kwargs)
         elif kwargs:
@@ -281,6 +370,7 @@ class Machine:
         self._m = ffi.gc(self._raw, lib.dc_machine_free)
         self._exit = ffi.new("dc_exit *")
         self._regs = ffi.new("dc_regs *")
+        self._cpu_regs = ffi.new("dc_cpu_regs *")
         self._tlb_buf = ffi.new("uint32_t[4]")
         self._cycles_buf = ffi.new("uint64_t *")
         self._cp0_buf = ffi.new("uint64_t[8]")
@@ -293,6 +383,8 @@ class Machine:
 
     def close(self) -> None:
         if self._m is not None:
+            for cpu in self.cpus:
+                cpu._regview = _CLOSED  # the views pointed into the machine
             ffi.gc(self._m, None)  # detach the collector's free, then free now
             self._m = None
             lib.dc_machine_free(self._raw)
@@ -371,13 +463,15 @@ class Machine:
 
     # ---- running -----------------------------------------------------------
 
-    def _convert(self, ex: object) -> Exit:
+    def _convert(self, ex: ExitRecord) -> Exit:
         reason = ExitReason(ex.reason)
-        exc = mmio = watch = None
+        exc: ExceptionInfo | None = None
+        mmio: MmioInfo | None = None
+        watch: WatchInfo | None = None
         if reason == ExitReason.EXCEPTION:
             e = ex.exception
             exc = ExceptionInfo(e.code, e.pc, e.epc, e.badvaddr, e.insn, bool(e.bd), e.ce,
-                                bool(e.refill), e.mode)
+                                bool(e.refill), Mode(e.mode))
         elif reason == ExitReason.MMIO:
             i = ex.mmio
             mmio = MmioInfo(i.pa, i.size, bool(i.is_write), i.value, i.device, i.offset)
@@ -393,13 +487,13 @@ class Machine:
         self._check(lib.dc_run(self.handle, budget, self._exit))
         return self._convert(self._exit)
 
-    def run_cdata(self, budget: int) -> object:
+    def run_cdata(self, budget: int) -> ExitRecord:
         """The monitor's hot loop: like run(), but returns the machine's reused C
         exit record (a `dc_exit *`: read `.reason`, `.cpu`, `.executed`,
         `.exception.code`, ...) instead of building an Exit. Device accesses are
         served inside, as by run(). The record is overwritten by the next call.
         """
-        ex = self._exit
+        ex: ExitRecord = self._exit
         m = self._m
         err = lib.dc_run(m, budget, ex)
         if err:
@@ -582,11 +676,8 @@ class Machine:
         self._check(lib.dc_ktab_new(self.handle, npages, nodes, cost, out))
         return int(out[0])
 
-    def ktab_free(self, handle: int) -> None:
-        self._check(lib.dc_ktab_free(self.handle, handle))
-
     def ktab_set(self, handle: int, node: int, gpn: int, lo0: int, lo1: int) -> None:
-        """Known: VA 0xC0000000 + gpn's pair maps to (lo0, lo1) on `node`."""
+        """Known: VA KSSEG + gpn's pair (the relocated kseg0) maps to (lo0, lo1) on `node`."""
         err = lib.dc_ktab_set(self._m, handle, node, gpn, lo0, lo1)
         if err:
             self._check(err)
@@ -598,6 +689,8 @@ class Machine:
             self._check(err)
 
     def ktab_clear(self, handle: int) -> None:
+        """Every pair unknown again, on every node (the table is rebuilt from the monitor's
+        state)."""
         self._check(lib.dc_ktab_clear(self.handle, handle))
 
     def ktab_get(self, handle: int, node: int, gpn: int) -> tuple[int, int]:
@@ -656,7 +749,7 @@ class Machine:
         self._check(lib.dc_node_stats_get(self.handle, node, s))
         return {"local_served": int(s.local_served), "remote_served": int(s.remote_served),
                 "writebacks": int(s.writebacks),
-                "memory_in_use": int(s.pages_touched) * 4096}
+                "memory_in_use": int(s.pages_touched) * PAGE_SIZE}
 
     def hot_pages(self) -> list[tuple[int, int, int]]:
         """Drain the hot-page reports: (RAM page, node, count) in the order they came."""
@@ -789,6 +882,22 @@ def _unpack_snapshot(blob: bytes, ndevices: int) -> tuple[bytes, list[bytes | No
     return core, states
 
 
+# words of the live register view (dc_regs_view)
+_PC, _NPC, _BD = lib.DC_REG_PC, lib.DC_REG_NPC, lib.DC_REG_BD
+_HI, _LO, _LLBIT = lib.DC_REG_HI, lib.DC_REG_LO, lib.DC_REG_LLBIT
+_GPR = lib.DC_REG_GPR
+
+
+class _Closed:
+    """What a Cpu's register view becomes when its machine is closed."""
+
+    def __getitem__(self, i: int, /) -> int:
+        raise DiscoError("the machine is closed")
+
+
+_CLOSED = _Closed()
+
+
 class _Gpr:
     """Cpu.gpr[n]: indexable general-purpose registers."""
 
@@ -796,66 +905,131 @@ class _Gpr:
         self._cpu = cpu
 
     def __getitem__(self, n: int) -> int:
-        if not 0 <= n < 32:
-            raise IndexError(f"register {n} does not exist: use 0..31")
-        return int(self._cpu._get().gpr[n])
+        if not 0 <= n < NGPRS:
+            raise IndexError(f"register {n} does not exist: use 0..{NGPRS - 1}")
+        return int(self._cpu._regview[_GPR + n])
 
     def __setitem__(self, n: int, value: int) -> None:
-        if not 0 <= n < 32:
-            raise IndexError(f"register {n} does not exist: use 0..31")
-        cpu = self._cpu
-        err = lib.dc_gpr_set(cpu.machine.handle, cpu.index, n, value & 0xFFFFFFFF)
-        if err:
-            cpu.machine._check(err)
+        if not 0 <= n < NGPRS:
+            raise IndexError(f"register {n} does not exist: use 0..{NGPRS - 1}")
+        self._cpu._set_reg(_GPR + n, value)
 
     def __iter__(self) -> Iterator[int]:
         return iter(self._cpu.regs().tolist())
 
     def __len__(self) -> int:
-        return 32
+        return NGPRS
+
+
+# The CP0 registers CpuRegisters carries: (name, register, select, dc_cpu_regs field).
+CP0_VIEW: tuple[tuple[str, int, int, str], ...] = (
+    ("Index", mips.INDEX, 0, "index"), ("Random", mips.RANDOM, 0, "random"),
+    ("EntryLo0", mips.ENTRYLO0, 0, "entrylo0"), ("EntryLo1", mips.ENTRYLO1, 0, "entrylo1"),
+    ("Context", mips.CONTEXT, 0, "context"),
+    ("UserLocal", mips.CONTEXT, mips.USERLOCAL_SEL, "userlocal"),
+    ("PageMask", mips.PAGEMASK, 0, "pagemask"), ("Wired", mips.WIRED, 0, "wired"),
+    ("HWREna", mips.HWRENA, 0, "hwrena"), ("BadVAddr", mips.BADVADDR, 0, "badvaddr"),
+    ("Count", mips.COUNT, 0, "count"), ("EntryHi", mips.ENTRYHI, 0, "entryhi"),
+    ("Compare", mips.COMPARE, 0, "compare"), ("Status", mips.STATUS, 0, "status"),
+    ("Cause", mips.CAUSE, 0, "cause"), ("EPC", mips.EPC, 0, "epc"),
+    ("PRId", mips.PRID, 0, "prid"), ("EBase", mips.PRID, mips.EBASE_SEL, "ebase"),
+    ("Config", mips.CONFIG, 0, "config"), ("LLAddr", mips.LLADDR, 0, "lladdr"),
+    ("WatchLo", mips.WATCHLO, 0, "watchlo"), ("WatchHi", mips.WATCHHI, 0, "watchhi"),
+    ("ErrorEPC", mips.ERROREPC, 0, "errorepc"),
+)
+
+
+# dc_cpu_regs as uint32 words: where each part sits
+_REGS_AT = {name: ffi.offsetof("dc_cpu_regs", "regs") // 4 + ffi.offsetof("dc_regs", name) // 4
+            for name in ("gpr", "pc", "npc", "hi", "lo", "bd", "llbit")}
+_CP0_KEYS = tuple((reg, sel) for _, reg, sel, _ in CP0_VIEW)
+_CP0_AT = tuple(ffi.offsetof("dc_cpu_regs", name) // 4 for *_, name in CP0_VIEW)
+
+
+@dataclass(frozen=True)
+class CpuRegisters:
+    """Every register of one CPU at one moment, read in one call (Cpu.registers())."""
+
+    gpr: np.ndarray  # 32 uint32
+    pc: int
+    npc: int  # the branch target while pc is a delay slot
+    hi: int
+    lo: int
+    in_delay_slot: bool
+    llbit: bool
+    cp0: dict[tuple[int, int], int]  # (register, select) -> value, for each of CP0_VIEW
+
+    def cp0_named(self) -> tuple[tuple[str, int], ...]:
+        """(name, value) for each register of CP0_VIEW, in its order."""
+        return tuple((name, self.cp0[reg, sel]) for name, reg, sel, _ in CP0_VIEW)
 
 
 @dataclass
 class Cpu:
-    """A view of one CPU of a Machine."""
+    """A view of one CPU of a Machine.
+
+    Single registers (pc, hi, lo, gpr[n], ...) read the CPU's live register view
+    (dc_regs_view): no call into the core. regs(), registers() and tlb() are the
+    bulk reads, one call each.
+    """
 
     machine: Machine
     index: int
-    gpr: _Gpr = field(init=False, repr=False)
+    gpr: _Gpr = field(init=False, repr=False, compare=False)
+    _regview: _RegView = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.gpr = _Gpr(self)
+        out = ffi.new("const uint32_t **")
+        self.machine._check(lib.dc_regs_view(self.machine.handle, self.index, out))
+        self._regview = out[0]
 
-    def _get(self) -> object:
+    def _get(self) -> RegsRecord:
         m = self.machine
-        r = m._regs
+        r: RegsRecord = m._regs
         err = lib.dc_regs_get(m.handle, self.index, r)
         if err:
             m._check(err)
         return r
 
-    def _put(self, r: object) -> None:
-        self.machine._check(lib.dc_regs_set(self.machine.handle, self.index, r))
+    def _set_reg(self, word: int, value: int) -> None:
+        m = self.machine
+        err = lib.dc_reg_set(m.handle, self.index, word, value & 0xFFFFFFFF)
+        if err:
+            m._check(err)
 
-    def context(self) -> object:
+    def context(self) -> RegsRecord:
         """The register file as the machine's reused `dc_regs` record (gpr[32], pc,
         npc, hi, lo, bd, llbit): read or modify it, then set_context(). It is
-        overwritten by the next register access on this machine; copy what you keep."""
+        overwritten by the next context() on this machine; copy what you keep."""
         return self._get()
 
-    def set_context(self, regs: object) -> None:
-        self._put(regs)
-
-    def set_gpr(self, n: int, value: int) -> None:
-        self.gpr[n] = value
+    def set_context(self, regs: RegsRecord) -> None:
+        self.machine._check(lib.dc_regs_set(self.machine.handle, self.index, regs))
 
     def regs(self) -> np.ndarray:
-        r = self._get()
-        return np.frombuffer(ffi.buffer(r.gpr, 128), dtype=np.uint32).copy()
+        """A copy of the 32 general-purpose registers (uint32)."""
+        if self.machine._m is None:
+            raise DiscoError("the machine is closed")
+        return np.frombuffer(ffi.buffer(self._regview, 4 * NGPRS), dtype=np.uint32).copy()
+
+    def registers(self) -> CpuRegisters:
+        """Every register a register view or a snapshot shows, CP0 included, in one call."""
+        m = self.machine
+        buf = m._cpu_regs
+        m._check(lib.dc_cpu_regs_get(m.handle, self.index, buf))
+        words = np.frombuffer(ffi.buffer(buf), dtype=np.uint32)
+        w = words.tolist()
+        at = _REGS_AT
+        return CpuRegisters(
+            gpr=words[at["gpr"]:at["gpr"] + NGPRS].copy(),
+            pc=w[at["pc"]], npc=w[at["npc"]], hi=w[at["hi"]], lo=w[at["lo"]],
+            in_delay_slot=bool(w[at["bd"]]), llbit=bool(w[at["llbit"]]),
+            cp0=dict(zip(_CP0_KEYS, [w[i] for i in _CP0_AT], strict=True)))
 
     @property
     def pc(self) -> int:
-        return int(self._get().pc)
+        return self._regview[_PC]
 
     @pc.setter
     def pc(self, value: int) -> None:
@@ -863,35 +1037,31 @@ class Cpu:
 
     @property
     def npc(self) -> int:
-        return int(self._get().npc)
+        return self._regview[_NPC]
 
     @property
     def in_delay_slot(self) -> bool:
-        return bool(self._get().bd)
+        return bool(self._regview[_BD])
 
     @property
     def hi(self) -> int:
-        return int(self._get().hi)
+        return self._regview[_HI]
 
     @hi.setter
     def hi(self, value: int) -> None:
-        r = self._get()
-        r.hi = value & 0xFFFFFFFF
-        self._put(r)
+        self._set_reg(_HI, value)
 
     @property
     def lo(self) -> int:
-        return int(self._get().lo)
+        return self._regview[_LO]
 
     @lo.setter
     def lo(self, value: int) -> None:
-        r = self._get()
-        r.lo = value & 0xFFFFFFFF
-        self._put(r)
+        self._set_reg(_LO, value)
 
     @property
     def llbit(self) -> bool:
-        return bool(self._get().llbit)
+        return bool(self._regview[_LLBIT])
 
     def cp0(self, reg: int, sel: int = 0) -> int:
         m = self.machine
@@ -964,8 +1134,8 @@ class Cpu:
     def set_irq(self, line: int, level: bool) -> None:
         self.machine._check(lib.dc_set_irq(self.machine.handle, self.index, line, int(level)))
 
-    def raw_stats(self) -> object:
-        s = ffi.new("dc_cpu_stats *")
+    def raw_stats(self) -> CpuStatsRecord:
+        s: CpuStatsRecord = ffi.new("dc_cpu_stats *")
         self.machine._check(lib.dc_cpu_stats_get(self.machine.handle, self.index, s))
         return s
 
@@ -1010,8 +1180,24 @@ class Cpu:
         """Invalidate every hardware TLB entry of this CPU."""
         self.machine._check(lib.dc_tlb_flush(self.machine.handle, self.index))
 
-    def tlb(self, index: int) -> tuple[int, int, int, int]:
-        """TLB entry `index` as (EntryHi, EntryLo0, EntryLo1, PageMask)."""
-        out = ffi.new("uint32_t[4]")
-        self.machine._check(lib.dc_tlb_read(self.machine.handle, self.index, index, out))
+    @overload
+    def tlb(self, index: int) -> tuple[int, int, int, int]: ...
+
+    @overload
+    def tlb(self, index: None = None) -> np.ndarray: ...
+
+    def tlb(self, index: int | None = None) -> tuple[int, int, int, int] | np.ndarray:
+        """TLB entry `index` as (EntryHi, EntryLo0, EntryLo1, PageMask); without an
+        index, the whole TLB in one call: a (tlb_entries, 4) uint32 array of those rows."""
+        m = self.machine
+        if index is None:
+            n = m.config.tlb_entries
+            table = np.empty((n, 4), dtype=np.uint32)
+            count = ffi.new("uint32_t *")
+            m._check(lib.dc_tlb_dump(m.handle, self.index,
+                                     ffi.from_buffer("uint32_t[]", table, require_writable=True),
+                                     n, count))
+            return table
+        out = m._tlb_buf
+        m._check(lib.dc_tlb_read(m.handle, self.index, index, out))
         return int(out[0]), int(out[1]), int(out[2]), int(out[3])

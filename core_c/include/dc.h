@@ -1,9 +1,11 @@
 /* dc.h - the public C API of the Disco Workbench machine core.
  *
- * The only public header. It is read both by the C compiler and by cffi's
- * cdef parser (core_c/build.py), so it holds no #include and no conditionals;
- * build.py replaces enum values with "..." so the compiler supplies them.
- * Include <stdint.h> and <stddef.h> before this file.
+ * The first of the two public headers (dc_assist.h, the monitor's assists,
+ * follows it). Both are read by the C compiler and by cffi's cdef parser
+ * (core_c/build.py concatenates them, in that order), so they hold no
+ * #include and no conditionals; build.py replaces enum values with "..." so
+ * the compiler supplies them. Include <stdint.h> and <stddef.h> before this
+ * file.
  *
  * Shape: opaque handle, error codes with one detail string per machine, a
  * KVM-like exit record from dc_run(), bulk access through caller buffers.
@@ -119,6 +121,32 @@ typedef struct dc_regs {
     uint32_t llbit;
 } dc_regs;
 
+/* Every register of one CPU that a register view or a snapshot shows, read
+ * in one call (dc_cpu_regs_get): the register file, then CP0 as MFC0 would
+ * read it now (select 0 unless named). */
+typedef struct dc_cpu_regs {
+    dc_regs regs;
+    uint32_t index, random, entrylo0, entrylo1, context, pagemask, wired, hwrena;
+    uint32_t badvaddr, count, entryhi, compare, status, cause, epc, prid;
+    uint32_t ebase;         /* PRId select 1 */
+    uint32_t config;
+    uint32_t lladdr, watchlo, watchhi, errorepc;
+    uint32_t userlocal;     /* Context select 2 */
+    uint32_t pad;
+} dc_cpu_regs;
+
+/* Words of a CPU's live register view (dc_regs_view). */
+typedef enum dc_reg {
+    DC_REG_GPR = 0,         /* word n = GPR n, 0..31 (word 0 reads 0) */
+    DC_REG_PC = 34,
+    DC_REG_NPC = 35,        /* next pc: the branch target when in a delay slot */
+    DC_REG_BD = 36,         /* pc is in a branch delay slot */
+    DC_REG_LLBIT = 37,
+    DC_REG_HI = 38,
+    DC_REG_LO = 39,
+    DC_REG_WORDS = 40
+} dc_reg;
+
 /* Memory access classes of the timing model (docs/fabric.md). */
 typedef enum dc_miss_class {
     DC_MISS_L2_HIT = 0,     /* L1 miss served by the L2 */
@@ -179,13 +207,19 @@ dc_err dc_mem_view(dc_machine *m, uint64_t pa, size_t len, uint8_t **out);
 dc_err dc_virt_read(dc_machine *m, uint32_t cpu, uint32_t va, void *buf, size_t len);
 dc_err dc_translate(dc_machine *m, uint32_t cpu, uint32_t va, int is_write, uint64_t *pa);
 dc_err dc_mmio_map(dc_machine *m, uint64_t base, uint64_t size, uint32_t device);
-uint64_t dc_ram_size(dc_machine *m);
 
 /* CPUs */
 dc_err dc_regs_get(dc_machine *m, uint32_t cpu, dc_regs *out);
 dc_err dc_regs_set(dc_machine *m, uint32_t cpu, const dc_regs *in);
+/* Every register a view shows, CP0 included, in one call. */
+dc_err dc_cpu_regs_get(dc_machine *m, uint32_t cpu, dc_cpu_regs *out);
+/* A live read-only view of the CPU's registers, DC_REG_WORDS words indexed by
+ * dc_reg: valid while the machine lives, current whenever no dc_run or
+ * dc_step is under way. Reading one register costs no call. */
+dc_err dc_regs_view(dc_machine *m, uint32_t cpu, const uint32_t **out);
+/* Write one register: a GPR (word 0 stays 0), DC_REG_HI or DC_REG_LO. */
+dc_err dc_reg_set(dc_machine *m, uint32_t cpu, uint32_t reg, uint32_t value);
 dc_err dc_cpu_cycles(dc_machine *m, uint32_t cpu, uint64_t *out);
-dc_err dc_gpr_set(dc_machine *m, uint32_t cpu, uint32_t n, uint32_t value);  /* r0 stays 0 */
 dc_err dc_set_pc(dc_machine *m, uint32_t cpu, uint32_t pc);
 dc_err dc_cpu_advance(dc_machine *m, uint32_t cpu);
 dc_err dc_cp0_read(dc_machine *m, uint32_t cpu, uint32_t reg, uint32_t sel, uint32_t *out);
@@ -198,7 +232,11 @@ dc_err dc_set_irq(dc_machine *m, uint32_t cpu, uint32_t line, int level);
 dc_err dc_cpu_stats_get(dc_machine *m, uint32_t cpu, dc_cpu_stats *out);
 /* Add simulated cycles to a CPU: the monitor charges its own work this way. */
 dc_err dc_cpu_charge(dc_machine *m, uint32_t cpu, uint64_t cycles);
+/* TLB entry `index` as (EntryHi, EntryLo0, EntryLo1, PageMask), G in both EntryLo. */
 dc_err dc_tlb_read(dc_machine *m, uint32_t cpu, uint32_t index, uint32_t out[4]);
+/* The whole TLB at once: 4 words per entry as dc_tlb_read gives them, for the
+ * first `max` entries; *n is set to the number of entries. */
+dc_err dc_tlb_dump(dc_machine *m, uint32_t cpu, uint32_t *out, uint32_t max, uint32_t *n);
 /* Write entry `index` as TLBWI would (EntryHi, EntryLo0, EntryLo1, PageMask),
  * without touching the CPU's CP0 registers: the monitor's way in. */
 dc_err dc_tlb_write(dc_machine *m, uint32_t cpu, uint32_t index, const uint32_t in[4]);
@@ -233,86 +271,6 @@ dc_err dc_break_remove(dc_machine *m, int32_t cpu, uint32_t va);
  * elsewhere. */
 dc_err dc_watch_add(dc_machine *m, int32_t cpu, uint32_t va, uint32_t len, uint32_t flags);
 dc_err dc_watch_remove(dc_machine *m, int32_t cpu, uint32_t va, uint32_t len, uint32_t flags);
-
-/* The monitor's C assists (DESIGN §3 "C assists", docs/monitor-abi.md).
- *
- * Hardware TLB management: under the monitor each entry is keyed by (VPN2,
- * ASID), asid 256 = global (G in both halves). Install overwrites the entry
- * with the same key, else drops every entry that could match the same
- * address (same VPN2 and the same ASID, or either global) and writes at the
- * CPU's next index of a round robin over the whole TLB. Remove drops the
- * entry with that key; invalidate_mpn drops, on every CPU, each entry with a
- * half mapping machine page mpn. */
-dc_err dc_hw_install(dc_machine *m, uint32_t cpu, uint32_t vpn2_va, uint32_t asid,
-                     uint32_t lo0, uint32_t lo1);
-dc_err dc_hw_remove(dc_machine *m, uint32_t cpu, uint32_t vpn2_va, uint32_t asid);
-dc_err dc_hw_invalidate_mpn(dc_machine *m, uint32_t mpn);
-
-/* L2TLB tables, one per vCPU (handles from 1; 0 = none), holding the pairs
- * of a monitor L2TLB of up to `entries` entries. A slot holds the pair (vpn2,
- * asid): for each half whether the monitor's L2TLB has it (present bit 0 =
- * even, bit 1 = odd) and its EntryLo; put with present = 0 forgets the pair.
- * The monitor keeps every pair here, so a pair that is not here is not in its
- * L2TLB. The table bound to a MONITORED CPU serves its kuseg TLBL/TLBS
- * without an exit: the page under the current ASID (the register page's
- * EntryHi when the table has one) or the global one (stores need D), the
- * pair's other half from the same key, installed as above; `cost` cycles are
- * charged. take reads and restarts {refills, L2TLB hits, L2TLB misses of the
- * reflections served (below)}. dump writes 4 words per pair (vpn2, asid, lo0,
- * lo1 with bit 31 = present) and sets *n to the number of pairs. */
-dc_err dc_l2tlb_new(dc_machine *m, uint32_t cost, uint32_t entries, uint32_t *handle);
-dc_err dc_l2tlb_free(dc_machine *m, uint32_t handle);
-dc_err dc_l2tlb_put(dc_machine *m, uint32_t handle, uint32_t vpn2, uint32_t asid,
-                    uint32_t present, uint32_t lo0, uint32_t lo1);
-dc_err dc_l2tlb_clear(dc_machine *m, uint32_t handle);
-dc_err dc_l2tlb_dump(dc_machine *m, uint32_t handle, uint32_t *out, uint32_t max,
-                     uint32_t *n);
-dc_err dc_l2tlb_take(dc_machine *m, uint32_t handle, uint64_t out[3]);
-/* The vCPU's virtual TLB, mirrored: reset to n zero entries; set entry i as
- * the guest wrote it (G apart, as vcpu.py TlbEntry). With it and a register
- * page, a kuseg miss that the L2TLB does not serve and the virtual TLB has no
- * valid entry for (or only a read-only one, for a store) is reflected into the
- * guest (its refill vector when no entry matches), as Monitor._tlb_fault does. */
-dc_err dc_vtlb_reset(dc_machine *m, uint32_t handle, uint32_t n);
-dc_err dc_vtlb_set(dc_machine *m, uint32_t handle, uint32_t i, uint32_t hi, uint32_t lo0,
-                   uint32_t lo1, uint32_t mask, uint32_t g);
-dc_err dc_l2tlb_bind(dc_machine *m, uint32_t cpu, uint32_t handle);
-
-/* Privileged exits of the vCPU whose table (above) is bound, served from its
- * register page at physical `regpage_pa` (docs/monitor-abi.md "The register
- * page"): from guest kernel mode (supervisor, CpU 0) MFC0 of a page register;
- * MTC0 with the write masks of a page register, Status (the real Status
- * becomes real_super in guest kernel mode, else real_user), EntryHi (the real
- * ASID follows) or Cause; DI; EI; ERET; and a SYSCALL from guest user mode,
- * reflected to the guest's general vector. None is served when it would leave
- * an interrupt deliverable (the monitor delivers it). The kind's cost is
- * charged: costs[] and take's counts are {mfc0, mtc0, di, ei, eret, reflect,
- * tlbp, tlbr}; TLBP and TLBR need the virtual TLB copy (below), and a TLBP that
- * misses is served only when the L2TLB holds nothing for the page.
- * Everything else exits as before. */
-dc_err dc_cp0_assist(dc_machine *m, uint32_t handle, uint64_t regpage_pa, const uint32_t *costs,
-                     uint32_t real_super, uint32_t real_user);
-dc_err dc_cp0_take(dc_machine *m, uint32_t handle, uint64_t out[8]);
-/* an ERET served in C entered guest user mode since the last call (then 0 again) */
-dc_err dc_vcpu_progressed(dc_machine *m, uint32_t handle, uint32_t *out);
-
-/* Relocated-kseg0 tables, one per VM: for guest page pair gpn / 2 on a node,
- * the EntryLo pair the monitor installs for VA 0xC0000000 + gpn * 4096 (both
- * 0 = unknown). The table bound to a MONITORED CPU serves its refills there
- * (a global entry, installed as above) when the pair is known, the touched
- * half valid and, for a store, writable; the register page's pair
- * (0xDFFFE000) never. A table with one node serves every node. */
-dc_err dc_ktab_new(dc_machine *m, uint32_t npages, uint32_t nodes, uint32_t cost,
-                   uint32_t *handle);
-dc_err dc_ktab_free(dc_machine *m, uint32_t handle);
-dc_err dc_ktab_set(dc_machine *m, uint32_t handle, uint32_t node, uint32_t gpn, uint32_t lo0,
-                   uint32_t lo1);
-dc_err dc_ktab_forget(dc_machine *m, uint32_t handle, uint32_t gpn);  /* every node */
-dc_err dc_ktab_clear(dc_machine *m, uint32_t handle);
-dc_err dc_ktab_get(dc_machine *m, uint32_t handle, uint32_t node, uint32_t gpn,
-                   uint32_t out[2]);
-dc_err dc_ktab_take(dc_machine *m, uint32_t handle, uint64_t *served);
-dc_err dc_ktab_bind(dc_machine *m, uint32_t cpu, uint32_t handle);
 
 /* Snapshots: the whole machine as bytes. */
 size_t dc_snapshot_size(dc_machine *m);

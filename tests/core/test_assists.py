@@ -186,6 +186,9 @@ def test_relocated_kseg0_pairs_are_served_from_the_vm_table() -> None:
     assert cpu.tlb(0)[0] == 0xC0002000
     tm.ktab_forget(h, 2)
     assert tm.ktab_get(h, 0, 3) == (0, 0)
+    tm.ktab_set(h, 0, 9, lo(0x00509000, V | G), 0)
+    tm.ktab_clear(h)
+    assert tm.ktab_get(h, 0, 9) == (0, 0)
     with pytest.raises(DiscoError, match="out of range"):
         tm.ktab_set(h, 1, 0, 0, 0)
     with pytest.raises(DiscoError, match="out of range"):
