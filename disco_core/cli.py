@@ -48,7 +48,9 @@ def _print_stats(tm: object, out: object) -> None:
       f"{'l2 hit':>9} {'local':>9} {'remote':>9} {'dirty':>8} {'upgrade':>8} {'tlb refill':>10}"
       "  exceptions\n")
     for row, cpu in zip(tm.cpu_stats_table(), tm.cpus, strict=True):
-        exc = ", ".join(f"{k}={v}" for k, v in cpu.stats()["exceptions"].items()) or "-"  # type: ignore[union-attr]
+        counts = cpu.stats()["exceptions"]
+        assert isinstance(counts, dict)
+        exc = ", ".join(f"{k}={v}" for k, v in counts.items()) or "-"
         w(f"{row['cpu']:>3} {row['node']:>4} {row['instructions']:>13} {row['cycles']:>13} "
           f"{row['stall_cycles']:>12} {row['misses_l2_hit']:>9} {row['misses_local']:>9} "
           f"{row['misses_remote']:>9} {row['misses_dirty']:>8} {row['misses_upgrade']:>8} "
