@@ -11,6 +11,7 @@ own loop and calls the server the same way between its slices.
 from __future__ import annotations
 
 import enum
+import threading
 import time
 from collections.abc import Mapping, Sequence
 
@@ -268,18 +269,15 @@ class BareTarget:
 
 
 def serve(target: BareTarget, server: GdbServer, timeout: float = 60.0,
-          until_detached: bool = False) -> None:
+          stop: threading.Event | None = None) -> None:
     """Run the machine for the client until it halts (or, detached, to the end).
 
     Returns when the machine has halted (or was killed) and the client is gone,
-    or, with `until_detached`, as soon as the client detaches; or after `timeout`
-    seconds of wall-clock time whatever happens.
+    when `stop` is set, or after `timeout` seconds of wall-clock time.
     """
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and not (stop is not None and stop.is_set()):
         ran = target.run_slice()
         served = server.service(0.0 if ran else 0.02)
         if target.finished and not server.attached and not served:
-            return
-        if until_detached and target.free:
             return

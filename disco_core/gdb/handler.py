@@ -123,8 +123,10 @@ class Handler:
         self._g_thread = self._c_thread = ev.thread
         if ev.kind in _WATCH_FIELD:
             # The machine reports a watchpoint after the access completed; GDB's MIPS
-            # support expects it before (it then steps over the access with the
-            # watchpoints out). That step has in effect been taken: absorb it.
+            # support expects it before, and moves the thread over the access with
+            # the watchpoints out (a single step done with a breakpoint on the next
+            # instruction). That move has in effect been made: the resume that
+            # follows is answered at once with a plain stop where the thread is.
             self._absorb_step = ev.thread
         if self._attach_stop:
             self._attach_stop = False
@@ -332,7 +334,8 @@ class Handler:
     def _resume(self, actions: dict[int, Resume]) -> list[bytes]:
         absorb, self._absorb_step = self._absorb_step, None
         watching = any(k.is_watch for k, _, _ in self._points)
-        if absorb is not None and actions.get(absorb) == Resume.STEP and not watching:
+        if absorb is not None and actions.get(absorb, Resume.STOP) != Resume.STOP \
+                and not watching:
             return [self._report(StopEvent(absorb, StopKind.STEP))]
         going = {x for x, r in actions.items() if r != Resume.STOP}
         for ev in list(self._pending):
