@@ -184,11 +184,13 @@ class BareTarget:
         raise TargetError("the bare machine keeps no recording to run backwards on")
 
     def interrupt(self) -> None:
-        if self._state == _State.RUNNING or self._state == _State.HELD:
-            first = self._stops[0].thread if self._stops else 1
-            self._state = _State.HELD
-            if not self._stops:
-                self._stops.append(StopEvent(first, StopKind.INTERRUPT))
+        if self._stops:
+            return  # a stop is already waiting to be reported
+        if self._state == _State.EXITED:
+            self._stops.append(StopEvent(1, StopKind.EXITED, code=self._exit_code()))
+            return
+        self._state = _State.HELD  # also a free (detached) machine a new client attaches to
+        self._stops.append(StopEvent(1, StopKind.INTERRUPT))
 
     def poll_stops(self) -> list[StopEvent]:
         out, self._stops = self._stops, []

@@ -454,12 +454,14 @@ def _parse_vcont(text: bytes) -> VCont:
     actions = []
     for part in text.split(b";")[1:]:
         verb, colon, thread = part.partition(b":")
-        if verb[:1] not in (b"c", b"s", b"t") or (len(verb) != 1 and verb[:1] == b"t"):
-            raise ProtocolError(f"vCont action {verb!r} is not c, s or t")
-        # cSIG/sSIG carry a signal to deliver; a bare machine has none to deliver.
-        if len(verb) > 1:
+        letter = verb[:1]
+        if letter not in (b"c", b"s", b"t", b"C", b"S") or (letter in b"cst" and len(verb) > 1):
+            raise ProtocolError(f"vCont action {verb!r} is not c, s, t, CSIG or SSIG")
+        # CSIG/SSIG resume with a signal to deliver: a guest has no signals from
+        # us, so they resume like c and s.
+        if letter in (b"C", b"S"):
             hex_int(verb[1:], "signal")
-        actions.append(VContAction(Action(verb[:1].decode()),
+        actions.append(VContAction(Action(letter.lower().decode()),
                                    parse_thread_id(thread) if colon else None))
     if not actions:
         raise ProtocolError("vCont needs at least one action")

@@ -15,6 +15,7 @@ from __future__ import annotations
 import queue
 import socket
 import threading
+import time
 from dataclasses import dataclass
 
 from disco_core.errors import DiscoError
@@ -198,12 +199,27 @@ class GdbServer:
                 if not busy:
                     self._conn = conn
             if busy:
-                self._spawn(self._refuse, "gdb-refuse", conn)
+                self._spawn(self._second_client, "gdb-second", conn)
             else:
                 self._spawn(self._read_loop, "gdb-reader", conn)
 
+    def _second_client(self, conn: _Connection) -> None:
+        """Serve a client that came while another was attached if that one is just
+        leaving (a quick reconnect); else answer its first packet with an error."""
+        deadline = time.monotonic() + 0.5
+        while time.monotonic() < deadline:
+            with self._lock:
+                old = self._conn
+                if old is None or not old.open:
+                    self._conn = conn
+                    break
+            time.sleep(0.01)
+        else:
+            self._refuse(conn)
+            return
+        self._read_loop(conn)
+
     def _refuse(self, conn: _Connection) -> None:
-        """Answer a second client's first packet with an error naming the reason."""
         reader = p.PacketReader()
         try:
             conn.sock.settimeout(1.0)
@@ -242,6 +258,7 @@ class GdbServer:
                 if f.kind != p.FrameKind.INTERRUPT and not conn.noack:
                     conn.send_raw(b"+")
                 self._inbox.put(_Item(conn, f))
+        conn.close()  # at once, so that a reconnecting client is not taken for a second one
         self._inbox.put(_Item(conn, None))
 
     # ---- the owner's side ---------------------------------------------------------------
