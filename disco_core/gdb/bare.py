@@ -99,6 +99,20 @@ class BareTarget:
         regs += [cpu.cp0(reg, sel) for _, reg, sel in EXTRA_CP0]
         return regs
 
+    def read_register(self, thread: int, number: int) -> int:
+        cpu = self.machine.cpus[self._cpu(thread)]
+        if 0 <= number < GPR_COUNT:
+            return cpu.gpr[number]
+        if number == REG_PC:
+            return cpu.pc
+        if number in CP0_OF_REG:
+            return cpu.cp0(*CP0_OF_REG[number])
+        if number in (REG_LO, REG_HI):
+            return cpu.lo if number == REG_LO else cpu.hi
+        if REG_F0 <= number <= REG_FIR:
+            return 0
+        raise TargetError(f"register {number} does not exist")
+
     def write_register(self, thread: int, number: int, value: int) -> None:
         cpu = self.machine.cpus[self._cpu(thread)]
         if 0 < number < GPR_COUNT:

@@ -21,6 +21,10 @@ from disco_core.gdb.target import (
 )
 
 ARCHITECTURE = "mips:isa32r2"
+# No operating system ABI: a gdb-multiarch built for a Linux host otherwise takes
+# a bare ELF for GNU/Linux, whose MIPS support steps in software (a breakpoint on
+# the next instruction, about ten packets per stepi) instead of with vCont;s.
+OSABI = "none"
 
 
 def _reg(name: str, regnum: int, kind: str = "int", group: str = "") -> str:
@@ -45,6 +49,7 @@ def target_xml() -> str:
         '<!DOCTYPE target SYSTEM "gdb-target.dtd">\n'
         "<target>\n"
         f"  <architecture>{ARCHITECTURE}</architecture>\n"
+        f"  <osabi>{OSABI}</osabi>\n"
         + _feature("cpu", cpu) + _feature("cp0", cp0) + _feature("fpu", fpu)
         + "</target>\n"
     )

@@ -111,8 +111,8 @@ class Handler:
         elif ev.kind == StopKind.REPLAY_END:
             fields.append((b"replaylog", b"begin"))
         try:
-            regs = self.target.read_registers(ev.thread)
-            fields += [(b"%02x" % n, p.reg_hex(regs[n])) for n in _EXPEDITED]
+            fields += [(b"%02x" % n, p.reg_hex(self.target.read_register(ev.thread, n)))
+                       for n in _EXPEDITED]
         except TargetError:
             pass
         return p.stop_reply(signal, fields)
@@ -180,8 +180,7 @@ class Handler:
             case p.HaltReason():
                 return self._halt_reason()
             case p.ReadRegisters():
-                regs = t.read_registers(self._current())
-                return [b"".join(p.reg_hex(v) for v in regs[:REGISTER_COUNT])]
+                return [p.regs_hex(t.read_registers(self._current())[:REGISTER_COUNT])]
             case p.WriteRegisters(values):
                 thread = self._current()
                 for n, v in enumerate(values[:REGISTER_COUNT]):
@@ -190,7 +189,7 @@ class Handler:
             case p.ReadRegister(number):
                 if number >= REGISTER_COUNT:
                     return [p.error(p.Errno.INVALID)]
-                return [p.reg_hex(t.read_registers(self._current())[number])]
+                return [p.reg_hex(t.read_register(self._current(), number))]
             case p.WriteRegister(number, value):
                 if number >= REGISTER_COUNT:
                     return [p.error(p.Errno.INVALID)]

@@ -11,7 +11,9 @@ payload in two hex digits, `+`/`-` acknowledgements until QStartNoAckMode, a bar
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable
+import re
+import struct
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 PACKET_SIZE = 0x4000  # the largest packet we accept or send, as qSupported announces it
@@ -118,8 +120,21 @@ class PacketReader:
 
     def feed(self, data: bytes) -> list[Frame]:
         frames: list[Frame] = []
-        for b in data:
-            frame_ = self._byte(b)
+        pos = 0
+        while pos < len(data):
+            if self._in_packet and self._sum is None and not self._overlong:
+                # The body of a packet in one slice, up to its '#' (or a restarting '$').
+                end = len(data)
+                for stop in (data.find(b"#", pos), data.find(b"$", pos)):
+                    if stop >= 0:
+                        end = min(end, stop)
+                take = min(end, pos + self.limit - len(self._buf))
+                if take > pos:
+                    self._buf += data[pos:take]
+                    pos = take
+                    continue
+            frame_ = self._byte(data[pos])
+            pos += 1
             if frame_ is not None:
                 frames.append(frame_)
         return frames
@@ -174,11 +189,13 @@ class PacketReader:
 # ---- hex and thread ids ---------------------------------------------------------
 
 
-def hex_int(text: bytes | str, what: str = "number") -> int:
-    s = text.decode("latin-1") if isinstance(text, bytes) else text
-    if not s or len(s) > 16 or any(c not in "0123456789abcdefABCDEF" for c in s):
-        raise ProtocolError(f"{what} {s!r} is not a hex number")
-    return int(s, 16)
+_HEX = re.compile(rb"[0-9a-fA-F]{1,16}")
+
+
+def hex_int(text: bytes, what: str = "number") -> int:
+    if _HEX.fullmatch(text) is None:  # int() alone would take "0x", "_", "+" and spaces
+        raise ProtocolError(f"{what} {text!r} is not a hex number of at most 16 digits")
+    return int(text, 16)
 
 
 def hex_bytes(text: bytes, what: str = "data") -> bytes:
@@ -191,6 +208,11 @@ def hex_bytes(text: bytes, what: str = "data") -> bytes:
 def reg_hex(value: int) -> bytes:
     """A 32-bit register in target byte order (little-endian: mipsel)."""
     return (value & 0xFFFFFFFF).to_bytes(4, "little").hex().encode()
+
+
+def regs_hex(values: Sequence[int]) -> bytes:
+    """A `g` reply: every register, 32-bit little-endian, in order."""
+    return struct.pack(f"<{len(values)}I", *(v & 0xFFFFFFFF for v in values)).hex().encode()
 
 
 def reg_value(text: bytes) -> int:

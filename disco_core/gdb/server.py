@@ -1,22 +1,23 @@
 """The GDB server: a TCP listener whose client is served by the machine's owner.
 
-Threads (docs/gdb.md, "Threads"): an accept thread and, per client, a reader
-thread do all the waiting on sockets. The reader decodes frames, acknowledges
-packets and answers `-` by resending; everything else goes on a queue. The
-thread that owns the machine calls `service()` between run slices (as the app's
-engine drains its command queue): it parses the queued packets, calls the
-target through a `Handler` and sends the replies, then sends the stop reply once
-the target has stopped. So the target is only ever touched by its owner, and the
-owner never waits on the network beyond a bounded send.
+Threads (docs/gdb.md, "Threads and the owner's loop"): an accept thread waits for
+connections and turns away a second client; it never touches the target. All
+protocol work happens in `service()`, which the thread that owns the machine
+calls between run slices, as the app's engine drains its command queue: it reads
+what the client sent without blocking (or, given a timeout, waits at most that
+long while the target is stopped), answers each packet through a `Handler` that
+calls the target, and sends the stop reply once the target has stopped. So the
+target is only ever touched by its owner, a call costs one `select` when the
+client is quiet, and a packet is answered without a hand-off between threads
+(what makes single-stepping fast: bench/gdb_step.py).
 """
 
 from __future__ import annotations
 
-import queue
+import select
 import socket
 import threading
 import time
-from dataclasses import dataclass
 
 from disco_core.errors import DiscoError
 from disco_core.gdb import protocol as p
@@ -46,50 +47,51 @@ def parse_address(spec: str | int) -> tuple[str, int]:
     return host, port
 
 
-@dataclass
-class _Item:
-    """What a reader thread hands the owner: a frame, or the end of the connection."""
-
-    conn: _Connection
-    frame: p.Frame | None  # None: the client is gone
-
-
 class _Connection:
-    """One client socket: sends (from both threads, under a lock) and the ack state."""
+    """One client: its socket, its frame decoder, the ack state and the last packet sent."""
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
+        self.reader = p.PacketReader()
         self.noack = False
         self.open = True
-        self._lock = threading.Lock()
-        self._last = b""
+        self.last = b""
 
     def send_raw(self, data: bytes) -> None:
-        with self._lock:
-            if not self.open:
-                return
+        """Send all of it; a client gone, or not reading for SEND_TIMEOUT, is dropped."""
+        view = memoryview(data)
+        deadline = 0.0
+        while view and self.open:
             try:
-                self.sock.sendall(data)
+                view = view[self.sock.send(view):]
+            except (BlockingIOError, InterruptedError):
+                pass
             except OSError:
-                self._close_locked()
+                self.close()
+                return
+            if view:
+                deadline = deadline or time.monotonic() + SEND_TIMEOUT
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    self.close()
+                    return
+                select.select([], [self.sock], [], left)
 
     def send_packet(self, payload: bytes) -> None:
-        framed = p.frame(payload)
-        with self._lock:
-            self._last = framed
-        self.send_raw(framed)
+        self.last = p.frame(payload)
+        self.send_raw(self.last)
 
-    def resend(self) -> None:
-        with self._lock:
-            last = self._last
-        if last:
-            self.send_raw(last)
+    def receive(self) -> bytes | None:
+        """What the client sent (b"" if nothing yet); None once it has gone."""
+        try:
+            data = self.sock.recv(65536)
+        except (BlockingIOError, InterruptedError):
+            return b""
+        except OSError:
+            return None
+        return data or None
 
     def close(self) -> None:
-        with self._lock:
-            self._close_locked()
-
-    def _close_locked(self) -> None:
         if self.open:
             self.open = False
             try:
@@ -103,8 +105,8 @@ class GdbServer:
     """Serves one target to one GDB client at a time.
 
     `start()` binds (port 0 picks a free port: read `.port`); the machine's owner
-    then calls `service()` between run slices, and may pass a timeout to sleep
-    until the client sends something while the target is stopped.
+    then calls `service()` between run slices, with a timeout while the target is
+    stopped so that it sleeps until the client sends something.
     """
 
     def __init__(self, target: Target, address: str | int = 0) -> None:
@@ -112,10 +114,11 @@ class GdbServer:
         self.host, self._requested_port = parse_address(address)
         self.port = 0
         self._listener: socket.socket | None = None
-        self._inbox: queue.Queue[_Item] = queue.Queue()
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # guards _conn between the accept thread and the owner
         self._conn: _Connection | None = None
+        self._arrived = threading.Event()  # a client connected: wakes an idle service()
         self._handler: Handler | None = None
+        self._handler_conn: _Connection | None = None
         self._threads: list[threading.Thread] = []
         self.clients = 0  # clients served so far
 
@@ -163,7 +166,7 @@ class GdbServer:
                 pass
             listener.close()
         with self._lock:
-            conn = self._conn
+            conn, self._conn = self._conn, None
         if conn is not None:
             conn.close()
         for t in self._threads:
@@ -180,7 +183,7 @@ class GdbServer:
         self._threads = [x for x in self._threads if x.is_alive()] + [t]
         t.start()
 
-    # ---- the network side (its own threads) ------------------------------------------
+    # ---- the accept thread --------------------------------------------------------------
 
     def _accept_loop(self) -> None:
         while True:
@@ -192,37 +195,30 @@ class GdbServer:
             except OSError:
                 return
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            sock.settimeout(SEND_TIMEOUT)
+            sock.setblocking(False)  # the owner reads and writes it without waiting
             conn = _Connection(sock)
-            with self._lock:
-                busy = self._conn is not None and self._conn.open
-                if not busy:
-                    self._conn = conn
-            if busy:
+            if not self._take(conn):
                 self._spawn(self._second_client, "gdb-second", conn)
-            else:
-                self._spawn(self._read_loop, "gdb-reader", conn)
+
+    def _take(self, conn: _Connection) -> bool:
+        with self._lock:
+            if self._conn is not None and self._conn.open:
+                return False
+            self._conn = conn
+        self._arrived.set()
+        return True
 
     def _second_client(self, conn: _Connection) -> None:
         """Serve a client that came while another was attached if that one is just
         leaving (a quick reconnect); else answer its first packet with an error."""
         deadline = time.monotonic() + 0.5
         while time.monotonic() < deadline:
-            with self._lock:
-                old = self._conn
-                if old is None or not old.open:
-                    self._conn = conn
-                    break
+            if self._take(conn):
+                return
             time.sleep(0.01)
-        else:
-            self._refuse(conn)
-            return
-        self._read_loop(conn)
-
-    def _refuse(self, conn: _Connection) -> None:
         reader = p.PacketReader()
         try:
-            conn.sock.settimeout(1.0)
+            conn.sock.settimeout(1.0)  # this thread may wait: it serves no target
             while conn.open:
                 data = conn.sock.recv(4096)
                 if not data:
@@ -235,96 +231,78 @@ class GdbServer:
             pass
         conn.close()
 
-    def _read_loop(self, conn: _Connection) -> None:
-        reader = p.PacketReader()
-        while conn.open:
-            try:
-                data = conn.sock.recv(65536)
-            except TimeoutError:
-                continue
-            except OSError:
-                break
-            if not data:
-                break
-            for f in reader.feed(data):
-                if f.kind == p.FrameKind.ACK:
-                    continue
-                if f.kind == p.FrameKind.NAK:
-                    conn.resend()
-                    continue
-                if f.kind == p.FrameKind.BAD_CHECKSUM and not conn.noack:
-                    conn.send_raw(b"-")  # the client sends it again
-                    continue
-                if f.kind != p.FrameKind.INTERRUPT and not conn.noack:
-                    conn.send_raw(b"+")
-                self._inbox.put(_Item(conn, f))
-        conn.close()  # at once, so that a reconnecting client is not taken for a second one
-        self._inbox.put(_Item(conn, None))
-
     # ---- the owner's side ---------------------------------------------------------------
 
     def service(self, timeout: float = 0.0) -> bool:
-        """Handle what the client sent and report a stop; True if anything was done.
+        """Answer what the client sent and report a stop; True if anything was done.
 
         Call it between run slices on the thread that owns the machine. With a
-        timeout it first sleeps up to that long for the client to send something.
+        timeout it first waits up to that long for the client to send something
+        (or for a client to connect).
         """
-        did = False
-        try:
-            item: _Item | None = self._inbox.get(timeout=timeout) if timeout > 0 else None
-        except queue.Empty:
-            item = None
-        while True:
-            if item is None:
-                try:
-                    item = self._inbox.get_nowait()
-                except queue.Empty:
-                    break
-            self._serve(item)
-            item, did = None, True
-        h = self._handler
-        if h is not None and h.running:
-            reply = h.poll()
-            if reply is not None and self._conn is not None:
-                self._conn.send_packet(reply)
-                did = True
-        return did
-
-    def _serve(self, item: _Item) -> None:
-        conn = item.conn
         with self._lock:
-            current = self._conn is conn
-        if not current:
-            return  # left over from a client that is gone
-        if self._handler is None or self._handler_conn is not conn:
+            conn = self._conn
+        if conn is None:
+            if timeout > 0 and self._arrived.wait(timeout):
+                self._arrived.clear()
+            return False
+        if conn is not self._handler_conn:
             self._handler = Handler(self.target, on_noack=lambda: setattr(conn, "noack", True))
             self._handler_conn = conn
             self.clients += 1
         h = self._handler
-        if item.frame is None:
+        assert h is not None
+        did = False
+        if conn.open and timeout > 0:
+            try:
+                select.select([conn.sock], [], [], timeout)
+            except (OSError, ValueError):
+                pass
+        data = conn.receive() if conn.open else None
+        if data is None:
             if not h.closed:
                 h.detach()  # a vanished client is a detach: the machine runs on
             self._drop(conn)
+            return True
+        for f in conn.reader.feed(data):
+            did = True
+            self._frame(conn, h, f)
+            if h.closed:
+                self._drop(conn)
+                return True
+        if h.running:
+            reply = h.poll()
+            if reply is not None:
+                conn.send_packet(reply)
+                did = True
+        return did
+
+    def _frame(self, conn: _Connection, h: Handler, f: p.Frame) -> None:
+        kind = f.kind
+        if kind == p.FrameKind.ACK:
             return
-        kind = item.frame.kind
+        if kind == p.FrameKind.NAK:
+            conn.send_raw(conn.last)  # our last packet was garbled: send it again
+            return
         if kind == p.FrameKind.INTERRUPT:
             h.interrupt()
             return
+        if not conn.noack:
+            if kind == p.FrameKind.BAD_CHECKSUM:
+                conn.send_raw(b"-")  # the client sends it again
+                return
+            conn.send_raw(b"+")
         if kind == p.FrameKind.OVERLONG:
             replies = [p.error(p.Errno.TOO_LONG)]
         elif kind != p.FrameKind.PACKET:
             replies = [p.error(p.Errno.MALFORMED)]
         else:
             try:
-                replies = h.handle(p.parse(item.frame.payload))
+                replies = h.handle(p.parse(f.payload))
             except p.ProtocolError:
                 replies = [p.error(p.Errno.MALFORMED)]
         for r in replies:
             conn.send_packet(r)
-        if h.closed:
-            self._drop(conn)
-
-    _handler_conn: _Connection | None = None
 
     def _drop(self, conn: _Connection) -> None:
         conn.close()

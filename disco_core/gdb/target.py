@@ -122,6 +122,10 @@ class Target(Protocol):
         """REGISTER_COUNT values in GDB's order (floating point registers read as 0)."""
         ...
 
+    def read_register(self, thread: int, number: int) -> int:
+        """One register (GDB's number): what a stop reply and `p` need, cheaper than all."""
+        ...
+
     def write_register(self, thread: int, number: int, value: int) -> None: ...
 
     def read_memory(self, thread: int, address: int, length: int) -> bytes:

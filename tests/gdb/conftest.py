@@ -32,7 +32,9 @@ def gdb_multiarch() -> str:
 
 @pytest.fixture(scope="session")
 def program() -> Path:
-    return build_baremetal(HERE / "gdbprog.c")
+    # -fforce-dwarf-frame: call frame information, so GDB unwinds without scanning
+    # prologues word by word (docs/gdb.md, "Symbols").
+    return build_baremetal(HERE / "gdbprog.c", extra_flags=["-fforce-dwarf-frame"])
 
 
 @dataclass

@@ -184,6 +184,9 @@ class TwoStops:
     def read_registers(self, thread: int) -> Sequence[int]:
         return [thread] * REGISTER_COUNT
 
+    def read_register(self, thread: int, number: int) -> int:
+        return thread
+
     def write_register(self, thread: int, number: int, value: int) -> None:
         pass
 
