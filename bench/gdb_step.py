@@ -20,16 +20,14 @@ import argparse
 import shutil
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Mapping
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from disco_core.gdb.bare import BareTarget, serve  # noqa: E402
+from disco_core.gdb.bare import Background, BareTarget  # noqa: E402
 from disco_core.gdb.client import RawClient  # noqa: E402
-from disco_core.gdb.server import GdbServer  # noqa: E402
 from disco_core.gdb.target import Resume  # noqa: E402
 from disco_core.guest import build_baremetal  # noqa: E402
 from disco_core.testmachine import TestMachine  # noqa: E402
@@ -49,15 +47,11 @@ class TimedTarget(BareTarget):
         super().resume(actions)
 
 
-def served(elf: Path) -> tuple[TimedTarget, GdbServer, threading.Event, threading.Thread]:
+def served(elf: Path) -> tuple[TimedTarget, Background]:
     tm = TestMachine()
     tm.load_elf(elf)
     target = TimedTarget(tm)
-    server = GdbServer(target, 0).start()
-    stop = threading.Event()
-    thread = threading.Thread(target=serve, args=(target, server, 600.0, stop), daemon=True)
-    thread.start()
-    return target, server, stop, thread
+    return target, Background(target)
 
 
 def rate(times: list[float]) -> float:
@@ -70,14 +64,12 @@ def real_client(elf: Path, steps: int) -> float:
     gdb = shutil.which("gdb-multiarch")
     if gdb is None:
         sys.exit("gdb-multiarch is not installed (apt-get install gdb-multiarch)")
-    target, server, stop, thread = served(elf)
+    target, bg = served(elf)
     cmd = [gdb, "-batch", "-nx", "-ex", "set architecture mips:isa32r2", "-ex", f"file {elf}",
-           "-ex", f"target remote :{server.port}", "-ex", "break main", "-ex", "continue",
+           "-ex", f"target remote :{bg.server.port}", "-ex", "break main", "-ex", "continue",
            "-ex", f"stepi {steps}", "-ex", "p $pc", "-ex", "kill"]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
-    stop.set()
-    server.close()
-    thread.join(5)
+    bg.close()
     del target.step_times[0]  # the continue to main
     taken = len(target.step_times)
     if taken < steps:
@@ -86,8 +78,8 @@ def real_client(elf: Path, steps: int) -> float:
 
 
 def raw_client(elf: Path, steps: int, read_registers: bool) -> float:
-    target, server, stop, thread = served(elf)
-    with RawClient(server.port) as c:
+    target, bg = served(elf)
+    with RawClient(bg.server.port) as c:
         c.ask(b"qSupported:multiprocess+;swbreak+")
         c.start_noack()
         c.ask(b"?")
@@ -97,9 +89,7 @@ def raw_client(elf: Path, steps: int, read_registers: bool) -> float:
             if read_registers:
                 c.ask(b"g")
         c.send(b"k")
-    stop.set()
-    server.close()
-    thread.join(5)
+    bg.close()
     return rate(target.step_times)
 
 

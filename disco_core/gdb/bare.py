@@ -297,3 +297,27 @@ def serve(target: BareTarget, server: GdbServer, timeout: float = 60.0,
         served = server.service(0.0 if ran else 0.02)
         if target.finished and not server.attached and not served:
             return
+
+
+class Background:
+    """A bare target served by `serve()` on a thread of its own, which then owns the
+    machine (tests, benchmarks, scripts): `.server.port` to connect, `close()` to end."""
+
+    def __init__(self, target: BareTarget, address: str | int = 0,
+                 timeout: float = 600.0) -> None:
+        self.target = target
+        self.server = GdbServer(target, address).start()
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=serve, name="gdb-owner", daemon=True,
+                                       args=(target, self.server, timeout, self.stop))
+        self.thread.start()
+
+    def join(self, timeout: float) -> bool:
+        """Wait for the run to end by itself (halted, client gone); True if it has."""
+        self.thread.join(timeout)
+        return not self.thread.is_alive()
+
+    def close(self) -> None:
+        self.stop.set()
+        self.server.close()
+        self.thread.join(5.0)

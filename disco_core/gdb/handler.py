@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 
+from disco_core.errors import DiscoError
 from disco_core.gdb import protocol as p
 from disco_core.gdb.features import DOCUMENTS
 from disco_core.gdb.target import (
@@ -36,6 +37,7 @@ _WATCH_FIELD = {
 # Registers sent with every stop (pc, sp, fp, ra) so that a stepi costs GDB no
 # extra register read for the frame it prints.
 _EXPEDITED = (REG_PC, 29, 30, 31)
+MAX_WATCH = 1 << 16  # the longest range one watchpoint may cover
 _RESUME_OF = {p.Action.CONTINUE: Resume.CONTINUE, p.Action.STEP: Resume.STEP,
               p.Action.STOP: Resume.STOP}
 
@@ -161,7 +163,7 @@ class Handler:
         """The replies to one command; an empty list when the answer is a later stop."""
         try:
             return self._handle(cmd)
-        except TargetError:
+        except DiscoError:  # TargetError, or the machine refusing (a full watch table, ...)
             return [p.error(p.Errno.INVALID)]
 
     def _handle(self, cmd: p.Command) -> list[bytes]:  # noqa: C901 - one case per packet
@@ -293,8 +295,10 @@ class Handler:
 
     def _point(self, cmd: p.Point) -> bytes:
         kind = PointKind(int(cmd.type))
-        if cmd.address + max(cmd.kind, 1) > 1 << 32 or (kind.is_watch and cmd.kind == 0):
+        if cmd.address + max(cmd.kind, 1) > 1 << 32:
             return p.error(p.Errno.INVALID)
+        if kind.is_watch and not 0 < cmd.kind <= MAX_WATCH:
+            return p.error(p.Errno.INVALID)  # GDB falls back to a software watchpoint
         key = (kind, cmd.address, cmd.kind)
         count = self._points.get(key, 0)
         if cmd.insert:

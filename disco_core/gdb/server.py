@@ -14,6 +14,7 @@ client is quiet, and a packet is answered without a hand-off between threads
 
 from __future__ import annotations
 
+import logging
 import select
 import socket
 import threading
@@ -23,6 +24,8 @@ from disco_core.errors import DiscoError
 from disco_core.gdb import protocol as p
 from disco_core.gdb.handler import Handler
 from disco_core.gdb.target import Target
+
+log = logging.getLogger(__name__)
 
 SEND_TIMEOUT = 5.0  # a client that stops reading for this long is dropped
 BUSY_MESSAGE = "another GDB client is attached to this target; one client at a time"
@@ -301,6 +304,9 @@ class GdbServer:
                 replies = h.handle(p.parse(f.payload))
             except p.ProtocolError:
                 replies = [p.error(p.Errno.MALFORMED)]
+            except Exception:  # a bug of ours must not take the simulation down with it
+                log.exception("GDB server: packet %r failed", f.payload[:80])
+                replies = [p.error(p.Errno.INVALID)]
         for r in replies:
             conn.send_packet(r)
 

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from disco_core.gdb.bare import BareTarget, serve
-from disco_core.gdb.server import GdbServer
+from disco_core.gdb.bare import Background, BareTarget
 from disco_core.guest import build_baremetal
 from disco_core.testmachine import TestMachine
 
@@ -40,15 +38,17 @@ def program() -> Path:
 @dataclass
 class Served:
     machine: TestMachine
-    target: BareTarget
-    server: GdbServer
-    thread: threading.Thread
+    background: Background
     elf: Path
     gdb: str
 
     @property
+    def target(self) -> BareTarget:
+        return self.background.target
+
+    @property
     def port(self) -> int:
-        return self.server.port
+        return self.background.server.port
 
     def gdb_run(self, *commands: str, timeout: float = GDB_TIMEOUT) -> str:
         """gdb-multiarch in batch mode on the program, attached to the server."""
@@ -61,24 +61,17 @@ class Served:
         return done.stdout + done.stderr
 
     def finish(self, timeout: float = 20.0) -> None:
-        self.thread.join(timeout)
-        assert not self.thread.is_alive(), "the machine did not finish after the client left"
+        assert self.background.join(timeout), "the machine did not finish after the client left"
 
 
 def serve_machine(elf: Path, gdb: str, cpus: int = 1) -> Iterator[Served]:
     tm = TestMachine(cpus=cpus)
     tm.load_elf(elf)
-    target = BareTarget(tm)
-    server = GdbServer(target, 0).start()
-    stop = threading.Event()
-    thread = threading.Thread(target=serve, args=(target, server, 60.0, stop), daemon=True)
-    thread.start()
+    bg = Background(BareTarget(tm), timeout=60.0)
     try:
-        yield Served(tm, target, server, thread, elf, gdb)
+        yield Served(tm, bg, elf, gdb)
     finally:
-        stop.set()
-        server.close()
-        thread.join(5.0)
+        bg.close()
         tm.close()
 
 

@@ -3,7 +3,6 @@ queued stops, and random packets that never stop the machine from finishing righ
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -14,11 +13,11 @@ from hypothesis import strategies as st
 
 from disco_core.errors import DiscoError
 from disco_core.gdb import protocol as p
-from disco_core.gdb.bare import BareTarget, serve
+from disco_core.gdb.bare import Background, BareTarget
 from disco_core.gdb.client import RawClient
 from disco_core.gdb.features import DOCUMENTS
 from disco_core.gdb.handler import Handler
-from disco_core.gdb.server import GdbServer, parse_address
+from disco_core.gdb.server import parse_address
 from disco_core.gdb.target import REGISTER_COUNT, PointKind, Resume, StopEvent, StopKind
 from disco_core.guest import assemble
 from disco_core.testmachine import TestMachine
@@ -37,19 +36,13 @@ class Running:
         else:
             self.machine.load_elf(elf)
         self.target = BareTarget(self.machine, slice_size=20_000)
-        self.server = GdbServer(self.target, "127.0.0.1:0").start()
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=serve, daemon=True,
-                                       args=(self.target, self.server, 60.0, self.stop))
-        self.thread.start()
+        self.background = Background(self.target, "127.0.0.1:0", timeout=60.0)
 
     def client(self) -> RawClient:
-        return RawClient(self.server.port, timeout=5.0)
+        return RawClient(self.background.server.port, timeout=5.0)
 
     def close(self) -> None:
-        self.stop.set()
-        self.server.close()
-        self.thread.join(5.0)
+        self.background.close()
         self.machine.close()
 
 
@@ -299,5 +292,5 @@ def test_after_the_fuzzing_the_program_runs_right(program_run: Running,
     while replies[-1] != b"OK" and len(replies) < 3:
         replies.append(fuzz_client.ask(b"D"))
     assert replies[-1] == b"OK", replies
-    program_run.thread.join(20.0)
+    program_run.background.join(20.0)
     assert program_run.machine.console.output == b"counter 20 total 7\n"
