@@ -122,6 +122,16 @@ class PacketReader:
         frames: list[Frame] = []
         pos = 0
         while pos < len(data):
+            if not self._in_packet and data[pos] == 0x24:  # '$': the whole packet at once?
+                end = data.find(b"#", pos + 1)
+                if 0 <= end <= pos + 1 + self.limit and end + 3 <= len(data) \
+                        and data.find(b"$", pos + 1, end) < 0:
+                    self._buf[:] = data[pos + 1 : end]
+                    self._sum = bytearray(data[end + 1 : end + 3])
+                    self._overlong = False
+                    frames.append(self._finish())
+                    pos = end + 3
+                    continue
             if self._in_packet and self._sum is None and not self._overlong:
                 # The body of a packet in one slice, up to its '#' (or a restarting '$').
                 end = len(data)

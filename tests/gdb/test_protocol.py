@@ -201,3 +201,19 @@ def test_the_reader_takes_any_bytes(data: bytes) -> None:
     r = p.PacketReader(limit=64)
     for f in r.feed(data):
         assert len(f.payload) <= 64
+
+
+frames_and_noise = st.lists(st.one_of(
+    st.builds(p.frame, st.binary(max_size=80)),
+    st.binary(max_size=12),
+    st.sampled_from([b"+", b"-", b"\x03", b"$", b"#", b"#0", b"}"])), max_size=12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(frames_and_noise, st.integers(1, 7))
+def test_the_reader_does_not_care_how_the_stream_is_cut(parts: list[bytes], cut: int) -> None:
+    data = b"".join(parts)
+    whole = p.PacketReader(limit=64).feed(data)
+    pieces = p.PacketReader(limit=64)
+    cut_up = [f for i in range(0, len(data), cut) for f in pieces.feed(data[i : i + cut])]
+    assert whole == cut_up
