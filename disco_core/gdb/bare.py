@@ -61,6 +61,7 @@ class BareTarget:
         self._points: set[tuple[PointKind, int, int]] = set()
         self._killed = False
         self.exit: Exit | None = None  # the last exit of a run slice
+        self.resumes = 0  # resumes the client asked for
 
     # ---- threads and state ------------------------------------------------------------
 
@@ -81,6 +82,11 @@ class BareTarget:
     def finished(self) -> bool:
         """The machine has halted or was killed: nothing more will run."""
         return self._state == _State.EXITED
+
+    @property
+    def running(self) -> bool:
+        """Resumed by the client (not held, not detached, not exited)."""
+        return self._state == _State.RUNNING
 
     @property
     def free(self) -> bool:
@@ -193,6 +199,7 @@ class BareTarget:
             return
         self._actions = dict(actions)
         self._state = _State.RUNNING
+        self.resumes += 1
 
     def reverse(self, step: bool) -> None:
         raise TargetError("the bare machine keeps no recording to run backwards on")

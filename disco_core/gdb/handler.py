@@ -110,8 +110,8 @@ class Handler:
                 fields.append((b"hwbreak", b""))
             elif "swbreak+" in self.client_features:
                 fields.append((b"swbreak", b""))
-        elif ev.kind == StopKind.REPLAY_END:
-            fields.append((b"replaylog", b"begin"))
+        elif ev.kind in (StopKind.REPLAY_BEGIN, StopKind.REPLAY_END):
+            fields.append((b"replaylog", b"begin" if ev.kind == StopKind.REPLAY_BEGIN else b"end"))
         try:
             fields += [(b"%02x" % n, p.reg_hex(self.target.read_register(ev.thread, n)))
                        for n in _EXPEDITED]

@@ -78,7 +78,8 @@ class StopKind(enum.Enum):
     READ_WATCH = "rwatch"
     ACCESS_WATCH = "awatch"
     INTERRUPT = "interrupt"  # Ctrl-C or interrupt()
-    REPLAY_END = "replaylog"  # a reverse run reached the start (or end) of a recording
+    REPLAY_BEGIN = "replaylog-begin"  # a reverse run reached the start of the recording
+    REPLAY_END = "replaylog-end"  # a forward run of a replay reached its end
     EXITED = "exited"  # the program (the machine, or the VM) is gone
 
 

@@ -50,15 +50,23 @@ class Served:
     def port(self) -> int:
         return self.background.server.port
 
-    def gdb_run(self, *commands: str, timeout: float = GDB_TIMEOUT) -> str:
+    def gdb_args(self, *commands: str) -> list[str]:
         """gdb-multiarch in batch mode on the program, attached to the server."""
         args = [self.gdb, "-batch", "-nx", "-ex", "set architecture mips:isa32r2",
                 "-ex", "set confirm off", "-ex", f"file {self.elf}",
                 "-ex", f"target remote :{self.port}"]
         for c in commands:
             args += ["-ex", c]
-        done = subprocess.run(args, capture_output=True, text=True, timeout=timeout)
+        return args
+
+    def gdb_run(self, *commands: str, timeout: float = GDB_TIMEOUT) -> str:
+        done = subprocess.run(self.gdb_args(*commands), capture_output=True, text=True,
+                              timeout=timeout)
         return done.stdout + done.stderr
+
+    def gdb_popen(self, *commands: str) -> subprocess.Popen[str]:
+        return subprocess.Popen(self.gdb_args(*commands), stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True)
 
     def finish(self, timeout: float = 20.0) -> None:
         assert self.background.join(timeout), "the machine did not finish after the client left"

@@ -5,6 +5,7 @@
 
 volatile int counter;           // watched by the tests
 volatile int secondary_done;
+volatile int spin_forever;      // a test sets it to hold the program in a loop
 int total;
 static spinlock_t lock;
 static char stack1[4096] __attribute__((aligned(16)));
@@ -38,6 +39,8 @@ int main(int cpu)
     }
     for (int i = 1; i <= 4; i++)
         twice(i);
+    while (spin_forever)
+        ;
     printf("counter %d total %d\n", counter, total);
     return 0;
 }

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import signal
+import time
 
 from disco_core.gdb.client import RawClient
 from disco_core.machine import ExitReason
@@ -80,3 +82,21 @@ def test_a_second_client_is_refused(served: Served) -> None:
         first.send(b"D")
         assert first.reply() == b"OK"
     served.finish()
+
+
+def test_ctrl_c_stops_a_running_machine(served: Served) -> None:
+    # As a user's Ctrl-C: SIGINT to gdb while it waits in `continue` makes it send 0x03.
+    gdb = served.gdb_popen("break twice", "continue", "set var spin_forever = 1", "delete",
+                           "continue", "p $pc", "info symbol $pc",
+                           "set var spin_forever = 0", "detach")
+    deadline = time.monotonic() + 20
+    while not (served.target.resumes >= 2 and served.target.running):  # the 2nd continue
+        assert time.monotonic() < deadline and gdb.poll() is None, gdb.communicate()[0]
+        time.sleep(0.02)
+    time.sleep(0.2)
+    gdb.send_signal(signal.SIGINT)
+    out, _ = gdb.communicate(timeout=20)
+    assert "Program received signal SIGINT" in out, out
+    assert re.search(r"main \+ \d+ in section \.text", out), out  # in main's spin loop
+    served.finish()
+    assert served.machine.console.output == b"counter 20 total 0\n"
