@@ -97,10 +97,8 @@ class BareTarget:
 
     def read_registers(self, thread: int) -> Sequence[int]:
         cpu = self.machine.cpus[self._cpu(thread)]
-        r = cpu.context()
-        gprs = [int(v) for v in r.gpr[0:GPR_COUNT]]  # type: ignore[attr-defined]
-        pc, hi, lo = int(r.pc), int(r.hi), int(r.lo)  # type: ignore[attr-defined]
-        regs = gprs + [cpu.cp0(STATUS), lo, hi, cpu.cp0(BADVADDR), cpu.cp0(CAUSE), pc]
+        regs: list[int] = cpu.regs().tolist()
+        regs += [cpu.cp0(STATUS), cpu.lo, cpu.hi, cpu.cp0(BADVADDR), cpu.cp0(CAUSE), cpu.pc]
         regs += _FPU_ZEROS
         regs += [cpu.cp0(reg, sel) for _, reg, sel in EXTRA_CP0]
         return regs

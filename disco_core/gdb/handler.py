@@ -1,7 +1,8 @@
 """One GDB client's protocol state: commands in, target calls, replies out.
 
-A `Handler` runs on the machine owner's thread (the server hands it decoded
-commands between run slices), so it may call the target directly. It holds what
+A `Handler` runs on the machine owner's thread (the server's `service()`, called
+between run slices, hands it each parsed command), so it may call the target
+directly. It holds what
 the protocol remembers between packets: the selected threads, whether the client
 speaks multiprocess, the points the client set, and the stop events not yet
 reported (several threads can stop in one slice; GDB hears of one per resume,

@@ -19,6 +19,7 @@ import select
 import socket
 import threading
 import time
+from collections.abc import Callable
 
 from disco_core.errors import DiscoError
 from disco_core.gdb import protocol as p
@@ -141,6 +142,7 @@ class GdbServer:
         self.port = sock.getsockname()[1]
         self._listener = sock
         self._spawn(self._accept_loop, "gdb-accept")
+        log.info("GDB server listening on %s", self.address)
         return self
 
     @property
@@ -181,8 +183,8 @@ class GdbServer:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _spawn(self, fn: object, name: str, *args: object) -> None:
-        t = threading.Thread(target=fn, args=args, name=name, daemon=True)  # type: ignore[arg-type]
+    def _spawn(self, fn: Callable[..., None], name: str, *args: object) -> None:
+        t = threading.Thread(target=fn, args=args, name=name, daemon=True)
         self._threads = [x for x in self._threads if x.is_alive()] + [t]
         t.start()
 
