@@ -245,8 +245,9 @@ class BareTarget:
             except (ValueError, IndexError):
                 return f"tlb: no CPU {words[1]!r}\n"
             rows = [cpu.tlb(i) for i in range(m.config.tlb_entries)]
-            return "".join(f"{i:2d}: hi={hi:08x} lo0={lo0:08x} lo1={lo1:08x} mask={mask:08x}\n"
+            text = "".join(f"{i:2d}: hi={hi:08x} lo0={lo0:08x} lo1={lo1:08x} mask={mask:08x}\n"
                            for i, (hi, lo0, lo1, mask) in enumerate(rows) if lo0 | lo1)
+            return text or f"cpu{cpu.index}: no TLB entry maps anything\n"
         return f"unknown monitor command {words[0]!r}; try 'monitor help'\n"
 
     # ---- the owner's loop ----------------------------------------------------------------
