@@ -100,3 +100,17 @@ def test_ctrl_c_stops_a_running_machine(served: Served) -> None:
     assert re.search(r"main \+ \d+ in section \.text", out), out  # in main's spin loop
     served.finish()
     assert served.machine.console.output == b"counter 20 total 0\n"
+
+
+def test_read_and_access_watchpoints_name_the_thread(served2: Served) -> None:
+    # Past crt0's clearing of .bss (a write to both), then the second CPU adds to
+    # total (a read, then the write): its thread is the one named.
+    out = served2.gdb_run("break secondary_main", "continue", "delete", "awatch total",
+                          "continue", "x/i $pc - 4", "delete", "rwatch counter", "continue",
+                          "x/i $pc - 4", "detach")
+    assert re.search(r"Thread 2 hit Hardware access \(read/write\) watchpoint 2: total", out), out
+    assert re.search(r"<secondary_main\+\d+>:\t(lw|sw)\t", out), out
+    assert re.search(r"Thread 1 hit Hardware read watchpoint 3: counter", out), out
+    assert re.search(r"<bump\+\d+>:\tlw\t", out), out
+    served2.finish()
+    assert served2.machine.console.output == b"counter 20 total 7\n"
