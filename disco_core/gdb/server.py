@@ -19,7 +19,7 @@ import select
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from disco_core.errors import DiscoError
 from disco_core.gdb import protocol as p
@@ -120,7 +120,6 @@ class GdbServer:
         self._listener: socket.socket | None = None
         self._lock = threading.Lock()  # guards _conn between the accept thread and the owner
         self._conn: _Connection | None = None
-        self._arrived = threading.Event()  # a client connected: wakes an idle service()
         self._handler: Handler | None = None
         self._handler_conn: _Connection | None = None
         self._threads: list[threading.Thread] = []
@@ -210,7 +209,6 @@ class GdbServer:
             if self._conn is not None and self._conn.open:
                 return False
             self._conn = conn
-        self._arrived.set()
         return True
 
     def _second_client(self, conn: _Connection) -> None:
@@ -245,11 +243,11 @@ class GdbServer:
         timeout it first waits up to that long for the client to send something
         (or for a client to connect).
         """
+        if timeout > 0:
+            wait([self], timeout)
         with self._lock:
             conn = self._conn
         if conn is None:
-            if timeout > 0 and self._arrived.wait(timeout):
-                self._arrived.clear()
             return False
         if conn is not self._handler_conn:
             self._handler = Handler(self.target, on_noack=lambda: setattr(conn, "noack", True))
@@ -258,11 +256,6 @@ class GdbServer:
         h = self._handler
         assert h is not None
         did = False
-        if conn.open and timeout > 0:
-            try:
-                select.select([conn.sock], [], [], timeout)
-            except (OSError, ValueError):
-                pass
         data = conn.receive() if conn.open else None
         if data is None:
             if not h.closed:
@@ -312,6 +305,14 @@ class GdbServer:
         for r in replies:
             conn.send_packet(r)
 
+    def _waitable(self) -> socket.socket | None:
+        """What to wait on for this server's next event: its client, else its listener."""
+        with self._lock:
+            conn = self._conn
+        if conn is not None and conn.open:
+            return conn.sock
+        return self._listener
+
     def _drop(self, conn: _Connection) -> None:
         conn.close()
         with self._lock:
@@ -319,3 +320,17 @@ class GdbServer:
                 self._conn = None
         self._handler = None
         self._handler_conn = None
+
+
+def wait(servers: Iterable[GdbServer], timeout: float) -> None:
+    """Sleep until a client of one of the servers sends something (or connects), at
+    most `timeout` seconds: for an owner whose targets are all held, between rounds
+    of `service()` calls (a session with a server per VM)."""
+    socks = [s for s in (server._waitable() for server in servers) if s is not None]
+    if not socks:
+        time.sleep(timeout)
+        return
+    try:
+        select.select(socks, [], [], timeout)
+    except (OSError, ValueError):  # a socket closed meanwhile: the next service() sees it
+        pass
