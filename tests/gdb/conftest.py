@@ -1,0 +1,93 @@
+"""Fixtures for the GDB tests: the real gdb-multiarch, the test program, a served machine."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from disco_core.gdb.bare import Background, BareTarget
+from disco_core.guest import build_baremetal
+from disco_core.testmachine import TestMachine
+
+HERE = Path(__file__).resolve().parent
+GDB_TIMEOUT = 30.0
+
+
+@pytest.fixture(scope="session")
+def gdb_multiarch() -> str:
+    path = shutil.which("gdb-multiarch")
+    if path is None:
+        pytest.fail("gdb-multiarch is not installed: the GDB tests need it and never skip. "
+                    "Install the Debian package (apt-get install gdb-multiarch); .ci/run does "
+                    "this when it runs as root.")
+    return path
+
+
+@pytest.fixture(scope="session")
+def program() -> Path:
+    # -fforce-dwarf-frame: call frame information, so GDB unwinds without scanning
+    # prologues word by word (docs/gdb.md, "Symbols").
+    return build_baremetal(HERE / "gdbprog.c", extra_flags=["-fforce-dwarf-frame"])
+
+
+@dataclass
+class Served:
+    machine: TestMachine
+    background: Background
+    elf: Path
+    gdb: str
+
+    @property
+    def target(self) -> BareTarget:
+        return self.background.target
+
+    @property
+    def port(self) -> int:
+        return self.background.server.port
+
+    def gdb_args(self, *commands: str) -> list[str]:
+        """gdb-multiarch in batch mode on the program, attached to the server."""
+        args = [self.gdb, "-batch", "-nx", "-ex", "set architecture mips:isa32r2",
+                "-ex", "set confirm off", "-ex", f"file {self.elf}",
+                "-ex", f"target remote :{self.port}"]
+        for c in commands:
+            args += ["-ex", c]
+        return args
+
+    def gdb_run(self, *commands: str, timeout: float = GDB_TIMEOUT) -> str:
+        done = subprocess.run(self.gdb_args(*commands), capture_output=True, text=True,
+                              timeout=timeout)
+        return done.stdout + done.stderr
+
+    def gdb_popen(self, *commands: str) -> subprocess.Popen[str]:
+        return subprocess.Popen(self.gdb_args(*commands), stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True)
+
+    def finish(self, timeout: float = 20.0) -> None:
+        assert self.background.join(timeout), "the machine did not finish after the client left"
+
+
+def serve_machine(elf: Path, gdb: str, cpus: int = 1) -> Iterator[Served]:
+    tm = TestMachine(cpus=cpus)
+    tm.load_elf(elf)
+    bg = Background(BareTarget(tm), timeout=60.0)
+    try:
+        yield Served(tm, bg, elf, gdb)
+    finally:
+        bg.close()
+        tm.close()
+
+
+@pytest.fixture
+def served(program: Path, gdb_multiarch: str) -> Iterator[Served]:
+    yield from serve_machine(program, gdb_multiarch)
+
+
+@pytest.fixture
+def served2(program: Path, gdb_multiarch: str) -> Iterator[Served]:
+    yield from serve_machine(program, gdb_multiarch, cpus=2)
