@@ -21,9 +21,12 @@ NODE_COLORS = [
 ]
 
 # One colour per virtual machine (the heat map's owners, the topology's vCPUs and
-# memory bars, the per-VM plots): saturated, and apart from each other.
-VM_COLORS = ["#ef5350", "#42a5f5", "#9ccc65", "#ffca28", "#ab47bc", "#26c6da", "#ff7043",
-             "#d4e157", "#ec407a", "#5c6bc0", "#26a69a", "#ffa726"]
+# memory bars, the per-VM plots): saturated, apart from each other, and apart from
+# the first eight node colours (CIE Lab distance >= 30, tests/app/test_heatmap.py) and
+# from the overlays' red, white and yellow, so an owner never reads as a node.
+VM_COLORS = ["#2962ff", "#00e676", "#e040fb", "#ff9100", "#c6ff00", "#6200ea", "#795548",
+             "#0091ea", "#64dd17", "#ff4081", "#00b8d4", "#ffd600"]
+UNOWNED = QColor("#7b8794")  # a page no VM owns that is missed on (the monitor's)
 SHARED = QColor("#eceff1")  # a machine page several VMs share
 MOVED = QColor("#fff176")  # a page that just migrated or got a replica
 REMOTE = QColor("#ff1744")  # misses from a node other than the page's home
