@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QGroupBox,
@@ -148,6 +148,8 @@ class MainWindow(QMainWindow):
         self.resize(1600, 1000)
         if persist:
             self._restore_settings()
+            self.fit_to_screen()  # (screenshots keep their size, offscreen or not)
+        self._fitted = False
         if start:
             self.engine.start()
 
@@ -270,10 +272,16 @@ class MainWindow(QMainWindow):
     def _events(self, events: list[Event]) -> None:
         for e in events:
             if e.kind in ("breakpoint", "step", "halted", "error", "breakpoint-set", "resumed"):
-                self.statusBar().showMessage(e.message, 8000)
+                self._say(e.message, 8000, error=e.kind == "error")
 
     def _errored(self, message: str) -> None:
-        self.statusBar().showMessage(message.splitlines()[0], 15000)
+        self._say(message.splitlines()[0], 15000, error=True)
+
+    def _say(self, message: str, timeout_ms: int, error: bool = False) -> None:
+        """A stop, a step or an error: in the status bar and in the debugger, where
+        the user is looking."""
+        self.statusBar().showMessage(message, timeout_ms)
+        self.debugger.show_message(message, error)
 
     def _typed(self, guest: str, data: bytes) -> None:
         self.engine.send(FeedConsole(guest, data))
@@ -301,6 +309,34 @@ class MainWindow(QMainWindow):
             sizes = s.value(f"splitters/{split.objectName()}")
             if sizes is not None:
                 split.restoreState(sizes)
+
+    def fit_to_screen(self) -> None:
+        """Keep the whole window, status bar included, on the screen it is on: a
+        geometry saved on a larger screen (or the default 1600×1000 on 1280×800)
+        is shrunk and moved inside the available area."""
+        screen = self.screen() or QGuiApplication.primaryScreen()
+        if screen is None:
+            return
+        area = screen.availableGeometry()
+        frame = self.frameGeometry()
+        extra_w = max(frame.width() - self.width(), 0)  # the window manager's frame
+        extra_h = max(frame.height() - self.height(), 0)
+        width = min(self.width(), area.width() - extra_w)
+        height = min(self.height(), area.height() - extra_h)
+        if (width, height) != (self.width(), self.height()):
+            self.resize(width, height)
+        frame = self.frameGeometry()
+        x = min(max(frame.x(), area.x()), area.right() + 1 - frame.width())
+        y = min(max(frame.y(), area.y()), area.bottom() + 1 - frame.height())
+        if (x, y) != (frame.x(), frame.y()):
+            self.move(x, y)
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 (Qt's name)
+        super().showEvent(event)
+        if self.persist and not self._fitted:
+            # The window manager's frame is known once shown: fit again with it.
+            self._fitted = True
+            QTimer.singleShot(0, self.fit_to_screen)
 
     def save_settings(self) -> None:
         s = self.settings

@@ -31,7 +31,15 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QSize
 from PySide6.QtGui import QColor, QResizeEvent
-from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
 
 from disco_core.mips import PAGE_SHIFT, ram_index_to_pfn
 from disco_core.session import Snapshot
@@ -134,6 +142,12 @@ class HeatmapView(QWidget):
         layout.addWidget(self.legend)
         self.info = QLabel("hover over a page")
         self.info.setObjectName("heatmap-info")
+        # Hover texts are long: they must not widen the panel (and move the splitter);
+        # what does not fit is cut, and the tooltip has it whole.
+        self.info.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        self.legend.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.note.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.setMinimumSize(320, 240)
         self.info.setStyleSheet(f"color: {theme.TEXT_DIM.name()}; padding: 2px 6px;")
         layout.addWidget(self.info)
         self._shape: tuple[int, int, int] | None = None

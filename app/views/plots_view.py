@@ -26,7 +26,14 @@ from collections import deque
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtGui import QColor, QIcon, QPixmap
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
 
 from disco_core.session import Snapshot
 
@@ -97,11 +104,13 @@ class PlotsView(QWidget):
         self.key.setObjectName("plots-key")
         self.key.setWordWrap(True)
         self.key.setStyleSheet("padding: 0 6px;")
+        self.key.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.key.hide()
         layout.addWidget(self.key)
         self.graphics = pg.GraphicsLayoutWidget()
         self.graphics.setBackground(theme.BACKGROUND)
         layout.addWidget(self.graphics)
+        self.setMinimumSize(300, 240)
         self._x: deque[float] = deque(maxlen=HISTORY)  # wall-clock seconds
         self._sim: deque[float] = deque(maxlen=HISTORY)  # simulated seconds
         self._series: dict[str, deque[float]] = {}

@@ -33,8 +33,8 @@ ACCESS = {"write": "w", "read": "r", "read/write": "rw"}
 
 class BreakpointsView(QWidget):
     """The list (breakpoints first, then watchpoints) with the watch entry; `entry`:
-    the breakpoint entry's (widget, stretch) pairs, which the dock lays out under the
-    run controls. `current()` is the chosen target."""
+    the breakpoint entry's (widget, stretch) pairs, which the dock lays out on a row
+    of their own under the run controls. `current()` is the chosen target."""
 
     commanded = Signal(object)  # a session Command
 
@@ -48,6 +48,8 @@ class BreakpointsView(QWidget):
         self.bp_edit.setObjectName("breakpoint-edit")
         self.bp_edit.setPlaceholderText("breakpoint: address or symbol")
         self.bp_edit.returnPressed.connect(self._add_breakpoint)
+        self.bp_edit.setMinimumWidth(
+            self.bp_edit.fontMetrics().horizontalAdvance(self.bp_edit.placeholderText()) + 16)
         self.bp_this_cpu = QCheckBox("this CPU")
         self.bp_this_cpu.setToolTip("stop only when the chosen CPU gets there")
         self.bp_scope = QComboBox()

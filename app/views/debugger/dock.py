@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 from disco_core.elf import ElfImage
 from disco_core.session import Snapshot
 
+from ... import theme
 from .breakpoints import BreakpointsView
 from .common import Symbols
 from .controls import RunControls
@@ -75,12 +76,22 @@ class DebuggerDock(QDockWidget):
         self.status.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.memory_view.said.connect(self.status.setText)
 
+        self.message = QLabel("")
+        self.message.setObjectName("debug-message")
+        self.message.setWordWrap(True)
+        self.message.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.message.hide()
+
         outer.addWidget(self.controls)
-        row = QHBoxLayout()
-        for widget, stretch in self.controls.run_row + self.bps.entry:
-            row.addWidget(widget, stretch)
-        outer.addLayout(row)
+        # Run-to and the breakpoint entry on rows of their own: side by side they
+        # shrink to "r…" and "b…" in a narrow dock (1280×800).
+        for part in (self.controls.run_row, self.bps.entry):
+            row = QHBoxLayout()
+            for widget, stretch in part:
+                row.addWidget(widget, stretch)
+            outer.addLayout(row)
         outer.addWidget(self.status)
+        outer.addWidget(self.message)
 
         split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(self.disassembly)
@@ -94,6 +105,7 @@ class DebuggerDock(QDockWidget):
         split.setSizes([300, 260])
         outer.addWidget(split, 1)
         self.setWidget(body)
+        body.setMinimumWidth(360)
 
         # The widgets by the names the window and the tests use.
         c = self.controls
@@ -169,6 +181,15 @@ class DebuggerDock(QDockWidget):
         if d.monitor_events:
             self.log_view.add_events(d.monitor_events)
         self.bps.update_snapshot(snap)
+
+    def show_message(self, text: str, error: bool = False) -> None:
+        """What the status bar says about a stop, a step or an error, here too: the
+        debugger is where the user looks (and the status bar may be off screen)."""
+        color = theme.STATE_STOPPED if error else theme.ACCENT
+        self.message.setStyleSheet(f"color: {color.name()};")
+        self.message.setText(text)
+        self.message.setToolTip(text)
+        self.message.show()
 
     def describe(self, address: int) -> str:
         return self.symbols.describe(address)
