@@ -147,6 +147,17 @@ def test_heatmap_and_plots_follow_a_workload(booted, qtbot) -> None:
     assert len(window.plots.vm_curves["exits"]) == 4
 
 
+def test_up_arrow_recalls_the_last_command_in_the_guest_shell(booted, qtbot) -> None:
+    window = booted
+    type_into(qtbot, window, "vm3", "echo recalled")
+    console = window.consoles["vm3"]
+    qtbot.waitUntil(lambda: "recalled\n$" in console.toPlainText(), timeout=WAIT)
+    qtbot.keyClick(console, Qt.Key.Key_Up)
+    qtbot.keyClick(console, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: console.toPlainText().count("recalled\n$") == 2, timeout=WAIT)
+    assert "command not found" not in console.toPlainText()
+
+
 def test_heatmap_packs_used_pages_with_a_legend_and_a_fast_mode_note(booted, qtbot) -> None:
     window = booted
     heat = window.heatmap
