@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -84,7 +85,12 @@ class BreakpointsView(QWidget):
         watch.clicked.connect(self._add_watchpoint)
         watch_row.addWidget(watch)
         bl.addLayout(watch_row)
-        remove = QPushButton("Remove selected")
+        # Delete (or Backspace) removes the selected breakpoint, as in gdb front-ends
+        for key in (QKeySequence.StandardKey.Delete, QKeySequence(Qt.Key.Key_Backspace)):
+            shortcut = QShortcut(QKeySequence(key), self.breakpoints)
+            shortcut.setContext(Qt.ShortcutContext.WidgetShortcut)
+            shortcut.activated.connect(self._remove_selected)
+        remove = QPushButton("Remove selected (Delete)")
         remove.clicked.connect(self._remove_selected)
         bl.addWidget(remove)
 
@@ -124,6 +130,16 @@ class BreakpointsView(QWidget):
             cpu, vm = self._scope()
             self.commanded.emit(AddWatchpoint(target, 4, access, cpu, vm))
             self.watch_edit.clear()
+
+    def toggle(self, address: int) -> None:
+        """The disassembly's gutter: remove the breakpoints at `address`, or add one
+        with the scope chosen in the entry row."""
+        here = [k for k in self._bp_keys if k[0] == address]
+        for addr, cpu, vm in here:
+            self.commanded.emit(RemoveBreakpoint(addr, cpu, vm))
+        if not here:
+            cpu, vm = self._scope()
+            self.commanded.emit(AddBreakpoint(address, cpu, vm))
 
     def _remove_selected(self) -> None:
         """Remove the selected row: breakpoints come first, then watchpoints."""

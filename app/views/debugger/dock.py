@@ -16,8 +16,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QStringListModel, Qt, Signal
 from PySide6.QtWidgets import (
+    QCompleter,
     QDockWidget,
     QHBoxLayout,
     QLabel,
@@ -75,6 +76,10 @@ class DebuggerDock(QDockWidget):
         # long texts must not widen the dock: they are cut, and the tooltip has them whole
         self.status.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.memory_view.said.connect(self.status.setText)
+        self.disassembly.gutter_clicked.connect(self.bps.toggle)
+        # Symbol completion in every field that takes an address or a symbol.
+        self.completion = QStringListModel(self)
+        self._completers: list[QCompleter] = []
 
         self.message = QLabel("")
         self.message.setObjectName("debug-message")
@@ -124,6 +129,13 @@ class DebuggerDock(QDockWidget):
         self.l2tlb, self.l2tlb_model = t.l2tlb, t.l2tlb_model
         self.pmap, self.pmap_model = t.pmap, t.pmap_model
         self.trace_tlb, self.event_log = self.log_view.trace_tlb, self.log_view.event_log
+        for edit in (self.run_to, self.bp_edit, self.watch_edit, self.mem_addr):
+            completer = QCompleter(self.completion, edit)
+            completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+            completer.setFilterMode(Qt.MatchFlag.MatchContains)
+            completer.setMaxVisibleItems(12)
+            edit.setCompleter(completer)
+            self._completers.append(completer)
 
     @property
     def images(self) -> list[ElfImage]:
@@ -133,6 +145,9 @@ class DebuggerDock(QDockWidget):
     @images.setter
     def images(self, images: list[ElfImage]) -> None:
         self.symbols.images = images
+        names = {sym.name for image in images for sym in image.symbols
+                 if sym.kind in ("func", "object") and sym.name}
+        self.completion.setStringList(sorted(names, key=str.lower))
 
     @property
     def cpu(self) -> int:
