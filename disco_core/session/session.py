@@ -118,6 +118,7 @@ class Session:
         self._commands: queue.SimpleQueue[Command] = queue.SimpleQueue()
         self.commands_applied = 0  # by the last step_slice: something may have changed
         self._breakpoints: dict[BreakpointKey, str] = {}
+        self._hits: dict[BreakpointKey, int] = {}  # stops at each breakpoint (the debugger's)
         self._watchpoints: dict[WatchpointKey, str] = {}
         # What is armed in the machine, reference-counted: the breakpoints and
         # watchpoints above and the temporary one may share a machine breakpoint.
@@ -229,7 +230,11 @@ class Session:
             self._clear_temp()
             self._stop(r, events, Event("step", f"{name} stopped at {self.describe(pc)}", t, pc))
             return True
-        if any(a == pc and self.target.applies(cpu, vm, t) for a, cpu, vm in self._breakpoints):
+        hit = [key for key in self._breakpoints
+               if key[0] == pc and self.target.applies(key[1], key[2], t)]
+        if hit:
+            for key in hit:
+                self._hits[key] = self._hits.get(key, 0) + 1
             self._stop(r, events, Event(
                 "breakpoint", f"{name} hit breakpoint at {self.describe(pc)}"
                 f"{self.target.on_cpu(r.cpu)}", t, pc))
@@ -280,6 +285,7 @@ class Session:
                 events.append(Event("breakpoint-set", f"breakpoint at {self.describe(address)} "
                                     f"{t.scope_text(c.cpu, vm)}"))
             elif self._breakpoints.pop(key, None) is not None:
+                self._hits.pop(key, None)
                 self._arm(address, c.cpu, -1)
         elif isinstance(c, AddWatchpoint | RemoveWatchpoint):
             if c.access not in ACCESSES:
@@ -468,7 +474,8 @@ class Session:
         )
 
     def _breakpoint_list(self) -> tuple[Breakpoint, ...]:
-        return tuple(Breakpoint(a, c, label, vm) for (a, c, vm), label in sorted(
+        return tuple(Breakpoint(a, c, label, vm, self._hits.get((a, c, vm), 0))
+                     for (a, c, vm), label in sorted(
             self._breakpoints.items(), key=lambda kv: (kv[0][0], kv[0][1] or -1, kv[0][2] or "")))
 
     def _watchpoint_list(self) -> tuple[Watchpoint, ...]:

@@ -99,3 +99,19 @@ def test_cp0_tab_shows_the_fields(make_workbench, qtbot) -> None:
     assert rows["Status"].startswith("KSU=") and rows["Cause"].startswith("ExcCode=")
     assert rows["EntryHi"].startswith("VPN2=") and rows["EntryLo1"].startswith("PFN=")
     assert table.horizontalHeaderItem(table.columnCount() - 1).text().startswith("fields")
+
+
+def test_breakpoint_hit_counts(make_workbench, qtbot) -> None:
+    from disco_core.session import AddBreakpoint, Resume
+
+    window = _paused(make_workbench, qtbot)
+    dock = window.debugger
+    window.engine.send(AddBreakpoint("barrier", None, None))
+    qtbot.waitUntil(lambda: len(window.latest.breakpoints) == 1, timeout=WAIT)
+    assert window.latest.breakpoints[0].hits == 0
+    for n in (1, 2):
+        with qtbot.waitSignal(window.engine.paused, timeout=WAIT):
+            window.engine.send(Resume())
+        qtbot.waitUntil(lambda n=n: window.latest.breakpoints[0].hits == n, timeout=WAIT)
+    dock.bps.update_snapshot(window.latest)
+    assert dock.breakpoints.item(0).text().endswith("\u00b7 2 hits")

@@ -96,6 +96,7 @@ class BreakpointsView(QWidget):
 
         self._bp_keys: list[tuple[int, int | None, str | None]] = []
         self._watch_keys: list[tuple[int, int, str, int | None, str | None]] = []
+        self._hits: list[int] = []
 
     def set_vms(self, vm_names: tuple[str, ...], target_vms: tuple[str | None, ...]) -> None:
         """Scopes by VM: this VM, this vCPU or every VM instead of "this CPU"."""
@@ -154,17 +155,23 @@ class BreakpointsView(QWidget):
     def update_snapshot(self, snap: Snapshot) -> None:
         keys = [(b.address, b.cpu, b.vm) for b in snap.breakpoints]
         wkeys = [(w.address, w.length, w.access, w.cpu, w.vm) for w in snap.watchpoints]
-        if keys == self._bp_keys and wkeys == self._watch_keys:
+        hits = [b.hits for b in snap.breakpoints]
+        if keys == self._bp_keys and wkeys == self._watch_keys and hits == self._hits:
             return
+        row = self.breakpoints.currentRow()
         self._bp_keys = keys
         self._watch_keys = wkeys
+        self._hits = hits
         self.breakpoints.clear()
         for b in snap.breakpoints:
-            QListWidgetItem(f"break {b.label}  ({self._where(snap, b.cpu, b.vm)})",
+            count = f" \u00b7 {b.hits} hit{'' if b.hits == 1 else 's'}" if b.hits else ""
+            QListWidgetItem(f"break {b.label}  ({self._where(snap, b.cpu, b.vm)}){count}",
                             self.breakpoints)
         for w in snap.watchpoints:
             QListWidgetItem(f"watch {w.access:<2} {w.label}  ({self._where(snap, w.cpu, w.vm)})",
                             self.breakpoints)
+        if 0 <= row < self.breakpoints.count():
+            self.breakpoints.setCurrentRow(row)  # a new hit count keeps the selection
 
     def _where(self, snap: Snapshot, cpu: int | None, vm: str | None) -> str:
         if cpu is not None:
