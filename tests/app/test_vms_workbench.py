@@ -92,7 +92,8 @@ def test_breakpoint_on_a_kernel_symbol_stops_that_vm_and_step_is_one_instruction
                 if dock.registers.item(r, c) and dock.registers.item(r, c).text() == "pc"]
     assert pc_cells == [f"0x{kexec:08x}"]
     # the virtual CP0 stands next to the real one
-    assert dock.cp0.columnCount() == 3 and dock.cp0.item(0, 2).text().startswith("0x")
+    assert dock.cp0.columnCount() == 4 and dock.cp0.item(0, 2).text().startswith("0x")
+    assert dock.cp0.horizontalHeaderItem(3).text().startswith("fields")
     # F11: one guest instruction of vm1's vCPU, on its CPU only
     before = snap
     dock.act_step.trigger()

@@ -90,7 +90,8 @@ class BreakpointsView(QWidget):
             shortcut = QShortcut(QKeySequence(key), self.breakpoints)
             shortcut.setContext(Qt.ShortcutContext.WidgetShortcut)
             shortcut.activated.connect(self._remove_selected)
-        remove = QPushButton("Remove selected (Delete)")
+        remove = QPushButton("Remove selected")
+        remove.setToolTip("remove the selected breakpoint or watchpoint (Delete)")
         remove.clicked.connect(self._remove_selected)
         bl.addWidget(remove)
 
