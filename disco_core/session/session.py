@@ -12,6 +12,7 @@ itself are the same for both.
 
 from __future__ import annotations
 
+import difflib
 import queue
 import time
 from collections import Counter, deque
@@ -407,8 +408,14 @@ class Session:
                 return image.address_of(text)
             except KeyError:
                 continue
+        # Each program once, by its file name (VMs share one image; its name is a path
+        # into the build cache), and the nearest names for a typo.
+        programs = dict.fromkeys(i.name.rsplit("/", 1)[-1] for i in self.images())
+        names = {sym.name for i in self.images() for sym in i.symbols}
+        close = difflib.get_close_matches(text, names, n=3)
+        hint = f"; did you mean {' or '.join(close)}?" if close else ""
         raise KeyError(f"no symbol named {text!r} in "
-                       f"{', '.join(i.name for i in self.images()) or 'any loaded program'}")
+                       f"{', '.join(programs) or 'any loaded program'}{hint}")
 
     def describe(self, address: int) -> str:
         """``0x80010110 <stream_update+0x8>``, or just the address."""

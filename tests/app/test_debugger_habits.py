@@ -115,3 +115,15 @@ def test_breakpoint_hit_counts(make_workbench, qtbot) -> None:
         qtbot.waitUntil(lambda n=n: window.latest.breakpoints[0].hits == n, timeout=WAIT)
     dock.bps.update_snapshot(window.latest)
     assert dock.breakpoints.item(0).text().endswith("\u00b7 2 hits")
+
+
+def test_a_typo_names_the_program_once_and_suggests(make_workbench, qtbot) -> None:
+    from disco_core.session import AddBreakpoint
+
+    window = make_workbench()
+    qtbot.waitUntil(lambda: window.latest is not None, timeout=WAIT)
+    window.engine.send(AddBreakpoint("stram_update", None, None))
+    message = window.debugger.message
+    qtbot.waitUntil(lambda: "stram_update" in message.text(), timeout=WAIT)
+    text = message.text()
+    assert "did you mean stream_update" in text and "/" not in text, text
