@@ -127,3 +127,25 @@ def test_a_typo_names_the_program_once_and_suggests(make_workbench, qtbot) -> No
     qtbot.waitUntil(lambda: "stram_update" in message.text(), timeout=WAIT)
     text = message.text()
     assert "did you mean stream_update" in text and "/" not in text, text
+
+
+def test_source_pane_follows_pc_and_its_gutter_sets_breakpoints(make_workbench, qtbot) -> None:
+    window = _paused(make_workbench, qtbot)
+    dock = window.debugger
+    dock.tabs.setCurrentWidget(dock.source)
+    dock.update_snapshot(window.latest, force=True)
+    source = dock.source
+    assert source.path is not None and source.path.endswith(".c"), source.toPlainText()[:200]
+    current = [line for line in source.toPlainText().splitlines() if "\u25b6" in line]
+    assert len(current) == 1 and f"{source.line:5d}" in current[0]
+    # a click in the gutter of the current line puts a breakpoint on its first instruction
+    block = source.document().findBlockByNumber(source.line - 1)
+    rect = source.blockBoundingGeometry(block).translated(source.contentOffset())
+    qtbot.mouseClick(source.viewport(), Qt.MouseButton.LeftButton,
+                     pos=QPoint(3, int(rect.center().y())))
+    qtbot.waitUntil(lambda: len(window.latest.breakpoints) == 1, timeout=WAIT)
+    address = window.latest.breakpoints[0].address
+    assert dock.symbols.source_location(address) == (source.path, source.line)
+    dock.update_snapshot(window.latest, force=True)
+    current = [line for line in source.toPlainText().splitlines() if "\u25b6" in line]
+    assert current[0].startswith("\u25cf\u25b6")

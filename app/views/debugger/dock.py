@@ -40,6 +40,7 @@ from .disassembly import DisassemblyView
 from .event_log import EventLogView
 from .memory import MemoryView
 from .registers import Cp0View, RegistersView
+from .source import SourceView
 from .tables import TlbTables
 
 RUNNING_REFRESH = 1.0  # s between refreshes while the machine runs (all changes anyway)
@@ -65,6 +66,7 @@ class DebuggerDock(QDockWidget):
         self.registers_view = RegistersView()
         self.cp0_view = Cp0View()
         self.disassembly = DisassemblyView(self.symbols)
+        self.source = SourceView(self.symbols)
         self.tables = TlbTables(body)
         self.log_view = EventLogView(body)
         self.log_view.hide()
@@ -77,6 +79,7 @@ class DebuggerDock(QDockWidget):
         self.status.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.memory_view.said.connect(self.status.setText)
         self.disassembly.gutter_clicked.connect(self.bps.toggle)
+        self.source.gutter_clicked.connect(self.bps.toggle)
         # Symbol completion in every field that takes an address or a symbol.
         self.completion = QStringListModel(self)
         self._completers: list[QCompleter] = []
@@ -102,6 +105,7 @@ class DebuggerDock(QDockWidget):
         split.addWidget(self.disassembly)
         self.tabs = QTabWidget()
         self.tabs.addTab(self.registers_view.table, "Registers")
+        self.tabs.addTab(self.source, "Source")
         self.tabs.addTab(self.cp0_view.table, "CP0")
         self.tabs.addTab(self.memory_view, "Memory")
         self.tabs.addTab(self.tables.tlb, "TLB")
@@ -191,6 +195,8 @@ class DebuggerDock(QDockWidget):
         self.registers_view.update_snapshot(snap)
         self.cp0_view.update_snapshot(snap)
         self.disassembly.update_snapshot(snap, pc)
+        if self.tabs.currentWidget() is self.source or not snap.running:
+            self.source.update_snapshot(snap, pc)
         self.memory_view.update_snapshot(snap)
         self.tables.update_detail(d)
         if d.monitor_events:
