@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import gc
 import sys
+from collections.abc import Callable
 
 from disco_core.session import DEFAULT_SESSION, SESSION_KINDS, Session
 
@@ -91,15 +92,20 @@ def main(argv: list[str] | None = None) -> int:
         window.show()
 
     def new_machine(choice: MachineChoice) -> None:
-        """File > New machine: build the chosen VMs, then swap windows."""
+        """File > New session: build the chosen session (any kind), then swap windows."""
         from disco_core.session import vms_session
 
         old = holder["window"]
+
+        def build(progress: Callable[[str], None]) -> Session:
+            if choice.kind == "vms":
+                return vms_session(preset_name=choice.preset, vms=choice.vms,
+                                   vcpus=choice.vcpus, memory_mib=choice.memory_mib,
+                                   progress=progress)
+            return SESSION_KINDS[choice.kind](preset_name=choice.preset, progress=progress)
+
         try:
-            session = build_session(lambda progress: vms_session(
-                preset_name=choice.preset, vms=choice.vms, vcpus=choice.vcpus,
-                memory_mib=choice.memory_mib, progress=progress),
-                old, choice.title)
+            session = build_session(build, old, choice.title)
         except Exception as e:
             old.statusBar().showMessage(f"could not build the machine: {e}", 15000)
             return

@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (
     QCheckBox,
+    QDialog,
     QGroupBox,
     QLabel,
     QMainWindow,
@@ -32,6 +33,7 @@ from .engine import Engine
 from .views.console_view import ConsoleView
 from .views.debugger import DebuggerDock
 from .views.heatmap_view import HeatmapView
+from .views.new_machine import plural
 from .views.plots_view import PlotsView
 from .views.topology_view import TopologyView
 
@@ -58,7 +60,7 @@ def _panel(title: str, widget: QWidget) -> QGroupBox:
 
 
 class MainWindow(QMainWindow):
-    # File > New machine: the chosen layout (app.views.new_machine.MachineChoice);
+    # File > New session: the chosen kind and layout (app.views.new_machine.MachineChoice);
     # whoever made the window builds the session and opens a window on it.
     new_machine = Signal(object)
 
@@ -148,6 +150,8 @@ class MainWindow(QMainWindow):
         self.resize(1600, 1000)
         if persist:
             self._restore_settings()
+            self.fit_to_screen()  # (screenshots keep their size, offscreen or not)
+        self._fitted = False
         if start:
             self.engine.start()
 
@@ -169,26 +173,112 @@ class MainWindow(QMainWindow):
         spacer.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         bar.addWidget(spacer)
         config = self.session.machine.config
-        heading = QLabel(f"<b>{self.session.title}</b> \u00b7 {config.nodes} nodes \u00d7 "
-                         f"{config.cpus_per_node} CPU \u00b7 "
+        heading = QLabel(f"<b>{self.session.title}</b> \u00b7 {plural(config.nodes, 'node')} "
+                         f"\u00d7 {plural(config.cpus_per_node, 'CPU')} \u00b7 "
                          f"{config.memory_per_node >> 20} MiB per node")
         heading.setObjectName("heading")
         heading.setStyleSheet(f"color: {theme.ACCENT.name()}; padding-right: 12px;")
         bar.addWidget(heading)
-        view_menu = self.menuBar().addMenu("&View")
-        view_menu.addAction(self.debugger.toggleViewAction())
-        run_menu = self.menuBar().addMenu("&Run")
-        for act in d.controls.actions_in_order():
-            run_menu.addAction(act)
-        file_menu = self.menuBar().addMenu("&File")
-        self.act_new_machine = QAction("New machine…", self)
-        self.act_new_machine.setShortcut(QKeySequence.StandardKey.New)
-        self.act_new_machine.triggered.connect(self.choose_machine)
-        file_menu.addAction(self.act_new_machine)
-        quit_action = QAction("Quit", self)
-        quit_action.setShortcut(QKeySequence.StandardKey.Quit)
-        quit_action.triggered.connect(self.close)
-        file_menu.addAction(quit_action)
+        self._build_menus()
+
+    # ---- menus: File / View / Run / Debug / Help, one method each ------------------
+
+    def _build_menus(self) -> None:
+        """The menu bar in the order users expect; each menu is kept (`file_menu`...)
+        so other parts can add their entries."""
+        bar = self.menuBar()
+        self.file_menu = bar.addMenu("&File")
+        self.view_menu = bar.addMenu("&View")
+        self.run_menu = bar.addMenu("&Run")
+        self.debug_menu = bar.addMenu("&Debug")
+        self.help_menu = bar.addMenu("&Help")
+        self._fill_file_menu()
+        self._fill_view_menu()
+        self._fill_run_menu()
+        self._fill_debug_menu()
+        self._fill_help_menu()
+
+    def _action(self, text: str, slot: Callable[[], object],
+                shortcut: QKeySequence | QKeySequence.StandardKey | str | None = None
+                ) -> QAction:
+        act = QAction(text, self)
+        if shortcut is not None:
+            act.setShortcut(QKeySequence(shortcut))
+        act.triggered.connect(slot)
+        self.addAction(act)  # its shortcut works while the menus are closed
+        return act
+
+    def _fill_file_menu(self) -> None:
+        self.act_new_machine = self._action("New session…", self.choose_machine,
+                                            QKeySequence.StandardKey.New)
+        self.file_menu.addAction(self.act_new_machine)
+        self.file_menu.addSeparator()
+        self.file_menu.addAction(self._action("Quit", self.close, QKeySequence.StandardKey.Quit))
+
+    def _fill_view_menu(self) -> None:
+        self.view_menu.addAction(self.debugger.toggleViewAction())
+
+    def _fill_run_menu(self) -> None:
+        for act in self.debugger.controls.actions_in_order():
+            self.run_menu.addAction(act)
+
+    def _fill_debug_menu(self) -> None:
+        d = self.debugger
+
+        def focus(widget: QWidget, tab: QWidget | None = None) -> Callable[[], None]:
+            def go() -> None:
+                d.show()
+                if tab is not None:
+                    d.tabs.setCurrentWidget(tab)
+                widget.setFocus()
+            return go
+
+        # Ctrl+Shift: a console takes plain Ctrl+letter for the guest (^B, ^T, ^M).
+        self.debug_menu.addAction(self._action("Breakpoint at…", focus(d.bp_edit),
+                                               "Ctrl+Shift+B"))
+        self.debug_menu.addAction(self._action("Run to…", focus(d.run_to), "Ctrl+Shift+T"))
+        self.debug_menu.addAction(self._action("Memory at…", focus(d.mem_addr, d.memory_view),
+                                               "Ctrl+Shift+M"))
+        self.debug_menu.addAction(self._action("Breakpoints", focus(d.breakpoints, d.bps)))
+
+    def _fill_help_menu(self) -> None:
+        self.act_shortcuts = self._action("Shortcuts", self.show_shortcuts)
+        # F1 works from the dock and the dialogs too, like F5 and the other run keys
+        # (the context first: Qt registers the shortcut with the context it has then)
+        self.act_shortcuts.setShortcutContext(Qt.ShortcutContext.ApplicationShortcut)
+        self.act_shortcuts.setShortcut(QKeySequence("F1"))
+        self.act_guide = self._action("User guide", self.show_guide)
+        self.act_about = self._action("About Disco Workbench", self.show_about)
+        for act in (self.act_shortcuts, self.act_guide, self.act_about):
+            self.help_menu.addAction(act)
+
+    def all_actions(self) -> list[QAction]:
+        """Every action in the menus, in menu order (Help > Shortcuts lists them)."""
+        found = []
+        for menu in (self.file_menu, self.view_menu, self.run_menu, self.debug_menu,
+                     self.help_menu):
+            found += [a for a in menu.actions() if not a.isSeparator()]
+        return found
+
+    def _help(self, dialog: QDialog) -> QDialog:
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.show()
+        return dialog
+
+    def show_shortcuts(self) -> QDialog:
+        from .views.help import shortcuts_dialog
+
+        return self._help(shortcuts_dialog(self, self.all_actions()))
+
+    def show_about(self) -> QDialog:
+        from .views.help import about_dialog
+
+        return self._help(about_dialog(self, self.session.images()))
+
+    def show_guide(self) -> QDialog:
+        from .views.help import guide_dialog
+
+        return self._help(guide_dialog(self))
 
     # ---- snapshots -------------------------------------------------------------
 
@@ -270,16 +360,22 @@ class MainWindow(QMainWindow):
     def _events(self, events: list[Event]) -> None:
         for e in events:
             if e.kind in ("breakpoint", "step", "halted", "error", "breakpoint-set", "resumed"):
-                self.statusBar().showMessage(e.message, 8000)
+                self._say(e.message, 8000, error=e.kind == "error")
 
     def _errored(self, message: str) -> None:
-        self.statusBar().showMessage(message.splitlines()[0], 15000)
+        self._say(message.splitlines()[0], 15000, error=True)
+
+    def _say(self, message: str, timeout_ms: int, error: bool = False) -> None:
+        """A stop, a step or an error: in the status bar and in the debugger, where
+        the user is looking."""
+        self.statusBar().showMessage(message, timeout_ms)
+        self.debugger.show_message(message, error)
 
     def _typed(self, guest: str, data: bytes) -> None:
         self.engine.send(FeedConsole(guest, data))
 
     def choose_machine(self) -> None:
-        """File > New machine: ask for a layout; `new_machine` carries the choice."""
+        """File > New session: ask for a kind and layout; `new_machine` carries it."""
         from .views.new_machine import NewMachineDialog
 
         dialog = NewMachineDialog(self)
@@ -301,6 +397,34 @@ class MainWindow(QMainWindow):
             sizes = s.value(f"splitters/{split.objectName()}")
             if sizes is not None:
                 split.restoreState(sizes)
+
+    def fit_to_screen(self) -> None:
+        """Keep the whole window, status bar included, on the screen it is on: a
+        geometry saved on a larger screen (or the default 1600×1000 on 1280×800)
+        is shrunk and moved inside the available area."""
+        screen = self.screen() or QGuiApplication.primaryScreen()
+        if screen is None:
+            return
+        area = screen.availableGeometry()
+        frame = self.frameGeometry()
+        extra_w = max(frame.width() - self.width(), 0)  # the window manager's frame
+        extra_h = max(frame.height() - self.height(), 0)
+        width = min(self.width(), area.width() - extra_w)
+        height = min(self.height(), area.height() - extra_h)
+        if (width, height) != (self.width(), self.height()):
+            self.resize(width, height)
+        frame = self.frameGeometry()
+        x = min(max(frame.x(), area.x()), area.right() + 1 - frame.width())
+        y = min(max(frame.y(), area.y()), area.bottom() + 1 - frame.height())
+        if (x, y) != (frame.x(), frame.y()):
+            self.move(x, y)
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 (Qt's name)
+        super().showEvent(event)
+        if self.persist and not self._fitted:
+            # The window manager's frame is known once shown: fit again with it.
+            self._fitted = True
+            QTimer.singleShot(0, self.fit_to_screen)
 
     def save_settings(self) -> None:
         s = self.settings

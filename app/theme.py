@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QApplication
@@ -21,9 +23,12 @@ NODE_COLORS = [
 ]
 
 # One colour per virtual machine (the heat map's owners, the topology's vCPUs and
-# memory bars, the per-VM plots): saturated, and apart from each other.
-VM_COLORS = ["#ef5350", "#42a5f5", "#9ccc65", "#ffca28", "#ab47bc", "#26c6da", "#ff7043",
-             "#d4e157", "#ec407a", "#5c6bc0", "#26a69a", "#ffa726"]
+# memory bars, the per-VM plots): saturated, apart from each other, and apart from
+# the first eight node colours (CIE Lab distance >= 30, tests/app/test_heatmap.py) and
+# from the overlays' red, white and yellow, so an owner never reads as a node.
+VM_COLORS = ["#2962ff", "#00e676", "#e040fb", "#ff9100", "#c6ff00", "#6200ea", "#795548",
+             "#0091ea", "#64dd17", "#ff4081", "#00b8d4", "#ffd600"]
+UNOWNED = QColor("#7b8794")  # a page no VM owns that is missed on (the monitor's)
 SHARED = QColor("#eceff1")  # a machine page several VMs share
 MOVED = QColor("#fff176")  # a page that just migrated or got a replica
 REMOTE = QColor("#ff1744")  # misses from a node other than the page's home
@@ -65,20 +70,41 @@ def rgb(color: QColor) -> np.ndarray:
     return np.array([color.redF(), color.greenF(), color.blueF()], np.float32)
 
 
-def cpu_state_color(state: int, machine_running: bool, stopped_here: bool) -> QColor:
+def cpu_state(state: int, machine_running: bool, stopped_here: bool) -> str:
+    """A CPU's state as the topology names it: a paused machine's CPUs are paused,
+    whatever they were doing (waiting on `wait` included) when it stopped."""
     from disco_core.machine import CpuState
 
     if stopped_here:
-        return STATE_STOPPED
+        return "stopped here"
     if state == int(CpuState.PARKED):
-        return STATE_PARKED
-    if state == int(CpuState.WAITING):
-        return STATE_WAITING
-    return STATE_RUNNING if machine_running else STATE_PAUSED
+        return "parked"
+    if not machine_running:
+        return "paused"
+    return "waiting" if state == int(CpuState.WAITING) else "running"
+
+
+CPU_STATE_COLORS = {"running": STATE_RUNNING, "paused": STATE_PAUSED, "waiting": STATE_WAITING,
+                    "parked": STATE_PARKED, "stopped here": STATE_STOPPED}
+
+
+def cpu_state_color(state: int, machine_running: bool, stopped_here: bool) -> QColor:
+    return CPU_STATE_COLORS[cpu_state(state, machine_running, stopped_here)]
+
+
+LINK_FULL = 1e6  # messages/s at the top of the links' (logarithmic) scale
+
+
+def link_fraction(per_s: float) -> float:
+    """A link's traffic on a fixed logarithmic scale, 0 (none) to 1 (LINK_FULL and
+    more): fixed, so an idle machine's few messages never look busy."""
+    if per_s < 1:
+        return 0.0
+    return min(math.log10(per_s) / math.log10(LINK_FULL), 1.0)
 
 
 def heat(frac: float) -> QColor:
-    """Idle grey through orange to hot yellow-white."""
+    """Idle grey through indigo and orange to hot yellow-white."""
     frac = min(max(frac, 0.0), 1.0)
     if frac < 0.02:
         return LINK_IDLE

@@ -2,7 +2,16 @@
 
 Output arrives in snapshots as (total bytes printed, last bytes); the view
 appends only what it has not shown yet. Keys go to the guest's console input
-through `input_typed` (the main window sends them to the engine).
+through `input_typed` (the main window sends them to the engine); typing scrolls
+to the bottom, where the input goes.
+
+Our guest's kernel edits the line itself (echo, backspace, Ctrl+U kills the line)
+and knows no escape sequences, so with `line_editing` (the default) the view
+keeps the shell's history: Up and Down replace the line being typed (Ctrl+U, then
+the remembered line), and the cursor keys it cannot act on send nothing instead
+of an escape sequence the shell would read as a command. Ctrl+C discards the
+line being typed (Ctrl+U); interrupting a running program needs the kernel's
+support. With `line_editing` off (a guest with a real tty) every key goes raw.
 """
 
 from __future__ import annotations
@@ -31,6 +40,10 @@ KEYS: dict[int, bytes] = {
     Qt.Key.Key_Tab: b"\t", Qt.Key.Key_Escape: b"\x1b", Qt.Key.Key_Up: b"\x1b[A",
     Qt.Key.Key_Down: b"\x1b[B", Qt.Key.Key_Right: b"\x1b[C", Qt.Key.Key_Left: b"\x1b[D",
 }
+KILL_LINE = b"\x15"  # Ctrl+U: the guest kernel's line discipline erases the line
+NO_EFFECT = {Qt.Key.Key_Left, Qt.Key.Key_Right, Qt.Key.Key_Home, Qt.Key.Key_End,
+             Qt.Key.Key_PageUp, Qt.Key.Key_PageDown, Qt.Key.Key_Insert, Qt.Key.Key_Delete}
+HISTORY = 200  # lines remembered per console
 
 
 class ConsoleView(QPlainTextEdit):
@@ -54,6 +67,11 @@ class ConsoleView(QPlainTextEdit):
                            f"color: {theme.TEXT.name()}; border: none; }}")
         self.shown = 0  # bytes of the guest's output shown so far
         self._format = QTextCharFormat()
+        self.line_editing = True  # our guest: history here, no escape sequences sent
+        self.history: list[str] = []
+        self._line = ""  # what has been typed since the last Enter
+        self._back = 0  # how far Up has gone into the history (0: the line being typed)
+        self._draft = ""  # the line being typed when Up was first pressed
 
     # ---- output -------------------------------------------------------------
 
@@ -114,27 +132,81 @@ class ConsoleView(QPlainTextEdit):
         mods = e.modifiers()
         ctrl = bool(mods & Qt.KeyboardModifier.ControlModifier)
         shift = bool(mods & Qt.KeyboardModifier.ShiftModifier)
+        key = e.key()
         if e.matches(QKeySequence.StandardKey.Copy) and (shift or self.textCursor().hasSelection()):
             self.copy()
             return
-        if ctrl and shift and e.key() == Qt.Key.Key_C:
+        if ctrl and shift and key == Qt.Key.Key_C:
             self.copy()
             return
-        if ctrl and shift and e.key() == Qt.Key.Key_V:
-            self.send(QApplication.clipboard().text().encode())
+        if ctrl and shift and key == Qt.Key.Key_V:
+            self.type_text(QApplication.clipboard().text())
             return
-        if e.key() in KEYS:
-            self.send(KEYS[e.key()])
+        if self.line_editing and self._edit_key(key, ctrl):
             return
-        if ctrl and Qt.Key.Key_A <= e.key() <= Qt.Key.Key_Z:
-            self.send(bytes([e.key() - Qt.Key.Key_A + 1]))  # ^A..^Z
+        if key in KEYS:
+            self.send(KEYS[key])
+            return
+        if ctrl and Qt.Key.Key_A <= key <= Qt.Key.Key_Z:
+            self.send(bytes([key - Qt.Key.Key_A + 1]))  # ^A..^Z
             return
         text = e.text()
         if text:
-            self.send(text.encode())
+            self.type_text(text)
             return
         super().keyPressEvent(e)  # navigation keys scroll
 
+    def _edit_key(self, key: int, ctrl: bool) -> bool:
+        """The keys the view handles for our guest's line discipline; True if handled."""
+        if key in (Qt.Key.Key_Up, Qt.Key.Key_Down):
+            self._recall(1 if key == Qt.Key.Key_Up else -1)
+        elif key in NO_EFFECT and not ctrl:
+            pass  # the guest's line discipline cannot move the cursor: send nothing
+        elif key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            line = self._line
+            if line.strip() and (not self.history or self.history[-1] != line):
+                self.history = (self.history + [line])[-HISTORY:]
+            self._line, self._back = "", 0
+            self.send(b"\n")
+        elif key == Qt.Key.Key_Backspace:
+            self._line = self._line[:-1]
+            self.send(b"\x7f")
+        elif ctrl and key in (Qt.Key.Key_C, Qt.Key.Key_U):
+            self._line, self._back = "", 0
+            self.send(KILL_LINE)
+        else:
+            return False
+        return True
+
+    def _recall(self, step: int) -> None:
+        """Up (step 1) or Down (-1): put an earlier or later line in place of this one."""
+        back = min(max(self._back + step, 0), len(self.history))
+        if back == self._back:
+            return
+        if self._back == 0:
+            self._draft = self._line
+        self._back = back
+        line = self.history[-back] if back else self._draft
+        self._line = line
+        self.send(KILL_LINE + line.encode())
+
+    def type_text(self, text: str) -> None:
+        """Printable text (typed or pasted): sent, and kept as part of the line."""
+        if "\n" in text:
+            done, _, rest = text.rpartition("\n")
+            last = (self._line + done).split("\n")[-1]
+            if last.strip():
+                self.history = (self.history + [last])[-HISTORY:]
+            self._line = rest
+        else:
+            self._line += text
+        self._back = 0
+        self.send(text.encode())
+
     def send(self, data: bytes) -> None:
         if data:
+            # Input goes at the end: show it there, however far back the user scrolled.
+            self.moveCursor(QTextCursor.MoveOperation.End)
+            bar = self.verticalScrollBar()
+            bar.setValue(bar.maximum())
             self.input_typed.emit(self.guest, data)

@@ -14,6 +14,13 @@ mark remote misses (the hue turns red with the share of misses from other
 nodes than the page's home), pages that recently migrated or got a replica,
 and pages several VMs share. A per-VM view draws one VM's guest-physical
 pages, each in the colour of the node its machine page is on, lit by its misses.
+
+By default only the pages in use are drawn ("used pages only"): a page is in use
+once a VM owns it or it has missed, and stays so; each node's used pages are packed
+in address order into a block sized for the busiest node, so a few MiB of a 32 MiB
+node fill the panel instead of a strip. Unticked, every page of every node is drawn.
+A legend under the map explains every colour, and a note says when the miss
+counters are not being collected (fast mode).
 """
 
 from __future__ import annotations
@@ -23,7 +30,16 @@ import math
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QSize
-from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtGui import QColor, QResizeEvent
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
 
 from disco_core.mips import PAGE_SHIFT, ram_index_to_pfn
 from disco_core.session import Snapshot
@@ -37,6 +53,15 @@ GAP = 3  # pixels between node blocks
 BY_NODE = "machine: hue = node that missed"
 BY_VM = "machine: hue = owning VM"
 VM_COLS = 64  # guest pages per row in the per-VM view
+MIN_CAPACITY = 64  # pages per block at least in the packed layout
+FAST_NOTE = ("fast mode: the miss counters are not collected, so pages do not light up "
+             "(colours show ownership only); tick \u201ctiming mode\u201d to see misses")
+
+
+def _swatch(color: np.ndarray | QColor, text: str) -> str:
+    """A legend entry: a coloured square and its meaning (rich text)."""
+    c = color if isinstance(color, QColor) else QColor.fromRgbF(*[float(v) for v in color])
+    return f"<span style='color:{c.name()}'>\u25a0</span>&nbsp;{text}"
 
 
 def _rows_differ(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -83,11 +108,25 @@ class HeatmapView(QWidget):
             box.toggled.connect(self._overlay_changed)
             bar.addWidget(box)
             self.overlays[key] = box
+        for box in self.overlays.values():
+            box.hide()  # only with virtual machines
+        self.packed = QCheckBox("used pages only")
+        self.packed.setObjectName("heatmap-packed")
+        self.packed.setToolTip("draw only the pages in use, packed in address order per node "
+                               "(untick for every page of every node)")
+        self.packed.setChecked(True)
+        self.packed.toggled.connect(self._packing_changed)
+        bar.addWidget(self.packed)
         self._bar = QWidget()
         self._bar.setLayout(bar)
         bar.setContentsMargins(4, 0, 4, 0)
-        self._bar.hide()
         layout.addWidget(self._bar)
+        self.note = QLabel(FAST_NOTE)
+        self.note.setObjectName("heatmap-note")
+        self.note.setWordWrap(True)
+        self.note.setStyleSheet(f"color: {theme.STATE_WAITING.name()}; padding: 2px 6px;")
+        self.note.hide()
+        layout.addWidget(self.note)
         self.graphics = pg.GraphicsLayoutWidget()
         self.graphics.setBackground(theme.BACKGROUND)
         self.view = self.graphics.addViewBox(lockAspect=True, invertY=True, enableMouse=False)
@@ -96,8 +135,19 @@ class HeatmapView(QWidget):
         self.image = RgbImageItem()
         self.view.addItem(self.image)
         layout.addWidget(self.graphics, 1)
+        self.legend = QLabel()
+        self.legend.setObjectName("heatmap-legend")
+        self.legend.setWordWrap(True)
+        self.legend.setStyleSheet(f"color: {theme.TEXT_DIM.name()}; padding: 2px 6px;")
+        layout.addWidget(self.legend)
         self.info = QLabel("hover over a page")
         self.info.setObjectName("heatmap-info")
+        # Hover texts are long: they must not widen the panel (and move the splitter);
+        # what does not fit is cut, and the tooltip has it whole.
+        self.info.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        self.legend.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.note.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.setMinimumSize(320, 240)
         self.info.setStyleSheet(f"color: {theme.TEXT_DIM.name()}; padding: 2px 6px;")
         layout.addWidget(self.info)
         self._shape: tuple[int, int, int] | None = None
@@ -117,53 +167,198 @@ class HeatmapView(QWidget):
         self._overlay_key: tuple[bool, ...] = ()
         self._vm_view: int | None = None  # the VM the per-VM view shows
         self._vm_shape: tuple[int, int] | None = None
+        self._used = np.zeros(0, bool)  # pages in use so far (sticky)
+        self._row_pixel = np.zeros(0, np.intp)  # page row -> flat image pixel, -1 not drawn
+        self._shown = np.zeros(0, np.intp)  # the rows drawn, and their pixels
+        self._shown_pixel = np.zeros(0, np.intp)
+        self._per_node = 1
+        self._capacity = 0
+        self._nodes = 0
         self.graphics.scene().sigMouseMoved.connect(self._hover)
 
     # ---- layout ------------------------------------------------------------
 
     def _build(self, rows: int, nodes: int, page_group: int) -> None:
+        """Per-page state for a machine shape; the geometry is `_layout`'s."""
         per_node = rows // nodes
-        # A block about twice as tall as wide, a power of two pages across
-        # (pages per node is a power of two on every preset, so blocks are full).
-        cols = 1 << max(0, math.ceil(math.log2(math.sqrt(max(per_node, 2) / 2))))
-        while per_node % cols:
-            cols //= 2
-        block_h = per_node // cols
-        grid_cols = math.ceil(math.sqrt(nodes * block_h / cols))  # blocks per row
-        grid_cols = min(max(grid_cols, 1), nodes)
-        grid_rows = math.ceil(nodes / grid_cols)
-        gap_y = max(GAP, block_h // 6)  # room for the next row's node labels
-        w = grid_cols * cols + (grid_cols - 1) * GAP
-        h = grid_rows * block_h + (grid_rows - 1) * gap_y
-        pixel_row = np.full((h, w), rows, np.intp)  # row `rows` is the gap colour
         base = np.zeros((rows, 3), np.float32)  # each page's colour when idle
         colors = theme.node_rgb_table(nodes)
-        for label in self._labels:
-            self.view.removeItem(label)
-        self._labels = []
-        self._origins: list[tuple[int, int]] = []
         for n in range(nodes):
-            gx, gy = n % grid_cols, n // grid_cols
-            x0, y0 = gx * (cols + GAP), gy * (block_h + gap_y)
-            self._origins.append((x0, y0))
-            idx = np.arange(per_node)
-            pixel_row[y0 + idx // cols, x0 + idx % cols] = n * per_node + idx
             base[n * per_node : (n + 1) * per_node] = 0.10 + 0.12 * colors[n]
-            label = pg.TextItem(f"node {n}", color=theme.node_color(n), anchor=(0, 1))
-            label.setPos(x0, y0)
-            self.view.addItem(label)
-            self._labels.append(label)
-        self._pixel_row = pixel_row
         self._base = base
-        bg = theme.BACKGROUND
-        self._img = np.empty((h, w, 3), np.uint8)
-        self._img[:] = (bg.red(), bg.green(), bg.blue())
         self._colors = colors
         self._page_group = page_group
         self._shape = (rows, nodes, page_group)
+        self._per_node = per_node
+        self._nodes = nodes
+        self._used = np.zeros(rows, bool)
+        self._capacity = 0
+        self._layout()
+
+    def _layout(self) -> None:
+        """Place each node's drawn pages in a block: every page, or the used ones packed
+        in address order into a block sized for the busiest node (rounded up to a power
+        of two, so the geometry changes rarely while memory fills)."""
+        assert self._shape is not None
+        rows, nodes, _g = self._shape
+        per_node = self._per_node
+        packed = self.packed.isChecked()
+        drawn = []
+        for n in range(nodes):
+            lo = n * per_node
+            if packed:
+                drawn.append(lo + np.flatnonzero(self._used[lo : lo + per_node]))
+            else:
+                drawn.append(np.arange(lo, lo + per_node))
+        busiest = max(len(d) for d in drawn)
+        # Packed, the nodes nothing uses yet are named, not drawn: their room goes
+        # to the pages that are.
+        placed = [n for n in range(nodes) if len(drawn[n]) or not packed or not busiest]
+        idle = [n for n in range(nodes) if n not in placed]
+        capacity = per_node
+        if packed:
+            capacity = min(per_node, 1 << max(0, math.ceil(math.log2(max(busiest,
+                                                                         MIN_CAPACITY)))))
+        cols, block_h, grid_cols, gap, gap_y = self._fit(capacity, len(placed), bool(idle))
+        grid_rows = math.ceil(len(placed) / grid_cols)
+        w = grid_cols * cols + (grid_cols - 1) * gap
+        h = grid_rows * block_h + (grid_rows - 1) * gap_y
+        pixel_row = np.full((h, w), rows, np.intp)  # row `rows` is the gap colour
+        row_pixel = np.full(rows, -1, np.intp)
+        for label in self._labels:
+            self.view.removeItem(label)
+        self._labels = []
+        self._origins: dict[int, tuple[int, int]] = {}
+        by_vm = bool(self._vm_names)  # node labels neutral when hue means the VM
+        for i, n in enumerate(placed):
+            gx, gy = i % grid_cols, i // grid_cols
+            x0, y0 = gx * (cols + gap), gy * (block_h + gap_y)
+            self._origins[n] = (x0, y0)
+            k = np.arange(len(drawn[n]))
+            ys, xs = y0 + k // cols, x0 + k % cols
+            pixel_row[ys, xs] = drawn[n]
+            row_pixel[drawn[n]] = ys * w + xs
+            text = f"node {n}"
+            if packed:
+                used = len(drawn[n]) * self._page_group * 4  # KiB
+                text += f" \u00b7 {used / 1024:.1f} MiB" if len(drawn[n]) else ""
+            self._add_label(text, theme.TEXT if by_vm else theme.node_color(n), x0, y0)
+        if idle:
+            names = ", ".join(str(n) for n in idle)
+            self._add_label(f"node{'s' if len(idle) > 1 else ''} {names}: no pages in use",
+                            theme.TEXT_DIM, 0, h + gap_y, anchor=(0, 1))
+        self._pixel_row = pixel_row
+        self._row_pixel = row_pixel
+        self._shown = np.flatnonzero(row_pixel >= 0)
+        self._shown_pixel = row_pixel[self._shown]
+        self._capacity = capacity
+        self._drawn_used = int(self._used.sum())
+        bg = theme.BACKGROUND
+        self._img = np.empty((h, w, 3), np.uint8)
+        self._img[:] = (bg.red(), bg.green(), bg.blue())
+        slot = (np.array([bg.red(), bg.green(), bg.blue()]) * 1.35 + 6).astype(np.uint8)
+        for x0, y0 in self._origins.values():  # a block's free slots, a shade off the gaps
+            self._img[y0 : y0 + block_h, x0 : x0 + cols] = slot
         self._block = (per_node, cols, block_h)
-        self._machine_range = ((0, w), (-gap_y, h))
-        self.view.setRange(xRange=(0, w), yRange=(-gap_y, h), padding=0.02)
+        self._machine_range = ((0, w), (-gap_y, h + (gap_y if idle else 0)))
+        if self._vm_view is None:
+            xr, yr = self._machine_range
+            self.view.setRange(xRange=xr, yRange=yr, padding=0.02)
+
+    def _fit(self, capacity: int, blocks: int, idle: bool) -> tuple[int, int, int, int, int]:
+        """The block shape (a power of two pages across) and blocks per row that make
+        pages largest in the panel, with room in screen pixels for the labels above
+        each row of blocks: (cols, block height, grid columns, gaps x and y in pages)."""
+        rect = self.view.boundingRect()
+        width = max(rect.width() if rect.width() > 50 else self.graphics.width(), 100) * 0.96
+        height = max(rect.height() if rect.height() > 50 else self.graphics.height(), 80) * 0.96
+        label_px, gap_px = 20.0, 10.0
+        best: tuple[float, tuple[int, int, int]] | None = None
+        for shift in range(0, 12):
+            cols = 1 << shift
+            if cols > capacity:
+                break
+            block_h = math.ceil(capacity / cols)
+            if not 1 / 8 <= block_h / cols <= 8:
+                continue
+            for grid_cols in range(1, blocks + 1):
+                grid_rows = math.ceil(blocks / grid_cols)
+                across = (width - (grid_cols - 1) * gap_px) / (grid_cols * cols)
+                down = (height - (grid_rows + idle) * label_px) / (grid_rows * block_h)
+                scale = min(across, down)
+                if best is None or scale > best[0]:
+                    best = (scale, (cols, block_h, grid_cols))
+        assert best is not None
+        scale, (cols, block_h, grid_cols) = best
+        scale = max(scale, 0.25)
+        return (cols, block_h, grid_cols, max(1, math.ceil(gap_px / scale)),
+                max(1, math.ceil(label_px / scale)))
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 (Qt's name)
+        super().resizeEvent(event)
+        if self._shape is not None:
+            self._layout()  # the best packing depends on the panel's shape
+            snap = getattr(self, "_snap", None)
+            if snap is not None:
+                self.update_snapshot(snap, redraw_only=True)
+
+    def _add_label(self, text: str, color: QColor, x: float, y: float,
+                   anchor: tuple[float, float] = (0, 1)) -> None:
+        label = pg.TextItem(text, color=color, anchor=anchor)
+        label.setPos(x, y)
+        label.setVisible(self._vm_view is None)
+        self.view.addItem(label)
+        self._labels.append(label)
+
+    def _packing_changed(self, _on: bool) -> None:
+        if self._shape is not None:
+            self._layout()
+            self._update_legend()
+            snap = getattr(self, "_snap", None)
+            if snap is not None:
+                self.update_snapshot(snap, redraw_only=True)
+
+    def page_pixels(self) -> float:
+        """How many screen pixels a page is wide at the current size (tests)."""
+        size = self.view.viewPixelSize()
+        return 1.0 / size[0] if size[0] > 0 else 0.0
+
+    def _update_legend(self) -> None:
+        """Every colour the map can show, and what it means, for the current mode."""
+        bg = QColor(theme.BACKGROUND)
+        slot = QColor(min(255, int(bg.red() * 1.35 + 6)), min(255, int(bg.green() * 1.35 + 6)),
+                      min(255, int(bg.blue() * 1.35 + 6)))
+        nodes = self._nodes
+        entries: list[str] = []
+        if self._vm_view is not None:
+            entries.append("hue = the node holding the guest page:")
+            entries += [_swatch(theme.node_color(n), f"node {n}") for n in range(nodes)]
+            entries.append("brighter = more recent misses (\u221a scale)")
+            entries.append(_swatch(bg, "not allocated yet"))
+        elif self.by_vm:
+            table = theme.vm_rgb_table(len(self._vm_names))
+            entries.append("owner (dim when idle, bright with recent misses, \u221a scale):")
+            entries += [_swatch(table[i], name) for i, name in enumerate(self._vm_names)]
+            shared = self.overlays["shared"].isChecked()
+            entries.append(_swatch(np.full(3, 0.45 if shared else 0.2, np.float32),
+                                   "shared by several VMs (copy-on-write)"))
+            entries.append(_swatch(np.full(3, 0.07, np.float32), "free (no VM owns it)"))
+            entries.append(_swatch(theme.UNOWNED, "no VM's page, yet missed on (the "
+                                                  "monitor's own data, pages just freed)"))
+            if self.overlays["remote"].isChecked():
+                entries.append(_swatch(theme.REMOTE, "reddening = share of misses from "
+                                                     "other nodes than the page's home"))
+            if self.overlays["moved"].isChecked():
+                entries.append(_swatch(theme.MOVED, "migrated or replicated just now"))
+        else:
+            entries.append("hue = the node whose CPUs missed most on the page:")
+            entries += [_swatch(theme.node_color(n), f"node {n}") for n in range(nodes)]
+            entries.append("dim tint = the page's home node, no recent misses; "
+                           "brighter = more misses (\u221a scale)")
+        if self._vm_view is None and self.packed.isChecked():
+            entries.append(_swatch(slot, "room for pages not used yet"))
+        entries.append(_swatch(bg, "gap between nodes"))
+        self.legend.setText(" &nbsp; ".join(entries))
 
     # ---- modes -----------------------------------------------------------------
 
@@ -174,8 +369,12 @@ class HeatmapView(QWidget):
         self.mode.addItems([BY_VM, BY_NODE] + [f"{n}: guest pages, hue = node of the machine page"
                                               for n in names])
         self.mode.blockSignals(False)
-        self._bar.show()
+        for box in self.overlays.values():
+            box.show()
         self._owner = None
+        if self._shape is not None:
+            self._layout()  # node labels turn neutral
+        self._update_legend()
 
     @property
     def by_vm(self) -> bool:
@@ -193,12 +392,14 @@ class HeatmapView(QWidget):
             if self._vm_view is None:
                 xr, yr = self._machine_range
                 self.view.setRange(xRange=xr, yRange=yr, padding=0.02)
+        self._update_legend()
         snap = getattr(self, "_snap", None)
         if snap is not None:
             self.update_snapshot(snap, redraw_only=True)
 
     def _overlay_changed(self, _on: bool) -> None:
         self._owner = None
+        self._update_legend()
         snap = getattr(self, "_snap", None)
         if snap is not None and self._recent is not None:
             self._glowing[:] = True
@@ -210,6 +411,8 @@ class HeatmapView(QWidget):
         vms = snap.vms
         assert vms is not None and self._colors is not None
         owner = vms.page_owner.astype(np.int64)
+        if len(owner) == len(self._used):
+            self._used |= owner != -1
         key = tuple(box.isChecked() for box in self.overlays.values())
         rows = len(owner)
         if (self._owner is not None and self._overlay_key == key and len(self._owner) == rows
@@ -248,7 +451,10 @@ class HeatmapView(QWidget):
             self._rgb = np.clip(self._base * 255, 0, 255).astype(np.uint8)
             self._node_base = self._base
             self._owner = None
+            self._used |= _rows_differ(misses, np.zeros_like(misses))
+            self._update_legend()
         assert self._recent is not None
+        self.note.setVisible(not snap.timing)
         assert self._colors is not None
         if self.by_vm:
             self._vm_base(snap)
@@ -267,6 +473,7 @@ class HeatmapView(QWidget):
             differ = _rows_differ(misses, prev)
             changed = np.flatnonzero(differ)
             glow |= differ
+            self._used |= differ
         else:
             changed = np.zeros(0, np.intp)
         # A mask, not a set union: flatnonzero gives the active rows sorted for free.
@@ -300,7 +507,8 @@ class HeatmapView(QWidget):
                 assert self._owner is not None  # _vm_base set it
                 own = self._owner[active]
                 hue = np.where((own >= 0)[:, None], self._vm_table[np.maximum(own, 0)],
-                               theme.rgb(theme.SHARED))
+                               np.where((own == -2)[:, None], theme.rgb(theme.SHARED),
+                                        theme.rgb(theme.UNOWNED)))
                 if self.overlays["remote"].isChecked():
                     per_node = rows // nodes
                     home = active // per_node
@@ -319,25 +527,19 @@ class HeatmapView(QWidget):
         if self._vm_view is not None and snap.vms is not None:
             self._draw_vm(snap, self._vm_view)
             return
-        # A node's pages are consecutive rows, so its block is a reshape of them.
-        per_node, cols, block_h = self._block
+        if self.packed.isChecked() and int(self._used.sum()) != self._drawn_used:
+            self._layout()  # pages came into use: pack them in
         img = self._img
-        for n, (x0, y0) in enumerate(self._origins):
-            img[y0 : y0 + block_h, x0 : x0 + cols] = self._rgb[n * per_node : (n + 1) * per_node
-                                                               ].reshape(block_h, cols, 3)
+        flat = img.reshape(-1, 3)
+        flat[self._shown_pixel] = self._rgb[self._shown]
         if self.by_vm and snap.vms is not None and self.overlays["moved"].isChecked():
             moved = snap.vms.moved // snap.page_group
             moved = moved[(moved >= 0) & (moved < rows)]
-            if moved.size:
-                ys, xs = self._pixel_of(moved)
-                img[ys, xs] = (np.array(theme.rgb(theme.MOVED)) * 255).astype(np.uint8)
+            pixels = self._row_pixel[moved]
+            pixels = pixels[pixels >= 0]
+            if pixels.size:
+                flat[pixels] = (np.array(theme.rgb(theme.MOVED)) * 255).astype(np.uint8)
         self.image.setImage(img)
-
-    def _pixel_of(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        per_node, cols, _h = self._block
-        origins = np.array(self._origins, np.int64)
-        node, idx = rows // per_node, rows % per_node
-        return origins[node, 1] + idx // cols, origins[node, 0] + idx % cols
 
     def _draw_vm(self, snap: Snapshot, vm: int) -> None:
         """One VM's guest pages: the hue of the node holding each, lit by its misses."""
@@ -349,7 +551,7 @@ class HeatmapView(QWidget):
         if self._vm_shape != (n, h):
             self._vm_shape = (n, h)
             self.view.setRange(xRange=(0, VM_COLS), yRange=(0, h), padding=0.02)
-        per_node = self._block[0] * self._page_group
+        per_node = self._per_node * self._page_group
         bg = theme.BACKGROUND
         img = np.empty((h * VM_COLS, 3), np.float32)
         img[:] = (bg.redF(), bg.greenF(), bg.blueF())
@@ -387,8 +589,7 @@ class HeatmapView(QWidget):
         g = self._page_group
         page = row * g
         pa = ram_index_to_pfn(page) << PAGE_SHIFT  # RAM above the device window moves up
-        per_node = self._block[0]
-        home = row // per_node
+        home = row // self._per_node
         counts = snap.miss_counters[row]
         recent = self._recent[row]
         what = f"pages {page:#x}-{page + g - 1:#x}" if g > 1 else f"page {page:#x}"

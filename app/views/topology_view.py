@@ -4,6 +4,13 @@ Scene items are built once for a machine shape; `update_snapshot` only changes
 brushes, pens and texts. With virtual machines each CPU's ring takes the colour
 of the VM whose vCPU runs there (named next to it), and the memory bar is split
 by VM.
+
+Link traffic is on a fixed logarithmic scale (1 to 10^6 messages/s, theme.link_fraction)
+shown in the legend under the view, so an idle machine's links stay grey however
+few messages they carry. The legend is a label in the view's bottom margin,
+outside the scene, so it keeps its size on every machine; on machines whose scene
+is shrunk to fit (flash16, flash32), node titles grow to stay readable and the
+smaller texts give way to the tooltips.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ from PySide6.QtWidgets import (
     QGraphicsScene,
     QGraphicsSimpleTextItem,
     QGraphicsView,
+    QLabel,
     QWidget,
 )
 
@@ -26,6 +34,8 @@ from disco_core.session import Snapshot
 from .. import theme
 
 NODE_W, NODE_H = 112.0, 64.0
+READABLE_PT = 8.0  # the smallest text size on screen
+COMPACT_BELOW = 0.6  # scene scale under which the node's small texts are hidden
 
 
 def node_position(node: int) -> QPointF:
@@ -82,6 +92,7 @@ class _Node:
         self.mem_text.setFont(fs)
         self.mem_text.setPos(p.x() + 60, p.y() + 3)
         self.origin = p
+        self.cpu_labels = [item for dot in self.cpus for item in dot.childItems()]
         self.vm_bars: list[QGraphicsRectItem] = []  # one per VM, with virtual machines
 
     def vm_bar(self, vm: int) -> QGraphicsRectItem:
@@ -111,6 +122,35 @@ class TopologyView(QGraphicsView):
         self._links: list[tuple[int, int, QGraphicsLineItem]] = []
         self._prev_links: tuple[np.ndarray, float] | None = None  # counters, wall time
         self._prev_stats: np.ndarray | None = None
+        self.setMinimumSize(280, 240)
+        self.legend = QLabel(self)
+        self.legend.setObjectName("topology-legend")
+        self.legend.setWordWrap(True)
+        self.legend.setStyleSheet(f"color: {theme.TEXT_DIM.name()}; background: "
+                                  f"{theme.BACKGROUND.name()}; padding: 2px 6px;")
+        self.legend.setText(self.legend_text())
+        self._compact: bool | None = None
+
+    @staticmethod
+    def legend_text() -> str:
+        """The CPU states' colours and the links' scale (rich text)."""
+        states = " &nbsp; ".join(f"<span style='color:{c.name()}'>\u25cf</span>&nbsp;{name}"
+                                 for name, c in theme.CPU_STATE_COLORS.items())
+        steps = []
+        for exponent in range(0, 7, 2):
+            per_s = 10.0 ** exponent
+            color = theme.heat(theme.link_fraction(per_s)) if exponent else theme.LINK_IDLE
+            label = "0" if exponent == 0 else f"10<sup>{exponent}</sup>"
+            steps.append(f"<span style='color:{color.name()}'>\u2501\u2501</span>&nbsp;{label}")
+        return (f"{states}<br>links, colour and width (log scale): {' '.join(steps)} "
+                "messages/s")
+
+    def _place_legend(self) -> None:
+        width = self.width()
+        height = self.legend.heightForWidth(width) if self.legend.hasHeightForWidth() else 36
+        height = max(height, self.legend.sizeHint().height())
+        self.setViewportMargins(0, 0, 0, height)
+        self.legend.setGeometry(0, self.height() - height, width, height)
 
     def _build(self, nodes: int, ncpu: int) -> None:
         scene = self.scene()
@@ -133,24 +173,6 @@ class TopologyView(QGraphicsView):
                 line.setToolTip(f"link node {n} \u2194 node {peer} (dimension {d})")
                 scene.addItem(line)
                 self._links.append((n, d, line))
-        rect = scene.itemsBoundingRect()
-        x, y = rect.left(), rect.bottom() + 12
-        for text, color in (("running", theme.STATE_RUNNING), ("paused", theme.STATE_PAUSED),
-                            ("waiting", theme.STATE_WAITING), ("parked", theme.STATE_PARKED),
-                            ("stopped here", theme.STATE_STOPPED)):
-            dot = QGraphicsEllipseItem(QRectF(x, y + 3, 11, 11))
-            dot.setBrush(QBrush(color))
-            dot.setPen(QPen(Qt.PenStyle.NoPen))
-            scene.addItem(dot)
-            label = QGraphicsSimpleTextItem(text)
-            label.setBrush(QBrush(theme.TEXT_DIM))
-            label.setPos(x + 15, y)
-            scene.addItem(label)
-            x += 30 + label.boundingRect().width()
-        label = QGraphicsSimpleTextItem("links: colour and width = messages/s")
-        label.setBrush(QBrush(theme.TEXT_DIM))
-        label.setPos(rect.left(), y + 20)
-        scene.addItem(label)
         self._shape = (nodes, ncpu)
         self._fit()
 
@@ -159,9 +181,34 @@ class TopologyView(QGraphicsView):
         r = scene.itemsBoundingRect().adjusted(-12, -12, 12, 12)
         scene.setSceneRect(r)
         self.fitInView(r, Qt.AspectRatioMode.KeepAspectRatio)
+        self._readable()
+
+    def scale_factor(self) -> float:
+        """Screen pixels per scene unit."""
+        return float(self.transform().m11()) or 1.0
+
+    def _readable(self) -> None:
+        """Keep the node titles at READABLE_PT or more on screen; when the scene is
+        shrunk far, hide the texts that cannot be (the tooltips keep them)."""
+        scale = self.scale_factor()
+        compact = scale < COMPACT_BELOW
+        title_pt = min(max(10.0, (READABLE_PT + 1) / scale), 20.0) if compact else 10.0
+        for node in self._nodes:
+            font = node.title.font()
+            if font.pointSizeF() != title_pt:
+                font.setPointSizeF(title_pt)
+                node.title.setFont(font)
+            if compact != self._compact:
+                for item in [node.stall, node.mem_text, *node.cpu_labels]:
+                    item.setVisible(not compact)
+                for dot in node.cpus:  # below the larger title
+                    dot.setPos(0, 8 if compact else 0)
+                node.title.setPos(node.origin.x() + 6, node.origin.y() + (1 if compact else 3))
+        self._compact = compact
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
+        self._place_legend()
         if self._shape is not None:
             self._fit()
 
@@ -177,11 +224,10 @@ class TopologyView(QGraphicsView):
             delta = np.maximum(links - self._prev_links[0], 0)
             dt = max(snap.wall_time - self._prev_links[1], 1e-3)
             rate = delta / dt
-            peak = max(float(rate.max()), 1.0)
             for n, d, line in self._links:
                 peer = n ^ (1 << d)
                 per_s = float(rate[n, d] + rate[peer, d])
-                frac = min(per_s / (2 * peak), 1.0)
+                frac = theme.link_fraction(per_s)
                 line.setPen(QPen(theme.heat(frac), 2 + 8 * frac))
                 line.setToolTip(f"link node {n} \u2194 node {peer} (dimension {d}): "
                                 f"{per_s:,.0f} messages/s, "
@@ -197,9 +243,9 @@ class TopologyView(QGraphicsView):
             running_here = []
             for k, dot in enumerate(node.cpus):
                 cpu = n * per + k
-                color = theme.cpu_state_color(int(snap.state[cpu]), snap.running,
-                                              snap.stopped_cpu == cpu)
-                dot.setBrush(QBrush(color))
+                state = theme.cpu_state(int(snap.state[cpu]), snap.running,
+                                        snap.stopped_cpu == cpu)
+                dot.setBrush(QBrush(theme.CPU_STATE_COLORS[state]))
                 what = ""
                 if vi is not None:
                     g = int(vi.cpu_vcpu[cpu])
@@ -211,7 +257,7 @@ class TopologyView(QGraphicsView):
                     else:
                         dot.setPen(QPen(theme.TEXT_DIM, 1))
                         what = ", idle (the monitor's idle loop)"
-                dot.setToolTip(f"CPU {cpu}: pc 0x{int(snap.pc[cpu]):08x}, "
+                dot.setToolTip(f"CPU {cpu} ({state}): pc 0x{int(snap.pc[cpu]):08x}, "
                                f"{int(stats['instructions'][cpu]):,} instructions{what}")
             if prev is not None:
                 cpus = slice(n * per, (n + 1) * per)

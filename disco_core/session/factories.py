@@ -92,9 +92,13 @@ def check_vms_request(preset_name: str = "flash8", vms: int = 4, vcpus: int = 1,
                          f"VM can have 1 to {config.cpus}")
     if memory_mib is None:
         if ram_pages // vms < VM_PAGES_MIN:
+            # The monitor's own pages come off the top: say so, or 64 x 4 MiB = 256 MiB
+            # reads as if it fitted.
             raise DiscoError(f"{vms} VMs do not fit in {preset_name}'s "
                              f"{config.ram_bytes >> 20} MiB: each needs at least "
-                             f"{VM_PAGES_MIN * PAGE_SIZE >> 20} MiB")
+                             f"{VM_PAGES_MIN * PAGE_SIZE >> 20} MiB and the monitor keeps "
+                             f"{(config.ram_bytes // PAGE_SIZE - ram_pages) * PAGE_SIZE >> 10}"
+                             f" KiB, so at most {ram_pages // VM_PAGES_MIN} fit")
         return None
     pages = (memory_mib << 20) // PAGE_SIZE
     if not VM_PAGES_MIN <= pages <= VM_PAGES_MAX:

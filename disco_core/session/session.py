@@ -12,6 +12,7 @@ itself are the same for both.
 
 from __future__ import annotations
 
+import difflib
 import queue
 import time
 from collections import Counter, deque
@@ -118,6 +119,7 @@ class Session:
         self._commands: queue.SimpleQueue[Command] = queue.SimpleQueue()
         self.commands_applied = 0  # by the last step_slice: something may have changed
         self._breakpoints: dict[BreakpointKey, str] = {}
+        self._hits: dict[BreakpointKey, int] = {}  # stops at each breakpoint (the debugger's)
         self._watchpoints: dict[WatchpointKey, str] = {}
         # What is armed in the machine, reference-counted: the breakpoints and
         # watchpoints above and the temporary one may share a machine breakpoint.
@@ -229,7 +231,11 @@ class Session:
             self._clear_temp()
             self._stop(r, events, Event("step", f"{name} stopped at {self.describe(pc)}", t, pc))
             return True
-        if any(a == pc and self.target.applies(cpu, vm, t) for a, cpu, vm in self._breakpoints):
+        hit = [key for key in self._breakpoints
+               if key[0] == pc and self.target.applies(key[1], key[2], t)]
+        if hit:
+            for key in hit:
+                self._hits[key] = self._hits.get(key, 0) + 1
             self._stop(r, events, Event(
                 "breakpoint", f"{name} hit breakpoint at {self.describe(pc)}"
                 f"{self.target.on_cpu(r.cpu)}", t, pc))
@@ -280,6 +286,7 @@ class Session:
                 events.append(Event("breakpoint-set", f"breakpoint at {self.describe(address)} "
                                     f"{t.scope_text(c.cpu, vm)}"))
             elif self._breakpoints.pop(key, None) is not None:
+                self._hits.pop(key, None)
                 self._arm(address, c.cpu, -1)
         elif isinstance(c, AddWatchpoint | RemoveWatchpoint):
             if c.access not in ACCESSES:
@@ -401,8 +408,14 @@ class Session:
                 return image.address_of(text)
             except KeyError:
                 continue
+        # Each program once, by its file name (VMs share one image; its name is a path
+        # into the build cache), and the nearest names for a typo.
+        programs = dict.fromkeys(i.name.rsplit("/", 1)[-1] for i in self.images())
+        names = {sym.name for i in self.images() for sym in i.symbols}
+        close = difflib.get_close_matches(text, names, n=3)
+        hint = f"; did you mean {' or '.join(close)}?" if close else ""
         raise KeyError(f"no symbol named {text!r} in "
-                       f"{', '.join(i.name for i in self.images()) or 'any loaded program'}")
+                       f"{', '.join(programs) or 'any loaded program'}{hint}")
 
     def describe(self, address: int) -> str:
         """``0x80010110 <stream_update+0x8>``, or just the address."""
@@ -468,7 +481,8 @@ class Session:
         )
 
     def _breakpoint_list(self) -> tuple[Breakpoint, ...]:
-        return tuple(Breakpoint(a, c, label, vm) for (a, c, vm), label in sorted(
+        return tuple(Breakpoint(a, c, label, vm, self._hits.get((a, c, vm), 0))
+                     for (a, c, vm), label in sorted(
             self._breakpoints.items(), key=lambda kv: (kv[0][0], kv[0][1] or -1, kv[0][2] or "")))
 
     def _watchpoint_list(self) -> tuple[Watchpoint, ...]:

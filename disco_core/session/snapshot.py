@@ -30,6 +30,7 @@ class Breakpoint:
     cpu: int | None
     label: str
     vm: str | None = None
+    hits: int = 0  # how many times it stopped a target
 
 
 @dataclass(frozen=True)

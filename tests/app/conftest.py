@@ -6,9 +6,17 @@ it made and fails the test when top-level widgets or worker threads leak.
 
 from __future__ import annotations
 
+import json
 import os
+import tempfile
 
-os.environ["QT_QPA_PLATFORM"] = "offscreen"  # before Qt is imported anywhere
+# Offscreen Qt, before Qt is imported anywhere, on a 1920x1200 screen (the offscreen
+# plugin's own is 800x800, and the window keeps itself within its screen).
+_screen = os.path.join(tempfile.mkdtemp(prefix="disco-qt-"), "screen.json")
+with open(_screen, "w") as f:
+    json.dump({"screens": [{"name": "test", "x": 0, "y": 0, "width": 1920, "height": 1200,
+                            "logicalDpi": 96, "logicalBaseDpi": 96, "dpr": 1}]}, f)
+os.environ["QT_QPA_PLATFORM"] = f"offscreen:configfile={_screen}"
 
 import gc  # noqa: E402
 import threading  # noqa: E402

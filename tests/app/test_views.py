@@ -52,7 +52,53 @@ def test_console_appends_only_new_output_with_ansi(qtbot) -> None:
     qtbot.keyClicks(view, "ls")
     qtbot.keyClick(view, Qt.Key.Key_Return)
     qtbot.keyClick(view, Qt.Key.Key_C, Qt.KeyboardModifier.ControlModifier)
-    assert b"".join(d for _, d in sent) == b"ls\n\x03" and {g for g, _ in sent} == {"vm0"}
+    # Ctrl+C discards the line being typed (Ctrl+U to the guest's line discipline)
+    assert b"".join(d for _, d in sent) == b"ls\n\x15" and {g for g, _ in sent} == {"vm0"}
+
+
+def test_console_history_and_keys_the_guest_cannot_take(qtbot) -> None:
+    view = ConsoleView("vm0")
+    qtbot.addWidget(view)
+    sent: list[bytes] = []
+    view.input_typed.connect(lambda guest, data: sent.append(data))
+    for line in ("echo one", "echo two"):
+        qtbot.keyClicks(view, line)
+        qtbot.keyClick(view, Qt.Key.Key_Return)
+    assert view.history == ["echo one", "echo two"]
+    sent.clear()
+    qtbot.keyClicks(view, "ec")
+    qtbot.keyClick(view, Qt.Key.Key_Up)  # the last line replaces what was typed
+    qtbot.keyClick(view, Qt.Key.Key_Up)
+    qtbot.keyClick(view, Qt.Key.Key_Up)  # no further back than the first
+    assert sent[-2:] == [b"\x15echo two", b"\x15echo one"]
+    qtbot.keyClick(view, Qt.Key.Key_Down)
+    qtbot.keyClick(view, Qt.Key.Key_Down)  # back to the draft
+    assert sent[-2:] == [b"\x15echo two", b"\x15ec"]
+    sent.clear()
+    for key in (Qt.Key.Key_Left, Qt.Key.Key_Right, Qt.Key.Key_Home, Qt.Key.Key_End):
+        qtbot.keyClick(view, key)
+    assert sent == []  # no escape sequences for the shell to read as a command
+    qtbot.keyClick(view, Qt.Key.Key_Backspace)
+    qtbot.keyClick(view, Qt.Key.Key_Return)
+    assert view.history[-1] == "e" and sent == [b"\x7f", b"\n"]
+    # raw keys for a guest with a real tty
+    view.line_editing = False
+    sent.clear()
+    qtbot.keyClick(view, Qt.Key.Key_Up)
+    assert sent == [b"\x1b[A"]
+
+
+def test_console_jumps_to_the_bottom_on_input(qtbot) -> None:
+    view = ConsoleView("vm0")
+    qtbot.addWidget(view)
+    view.resize(400, 200)
+    view.show()
+    out = b"".join(b"line %d\n" % i for i in range(300))
+    view.update_console(ConsoleSnapshot("vm0", len(out), out))
+    bar = view.verticalScrollBar()
+    bar.setValue(0)  # scrolled back
+    qtbot.keyClicks(view, "x")
+    assert bar.value() == bar.maximum() > 0
 
 
 def test_pyside_returns_keep_none_alive(qapp) -> None:

@@ -7,7 +7,9 @@ import time
 import numpy as np
 import pytest
 from PySide6.QtCore import QModelIndex, Qt, QTimer
+from PySide6.QtGui import QColor
 
+from app import theme
 from app.main_window import MainWindow
 from disco_core.session import default_session
 
@@ -90,7 +92,8 @@ def test_breakpoint_on_a_kernel_symbol_stops_that_vm_and_step_is_one_instruction
                 if dock.registers.item(r, c) and dock.registers.item(r, c).text() == "pc"]
     assert pc_cells == [f"0x{kexec:08x}"]
     # the virtual CP0 stands next to the real one
-    assert dock.cp0.columnCount() == 3 and dock.cp0.item(0, 2).text().startswith("0x")
+    assert dock.cp0.columnCount() == 4 and dock.cp0.item(0, 2).text().startswith("0x")
+    assert dock.cp0.horizontalHeaderItem(3).text().startswith("fields")
     # F11: one guest instruction of vm1's vCPU, on its CPU only
     before = snap
     dock.act_step.trigger()
@@ -143,6 +146,68 @@ def test_heatmap_and_plots_follow_a_workload(booted, qtbot) -> None:
     heat.mode.setCurrentIndex(0)
     qtbot.waitUntil(lambda: window.plots.points("mips") >= 5, timeout=WAIT)
     assert len(window.plots.vm_curves["exits"]) == 4
+
+
+def test_up_arrow_recalls_the_last_command_in_the_guest_shell(booted, qtbot) -> None:
+    window = booted
+    type_into(qtbot, window, "vm3", "echo recalled")
+    console = window.consoles["vm3"]
+    qtbot.waitUntil(lambda: "recalled\n$" in console.toPlainText(), timeout=WAIT)
+    qtbot.keyClick(console, Qt.Key.Key_Up)
+    qtbot.keyClick(console, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: console.toPlainText().count("recalled\n$") == 2, timeout=WAIT)
+    assert "command not found" not in console.toPlainText()
+
+
+def test_heatmap_packs_used_pages_with_a_legend_and_a_fast_mode_note(booted, qtbot) -> None:
+    window = booted
+    heat = window.heatmap
+    qtbot.waitUntil(lambda: heat.redraws >= 2, timeout=WAIT)
+    window.render_now()
+    # Only the pages in use are drawn, and at the default size each is >= 4 px wide.
+    assert heat.packed.isChecked()
+    assert 0 < len(heat._shown) == int(heat._used.sum()) < heat._shape[0] // 8
+    assert heat.page_pixels() >= 4, heat.page_pixels()
+    # Nodes without a VM are named, not drawn; node labels are neutral (hue = VM).
+    assert set(heat._origins) == {0, 1, 2, 3}
+    assert any("nodes 4, 5, 6, 7: no pages in use" in label.textItem.toPlainText()
+               for label in heat._labels)
+    legend = heat.legend.text()
+    for part in ("vm0", "vm1", "vm2", "vm3", "shared by several VMs", "free (no VM owns it)",
+                 "no VM's page", "reddening", "migrated or replicated", "gap between nodes"):
+        assert part in legend, part
+    for vm in range(4):
+        assert theme.vm_color(vm).name() in legend
+    # Every page drawn when unticked: the whole of every node.
+    heat.packed.setChecked(False)
+    assert len(heat._shown) == heat._shape[0]
+    heat.packed.setChecked(True)
+    # Fast mode: the miss counters stop, and the map says so.
+    window.timing_box.setChecked(False)
+    qtbot.waitUntil(lambda: window.latest is not None and not window.latest.timing,
+                    timeout=WAIT)
+    window.render_now()
+    assert heat.note.isVisible() and "not collected" in heat.note.text()
+    window.timing_box.setChecked(True)
+    qtbot.waitUntil(lambda: window.latest.timing, timeout=WAIT)
+    window.render_now()
+    assert heat.note.isHidden()
+
+
+def test_vm_colours_stay_apart_from_node_colours() -> None:
+    def lab(c: QColor) -> np.ndarray:
+        lin = [((u + 0.055) / 1.055) ** 2.4 if u > 0.04045 else u / 12.92
+               for u in (c.redF(), c.greenF(), c.blueF())]
+        xyz = np.array([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722],
+                        [0.0193, 0.1192, 0.9505]]) @ np.array(lin)
+        xyz /= (0.95047, 1.0, 1.08883)
+        f = np.where(xyz > 0.008856, np.cbrt(xyz), 7.787 * xyz + 16 / 116)
+        return np.array([116 * f[1] - 16, 500 * (f[0] - f[1]), 200 * (f[1] - f[2])])
+
+    for vm in range(8):
+        for other in [theme.node_color(n) for n in range(8)] + [theme.REMOTE, theme.SHARED]:
+            distance = float(np.linalg.norm(lab(theme.vm_color(vm)) - lab(other)))
+            assert distance >= 29, (vm, other.name(), distance)
 
 
 def test_ui_stays_responsive_while_the_vms_run(booted, qtbot) -> None:

@@ -103,6 +103,12 @@ def test_heatmap_changes_when_the_program_touches_memory(make_workbench, qtbot) 
         for node in range(window.rendered.nodes)), timeout=WAIT)
     text = heat.describe(region)
     assert "home node 0" in text and "pa 0x00800000" in text
+    # The legend names every node's colour; packed, only the used pages are drawn.
+    legend = heat.legend.text()
+    assert all(f"node {n}" in legend for n in range(window.rendered.nodes))
+    assert "gap between nodes" in legend and "room for pages not used yet" in legend
+    assert heat.packed.isChecked() and len(heat._shown) == int(heat._used.sum())
+    assert heat.note.isHidden() == bool(window.rendered.timing)
 
 
 def test_ui_stays_responsive_while_simulating(make_workbench, qtbot) -> None:
@@ -222,7 +228,9 @@ def test_memory_view_and_heatmap_hover(make_workbench, qtbot) -> None:
     address = image.address_of("stream_update")
     qtbot.waitUntil(lambda: dock.memory.toPlainText().startswith(f"{address:08x}:"),
                     timeout=WAIT)
-    # Hovering over the first pixel of node 1's block names node 1's first page.
+    # Hovering over the first pixel of node 1's block names node 1's first page
+    # (every page drawn; packed, the first pixel is node 1's first used page).
+    heat.packed.setChecked(False)
     per_node = window.rendered.miss_counters.shape[0] // window.rendered.nodes
     x0, y0 = heat._origins[1]
     scene_pos = heat.view.mapViewToScene(QPointF(x0 + 0.5, y0 + 0.5))

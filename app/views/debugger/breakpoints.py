@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -33,8 +34,8 @@ ACCESS = {"write": "w", "read": "r", "read/write": "rw"}
 
 class BreakpointsView(QWidget):
     """The list (breakpoints first, then watchpoints) with the watch entry; `entry`:
-    the breakpoint entry's (widget, stretch) pairs, which the dock lays out under the
-    run controls. `current()` is the chosen target."""
+    the breakpoint entry's (widget, stretch) pairs, which the dock lays out on a row
+    of their own under the run controls. `current()` is the chosen target."""
 
     commanded = Signal(object)  # a session Command
 
@@ -48,6 +49,8 @@ class BreakpointsView(QWidget):
         self.bp_edit.setObjectName("breakpoint-edit")
         self.bp_edit.setPlaceholderText("breakpoint: address or symbol")
         self.bp_edit.returnPressed.connect(self._add_breakpoint)
+        self.bp_edit.setMinimumWidth(
+            self.bp_edit.fontMetrics().horizontalAdvance(self.bp_edit.placeholderText()) + 16)
         self.bp_this_cpu = QCheckBox("this CPU")
         self.bp_this_cpu.setToolTip("stop only when the chosen CPU gets there")
         self.bp_scope = QComboBox()
@@ -82,12 +85,19 @@ class BreakpointsView(QWidget):
         watch.clicked.connect(self._add_watchpoint)
         watch_row.addWidget(watch)
         bl.addLayout(watch_row)
+        # Delete (or Backspace) removes the selected breakpoint, as in gdb front-ends
+        for key in (QKeySequence.StandardKey.Delete, QKeySequence(Qt.Key.Key_Backspace)):
+            shortcut = QShortcut(QKeySequence(key), self.breakpoints)
+            shortcut.setContext(Qt.ShortcutContext.WidgetShortcut)
+            shortcut.activated.connect(self._remove_selected)
         remove = QPushButton("Remove selected")
+        remove.setToolTip("remove the selected breakpoint or watchpoint (Delete)")
         remove.clicked.connect(self._remove_selected)
         bl.addWidget(remove)
 
         self._bp_keys: list[tuple[int, int | None, str | None]] = []
         self._watch_keys: list[tuple[int, int, str, int | None, str | None]] = []
+        self._hits: list[int] = []
 
     def set_vms(self, vm_names: tuple[str, ...], target_vms: tuple[str | None, ...]) -> None:
         """Scopes by VM: this VM, this vCPU or every VM instead of "this CPU"."""
@@ -123,6 +133,16 @@ class BreakpointsView(QWidget):
             self.commanded.emit(AddWatchpoint(target, 4, access, cpu, vm))
             self.watch_edit.clear()
 
+    def toggle(self, address: int) -> None:
+        """The disassembly's gutter: remove the breakpoints at `address`, or add one
+        with the scope chosen in the entry row."""
+        here = [k for k in self._bp_keys if k[0] == address]
+        for addr, cpu, vm in here:
+            self.commanded.emit(RemoveBreakpoint(addr, cpu, vm))
+        if not here:
+            cpu, vm = self._scope()
+            self.commanded.emit(AddBreakpoint(address, cpu, vm))
+
     def _remove_selected(self) -> None:
         """Remove the selected row: breakpoints come first, then watchpoints."""
         row = self.breakpoints.currentRow()
@@ -136,17 +156,23 @@ class BreakpointsView(QWidget):
     def update_snapshot(self, snap: Snapshot) -> None:
         keys = [(b.address, b.cpu, b.vm) for b in snap.breakpoints]
         wkeys = [(w.address, w.length, w.access, w.cpu, w.vm) for w in snap.watchpoints]
-        if keys == self._bp_keys and wkeys == self._watch_keys:
+        hits = [b.hits for b in snap.breakpoints]
+        if keys == self._bp_keys and wkeys == self._watch_keys and hits == self._hits:
             return
+        row = self.breakpoints.currentRow()
         self._bp_keys = keys
         self._watch_keys = wkeys
+        self._hits = hits
         self.breakpoints.clear()
         for b in snap.breakpoints:
-            QListWidgetItem(f"break {b.label}  ({self._where(snap, b.cpu, b.vm)})",
+            count = f" \u00b7 {b.hits} hit{'' if b.hits == 1 else 's'}" if b.hits else ""
+            QListWidgetItem(f"break {b.label}  ({self._where(snap, b.cpu, b.vm)}){count}",
                             self.breakpoints)
         for w in snap.watchpoints:
             QListWidgetItem(f"watch {w.access:<2} {w.label}  ({self._where(snap, w.cpu, w.vm)})",
                             self.breakpoints)
+        if 0 <= row < self.breakpoints.count():
+            self.breakpoints.setCurrentRow(row)  # a new hit count keeps the selection
 
     def _where(self, snap: Snapshot, cpu: int | None, vm: str | None) -> str:
         if cpu is not None:

@@ -97,6 +97,23 @@ class Symbols:
                 return f"{path.rsplit('/', 1)[-1]}:{line}"
         return None
 
+    def source_location(self, address: int) -> tuple[str, int] | None:
+        """(source file path, line) of `address` from the DWARF line tables."""
+        for image in self.images:
+            found = image.line_for(address)
+            if found is not None and found[1] != 0:
+                return found
+        return None
+
+    def address_of_line(self, path: str, line: int) -> int | None:
+        """The first instruction compiled from a source line (a source-pane breakpoint)."""
+        for image in self.images:
+            image.line_for(0)  # reads the line tables once
+            spans = [s.start for s in image._lines or () if s.file == path and s.line == line]
+            if spans:
+                return min(spans)
+        return None
+
     def address_of(self, name: str) -> int | None:
         for image in self.images:
             try:

@@ -34,8 +34,7 @@ from .common import target_of
 
 class RunControls(QWidget):
     """The first row of the dock (the target box and the run actions) and run-to
-    (`run_row`: (widget, stretch) pairs the dock lays out in one row with the
-    breakpoint entry, so the two fields share the row's width)."""
+    (`run_row`: (widget, stretch) pairs the dock lays out in a row of their own)."""
 
     commanded = Signal(object)  # a session Command
     target_chosen = Signal(int)  # the user chose another target: its details are stale
@@ -71,6 +70,8 @@ class RunControls(QWidget):
         self.run_to.setObjectName("run-to")
         self.run_to.setPlaceholderText("run to address or symbol")
         self.run_to.returnPressed.connect(self._run_to)
+        self.run_to.setMinimumWidth(
+            self.run_to.fontMetrics().horizontalAdvance(self.run_to.placeholderText()) + 16)
         go = QPushButton("Run to")
         go.clicked.connect(self._run_to)
         self.run_row: list[tuple[QWidget, int]] = [(self.run_to, 1), (go, 0)]

@@ -16,8 +16,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QStringListModel, Qt, Signal
 from PySide6.QtWidgets import (
+    QCompleter,
     QDockWidget,
     QHBoxLayout,
     QLabel,
@@ -31,6 +32,7 @@ from PySide6.QtWidgets import (
 from disco_core.elf import ElfImage
 from disco_core.session import Snapshot
 
+from ... import theme
 from .breakpoints import BreakpointsView
 from .common import Symbols
 from .controls import RunControls
@@ -38,6 +40,7 @@ from .disassembly import DisassemblyView
 from .event_log import EventLogView
 from .memory import MemoryView
 from .registers import Cp0View, RegistersView
+from .source import SourceView
 from .tables import TlbTables
 
 RUNNING_REFRESH = 1.0  # s between refreshes while the machine runs (all changes anyway)
@@ -63,6 +66,7 @@ class DebuggerDock(QDockWidget):
         self.registers_view = RegistersView()
         self.cp0_view = Cp0View()
         self.disassembly = DisassemblyView(self.symbols)
+        self.source = SourceView(self.symbols)
         self.tables = TlbTables(body)
         self.log_view = EventLogView(body)
         self.log_view.hide()
@@ -74,18 +78,34 @@ class DebuggerDock(QDockWidget):
         # long texts must not widen the dock: they are cut, and the tooltip has them whole
         self.status.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.memory_view.said.connect(self.status.setText)
+        self.disassembly.gutter_clicked.connect(self.bps.toggle)
+        self.source.gutter_clicked.connect(self.bps.toggle)
+        # Symbol completion in every field that takes an address or a symbol.
+        self.completion = QStringListModel(self)
+        self._completers: list[QCompleter] = []
+
+        self.message = QLabel("")
+        self.message.setObjectName("debug-message")
+        self.message.setWordWrap(True)
+        self.message.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.message.hide()
 
         outer.addWidget(self.controls)
-        row = QHBoxLayout()
-        for widget, stretch in self.controls.run_row + self.bps.entry:
-            row.addWidget(widget, stretch)
-        outer.addLayout(row)
+        # Run-to and the breakpoint entry on rows of their own: side by side they
+        # shrink to "r…" and "b…" in a narrow dock (1280×800).
+        for part in (self.controls.run_row, self.bps.entry):
+            row = QHBoxLayout()
+            for widget, stretch in part:
+                row.addWidget(widget, stretch)
+            outer.addLayout(row)
         outer.addWidget(self.status)
+        outer.addWidget(self.message)
 
         split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(self.disassembly)
         self.tabs = QTabWidget()
         self.tabs.addTab(self.registers_view.table, "Registers")
+        self.tabs.addTab(self.source, "Source")
         self.tabs.addTab(self.cp0_view.table, "CP0")
         self.tabs.addTab(self.memory_view, "Memory")
         self.tabs.addTab(self.tables.tlb, "TLB")
@@ -94,6 +114,7 @@ class DebuggerDock(QDockWidget):
         split.setSizes([300, 260])
         outer.addWidget(split, 1)
         self.setWidget(body)
+        body.setMinimumWidth(360)
 
         # The widgets by the names the window and the tests use.
         c = self.controls
@@ -112,6 +133,13 @@ class DebuggerDock(QDockWidget):
         self.l2tlb, self.l2tlb_model = t.l2tlb, t.l2tlb_model
         self.pmap, self.pmap_model = t.pmap, t.pmap_model
         self.trace_tlb, self.event_log = self.log_view.trace_tlb, self.log_view.event_log
+        for edit in (self.run_to, self.bp_edit, self.watch_edit, self.mem_addr):
+            completer = QCompleter(self.completion, edit)
+            completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+            completer.setFilterMode(Qt.MatchFlag.MatchContains)
+            completer.setMaxVisibleItems(12)
+            edit.setCompleter(completer)
+            self._completers.append(completer)
 
     @property
     def images(self) -> list[ElfImage]:
@@ -121,6 +149,9 @@ class DebuggerDock(QDockWidget):
     @images.setter
     def images(self, images: list[ElfImage]) -> None:
         self.symbols.images = images
+        names = {sym.name for image in images for sym in image.symbols
+                 if sym.kind in ("func", "object") and sym.name}
+        self.completion.setStringList(sorted(names, key=str.lower))
 
     @property
     def cpu(self) -> int:
@@ -164,11 +195,22 @@ class DebuggerDock(QDockWidget):
         self.registers_view.update_snapshot(snap)
         self.cp0_view.update_snapshot(snap)
         self.disassembly.update_snapshot(snap, pc)
+        if self.tabs.currentWidget() is self.source or not snap.running:
+            self.source.update_snapshot(snap, pc)
         self.memory_view.update_snapshot(snap)
         self.tables.update_detail(d)
         if d.monitor_events:
             self.log_view.add_events(d.monitor_events)
         self.bps.update_snapshot(snap)
+
+    def show_message(self, text: str, error: bool = False) -> None:
+        """What the status bar says about a stop, a step or an error, here too: the
+        debugger is where the user looks (and the status bar may be off screen)."""
+        color = theme.STATE_STOPPED if error else theme.ACCENT
+        self.message.setStyleSheet(f"color: {color.name()};")
+        self.message.setText(text)
+        self.message.setToolTip(text)
+        self.message.show()
 
     def describe(self, address: int) -> str:
         return self.symbols.describe(address)

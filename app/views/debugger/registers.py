@@ -13,6 +13,7 @@ from disco_core.mips import GPR_NAMES
 from disco_core.session import Snapshot
 
 from .common import set_cell, value_table
+from .cp0_fields import decode
 
 NAMES = [f"${n}" for n in GPR_NAMES] + ["pc", "hi", "lo"]
 
@@ -56,14 +57,15 @@ class Cp0View:
     """CP0 registers of the target's CPU; with VMs the vCPU's virtual CP0 beside them."""
 
     def __init__(self) -> None:
-        self.table: QTableWidget = value_table("cp0", 0, ["CP0", "value"])
+        self.table: QTableWidget = value_table("cp0", 0, ["CP0", "value", "fields"])
         self.virtual = False
         self._prev: dict[str, int] = {}
 
     def set_vms(self) -> None:
         self.virtual = True
-        self.table.setColumnCount(3)
-        self.table.setHorizontalHeaderLabels(["CP0", "real (the CPU)", "virtual (the vCPU)"])
+        self.table.setColumnCount(4)
+        self.table.setHorizontalHeaderLabels(["CP0", "real (the CPU)", "virtual (the vCPU)",
+                                              "fields (virtual, else real)"])
 
     def update_snapshot(self, snap: Snapshot) -> None:
         rows = snap.debug.cp0
@@ -80,4 +82,7 @@ class Cp0View:
                 oldv = self._prev.get("v" + name)
                 set_cell(t, r, 2, "" if v is None else f"0x{v:08x}",
                          not snap.running and v is not None and oldv is not None and oldv != v)
+            # the fields of the value the guest sees: the vCPU's, or the CPU's
+            shown = virtual.get(name, value) if self.virtual else value
+            set_cell(t, r, t.columnCount() - 1, decode(name, shown), False)
         self._prev = dict(rows) | {"v" + k: v for k, v in virtual.items()}
