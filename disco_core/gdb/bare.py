@@ -47,15 +47,16 @@ class _State(enum.Enum):
 
 
 class BareTarget:
-    """A `Target` over a bare Machine. Starts held, like QEMU's `-S`."""
+    """A `Target` over a bare Machine. Starts held, like QEMU's `-S` (`held=False`:
+    running freely until a client attaches)."""
 
     pid = 1
     can_reverse = False
 
-    def __init__(self, machine: Machine, slice_size: int = SLICE) -> None:
+    def __init__(self, machine: Machine, slice_size: int = SLICE, held: bool = True) -> None:
         self.machine = machine
         self.slice_size = slice_size
-        self._state = _State.HELD
+        self._state = _State.HELD if held else _State.FREE
         self._actions: dict[int, Resume] = {}
         self._stops: list[StopEvent] = []
         self._points: set[tuple[PointKind, int, int]] = set()
