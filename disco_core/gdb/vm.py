@@ -513,8 +513,9 @@ class VmTarget:
 
     def _stats(self, args: list[str]) -> str:
         st = self.vm.stats
-        lines = [f"{self.vm.name}: {st.total_exits} exits to the monitor, "
-                 f"{st.total_cycles} monitor cycles"]
+        ran = int(self.targets.view.instructions[self.vm.id])
+        lines = [f"{self.vm.name}: {ran} guest instructions, {st.total_exits} exits to the "
+                 f"monitor, {st.total_cycles} monitor cycles"]
         for kind, (count, cycles) in st.by_category().items():
             lines.append(f"  {kind:18} {count:>10} exits {cycles:>14} cycles")
         return "\n".join(lines) + "\n"
