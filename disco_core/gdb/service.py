@@ -21,6 +21,12 @@ from disco_core.gdb.vm import VmTarget
 from disco_core.session.session import Session
 
 SLICE = 200_000  # instructions per slice while serving: a stop reply within ~10 ms
+# After a packet, how long to wait for the client's next one before the machine runs
+# its next slice, and how long such a burst may hold the other VMs at most. GDB sends
+# several packets per command (a stepi: vCont;s, a memory read or more): served in
+# one burst they cost no slice each.
+LINGER = 0.002
+BURST = 0.05
 
 
 class GdbService:
@@ -58,10 +64,16 @@ class GdbService:
     # ---- the session's hook (SliceHook) ------------------------------------------------
 
     def between_slices(self) -> bool:
+        deadline = time.monotonic() + BURST
+        while True:
+            did = False
+            for server in list(self.servers.values()):
+                did = server.service(0.0) or did
+            if not did or time.monotonic() > deadline:
+                break
+            gdb_server.wait(self.servers.values(), LINGER)
         woke = False
-        for index, server in list(self.servers.items()):
-            server.service(0.0)
-            target = self.targets[index]
+        for target in self.targets.values():
             woke = woke or target.woke
             target.woke = False
         return woke
