@@ -189,6 +189,19 @@ class MainWindow(QMainWindow):
         quit_action.setShortcut(QKeySequence.StandardKey.Quit)
         quit_action.triggered.connect(self.close)
         file_menu.addAction(quit_action)
+        self._build_debug_menu()
+
+    def _build_debug_menu(self) -> None:
+        """Debug > Start GDB server... (docs/gdb.md)."""
+        debug_menu = self.menuBar().addMenu("&Debug")
+        self.act_gdb = QAction("Start GDB server…", self)
+        self.act_gdb.setObjectName("start-gdb-server")
+        self.act_gdb.triggered.connect(self.start_gdb_server)
+        self.act_gdb.setEnabled(self.session.monitor is not None)
+        if self.session.monitor is None:
+            self.act_gdb.setToolTip("GDB serving in the app needs virtual machines; for the "
+                                    "bare machine use disco boot --gdb")
+        debug_menu.addAction(self.act_gdb)
 
     # ---- snapshots -------------------------------------------------------------
 
@@ -285,6 +298,21 @@ class MainWindow(QMainWindow):
         dialog = NewMachineDialog(self)
         if dialog.exec() and dialog.choice is not None:
             self.new_machine.emit(dialog.choice)
+        dialog.deleteLater()
+
+    def start_gdb_server(self) -> None:
+        """Debug > Start GDB server...: a VM and a port, then the command that attaches."""
+        from disco_core.gdb.service import attach_command
+        from disco_core.kernel import build_kernel
+
+        from .views.gdb_dialog import GdbDialog
+
+        def start(vm: int, port: int) -> str:
+            server = self.engine.serve_gdb(vm, port)
+            return attach_command(str(build_kernel("disco")), server.port)
+
+        dialog = GdbDialog([g.name for g in self.session.guests], start, self)
+        dialog.exec()
         dialog.deleteLater()
 
     # ---- settings and closing ----------------------------------------------------
