@@ -110,10 +110,13 @@ class Engine(QObject):
         self.session.submit(command)
 
     def serve_gdb(self, vm: int, address: str | int = 0) -> GdbServer:
-        """Serve VM `vm` (0-based) to GDB on `address`. The worker answers its client
-        between slices (Session.slice_hooks), so the UI thread never waits on it."""
+        """Serve VM `vm` (0-based; the machine itself in a session without VMs) to GDB
+        on `address`. The worker answers its client between slices
+        (Session.slice_hooks), so the UI thread never waits on it."""
         if self.gdb is None:
             self.gdb = GdbService(self.session)
+        if self.session.monitor is None:
+            return self.gdb.serve_machine(address)
         return self.gdb.serve_vm(vm, address)
 
     def stop_gdb(self) -> None:

@@ -197,10 +197,6 @@ class MainWindow(QMainWindow):
         self.act_gdb = QAction("Start GDB server…", self)
         self.act_gdb.setObjectName("start-gdb-server")
         self.act_gdb.triggered.connect(self.start_gdb_server)
-        self.act_gdb.setEnabled(self.session.monitor is not None)
-        if self.session.monitor is None:
-            self.act_gdb.setToolTip("GDB serving in the app needs virtual machines; for the "
-                                    "bare machine use disco boot --gdb")
         debug_menu.addAction(self.act_gdb)
 
     # ---- snapshots -------------------------------------------------------------
@@ -303,15 +299,20 @@ class MainWindow(QMainWindow):
     def start_gdb_server(self) -> None:
         """Debug > Start GDB server...: a VM and a port, then the command that attaches."""
         from disco_core.gdb.service import attach_command
-        from disco_core.kernel import build_kernel
 
         from .views.gdb_dialog import GdbDialog
 
+        guests = self.session.guests
+
         def start(vm: int, port: int) -> str:
             server = self.engine.serve_gdb(vm, port)
-            return attach_command(str(build_kernel("disco")), server.port)
+            image = guests[vm].image
+            return attach_command(image.name if image is not None else "KERNEL.elf",
+                                  server.port)
 
-        dialog = GdbDialog([g.name for g in self.session.guests], start, self)
+        names = [g.name for g in guests] if self.session.monitor is not None else \
+            ["the machine (its CPUs are the threads)"]
+        dialog = GdbDialog(names, start, self)
         dialog.exec()
         dialog.deleteLater()
 

@@ -13,12 +13,27 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Protocol
 
 from disco_core.errors import DiscoError
 from disco_core.gdb import server as gdb_server
+from disco_core.gdb.native import SessionMachineTarget
 from disco_core.gdb.server import GdbServer
 from disco_core.gdb.vm import VmTarget
 from disco_core.session.session import Session
+from disco_core.session.targets import RunResult
+
+
+class ServedTarget(Protocol):
+    """What the service needs of a target beside `Target`: its claim on the session's
+    stops, whether it let the machine run again, and detach."""
+
+    woke: bool
+
+    def claim(self, r: RunResult) -> bool: ...
+
+    def detach(self) -> None: ...
+
 
 SLICE = 200_000  # instructions per slice while serving: a stop reply within ~10 ms
 # After a packet, how long to wait for the client's next one before the machine runs
@@ -35,7 +50,7 @@ class GdbService:
     def __init__(self, session: Session) -> None:
         self.session = session
         self.servers: dict[int, GdbServer] = {}  # VM index -> its server
-        self.targets: dict[int, VmTarget] = {}
+        self.targets: dict[int, ServedTarget] = {}
         self._hooked = False
 
     def serve_vm(self, index: int, address: str | int = 0, held: bool = False) -> GdbServer:
@@ -49,7 +64,20 @@ class GdbService:
         if index in self.servers:
             return self.servers[index]
         target = VmTarget(self.session, mon.vms[index], held=held)
-        server = GdbServer(target, address).start()
+        return self._serve(index, target, GdbServer(target, address))
+
+    def serve_machine(self, address: str | int = 0, held: bool = False) -> GdbServer:
+        """Serve a session without VMs (bare metal, the native kernel): the CPUs are the
+        threads, and a stop holds the whole machine."""
+        if self.session.monitor is not None:
+            raise DiscoError("this session runs virtual machines: serve each VM (serve_vm)")
+        if 0 in self.servers:
+            return self.servers[0]
+        target = SessionMachineTarget(self.session, held=held)
+        return self._serve(0, target, GdbServer(target, address))
+
+    def _serve(self, index: int, target: ServedTarget, server: GdbServer) -> GdbServer:
+        server.start()
         self.servers[index] = server
         self.targets[index] = target
         self.session.stop_claims.append(target.claim)
@@ -57,9 +85,6 @@ class GdbService:
             self.session.slice_hooks.append(self)
             self._hooked = True
         return server
-
-    def vm_name(self, index: int) -> str:
-        return self.targets[index].vm.name
 
     # ---- the session's hook (SliceHook) ------------------------------------------------
 

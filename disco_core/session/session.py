@@ -143,6 +143,7 @@ class Session:
         # (a claimed stop holds what the client debugs; the session runs on).
         self.slice_hooks: list[SliceHook] = []
         self.stop_claims: list[Callable[[RunResult], bool]] = []
+        self.holds: set[object] = set()  # clients holding the whole machine: nothing runs
         self._log: deque[str] = deque(maxlen=LOG_LINES)
         self._seq = 0
         self._instructions = 0
@@ -205,7 +206,9 @@ class Session:
                 events.append(Event("error", str(e).strip("'\"")))
             except Exception as e:  # a machine error must not kill the loop
                 events.append(Event("error", f"{type(e).__name__}: {e}"))
-        if self.running and not self.halted and budget > 0:
+        if self.holds:
+            self.idle = True  # held by a debug client: wait until it lets go
+        elif self.running and not self.halted and budget > 0:
             self._run(budget, events)
         for event in events:
             self._log.append(event.message)
