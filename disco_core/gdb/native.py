@@ -15,10 +15,9 @@ from collections.abc import Mapping
 
 from disco_core.gdb.bare import BareTarget, _State
 from disco_core.gdb.target import PointKind, Resume, StopEvent, StopKind, TargetError
+from disco_core.gdb.vm import arm_point
 from disco_core.session.session import Session
 from disco_core.session.targets import CpuTargets, RunResult
-
-_ACCESS = {PointKind.WRITE: "w", PointKind.READ: "r", PointKind.ACCESS: "rw"}
 
 
 class SessionMachineTarget(BareTarget):
@@ -45,24 +44,14 @@ class SessionMachineTarget(BareTarget):
     # ---- points through the session ------------------------------------------------------
 
     def insert_point(self, kind: PointKind, address: int, length: int) -> None:
-        key = (kind, address, length)
-        if key in self._points:
-            return
-        if kind.is_watch:
-            self.session.arm_watchpoint(address, length, _ACCESS[kind], 1)
-        else:
-            self.session.arm_breakpoint(address, 1)
-        self._points.add(key)
+        if (kind, address, length) not in self._points:
+            arm_point(self.session, kind, address, length, 1)
+            self._points.add((kind, address, length))
 
     def remove_point(self, kind: PointKind, address: int, length: int) -> None:
-        key = (kind, address, length)
-        if key not in self._points:
-            return
-        self._points.discard(key)
-        if kind.is_watch:
-            self.session.arm_watchpoint(address, length, _ACCESS[kind], -1)
-        else:
-            self.session.arm_breakpoint(address, -1)
+        if (kind, address, length) in self._points:
+            self._points.discard((kind, address, length))
+            arm_point(self.session, kind, address, length, -1)
 
     def claim(self, r: RunResult) -> bool:
         """A breakpoint or watchpoint exit in the session's run: this target's if one of

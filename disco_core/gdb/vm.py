@@ -46,12 +46,12 @@ from disco_core.gdb.target import (
     StopKind,
     TargetError,
 )
-from disco_core.machine import CpuState
+from disco_core.machine import Cpu, CpuState
 from disco_core.mips import BADVADDR, CA_IP_SHIFT, CAUSE, EPC, ERROREPC, PAGE_SIZE, STATUS
 from disco_core.monitor import vintr
 from disco_core.monitor.pmap import NO_PAGE
 from disco_core.monitor.realcpu import KICK_LINE
-from disco_core.monitor.vcpu import RunState
+from disco_core.monitor.vcpu import RunState, SavedContext
 from disco_core.monitor.vm import VM, VMCpu
 from disco_core.session.session import Session
 from disco_core.session.targets import RunResult, VCpuTargets
@@ -65,6 +65,16 @@ _WATCH_STOP = {PointKind.WRITE: StopKind.WATCH, PointKind.READ: StopKind.READ_WA
                PointKind.ACCESS: StopKind.ACCESS_WATCH}
 PMAP_LINES = 256  # guest pages `monitor pmap` lists at most (it says how many more)
 EVENT_LINES = 40  # monitor events `monitor events` shows by default
+
+
+def arm_point(session: Session, kind: PointKind, address: int, length: int,
+              delta: int) -> None:
+    """Count a client's breakpoint or watchpoint in (1) or out (-1) of the machine's,
+    through the session (beside the app debugger's)."""
+    if kind.is_watch:
+        session.arm_watchpoint(address, length, _ACCESS[kind], delta)
+    else:
+        session.arm_breakpoint(address, delta)
 
 
 class _State(enum.Enum):
@@ -236,26 +246,17 @@ class VmTarget:
             v.cp0.write(reg, sel, value, self._now(v))
             return
         ci = self._live_cpu(v)
-        if ci is not None:
-            cpu = self.mon.cpus[ci]
-            if number < GPR_COUNT:
-                cpu.gpr[number] = value
-            elif number == REG_LO:
-                cpu.lo = value
-            elif number == REG_HI:
-                cpu.hi = value
-            elif number == REG_PC and value != cpu.pc:
-                cpu.pc = value
-            return
-        c = v.ctx
+        regs: Cpu | SavedContext = self.mon.cpus[ci] if ci is not None else v.ctx
         if number < GPR_COUNT:
-            c.gpr[number] = value
+            regs.gpr[number] = value
         elif number == REG_LO:
-            c.lo = value
+            regs.lo = value
         elif number == REG_HI:
-            c.hi = value
-        elif number == REG_PC and value != c.pc:  # a new pc leaves any delay slot
-            c.pc, c.npc, c.bd = value, (value + 4) & 0xFFFFFFFF, 0
+            regs.hi = value
+        elif number == REG_PC and value != regs.pc:
+            if isinstance(regs, SavedContext):  # a new pc leaves any delay slot
+                regs.npc, regs.bd = (value + 4) & 0xFFFFFFFF, 0
+            regs.pc = value
 
     # ---- memory -----------------------------------------------------------------------
 
@@ -284,24 +285,14 @@ class VmTarget:
     # ---- breakpoints and watchpoints ----------------------------------------------------
 
     def insert_point(self, kind: PointKind, address: int, length: int) -> None:
-        key = (kind, address, length)
-        if key in self._points:
-            return
-        if kind.is_watch:
-            self.session.arm_watchpoint(address, length, _ACCESS[kind], 1)
-        else:
-            self.session.arm_breakpoint(address, 1)
-        self._points.add(key)
+        if (kind, address, length) not in self._points:
+            arm_point(self.session, kind, address, length, 1)
+            self._points.add((kind, address, length))
 
     def remove_point(self, kind: PointKind, address: int, length: int) -> None:
-        key = (kind, address, length)
-        if key not in self._points:
-            return
-        self._points.discard(key)
-        if kind.is_watch:
-            self.session.arm_watchpoint(address, length, _ACCESS[kind], -1)
-        else:
-            self.session.arm_breakpoint(address, -1)
+        if (kind, address, length) in self._points:
+            self._points.discard((kind, address, length))
+            arm_point(self.session, kind, address, length, -1)
 
     def claim(self, r: RunResult) -> bool:
         """A breakpoint or watchpoint exit in the session's run: this target's if one of

@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from disco_core.gdb import protocol as p
 from disco_core.gdb.bare import Background, BareTarget
+from disco_core.gdb.client import RawClient
 from disco_core.guest import build_baremetal
 from disco_core.testmachine import TestMachine
 
@@ -35,6 +37,45 @@ def program() -> Path:
     return build_baremetal(HERE / "gdbprog.c", extra_flags=["-fforce-dwarf-frame"])
 
 
+def gdb_command(gdb: str, elf: Path, port: int, commands: tuple[str, ...]) -> list[str]:
+    """gdb-multiarch in batch mode on `elf`, attached to the server on `port`."""
+    args = [gdb, "-batch", "-nx", "-ex", "set architecture mips:isa32r2",
+            "-ex", "set confirm off", "-ex", f"file {elf}", "-ex", f"target remote :{port}"]
+    for c in commands:
+        args += ["-ex", c]
+    return args
+
+
+def answer_all(client: RawClient, packets: list[bytes]) -> None:
+    """Send each packet (but those that end the session) and expect an answer; a
+    resume answers at the next stop, so a Ctrl-C after it makes one."""
+    for payload in packets:
+        try:
+            cmd: p.Command | None = p.parse(payload)
+        except p.ProtocolError:
+            cmd = None
+        if isinstance(cmd, p.Detach | p.Kill):
+            continue  # a detach or a kill is not for the fuzzing
+        client.send(payload)
+        if isinstance(cmd, p.VCont | p.LegacyResume):
+            client.send_raw(b"\x03")
+        try:
+            reply = client.reply()
+        except TimeoutError:
+            pytest.fail(f"no answer to {payload!r}")
+        assert len(reply) <= p.PACKET_SIZE
+
+
+def resynchronise(client: RawClient) -> None:
+    """After random bytes: close any half packet, then read up to a known reply."""
+    client.send_raw(b"#00")
+    client.send(b"qC")
+    skipped = 0
+    while not client.reply().startswith(b"QC"):
+        skipped += 1
+        assert skipped < 20
+
+
 @dataclass
 class Served:
     machine: TestMachine
@@ -52,12 +93,7 @@ class Served:
 
     def gdb_args(self, *commands: str) -> list[str]:
         """gdb-multiarch in batch mode on the program, attached to the server."""
-        args = [self.gdb, "-batch", "-nx", "-ex", "set architecture mips:isa32r2",
-                "-ex", "set confirm off", "-ex", f"file {self.elf}",
-                "-ex", f"target remote :{self.port}"]
-        for c in commands:
-            args += ["-ex", c]
-        return args
+        return gdb_command(self.gdb, self.elf, self.port, commands)
 
     def gdb_run(self, *commands: str, timeout: float = GDB_TIMEOUT) -> str:
         done = subprocess.run(self.gdb_args(*commands), capture_output=True, text=True,

@@ -19,7 +19,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from disco_core.gdb import protocol as p
 from disco_core.gdb.client import RawClient
 from disco_core.gdb.service import GdbService, run
 from disco_core.gdb.vm import VmTarget
@@ -27,7 +26,7 @@ from disco_core.kernel import build_kernel
 from disco_core.monitor.vcpu import RunState
 from disco_core.session import FeedConsole, Session, vms_session
 
-from .conftest import GDB_TIMEOUT
+from .conftest import GDB_TIMEOUT, answer_all, gdb_command, resynchronise
 
 ROOT = Path(__file__).resolve().parents[2]
 PC = re.compile(r"\$\d+ = \(void \(\*\)\(\)\) (0x[0-9a-f]+)")
@@ -49,12 +48,7 @@ class VmsServed:
         return bytes(self.session.guests[vm].console.output)
 
     def gdb_args(self, *commands: str) -> list[str]:
-        args = [self.gdb, "-batch", "-nx", "-ex", "set architecture mips:isa32r2",
-                "-ex", "set confirm off", "-ex", f"file {self.elf}",
-                "-ex", f"target remote :{self.port}"]
-        for c in commands:
-            args += ["-ex", c]
-        return args
+        return gdb_command(self.gdb, self.elf, self.port, commands)
 
     def gdb_popen(self, *commands: str) -> subprocess.Popen[str]:
         return subprocess.Popen(self.gdb_args(*commands), stdout=subprocess.PIPE,
@@ -195,31 +189,12 @@ def fuzz_client(booted: VmsServed) -> Iterator[RawClient]:
     min_size=1, max_size=6))
 def test_random_packets_always_get_an_answer(fuzz_client: RawClient,
                                              packets: list[bytes]) -> None:
-    for payload in packets:
-        try:
-            cmd: p.Command | None = p.parse(payload)
-        except p.ProtocolError:
-            cmd = None
-        if isinstance(cmd, p.Detach | p.Kill):
-            continue  # packets that end the session are not for this test
-        fuzz_client.send(payload)
-        if isinstance(cmd, p.VCont | p.LegacyResume):
-            fuzz_client.send_raw(b"\x03")  # a continue answers at the next stop: make one
-        try:
-            reply = fuzz_client.reply()
-        except TimeoutError:
-            pytest.fail(f"no answer to {payload!r}")
-        assert len(reply) <= p.PACKET_SIZE
+    answer_all(fuzz_client, packets)  # a resume gets a Ctrl-C: the VM would run on
 
 
 def test_after_the_fuzzing_the_other_vm_is_unaffected(booted: VmsServed,
                                                       fuzz_client: RawClient) -> None:
-    fuzz_client.send_raw(b"#00")  # close any half packet, then read up to a known reply
-    fuzz_client.send(b"qC")
-    skipped = 0
-    while not fuzz_client.reply().startswith(b"QC"):
-        skipped += 1
-        assert skipped < 20
+    resynchronise(fuzz_client)
     booted.type(0, b"echo unaffected\n")
     booted.wait_for(lambda: b"\nunaffected\n" in booted.console(0))
     assert b"panic" not in booted.console(0)
