@@ -14,13 +14,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from disco_core.gdb.bare import BareTarget, _State
-from disco_core.gdb.target import PointKind, Resume, StopEvent, StopKind, TargetError
-from disco_core.gdb.vm import arm_point
+from disco_core.gdb.points import SessionPoints
+from disco_core.gdb.target import Resume, StopEvent, StopKind, TargetError
 from disco_core.session.session import Session
 from disco_core.session.targets import CpuTargets, RunResult
 
 
-class SessionMachineTarget(BareTarget):
+class SessionMachineTarget(SessionPoints, BareTarget):
     """The machine of a session without VMs, served to GDB. `held` holds it at once."""
 
     def __init__(self, session: Session, held: bool = False) -> None:
@@ -41,17 +41,7 @@ class SessionMachineTarget(BareTarget):
         self._state = _State.RUNNING if running else _State.FREE
         self.woke = True
 
-    # ---- points through the session ------------------------------------------------------
-
-    def insert_point(self, kind: PointKind, address: int, length: int) -> None:
-        if (kind, address, length) not in self._points:
-            arm_point(self.session, kind, address, length, 1)
-            self._points.add((kind, address, length))
-
-    def remove_point(self, kind: PointKind, address: int, length: int) -> None:
-        if (kind, address, length) in self._points:
-            self._points.discard((kind, address, length))
-            arm_point(self.session, kind, address, length, -1)
+    # ---- points (inserted through SessionPoints) -------------------------------------------
 
     def claim(self, r: RunResult) -> bool:
         """A breakpoint or watchpoint exit in the session's run: this target's if one of

@@ -29,6 +29,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping, Sequence
 
+from disco_core.gdb.points import SessionPoints
 from disco_core.gdb.target import (
     CP0_OF_REG,
     EXTRA_CP0,
@@ -60,21 +61,10 @@ _FPU_ZEROS = [0] * (REG_FIR + 1 - REG_F0)
 _IP_BITS = 0xFF << CA_IP_SHIFT  # Cause.IP0-7: the pending interrupt lines
 # CP0 registers a client may write (no side effects on the monitor's view of the vCPU).
 _WRITABLE_CP0 = {EPC, ERROREPC, BADVADDR}
-_ACCESS = {PointKind.WRITE: "w", PointKind.READ: "r", PointKind.ACCESS: "rw"}
 _WATCH_STOP = {PointKind.WRITE: StopKind.WATCH, PointKind.READ: StopKind.READ_WATCH,
                PointKind.ACCESS: StopKind.ACCESS_WATCH}
 PMAP_LINES = 256  # guest pages `monitor pmap` lists at most (it says how many more)
 EVENT_LINES = 40  # monitor events `monitor events` shows by default
-
-
-def arm_point(session: Session, kind: PointKind, address: int, length: int,
-              delta: int) -> None:
-    """Count a client's breakpoint or watchpoint in (1) or out (-1) of the machine's,
-    through the session (beside the app debugger's)."""
-    if kind.is_watch:
-        session.arm_watchpoint(address, length, _ACCESS[kind], delta)
-    else:
-        session.arm_breakpoint(address, delta)
 
 
 class _State(enum.Enum):
@@ -84,7 +74,7 @@ class _State(enum.Enum):
     EXITED = "exited"  # the VM stopped (or was killed)
 
 
-class VmTarget:
+class VmTarget(SessionPoints):
     """A `Target` over one VM of a session. `held=True` starts it held (`--gdb-wait`)."""
 
     pid = 1
@@ -282,17 +272,7 @@ class VmTarget:
         except (ValueError, KeyError) as e:
             raise TargetError(str(e)) from None
 
-    # ---- breakpoints and watchpoints ----------------------------------------------------
-
-    def insert_point(self, kind: PointKind, address: int, length: int) -> None:
-        if (kind, address, length) not in self._points:
-            arm_point(self.session, kind, address, length, 1)
-            self._points.add((kind, address, length))
-
-    def remove_point(self, kind: PointKind, address: int, length: int) -> None:
-        if (kind, address, length) in self._points:
-            self._points.discard((kind, address, length))
-            arm_point(self.session, kind, address, length, -1)
+    # ---- breakpoints and watchpoints (inserted through SessionPoints) --------------------
 
     def claim(self, r: RunResult) -> bool:
         """A breakpoint or watchpoint exit in the session's run: this target's if one of

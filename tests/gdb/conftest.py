@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
 
 from disco_core.gdb import protocol as p
 from disco_core.gdb.bare import Background, BareTarget
@@ -44,6 +46,19 @@ def gdb_command(gdb: str, elf: Path, port: int, commands: tuple[str, ...]) -> li
     for c in commands:
         args += ["-ex", c]
     return args
+
+
+# The protocol fuzzing: lists of random packets, some of them a known command's
+# prefix with random bytes after it.
+FUZZ_SETTINGS = settings(max_examples=60, deadline=None,
+                         suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+def packet_lists(prefixes: list[bytes]) -> st.SearchStrategy[list[bytes]]:
+    return st.lists(st.one_of(
+        st.binary(max_size=40),
+        st.builds(lambda v, t: v + t, st.sampled_from(prefixes), st.binary(max_size=30))),
+        min_size=1, max_size=6)
 
 
 def answer_all(client: RawClient, packets: list[bytes]) -> None:

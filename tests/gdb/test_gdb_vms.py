@@ -16,8 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import given
 
 from disco_core.gdb.client import RawClient
 from disco_core.gdb.service import GdbService, run
@@ -26,7 +25,14 @@ from disco_core.kernel import build_kernel
 from disco_core.monitor.vcpu import RunState
 from disco_core.session import FeedConsole, Session, vms_session
 
-from .conftest import GDB_TIMEOUT, answer_all, gdb_command, resynchronise
+from .conftest import (
+    FUZZ_SETTINGS,
+    GDB_TIMEOUT,
+    answer_all,
+    gdb_command,
+    packet_lists,
+    resynchronise,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 PC = re.compile(r"\$\d+ = \(void \(\*\)\(\)\) (0x[0-9a-f]+)")
@@ -181,12 +187,8 @@ def fuzz_client(booted: VmsServed) -> Iterator[RawClient]:
         yield c
 
 
-@settings(max_examples=60, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.lists(st.one_of(
-    st.binary(max_size=40),
-    st.builds(lambda v, t: v + t, st.sampled_from(_SAFE), st.binary(max_size=30))),
-    min_size=1, max_size=6))
+@FUZZ_SETTINGS
+@given(packet_lists(_SAFE))
 def test_random_packets_always_get_an_answer(fuzz_client: RawClient,
                                              packets: list[bytes]) -> None:
     answer_all(fuzz_client, packets)  # a resume gets a Ctrl-C: the VM would run on

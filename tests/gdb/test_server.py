@@ -8,8 +8,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import given
 
 from disco_core.errors import DiscoError
 from disco_core.gdb import protocol as p
@@ -22,7 +21,7 @@ from disco_core.gdb.target import REGISTER_COUNT, PointKind, Resume, StopEvent, 
 from disco_core.guest import assemble
 from disco_core.testmachine import TestMachine
 
-from .conftest import answer_all, resynchronise
+from .conftest import FUZZ_SETTINGS, answer_all, packet_lists, resynchronise
 
 LOOP = 0x80001000
 
@@ -269,12 +268,8 @@ def fuzz_client(program_run: Running) -> Iterator[RawClient]:
         yield c
 
 
-@settings(max_examples=60, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.lists(st.one_of(
-    st.binary(max_size=40),
-    st.builds(lambda v, t: v + t, st.sampled_from(_SAFE), st.binary(max_size=30))),
-    min_size=1, max_size=6))
+@FUZZ_SETTINGS
+@given(packet_lists(_SAFE))
 def test_random_packets_always_get_an_answer(fuzz_client: RawClient,
                                              packets: list[bytes]) -> None:
     answer_all(fuzz_client, packets)
