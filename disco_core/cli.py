@@ -237,7 +237,11 @@ def _boot_gdb(args: argparse.Namespace) -> int:
         if args.gdb_wait:
             print("disco: held before the first instruction until GDB continues",
                   file=sys.stderr)
-        launch.run(served, echo=sys.stdout.write)
+        def echo(text: str) -> None:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+
+        launch.run(served, echo=echo)
     finally:
         served.close()
     return 0

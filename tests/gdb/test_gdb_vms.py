@@ -7,6 +7,7 @@ and must go on running, and pass through vm1's breakpoints, whatever GDB does.
 from __future__ import annotations
 
 import re
+import signal
 import subprocess
 import sys
 import threading
@@ -215,3 +216,40 @@ def test_disco_gdb_runs_a_batch_script(gdb_multiarch: str) -> None:
     assert done.returncode == 0, out
     assert re.search(r"Breakpoint 1, kalloc \(\) at \S*kalloc\.c:\d+", out), out
     assert re.search(r"#1 +0x[0-9a-f]+ in pgdir_alloc \(\)", out), out
+
+
+def test_disco_boot_gdb_serves_each_vm_on_its_port() -> None:
+    boot = subprocess.Popen(
+        [sys.executable, "-m", "disco_core.cli", "boot", "--machine", "flash8", "--vms", "2",
+         "--gdb", "0", "--gdb-wait"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True, cwd=ROOT)
+    watchdog = threading.Timer(60.0, boot.kill)  # a read below never waits forever
+    watchdog.start()
+    try:
+        assert boot.stderr is not None
+        ports = []
+        while len(ports) < 2:
+            line = boot.stderr.readline()
+            assert line, "disco boot --gdb ended before serving"
+            m = re.search(r"-ex 'target remote :(\d+)'", line)
+            if m:
+                ports.append(int(m[1]))
+        for vm, port in enumerate(ports):
+            with RawClient(port) as c:
+                assert c.ask(b"qSupported:multiprocess+").startswith(b"PacketSize=")
+                assert c.ask(b"?").startswith(b"T05thread:p1.1;")
+                info = bytes.fromhex(c.ask(b"qThreadExtraInfo,1").decode()).decode()
+                assert info.startswith(f"vm{vm} vcpu0"), info
+                assert c.ask(b"D") == b"OK"
+        # Detached, both VMs run on: each boots to its shell (the consoles are echoed).
+        assert boot.stdout is not None
+        seen = ""
+        while not ("[vm0] init: starting sh" in seen and "[vm1] init: starting sh" in seen):
+            line = boot.stdout.readline()
+            assert line, seen
+            seen += line
+    finally:
+        boot.send_signal(signal.SIGINT)
+        boot.communicate(timeout=20)
+        watchdog.cancel()
+    assert boot.returncode == 130
