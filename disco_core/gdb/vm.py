@@ -5,7 +5,8 @@ thread (docs/gdb.md, "Threads"), through the session's vCPU debug targets
 (`VCpuTargets`) and the monitor. It is all-stop for its VM only: a stop holds
 every vCPU of the VM while the other VMs run on. Holding a vCPU takes it off
 its CPU and out of the scheduler's queues (its state reads STOPPED meanwhile);
-releasing it puts it back as it was (ready, or waiting for an interrupt).
+releasing it makes it ready (one that waited for an interrupt wakes as from a
+spurious wakeup, and its guest waits again).
 
 - Registers are the vCPU's: the live CPU's while it runs, the saved context
   while it is off a CPU, with the virtual CP0 (what the guest believes).
@@ -155,7 +156,7 @@ class VmTarget(SessionPoints):
         return None
 
     def _release(self, only: set[int] | None = None) -> None:
-        """Put the held vCPUs (those of `only`, by gid) back as they were."""
+        """Put the held vCPUs (those of `only`, by gid) back in the ready queue."""
         sched = self.mon.sched
         for v in self.vm.vcpus:
             if only is not None and v.gid not in only:
@@ -163,12 +164,9 @@ class VmTarget(SessionPoints):
             was = self._held.pop(v.gid, None)
             if was is None or v.state != RunState.STOPPED or not self.vm.running:
                 continue  # not held, or restarted or stopped by the monitor meanwhile
-            if was == RunState.WAITING:
-                vintr.check_timer(v, self._now(v))
-                if not v.cp0.interrupt_wakes():
-                    v.state = RunState.WAITING
-                    sched.waiting.append(v)
-                    continue
+            # Ready, also one that was waiting for an interrupt: it wakes as from a
+            # spurious wakeup (the guest's idle loop waits again). Put back among the
+            # waiters it could sleep on with no CPU's timer armed for its deadline.
             sched.make_ready(v)
         self.woke = True
 

@@ -203,8 +203,11 @@ def test_after_the_fuzzing_the_other_vm_is_unaffected(booted: VmsServed,
     assert b"panic" not in booted.console(0)
     assert booted.session.monitor is not None and booted.session.monitor.vms[0].running
     assert fuzz_client.ask(b"D") == b"OK"
-    booted.type(1, b"echo also\n")  # detached, vm1 runs on
-    booted.wait_for(lambda: b"\nalso\n" in booted.console(1))
+    # Detached, vm1 is let go (what random register and memory writes did to its guest
+    # is its own affair: it may have panicked).
+    vm1 = booted.target.vm
+    booted.wait_for(lambda: not booted.target.held)
+    assert not vm1.running or all(v.state != RunState.STOPPED for v in vm1.vcpus)
 
 
 def test_disco_gdb_runs_a_batch_script(gdb_multiarch: str) -> None:
