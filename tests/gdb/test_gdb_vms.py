@@ -175,6 +175,25 @@ def test_a_breakpoint_stops_its_vm_only(booted: VmsServed) -> None:
     s.wait_for(lambda: b"\nstopped\n" in s.console(1))  # detached: vm1 runs on
 
 
+def test_ctrl_c_holds_the_running_vm_and_names_its_thread(booted: VmsServed) -> None:
+    s = booted
+    s.wait_for(lambda: s.console(1).endswith(b"$ "))
+    with RawClient(s.port) as c:
+        assert c.ask(b"qSupported:multiprocess+;swbreak+").startswith(b"PacketSize=")
+        assert c.ask(b"?").startswith(b"T05thread:p1.")
+        c.send(b"vCont;c")
+        s.wait_for(lambda: s.target.running)
+        s.type(1, b"echo running\n")  # vm1 answers while GDB lets it run
+        s.wait_for(lambda: b"\nrunning\n" in s.console(1))
+        c.send_raw(b"\x03")
+        assert re.match(rb"T02thread:p1\.[12];", c.reply())
+        assert s.target.held
+        s.type(0, b"echo vm0 too\n")
+        s.wait_for(lambda: b"\nvm0 too\n" in s.console(0))
+        assert c.ask(b"D") == b"OK"
+    s.wait_for(lambda: not s.target.held)
+
+
 _SAFE = [b"?", b"g", b"p", b"m", b"M", b"X", b"Z", b"z", b"vCont?", b"vCont;", b"H", b"T",
          b"q", b"Q", b"qRcmd,", b"qXfer:features:read:", b"qThreadExtraInfo,", b"s", b"c",
          b"b", b"v", b"\x03"]
