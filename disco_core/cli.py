@@ -266,7 +266,7 @@ def _add_gdb_options(b: argparse.ArgumentParser) -> None:
     b.add_argument("--gdb-wait", action="store_true",
                    help="with --gdb: hold before the first instruction until GDB continues")
     b.add_argument("--gdb-vm", type=int, default=None, metavar="N",
-                   help="with --gdb and --vms: serve VM N only (0-based)")
+                   help="with --gdb and --vms: serve VM N only (0-based), on PORT")
 
 
 def _add_gdb_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -1,8 +1,8 @@
 """`disco boot --gdb` and `disco gdb`: boot the guest kernel, serve it, run it (docs/gdb.md).
 
-With `--vms N` every VM (or the one `--gdb-vm` names) gets a server of its
-own, VM k on port PORT + k (`GdbService`); the native kernel gets one server
-whose threads are the machine's CPUs (`BareTarget`). The owner's loop is the
+With `--vms N` every VM gets a server of its own (`GdbService`), VM k on port
+PORT + k (the one `--gdb-vm` names, alone, on PORT); the native kernel gets one
+server whose threads are the machine's CPUs (`BareTarget`). The owner's loop is the
 caller's thread; `run()` returns when `until()` says so, or when nothing is
 left to run and no client is attached.
 """
@@ -133,7 +133,7 @@ def serve_boot(machine: str, address: str, vms: int | None = None, vcpus: int = 
         if vm is not None and not 0 <= vm < len(mon.vms):
             raise DiscoError(f"--gdb-vm {vm}: the VMs are 0-{len(mon.vms) - 1}")
         for k in [vm] if vm is not None else range(len(mon.vms)):
-            at = port + k if port else 0
+            at = port + k if port and vm is None else port  # --gdb-vm: on PORT itself
             server = service.serve_vm(k, f"[{host}]:{at}" if ":" in host else f"{host}:{at}",
                                       held=wait)
             served.ports.append((mon.vms[k].name, server.port))
