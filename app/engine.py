@@ -19,6 +19,8 @@ import weakref
 
 from PySide6.QtCore import QObject, QThread, Signal
 
+from disco_core.gdb.server import GdbServer
+from disco_core.gdb.service import GdbService
 from disco_core.session import Command, Event, Session, Snapshot
 
 # s: at most 16 snapshots a second. The heat map draws one every 90 ms (~11/s), so
@@ -69,6 +71,7 @@ class Engine(QObject):
         self._in_flight = False  # a snapshot was emitted and the UI has not taken it yet
         self._pending: Snapshot | None = None  # the newest one not yet emitted
         self.latest: Snapshot | None = None  # the newest one the UI has taken
+        self.gdb: GdbService | None = None  # GDB servers, serviced by the worker's slices
         # Connected first, so it runs before any other receiver of the signal.
         self.snapshot_ready.connect(self._taken)
 
@@ -96,6 +99,7 @@ class Engine(QObject):
         if thread is not None:
             thread.wait(int(timeout * 1000))
             self._thread = None
+        self.stop_gdb()
 
     @property
     def is_running(self) -> bool:
@@ -104,6 +108,22 @@ class Engine(QObject):
     def send(self, command: Command) -> None:
         """Queue a command for the session (thread-safe, never blocks)."""
         self.session.submit(command)
+
+    def serve_gdb(self, vm: int, address: str | int = 0) -> GdbServer:
+        """Serve VM `vm` (0-based; the machine itself in a session without VMs) to GDB
+        on `address`. The worker answers its client between slices
+        (Session.slice_hooks), so the UI thread never waits on it."""
+        if self.gdb is None:
+            self.gdb = GdbService(self.session)
+        if self.session.monitor is None:
+            return self.gdb.serve_machine(address)
+        return self.gdb.serve_vm(vm, address)
+
+    def stop_gdb(self) -> None:
+        """Close the GDB servers (after the worker has stopped): the VMs run on."""
+        if self.gdb is not None and not self.is_running:
+            self.gdb.close()
+            self.gdb = None
 
     def _taken(self, snapshot: Snapshot) -> None:
         self._in_flight = False

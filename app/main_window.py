@@ -240,6 +240,11 @@ class MainWindow(QMainWindow):
         self.debug_menu.addAction(self._action("Memory at…", focus(d.mem_addr, d.memory_view),
                                                "Ctrl+Shift+M"))
         self.debug_menu.addAction(self._action("Breakpoints", focus(d.breakpoints, d.bps)))
+        self.debug_menu.addSeparator()
+        self.act_gdb = QAction("Start GDB server…", self)  # docs/gdb.md
+        self.act_gdb.setObjectName("start-gdb-server")
+        self.act_gdb.triggered.connect(self.start_gdb_server)
+        self.debug_menu.addAction(self.act_gdb)
 
     def _fill_help_menu(self) -> None:
         self.act_shortcuts = self._action("Shortcuts", self.show_shortcuts)
@@ -381,6 +386,26 @@ class MainWindow(QMainWindow):
         dialog = NewMachineDialog(self)
         if dialog.exec() and dialog.choice is not None:
             self.new_machine.emit(dialog.choice)
+        dialog.deleteLater()
+
+    def start_gdb_server(self) -> None:
+        """Debug > Start GDB server...: a VM and a port, then the command that attaches."""
+        from disco_core.gdb.service import attach_command
+
+        from .views.gdb_dialog import GdbDialog
+
+        guests = self.session.guests
+
+        def start(vm: int, port: int) -> str:
+            server = self.engine.serve_gdb(vm, port)
+            image = guests[vm].image
+            return attach_command(image.name if image is not None else "KERNEL.elf",
+                                  server.port)
+
+        names = [g.name for g in guests] if self.session.monitor is not None else \
+            ["the machine (its CPUs are the threads)"]
+        dialog = GdbDialog(names, start, self)
+        dialog.exec()
         dialog.deleteLater()
 
     # ---- settings and closing ----------------------------------------------------

@@ -3,7 +3,9 @@
     python bench/gdb_step.py [--steps N]
 
 The demo program runs on the bare test machine (disco_core.gdb.bare) served on a
-free loopback port. The real client is gdb-multiarch in batch mode with the
+free loopback port; then the same `stepi N` in vm0's guest kernel (from kalloc)
+on a 2-VM flash8 session, under the monitor (disco_core.gdb.vm), with vm1
+running alongside. The real client is gdb-multiarch in batch mode with the
 program's symbols, doing `stepi N` after a breakpoint in main. GDB steps MIPS
 code in software: per stepi it reads the instruction, sets a breakpoint on the
 next one (both, at a branch), continues the thread with vCont;c, gets the stop
@@ -77,6 +79,47 @@ def real_client(elf: Path, steps: int) -> float:
     return rate(target.step_times)
 
 
+def vm_client(steps: int) -> float:
+    """gdb-multiarch stepping vm0's kernel from kalloc, vm1 running on."""
+    import threading
+
+    from disco_core.gdb.service import GdbService, run
+    from disco_core.kernel import build_kernel
+    from disco_core.session import vms_session
+
+    gdb = shutil.which("gdb-multiarch")
+    if gdb is None:
+        sys.exit("gdb-multiarch is not installed (apt-get install gdb-multiarch)")
+    session = vms_session(vms=2, preset_name="flash8")
+    service = GdbService(session)
+    server = service.serve_vm(0, 0, held=True)
+    target = service.targets[0]
+    times: list[float] = []
+    resume = target.resume
+
+    def timed(actions: Mapping[int, Resume]) -> None:
+        times.append(time.perf_counter())
+        resume(actions)
+
+    target.resume = timed  # type: ignore[method-assign]
+    stop = threading.Event()
+    owner = threading.Thread(target=run, args=(session, stop.is_set), daemon=True)
+    owner.start()
+    elf = build_kernel("disco")
+    cmd = [gdb, "-batch", "-nx", "-ex", "set architecture mips:isa32r2", "-ex", f"file {elf}",
+           "-ex", f"target remote :{server.port}", "-ex", "break kalloc", "-ex", "continue",
+           "-ex", "delete", "-ex", f"stepi {steps}", "-ex", "p $pc", "-ex", "detach"]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    stop.set()
+    owner.join(10.0)
+    service.close()
+    session.close()
+    del times[0]  # the continue to kalloc
+    if len(times) < steps:
+        sys.exit(f"gdb took {len(times)} of {steps} steps in vm0:\n{done.stdout}{done.stderr}")
+    return rate(times)
+
+
 def raw_client(elf: Path, steps: int, read_registers: bool) -> float:
     target, bg = served(elf)
     with RawClient(bg.server.port) as c:
@@ -100,10 +143,13 @@ def main() -> None:
     elf = build_baremetal("demo", extra_flags=["-fforce-dwarf-frame"])
     raw = raw_client(elf, args.steps, read_registers=False)
     raw_g = raw_client(elf, args.steps, read_registers=True)
+    vm = vm_client(args.steps)
     real = real_client(elf, args.steps)
     print(f"raw client, vCont;s + stop reply: {raw:,.0f} steps/s")
     print(f"raw client, vCont;s + stop reply + g: {raw_g:,.0f} steps/s")
-    print(f"gdb-multiarch, stepi {args.steps}: {real:,.0f} steps/s")
+    print(f"gdb-multiarch, stepi {args.steps} in vm0's kernel under the monitor: "
+          f"{vm:,.0f} steps/s")
+    print(f"gdb-multiarch, stepi {args.steps} on the bare machine: {real:,.0f} steps/s")
     print(f"gdb_steps_per_s: {real:.0f}")
 
 

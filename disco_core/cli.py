@@ -5,6 +5,8 @@
     disco demo [--cpus N]
     disco boot [--machine PRESET] [--native] [--disk IMG] [--run "CMDS"] [--json]
     disco boot [--machine PRESET] --vms N [--vcpus K] [--disk BASE] [--run "CMDS"] [--json]
+    disco boot ... --gdb [HOST:]PORT [--gdb-wait] [--gdb-vm N]
+    disco gdb [--vm N] [--machine PRESET] [--vms N] [--vcpus K] [-- GDB-ARGS...]
 
 Exit codes: the guest's own exit code when it halts through the exit device;
 2 for bad input (a malformed or non-MIPS ELF, an impossible configuration);
@@ -127,6 +129,8 @@ def cmd_boot(args: argparse.Namespace) -> int:
 
     from disco_core.boot import boot, interactive
 
+    if args.gdb is not None:
+        return _boot_gdb(args)
     if args.vms is not None:
         return _boot_vms(args)
     if args.numa_policy is not None or args.sharing is not None:
@@ -213,6 +217,76 @@ def _boot_vms(args: argparse.Namespace) -> int:
     return 0 if all(v.reason == "done" for v in result.vms) else 1
 
 
+def _refuse_with_gdb(args: argparse.Namespace) -> None:
+    given = [f"--{name.replace('_', '-')}" for name in ("disk", "numa_policy", "sharing", "json")
+             if getattr(args, name, None) not in (None, False)]
+    if given:
+        raise DiscoError(f"{', '.join(given)} cannot be used with the GDB server yet")
+
+
+def _boot_gdb(args: argparse.Namespace) -> int:
+    """--gdb: boot, serve every VM (VM k on PORT + k) or the native machine, and run on."""
+    from disco_core.gdb import launch
+
+    _refuse_with_gdb(args)
+    served = launch.serve_boot(args.machine, args.gdb, args.vms, args.vcpus, args.gdb_vm,
+                               args.gdb_wait, args.run)
+    try:
+        for name, command in served.attach_commands():
+            print(f"disco: GDB server for {name}; attach with:\n  {command}", file=sys.stderr)
+        if args.gdb_wait:
+            print("disco: held before the first instruction until GDB continues",
+                  file=sys.stderr)
+        def echo(text: str) -> None:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+
+        launch.run(served, echo=echo)
+    finally:
+        served.close()
+    return 0
+
+
+def cmd_gdb(args: argparse.Namespace) -> int:
+    """disco gdb: boot held, serve, and run gdb-multiarch on it until it exits."""
+    from disco_core.gdb import launch
+
+    served = launch.serve_boot(args.machine, "0", args.vms, args.vcpus, args.vm, True,
+                               args.run)
+    try:
+        return launch.launch_gdb(served, list(args.gdb_args)) & 0xFF
+    finally:
+        served.close()
+
+
+def _add_gdb_options(b: argparse.ArgumentParser) -> None:
+    b.add_argument("--gdb", metavar="[HOST:]PORT", default=None,
+                   help="serve the GDB remote protocol (loopback unless a host is given); "
+                        "with --vms, VM k on PORT + k (docs/gdb.md)")
+    b.add_argument("--gdb-wait", action="store_true",
+                   help="with --gdb: hold before the first instruction until GDB continues")
+    b.add_argument("--gdb-vm", type=int, default=None, metavar="N",
+                   help="with --gdb and --vms: serve VM N only (0-based), on PORT")
+
+
+def _add_gdb_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    g = sub.add_parser("gdb", help="boot the guest kernel held and debug it with gdb-multiarch",
+                       description="Boot the guest kernel (the native one, or --vms N VMs), "
+                                   "held before its first instruction, serve it and start "
+                                   "gdb-multiarch attached to it (VM --vm N, default 0). "
+                                   "Arguments after -- go to gdb (e.g. -batch -ex ...).")
+    g.add_argument("--machine", default="test", help="machine preset (default test)")
+    g.add_argument("--vms", type=_positive, default=None,
+                   help="the disco kernel as N virtual machines under the monitor")
+    g.add_argument("--vcpus", type=_positive, default=1, help="with --vms: vCPUs per VM")
+    g.add_argument("--vm", type=int, default=None, help="with --vms: the VM to debug (0-based)")
+    g.add_argument("--run", default=None,
+                   help="commands to type at the shell, separated by ';' or newlines")
+    g.add_argument("gdb_args", nargs="*", metavar="GDB-ARGS",
+                   help="after --: arguments for gdb-multiarch")
+    g.set_defaults(func=cmd_gdb)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from disco_core.monitor.diskcache import SHARING
     from disco_core.monitor.numa import POLICIES
@@ -266,7 +340,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="commands to type at the shell, separated by ';' or newlines")
     b.add_argument("--json", action="store_true", help="print output and statistics as JSON")
     b.add_argument("--max-instructions", type=_positive, default=10_000_000_000)
+    _add_gdb_options(b)
     b.set_defaults(func=cmd_boot)
+    _add_gdb_command(sub)
     return p
 
 

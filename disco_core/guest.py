@@ -52,6 +52,11 @@ C_FLAGS: tuple[str, ...] = (
     "-fno-asynchronous-unwind-tables",
     "-Wall",
     "-g",
+    # Call frame information in .debug_frame (nothing loaded changes: the PT_LOAD
+    # segments of the kernels, user programs and demos are byte for byte the same):
+    # GDB then unwinds without scanning prologues one memory read at a time, about
+    # 5x fewer packets per stepi (docs/gdb.md, "Symbols").
+    "-fforce-dwarf-frame",
 )
 
 SOURCE_SUFFIXES = (".c", ".S", ".s")

@@ -32,7 +32,7 @@ from disco_core.gdb.target import (
     StopKind,
     TargetError,
 )
-from disco_core.machine import Exit, ExitReason, Machine, WatchInfo
+from disco_core.machine import Exit, ExitReason, Machine
 from disco_core.mips import BADVADDR, CAUSE, PAGE_SIZE, STATUS
 
 SLICE = 200_000  # instructions per run slice while GDB lets the machine go
@@ -47,15 +47,16 @@ class _State(enum.Enum):
 
 
 class BareTarget:
-    """A `Target` over a bare Machine. Starts held, like QEMU's `-S`."""
+    """A `Target` over a bare Machine. Starts held, like QEMU's `-S` (`held=False`:
+    running freely until a client attaches)."""
 
     pid = 1
     can_reverse = False
 
-    def __init__(self, machine: Machine, slice_size: int = SLICE) -> None:
+    def __init__(self, machine: Machine, slice_size: int = SLICE, held: bool = True) -> None:
         self.machine = machine
         self.slice_size = slice_size
-        self._state = _State.HELD
+        self._state = _State.HELD if held else _State.FREE
         self._actions: dict[int, Resume] = {}
         self._stops: list[StopEvent] = []
         self._points: set[tuple[PointKind, int, int]] = set()
@@ -180,14 +181,14 @@ class BareTarget:
         elif not any(not k.is_watch and a == address for k, a, _ in self._points):
             self.machine.remove_breakpoint(address)
 
-    def _watch_event(self, thread: int, w: WatchInfo) -> StopEvent:
+    def _watch_event(self, thread: int, va: int, size: int, is_write: bool) -> StopEvent:
         kinds = {PointKind.WRITE: StopKind.WATCH, PointKind.READ: StopKind.READ_WATCH,
                  PointKind.ACCESS: StopKind.ACCESS_WATCH}
         for kind, address, length in self._points:
-            if kind.is_watch and address < w.va + w.size and w.va < address + length:
-                if kind == PointKind.ACCESS or (kind == PointKind.WRITE) == w.is_write:
-                    return StopEvent(thread, kinds[kind], max(address, w.va))
-        return StopEvent(thread, StopKind.WATCH if w.is_write else StopKind.READ_WATCH, w.va)
+            if kind.is_watch and address < va + size and va < address + length:
+                if kind == PointKind.ACCESS or (kind == PointKind.WRITE) == is_write:
+                    return StopEvent(thread, kinds[kind], max(address, va))
+        return StopEvent(thread, StopKind.WATCH if is_write else StopKind.READ_WATCH, va)
 
     # ---- run control ---------------------------------------------------------------------
 
@@ -280,7 +281,8 @@ class BareTarget:
         if self._state == _State.FREE:
             return  # breakpoints are gone once detached; nothing else stops a free run
         if ex.reason == ExitReason.WATCHPOINT and ex.watch is not None:
-            self._stops.append(self._watch_event(thread, ex.watch))
+            w = ex.watch
+            self._stops.append(self._watch_event(thread, w.va, w.size, bool(w.is_write)))
         elif ex.reason == ExitReason.BREAKPOINT:
             self._stops.append(StopEvent(thread, StopKind.BREAKPOINT, ex.pc))
         elif stepped:

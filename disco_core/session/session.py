@@ -59,7 +59,21 @@ from disco_core.session.targets import CpuTargets, RunResult, Targets, VCpuTarge
 MAX_MISS_CELLS = 1 << 20
 CONSOLE_TAIL = 64 * 1024  # bytes of console output a snapshot carries
 LOG_LINES = 200
+HOOK_POLL = 0.005  # s between looks at the command queue while waiting on debug clients
 ACCESSES = ("w", "r", "rw")
+
+
+class SliceHook(Protocol):
+    """A debug client served between slices beside the user's debugger (the GDB
+    server, disco_core/gdb/service.py)."""
+
+    def between_slices(self) -> bool:
+        """Serve the client; True if it let something run again (the session un-idles)."""
+        ...
+
+    def wait(self, timeout: float) -> bool:
+        """Sleep until the client sends something, at most `timeout`; True if it did."""
+        ...
 
 
 class Console(Protocol):
@@ -126,6 +140,12 @@ class Session:
         self._armed: Counter[tuple[int, int | None]] = Counter()
         self._armed_watch: Counter[tuple[int, int, str, int | None]] = Counter()
         self._temp: _Temp | None = None
+        # Debug clients beside the user's debugger (the GDB server): served at the start
+        # of each slice, and asked first whether a breakpoint or watchpoint exit is theirs
+        # (a claimed stop holds what the client debugs; the session runs on).
+        self.slice_hooks: list[SliceHook] = []
+        self.stop_claims: list[Callable[[RunResult], bool]] = []
+        self.holds: set[object] = set()  # clients holding the whole machine: nothing runs
         self._log: deque[str] = deque(maxlen=LOG_LINES)
         self._seq = 0
         self._instructions = 0
@@ -146,6 +166,8 @@ class Session:
 
     def wait_for_command(self, timeout: float) -> bool:
         """Block up to `timeout` s for a command (a paused loop's idle wait); True if one came."""
+        if self.slice_hooks:
+            return self._wait_with_hooks(timeout)
         try:
             command = self._commands.get(timeout=timeout)
         except queue.Empty:
@@ -153,12 +175,27 @@ class Session:
         self._commands.put(command)  # order kept: nothing else reads the queue meanwhile
         return True
 
+    def _wait_with_hooks(self, timeout: float) -> bool:
+        """wait_for_command that also wakes when a debug client sends something."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if not self._commands.empty():
+                return True
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            if any(h.wait(min(left, HOOK_POLL)) for h in self.slice_hooks):
+                return True
+
     # ---- running (the owning thread) ---------------------------------------
 
     def step_slice(self, budget: int) -> list[Event]:
         """Apply queued commands, then run up to `budget` instructions if running."""
         events: list[Event] = []
         self.commands_applied = 0
+        for hook in self.slice_hooks:
+            if hook.between_slices():
+                self.idle = False
         while True:
             try:
                 command = self._commands.get_nowait()
@@ -171,7 +208,9 @@ class Session:
                 events.append(Event("error", str(e).strip("'\"")))
             except Exception as e:  # a machine error must not kill the loop
                 events.append(Event("error", f"{type(e).__name__}: {e}"))
-        if self.running and not self.halted and budget > 0:
+        if self.holds:
+            self.idle = True  # held by a debug client: wait until it lets go
+        elif self.running and not self.halted and budget > 0:
             self._run(budget, events)
         for event in events:
             self._log.append(event.message)
@@ -213,6 +252,8 @@ class Session:
         t = r.target
         if t < 0:  # the monitor's idle loop
             return False
+        if any(claim(r) for claim in self.stop_claims):
+            return True  # a debug client's stop: the slice ends so that it is told at once
         name, pc = self.targets[t], r.pc
         if r.watch is not None:
             w = r.watch
@@ -335,6 +376,15 @@ class Session:
         self._armed[key] = n + delta
         if self._armed[key] <= 0:
             del self._armed[key]
+
+    def arm_breakpoint(self, address: int, delta: int) -> None:
+        """A debug client's breakpoint for every target, counted in (1) or out (-1) of
+        the machine's beside the user's; its hits come to `stop_claims`."""
+        self._arm(address & 0xFFFFFFFF, None, delta)
+
+    def arm_watchpoint(self, address: int, length: int, access: str, delta: int) -> None:
+        """A debug client's watchpoint ("w", "r" or "rw") for every target, as above."""
+        self._arm_watch((address & 0xFFFFFFFF, length, access, None, None), delta)
 
     def _arm_watch(self, wkey: WatchpointKey, delta: int) -> None:
         address, length, access, cpu, _vm = wkey

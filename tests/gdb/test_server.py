@@ -8,8 +8,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
-from hypothesis import strategies as st
+from hypothesis import given
 
 from disco_core.errors import DiscoError
 from disco_core.gdb import protocol as p
@@ -21,6 +20,8 @@ from disco_core.gdb.server import parse_address
 from disco_core.gdb.target import REGISTER_COUNT, PointKind, Resume, StopEvent, StopKind
 from disco_core.guest import assemble
 from disco_core.testmachine import TestMachine
+
+from .conftest import FUZZ_SETTINGS, answer_all, packet_lists, resynchronise
 
 LOOP = 0x80001000
 
@@ -267,39 +268,18 @@ def fuzz_client(program_run: Running) -> Iterator[RawClient]:
         yield c
 
 
-@settings(max_examples=60, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.lists(st.one_of(
-    st.binary(max_size=40),
-    st.builds(lambda v, t: v + t, st.sampled_from(_SAFE), st.binary(max_size=30))),
-    min_size=1, max_size=6))
+@FUZZ_SETTINGS
+@given(packet_lists(_SAFE))
 def test_random_packets_always_get_an_answer(fuzz_client: RawClient,
                                              packets: list[bytes]) -> None:
-    for payload in packets:
-        # Packets that end the session (a detach lets the program run to its end,
-        # a kill ends it) are not for this test: every other one is.
-        try:
-            assume(not isinstance(p.parse(payload), p.Detach | p.Kill))
-        except p.ProtocolError:
-            pass
-        fuzz_client.send(payload)
-        try:
-            reply = fuzz_client.reply()
-        except TimeoutError:
-            pytest.fail(f"no answer to {payload!r}")
-        assert len(reply) <= p.PACKET_SIZE
+    answer_all(fuzz_client, packets)
 
 
 def test_after_the_fuzzing_the_program_runs_right(program_run: Running,
                                                   fuzz_client: RawClient) -> None:
     # A random payload with '#', '$', '-' or 0x03 in it may have left half a packet
-    # behind or asked for a resend: close any packet, then read up to a known reply.
-    fuzz_client.send_raw(b"#00")
-    fuzz_client.send(b"qC")
-    skipped = 0
-    while not fuzz_client.reply().startswith(b"QC"):
-        skipped += 1
-        assert skipped < 20
+    # behind or asked for a resend.
+    resynchronise(fuzz_client)
     assert fuzz_client.ask(b"D") == b"OK"
     program_run.background.join(20.0)
     assert program_run.machine.console.output == b"counter 20 total 7\n"
