@@ -24,6 +24,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from disco_core.boot import boot, boot_vms  # noqa: E402
+from tests.guest.checksums import expected_line  # noqa: E402
 
 WORKLOADS = ["pmake 4", "engineering 1", "raytrace 8", "database 1"]
 
@@ -46,6 +47,11 @@ def main() -> int:
     if native.reason != "done" or disco.reason != "done":
         print(f"a boot did not finish: native {native.reason}, disco {disco.reason}")
         return 1
+    for name, out in [("native", native.output)] + [(v.name, v.output) for v in disco.vms]:
+        wrong = [w for w in WORKLOADS if expected_line(w) not in out]
+        if wrong:
+            print(f"{name}: not the recorded results for {', '.join(wrong)}")
+            return 1
     vm0 = disco.vms[0]
     print(f"{'workload':16} {'native cycles':>14} {'disco cycles':>14} {'ratio':>7}")
     ratios = []

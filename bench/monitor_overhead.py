@@ -30,11 +30,17 @@ core (L2TLB refills, relocated-kseg0 faults, CP0 on the register page:
 assist.py) or Python did; both are charged the same simulated cycles. The exit
 rate is exits per second of wall-clock time spent in Monitor.run (guest
 execution included; process time too, as the host may be shared), best of
---repeat runs. With the register page the paravirtual kernel exits about a
-tenth as often, so part 1's rate mostly measures how fast guest instructions
-run between exits; the monitor's own throughput shows where exits are dense.
-The last line, `monitor_exits_per_s: X`, is therefore part 3's rate (boot and
-the four workloads on the trapping kernel); parts 1 and 2 print theirs above.
+--repeat runs, split into those served in C and those served in Python.
+`monitor_exits_per_s` is part 3's rate (dense exits: the monitor's own
+throughput); the default kernel's rate, split, is printed below it.
+
+Every run's workloads must print their recorded checksums
+(tests/guest/checksums.py). The last line, `monitor_wall_overhead: X`, is the
+configuration users run: the wall time of the four workloads (from the first
+prompt to the last one) in one VM under the monitor, with the default disco
+kernel (register page) and the C assists, over the same workloads run
+natively on the same preset in the same process, alternately, best of
+--repeat each (target: X <= 1.15).
 """
 
 from __future__ import annotations
@@ -42,7 +48,9 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -53,6 +61,7 @@ from disco_core.kernel import build_kernel  # noqa: E402
 from disco_core.machine import ExitReason, Machine  # noqa: E402
 from disco_core.monitor import Monitor, VMSpec  # noqa: E402
 from disco_core.presets import preset  # noqa: E402
+from tests.guest.checksums import expected_line  # noqa: E402
 
 GUEST = """
 start:
@@ -152,6 +161,12 @@ class ExitClock:
     def rate(self) -> float:
         return self.exits / self.seconds if self.seconds else 0.0
 
+    def c_rate(self) -> float:
+        return self.served_in_c / self.seconds if self.seconds else 0.0
+
+    def python_rate(self) -> float:
+        return self.rate() - self.c_rate()
+
     def summary(self) -> str:
         cpu = self.exits / self.cpu_seconds if self.cpu_seconds else 0.0
         return (f"exits: {self.exits} ({self.served_in_c} served in C, "
@@ -159,40 +174,90 @@ class ExitClock:
                 f"Monitor.run = {self.rate():.0f} exits/s ({cpu:.0f} per second of process time)")
 
 
-def real_workloads(preset: str, repeat: int, assists: bool, vcpus: int,
-                   trapping: bool = False) -> ExitClock:
-    native = boot(preset, run=WORKLOADS)
-    kernel = build_kernel("disco", defines={"DISCO_TRAPS_CP0": None}) if trapping else None
-    best = None
-    for _ in range(repeat):  # the same simulation each time: keep the fastest (least disturbed)
-        clock = ExitClock()
-        try:
-            disco = boot_vms(preset, 1, WORKLOADS, assists=assists, kernel=kernel, vcpus=vcpus)
-        finally:
-            clock.close()
-        if best is None or clock.seconds < best.seconds:
-            best = clock
-    assert best is not None
-    clock = best
-    if native.reason != "done" or disco.reason != "done":
-        raise SystemExit(f"a boot did not finish: native {native.reason}, disco {disco.reason}")
-    vm0 = disco.vms[0]
-    if trapping:
-        print(f"part 3: the workloads on {preset} as one VM with {vcpus} vCPUs whose kernel "
-              "traps on every CP0 access (-DDISCO_TRAPS_CP0)")
-    else:
-        print(f"part 1: the guest kernel's workloads on {preset}, natively and as one VM "
-              f"with {vcpus} vCPUs")
-    print(f"{'workload':16} {'native cycles':>14} {'disco cycles':>14} "
-          f"{'disco (native = 100)':>21}")
-    for w, n, d in zip(WORKLOADS, native.command_cycles, vm0.command_cycles, strict=True):
-        print(f"{w:16} {n:>14} {d:>14} {100 * d / n:>21.1f}")
-    print(f"{'category':18} {'exits':>10} {'cycles':>14}   (VM 0, boot and workloads)")
-    for cat, (count, cycles) in vm0.stats.items():
-        print(f"{cat:18} {count:>10} {cycles:>14}")
-    print(clock.summary())
-    print()
-    return clock
+class PromptClock:
+    """When the first shell prompt appeared (wall clock), from the boot's echo."""
+
+    def __init__(self) -> None:
+        self.seen = b""
+        self.at: float | None = None
+
+    def native(self, data: bytes) -> None:
+        self.vm("", data)
+
+    def vm(self, name: str, data: bytes) -> None:
+        if self.at is None:
+            self.seen += data
+            if b"$ " in self.seen:
+                self.at = time.perf_counter()
+
+
+def _timed(run: Callable[[PromptClock], Any]) -> tuple[Any, float]:
+    """`run`'s result and the wall seconds from its first prompt to its end (the
+    workloads, not the boot)."""
+    clock = PromptClock()
+    result = run(clock)
+    end = time.perf_counter()
+    assert clock.at is not None, "no prompt"
+    return result, end - clock.at
+
+
+def _check_results(name: str, output: str) -> None:
+    wrong = [w for w in WORKLOADS if expected_line(w) not in output]
+    if wrong:
+        raise SystemExit(f"{name}: not the recorded results for {', '.join(wrong)}")
+
+
+class Workloads:
+    """Part 1 (or 3): the workloads natively and in one VM, alternately, best of N."""
+
+    def __init__(self, preset: str, repeat: int, assists: bool, vcpus: int,
+                 trapping: bool = False) -> None:
+        self.kernel = (build_kernel("disco", defines={"DISCO_TRAPS_CP0": None})
+                       if trapping else None)
+        self.native_wall = self.disco_wall = float("inf")
+        self.clock: ExitClock | None = None
+        # The same simulations each round, native then disco, on the same machine in the
+        # same process: keep each one's fastest (least disturbed) wall time.
+        for _ in range(repeat):
+            self.native, wall = _timed(lambda c: boot(preset, run=WORKLOADS, echo=c.native))
+            self.native_wall = min(self.native_wall, wall)
+            clock = ExitClock()
+            try:
+                self.disco, wall = _timed(lambda c: boot_vms(
+                    preset, 1, WORKLOADS, assists=assists, kernel=self.kernel, vcpus=vcpus,
+                    echo=c.vm))
+            finally:
+                clock.close()
+            if self.clock is None or clock.seconds < self.clock.seconds:
+                self.clock = clock
+            self.disco_wall = min(self.disco_wall, wall)
+            if self.native.reason != "done" or self.disco.reason != "done":
+                raise SystemExit(f"a boot did not finish: native {self.native.reason}, "
+                                 f"disco {self.disco.reason}")
+            _check_results("native", self.native.output)
+            _check_results("disco", self.disco.vms[0].output)
+
+    def report(self, preset: str, vcpus: int, trapping: bool) -> None:
+        vm0 = self.disco.vms[0]
+        if trapping:
+            print(f"part 3: the workloads on {preset} as one VM with {vcpus} vCPUs whose "
+                  "kernel traps on every CP0 access (-DDISCO_TRAPS_CP0)")
+        else:
+            print(f"part 1: the guest kernel's workloads on {preset}, natively and as one VM "
+                  f"with {vcpus} vCPUs (the default disco kernel: register page, C assists)")
+        print(f"{'workload':16} {'native cycles':>14} {'disco cycles':>14} "
+              f"{'disco (native = 100)':>21}")
+        for w, n, d in zip(WORKLOADS, self.native.command_cycles, vm0.command_cycles,
+                           strict=True):
+            print(f"{w:16} {n:>14} {d:>14} {100 * d / n:>21.1f}")
+        print(f"{'category':18} {'exits':>10} {'cycles':>14}   (VM 0, boot and workloads)")
+        for cat, (count, cycles) in vm0.stats.items():
+            print(f"{cat:18} {count:>10} {cycles:>14}")
+        assert self.clock is not None
+        print(self.clock.summary())
+        print(f"wall, first prompt to the last workload's prompt (best of each): native "
+              f"{self.native_wall:.3f} s, disco {self.disco_wall:.3f} s")
+        print()
 
 
 def build(kb: int, rounds: int, pages: int) -> bytes:
@@ -252,12 +317,18 @@ def main() -> None:
     synthetic(args.rounds, args.pages, args.tlb, not args.no_assists)
     repeat = max(args.repeat, 1)
     vcpus = args.vcpus or preset(args.machine).cpus
-    paravirtual = real_workloads(args.machine, repeat, not args.no_assists, vcpus)
-    clock = real_workloads(args.machine, repeat, not args.no_assists, vcpus, trapping=True)
-    print(f"exits/s with the register page (part 1): {paravirtual.rate():.0f}")
-    print(f"monitor_exits_per_s: {clock.rate():.0f}  (wall clock; part 3: {args.machine}, "
-          f"one VM, trapping kernel, boot + {', '.join(WORKLOADS)}; best of {repeat})")
-
+    default = Workloads(args.machine, repeat, not args.no_assists, vcpus)
+    default.report(args.machine, vcpus, False)
+    trapping = Workloads(args.machine, repeat, not args.no_assists, vcpus, trapping=True)
+    trapping.report(args.machine, vcpus, True)
+    assert default.clock is not None and trapping.clock is not None
+    c = default.clock
+    print(f"monitor_exits_per_s (trapping kernel, part 3): {trapping.clock.rate():.0f}")
+    print(f"exits/s on the default kernel (part 1): {c.rate():.0f}, of which served in "
+          f"Python {c.python_rate():.0f}, in C {c.c_rate():.0f}")
+    print(f"monitor_wall_overhead: {default.disco_wall / default.native_wall:.3f}  (wall time "
+          f"of {', '.join(WORKLOADS)} in one VM on {args.machine} over native, same run, "
+          f"best of {repeat} each)")
 
 if __name__ == "__main__":
     main()

@@ -22,6 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from disco_core.boot import boot_vms  # noqa: E402
+from tests.guest.checksums import expected_line  # noqa: E402
 
 POLICIES = ["round_robin", "first_touch", "migrate", "migrate_replicate", "none"]
 UMA = {"lat_remote": 60, "lat_hop": 0, "lat_dirty": 0}  # flash16 at the local latency
@@ -38,6 +39,9 @@ def run(preset: str, vcpus: int, command: str, policy: str,
                  machine_overrides=overrides)
     if r.reason != "done" or r.invariant_problems:
         raise SystemExit(f"{preset} {command} {policy}: {r.reason} {r.invariant_problems[:3]}")
+    if expected_line(command) not in r.vms[0].output:
+        raise SystemExit(f"{preset} {command} {policy}: not the recorded result "
+                         f"{expected_line(command)!r}")
     w = r.numa["workload"]
     return {**w, "cycles": r.vms[0].command_cycles[0]}  # type: ignore[dict-item]
 

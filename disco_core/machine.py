@@ -815,11 +815,32 @@ class Machine:
         return _pack_snapshot(core, states)
 
     def restore(self, blob: bytes) -> None:
+        """Load a snapshot(). Every section is checked before the core changes, and a
+        bad one (the core's or any device's) raises SnapshotError and leaves the whole
+        machine, core and devices, as it was."""
         core, states = _unpack_snapshot(blob, len(self._devices))
-        self._check(lib.dc_snapshot_load(self.handle, core, len(core)))
-        for mapping, state in zip(self._devices, states, strict=True):
-            if state is not None and hasattr(mapping.device, "restore"):
-                mapping.device.restore(state)
+        loads: list[tuple[Any, bytes]] = [
+            (m.device, s) for m, s in zip(self._devices, states, strict=True)
+            if s is not None and hasattr(m.device, "restore")]
+        # A device checks its section as it loads it, so each one is tried first with
+        # its own current state kept: if any refuses, those already loaded get their
+        # state back, and the core (which checks its whole blob before loading) is not
+        # touched.
+        kept: list[tuple[Any, bytes | None]] = []
+        try:
+            for dev, state in loads:
+                kept.append((dev, _device_state(dev)))
+                dev.restore(state)
+            self._check(lib.dc_snapshot_load(self.handle, core, len(core)))
+        except BaseException:
+            for dev, old in reversed(kept):
+                if old is not None:
+                    dev.restore(old)
+            raise
+        # Loaded again over the loaded core, in the old order (core, then devices), so
+        # the lines the devices drive are what their restored state says.
+        for dev, state in loads:
+            dev.restore(state)
 
     def digest(self) -> str:
         """A short hash of the whole machine state, for determinism checks."""

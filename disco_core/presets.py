@@ -37,6 +37,10 @@ def preset(name: str, **overrides: object) -> MachineConfig:
         raise ConfigError(
             f"no machine preset {name!r}: choose one of {', '.join(PRESETS)}"
         ) from None
+    for field, value in overrides.items():
+        # Every field is a number (timing a bool, which is one too); check() compares.
+        if field in MachineConfig.__dataclass_fields__ and not isinstance(value, int):
+            raise ConfigError(f"preset {name!r}: {field} = {value!r} is not a number")
     try:
         config = replace(config, **overrides)  # type: ignore[arg-type]
     except TypeError as e:

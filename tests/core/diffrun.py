@@ -10,7 +10,12 @@ Each program (tests/core/progen.py) runs in unicorn first (unicorn_ref.py),
 then on our core one `step()` at a time; after every instruction the 32 GPRs,
 HI, LO and the pc must match, after every store the whole data buffer, and at
 the first exception (which ends the program on both sides) its ExcCode, EPC,
-BD and, for address errors, BadVAddr.
+BD and, for address errors, BadVAddr, and the data buffer (a faulting store
+writes nothing). Then the same program runs again by one multi-instruction
+`run()` through each of the core's loops (fast, timing, debug: a breakpoint
+set, and timing with one) and must end where `step()` did. `--straddle`
+compares longer programs placed so that a branch's delay slot is the first
+word of a page.
 """
 
 from __future__ import annotations
@@ -28,7 +33,15 @@ from dataclasses import dataclass, field
 from capstone import CS_ARCH_MIPS, CS_MODE_LITTLE_ENDIAN, CS_MODE_MIPS32, Cs
 
 from disco_core.machine import ExceptionInfo, ExitReason, Machine, MachineConfig, Ownership
-from tests.core.progen import CODE_VA, DATA_SIZE, DATA_VA, Program, ProgramGenerator
+from tests.core.progen import (
+    CODE_VA,
+    DATA_SIZE,
+    DATA_VA,
+    Program,
+    ProgramGenerator,
+    encode,
+    random_word,
+)
 from tests.core.unicorn_ref import EXC_ADEL, EXC_ADES, EXC_NAMES, Fault, Step, Trace, UnicornRef
 
 RAM_BYTES = 4 << 20
@@ -198,6 +211,10 @@ def compare(program: Program, trace: Trace, core: CoreSide) -> Outcome:
                     want.code, want.epc, want.bd, want.badvaddr):
                 problems.insert(0, f"exception: ours {_fault_text(mine)}, "
                                    f"unicorn {_fault_text(want)}")
+            # A faulting instruction (a store above all) leaves memory as it was.
+            ours_data = core.data(program)
+            if ours_data != shadow:
+                problems += _memory_problems(program.data_va, ours_data, shadow)
             return diverge(k, step, problems) if problems else outcome
 
         if ex.reason != ExitReason.STEP:
@@ -228,6 +245,57 @@ def compare(program: Program, trace: Trace, core: CoreSide) -> Outcome:
     return outcome
 
 
+# The loops that run() may take, besides step(): (name, timing mode, breakpoint set).
+# A breakpoint anywhere sends run() through the debug loop; this one is never reached.
+RUN_LOOPS = (("fast", False, False), ("timing", True, False), ("debug", False, True),
+             ("timing+debug", True, True))
+
+
+def _end_state(core: CoreSide, program: Program) -> tuple[object, ...]:
+    cpu = core.cpu
+    return (tuple(cpu.regs().tolist()), cpu.hi, cpu.lo, cpu.pc, core.data(program))
+
+
+def compare_loops(program: Program, outcome: Outcome, core: CoreSide) -> list[str]:
+    """Run `program` again by one multi-instruction run() through each loop of RUN_LOOPS
+    and hold its end against the end step() reached (which matched unicorn): registers,
+    pc, the data buffer and the exception that ended it, if any. Call it right after
+    compare() found no divergence, with the core still at that end."""
+    want = _end_state(core, program)
+    want_exc = outcome.core_exception
+    machine = core.machine
+    never = program.end_va + 4
+    problems: list[str] = []
+    for name, timing, debug in RUN_LOOPS:
+        core.load(program)
+        machine.timing = timing
+        if debug:
+            machine.add_breakpoint(never)
+        try:
+            ex = machine.run(outcome.compared)
+        finally:
+            if debug:
+                machine.remove_breakpoint(never)
+            machine.timing = False
+        if want_exc is not None:
+            got = ex.exception
+            if ex.reason != ExitReason.EXCEPTION or got is None or (
+                    got.code, got.epc, got.bd, got.badvaddr) != (
+                    want_exc.code, want_exc.epc, want_exc.bd, want_exc.badvaddr):
+                problems.append(f"{name} run(): exits {ex.reason.name} {got}; step() raised "
+                                f"{want_exc}")
+        elif ex.reason != ExitReason.BUDGET or ex.executed != outcome.compared:
+            problems.append(f"{name} run(): exits {ex.reason.name} after {ex.executed} "
+                            f"instructions; step() ran {outcome.compared}")
+        got_state = _end_state(core, program)
+        if got_state != want:
+            names = ("registers", "hi", "lo", "pc", "data buffer")
+            bad = [n for n, a, b in zip(names, got_state, want, strict=True) if a != b]
+            problems.append(f"{name} run(): end state differs from step()'s in "
+                            f"{', '.join(bad)}")
+    return problems
+
+
 def _memory_problems(base: int, ours: bytes, theirs: bytes | bytearray) -> list[str]:
     out = []
     for i in range(0, len(theirs), 4):
@@ -237,18 +305,40 @@ def _memory_problems(base: int, ours: bytes, theirs: bytes | bytearray) -> list[
     return out[:8]
 
 
+def loop_divergence(program: Program, problems: list[str]) -> Divergence:
+    """A run() loop that ended elsewhere than step() did, as a Divergence."""
+    return Divergence(program.seed, program.index, -1, program.code_va, None, "run()",
+                      problems, program.gpr, (program.hi, program.lo), [])
+
+
+def random_word_program(rng: random.Random, base: Program, index: int) -> Program:
+    """One random instruction word (progen.random_word) then the end marker, with the
+    registers and data of a generated program."""
+    return Program(seed=-1, index=index, words=(random_word(rng), encode("BREAK")),
+                   mnemonics=("RANDOM", "BREAK"), gpr=base.gpr, hi=base.hi, lo=base.lo,
+                   data=base.data)
+
+
 class DiffRunner:
     """Generator, unicorn and our core together, for one seed."""
 
-    def __init__(self, seed: int) -> None:
+    def __init__(self, seed: int, straddle: bool = False) -> None:
         self.seed = seed
-        self.generator = ProgramGenerator(seed)
+        # Straddling programs are longer (code on several pages) and cross a page
+        # boundary in a delay slot (progen.py).
+        self.generator = (ProgramGenerator(seed, length=1500, straddle=True) if straddle
+                          else ProgramGenerator(seed))
         self.ref = UnicornRef({CODE_VA: CODE_WINDOW, DATA_VA: DATA_SIZE})
         self.core = CoreSide()
 
     def program(self, index: int) -> Outcome:
         program = self.generator.program(index)
-        return compare(program, reference_trace(self.ref, program), self.core)
+        outcome = compare(program, reference_trace(self.ref, program), self.core)
+        if outcome.divergence is None:
+            problems = compare_loops(program, outcome, self.core)
+            if problems:
+                outcome.divergence = loop_divergence(program, problems)
+        return outcome
 
     def until(self, instructions: int, start: int = 0) -> Iterator[Outcome]:
         """Programs start, start+1, ... until `instructions` have been compared."""
@@ -266,12 +356,12 @@ class DiffRunner:
 _worker: DiffRunner | None = None
 
 
-def _work(job: tuple[int, int, int]) -> tuple[int, int, str | None]:
+def _work(job: tuple[int, int, int, bool]) -> tuple[int, int, str | None]:
     """Worker: programs [first, first + count) of `seed`; stops at a divergence."""
     global _worker
-    seed, first, count = job
+    seed, first, count, straddle = job
     if _worker is None or _worker.seed != seed:
-        _worker = DiffRunner(seed)
+        _worker = DiffRunner(seed, straddle)
     compared = 0
     for index in range(first, first + count):
         outcome = _worker.program(index)
@@ -281,22 +371,24 @@ def _work(job: tuple[int, int, int]) -> tuple[int, int, str | None]:
     return compared, count, None
 
 
-def _jobs(seed: int, chunk: int) -> Iterator[tuple[int, int, int]]:
+def _jobs(seed: int, chunk: int, straddle: bool) -> Iterator[tuple[int, int, int, bool]]:
     first = 0
     while True:
-        yield seed, first, chunk
+        yield seed, first, chunk, straddle
         first += chunk
 
 
-def long_run(instructions: int, seed: int, jobs: int) -> int:
-    print(f"diffrun: seed {seed}, {instructions} instructions, {jobs} job(s)", flush=True)
+def long_run(instructions: int, seed: int, jobs: int, straddle: bool = False) -> int:
+    kind = ", page-straddling programs" if straddle else ""
+    print(f"diffrun: seed {seed}, {instructions} instructions, {jobs} job(s){kind}",
+          flush=True)
     start = time.monotonic()
     compared = programs = 0
     last_report = start
     chunk = 20
     context = multiprocessing.get_context("spawn" if sys.platform == "darwin" else "fork")
     with context.Pool(jobs) as pool:
-        for done, count, divergence in pool.imap(_work, _jobs(seed, chunk)):
+        for done, count, divergence in pool.imap(_work, _jobs(seed, chunk, straddle)):
             compared += done
             programs += count
             if divergence is not None:
@@ -318,9 +410,9 @@ def long_run(instructions: int, seed: int, jobs: int) -> int:
     return 0
 
 
-def trace_program(seed: int, index: int) -> int:
+def trace_program(seed: int, index: int, straddle: bool = False) -> int:
     """Print one program's reference trace, then compare it."""
-    runner = DiffRunner(seed)
+    runner = DiffRunner(seed, straddle)
     program = runner.generator.program(index)
     trace = reference_trace(runner.ref, program)
     for k, step in enumerate(trace.steps):
@@ -328,6 +420,10 @@ def trace_program(seed: int, index: int) -> int:
         slot = " (delay slot)" if step.delay_slot else ""
         print(f"{k:5} {describe(step.pc, step.word)}{slot}{note}")
     outcome = compare(program, trace, runner.core)
+    if outcome.divergence is None:
+        problems = compare_loops(program, outcome, runner.core)
+        if problems:
+            outcome.divergence = loop_divergence(program, problems)
     if outcome.divergence is not None:
         print(outcome.divergence)
         return 1
@@ -343,15 +439,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=None,
                         help="program seed (default: a random one, printed)")
     parser.add_argument("--jobs", type=int, default=1, help="worker processes (default 1)")
+    parser.add_argument("--straddle", action="store_true",
+                        help="longer programs placed across page boundaries")
     parser.add_argument("--program", type=int, default=None,
                         help="trace and compare only this program of --seed")
     args = parser.parse_args(argv)
     seed = args.seed if args.seed is not None else random.randrange(1 << 31)
     if args.program is not None:
-        return trace_program(seed, args.program)
+        return trace_program(seed, args.program, args.straddle)
     if args.jobs < 1:
         parser.error(f"--jobs {args.jobs}: use 1 or more")
-    return long_run(args.instructions, seed, args.jobs)
+    return long_run(args.instructions, seed, args.jobs, args.straddle)
 
 
 if __name__ == "__main__":

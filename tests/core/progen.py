@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 CODE_VA = 0x8010_0000
 DATA_VA = 0x8020_0000
 DATA_SIZE = 0x1000
+PAGE = 0x1000
 KSEG0 = 0x8000_0000
 
 BASE_REGS = (28, 29)
@@ -257,9 +258,12 @@ def _lo_fixup(reg: int, label: int, skew: int) -> Fixup:
 class ProgramGenerator:
     """Builds programs of roughly `length` static instructions from (seed, index)."""
 
-    def __init__(self, seed: int, length: int = 300) -> None:
+    def __init__(self, seed: int, length: int = 300, straddle: bool = False) -> None:
         self.seed = seed
         self.length = length
+        # Each program placed so that one of its branches or jumps has its delay slot
+        # on the first word of a page: the code runs across a page boundary.
+        self.straddle = straddle
 
     def program(self, index: int) -> Program:
         rng = random.Random(f"progen:{self.seed}:{index}")
@@ -267,9 +271,13 @@ class ProgramGenerator:
         builder.region(self.length, allow_loops=True)
         asm = builder.asm
         asm.emit("BREAK", encode("BREAK"))  # end marker
-        words, names = asm.link(CODE_VA)
+        base = CODE_VA
+        if self.straddle:
+            base = _straddling_base(asm, rng)
+        words, names = asm.link(base)
         gpr = [0] + [builder.initial_value(r) for r in range(1, 32)]
         return Program(
+            code_va=base,
             seed=self.seed,
             index=index,
             words=words,
@@ -283,6 +291,18 @@ class ProgramGenerator:
     def programs(self, count: int, start: int = 0):
         for index in range(start, start + count):
             yield self.program(index)
+
+
+BRANCHES = frozenset(n for n in (*SPECIAL_FUNCT, *REGIMM_RT, *OPCODE)
+                     if n.startswith(("B", "J")) and n != "BREAK")
+
+
+def _straddling_base(asm: _Asm, rng: random.Random) -> int:
+    """A base at or above CODE_VA that puts a random branch's delay slot first on a page."""
+    at = [i for i, (name, _) in enumerate(asm.items) if name in BRANCHES]
+    i = rng.choice(at) if at else 0
+    boundary = CODE_VA + PAGE * (1 + (4 * i) // PAGE)
+    return boundary - 4 * (i + 1)
 
 
 class _Builder:
@@ -737,3 +757,73 @@ def _trap_fires(name: str, a: int, b: int) -> bool:
         "TEQ": x == y, "TNE": x != y, "TGE": x >= y, "TGEU": x >= y,
         "TLT": x < y, "TLTU": x < y,
     }[base]
+
+
+# ---- random words as instructions ----------------------------------------------------
+
+# Major opcodes a random word may have: SPECIAL, SPECIAL2, SPECIAL3, the immediate ALU
+# group, and the encodings MIPS32 reserves (MIPS64's and others': RI). Not branches,
+# jumps, loads, stores, coprocessors or CACHE: their operands would be random addresses.
+RANDOM_MAJORS = (0x00, 0x00, 0x00, 0x00, 0x1C, 0x1C, 0x1F, 0x1F,
+                 *range(0x08, 0x10),
+                 0x18, 0x19, 0x1A, 0x1B, 0x1E, 0x27, 0x2C, 0x2D, 0x31, 0x32, 0x34, 0x35,
+                 0x36, 0x37, 0x39, 0x3A, 0x3B, 0x3C, 0x3D, 0x3E, 0x3F)
+# SPECIAL JR/JALR (jumps), MOVCI (FPU), 0x05 (reserved in MIPS32, but QEMU executes
+# it); SPECIAL2 SDBBP (a debug exception unicorn cannot take); SPECIAL3 RDHWR (reads
+# hardware registers the two machines set up differently).
+_SKIP = {(0x00, 0x08), (0x00, 0x09), (0x00, 0x01), (0x00, 0x05), (0x1C, 0x3F), (0x1F, 0x3B)}
+
+
+def _field(w: int, shift: int, value: int) -> int:
+    return (w & ~(31 << shift)) | (value << shift)
+
+
+def canonical(w: int) -> int:
+    """`w` with the fields MIPS32 requires to be zero (or constrains) made valid, so the
+    word is either a defined instruction or a reserved encoding (which must raise RI).
+    What a non-zero must-be-zero field does is not defined: QEMU raises RI, our core
+    ignores the field (docs/cpu.md)."""
+    op, rs, rd, sa, fn = w >> 26, (w >> 21) & 31, (w >> 11) & 31, (w >> 6) & 31, w & 63
+    if op == 0x00:
+        if fn in (0x00, 0x03):
+            w = _field(w, 21, 0)
+        elif fn == 0x02:
+            w = _field(w, 21, rs & 1)
+        elif fn in (0x04, 0x07, 0x0A, 0x0B) or 0x20 <= fn <= 0x2B:
+            w = _field(w, 6, 0)
+        elif fn == 0x06:
+            w = _field(w, 6, sa & 1)
+        elif fn == 0x0F:
+            w = w & ~(0x7FFF << 11) & ~(31 << 21) | (sa << 6)
+        elif fn in (0x10, 0x12):
+            w = _field(_field(_field(w, 21, 0), 16, 0), 6, 0)
+        elif fn in (0x11, 0x13):
+            w = _field(_field(_field(w, 16, 0), 11, 0), 6, 0)
+        elif 0x18 <= fn <= 0x1B:
+            w = _field(_field(w, 11, 0), 6, 0)
+    elif op == 0x1C:
+        if fn in (0x00, 0x01, 0x04, 0x05):
+            w = _field(_field(w, 11, 0), 6, 0)
+        elif fn == 0x02:
+            w = _field(w, 6, 0)
+        elif fn in (0x20, 0x21):
+            w = _field(_field(w, 6, 0), 16, rd)  # CLZ/CLO: rt must equal rd
+    elif op == 0x1F:
+        if fn == 0x00 and sa + rd > 31:  # EXT: pos + size <= 32
+            w = _field(w, 11, 31 - sa)
+        elif fn == 0x04 and rd < sa:  # INS: msb >= lsb
+            w = _field(w, 11, sa)
+        elif fn == 0x20:
+            w = _field(w, 21, 0)
+    elif op == 0x0F:
+        w = _field(w, 21, 0)  # LUI
+    return w & MASK32
+
+
+def random_word(rng: random.Random) -> int:
+    """A random instruction word of RANDOM_MAJORS, made canonical."""
+    while True:
+        op = rng.choice(RANDOM_MAJORS)
+        w = (op << 26) | rng.getrandbits(26)
+        if (op, w & 63) not in _SKIP:
+            return canonical(w)

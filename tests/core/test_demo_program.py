@@ -10,6 +10,7 @@ import pytest
 from disco_core.guest import build_baremetal
 from disco_core.machine import ExitReason
 from disco_core.testmachine import TestMachine
+from disco_core.unicorn_testmachine import run_elf
 
 DEMO_OUTPUT = """\
 Disco Workbench demo
@@ -50,9 +51,6 @@ def test_demo_output_is_the_same_on_any_number_of_cpus(cpus):
 
 
 def test_demo_matches_unicorn():
-    pytest.importorskip("unicorn")
-    from disco_core.unicorn_testmachine import run_elf
-
     ref = run_elf(build_baremetal("demo"))
     assert (ref.reason, ref.exit_code) == ("halt", 0)
     assert ref.output.decode() == DEMO_OUTPUT
@@ -60,9 +58,6 @@ def test_demo_matches_unicorn():
 
 @pytest.mark.parametrize("kernel", KERNELS)
 def test_bench_kernel_checksum_matches_unicorn(kernel):
-    pytest.importorskip("unicorn")
-    from disco_core.unicorn_testmachine import run_elf
-
     elf = build_baremetal(f"bench/{kernel}", defines={"SCALE": 1})
     ours = run(elf)
     ref = run_elf(elf)

@@ -10,16 +10,25 @@ as a command (see diffrun.py).
 from __future__ import annotations
 
 import datetime
+import random
 from collections import Counter
 from dataclasses import dataclass, field
 
 import pytest
 
-from tests.core.diffrun import CODE_WINDOW, CoreSide, compare, reference_trace
+from tests.core.diffrun import (
+    CODE_WINDOW,
+    CoreSide,
+    compare,
+    compare_loops,
+    random_word_program,
+    reference_trace,
+)
 from tests.core.progen import (
     CODE_VA,
     DATA_SIZE,
     DATA_VA,
+    PAGE,
     REQUIRED_MNEMONICS,
     ProgramGenerator,
 )
@@ -54,12 +63,13 @@ class Coverage:
 _coverage: dict[int, Coverage] = {}
 
 
-def _programs(seed: int, ref: UnicornRef):
+def _programs(seed: int, ref: UnicornRef, generator: ProgramGenerator | None = None,
+              instructions: int = INSTRUCTIONS_PER_SEED):
     """(program, unicorn trace) for programs 0, 1, ... until the seed's share is reached."""
-    generator = ProgramGenerator(seed)
+    generator = generator or ProgramGenerator(seed)
     total = 0
     index = 0
-    while total < INSTRUCTIONS_PER_SEED:
+    while total < instructions:
         program = generator.program(index)
         trace = reference_trace(ref, program)
         total += len(trace.steps)
@@ -101,13 +111,55 @@ def test_core_matches_unicorn(seed: int, core: CoreSide) -> None:
     coverage = Coverage()
     compared = 0
     for program, trace in _programs(seed, _reference()):
-        outcome = compare(program, trace, core)
-        if outcome.divergence is not None:
-            pytest.fail(str(outcome.divergence), pytrace=False)
-        compared += outcome.compared
+        compared += _compare_everywhere(program, trace, core)
         _count(coverage, program, trace)
     _coverage[seed] = coverage
     assert compared >= INSTRUCTIONS_PER_SEED, f"seed {seed}: only {compared} compared"
+
+
+def _compare_everywhere(program, trace, core: CoreSide) -> int:
+    """step() against unicorn, then one run() through every loop against step()."""
+    outcome = compare(program, trace, core)
+    if outcome.divergence is not None:
+        pytest.fail(str(outcome.divergence), pytrace=False)
+    problems = compare_loops(program, outcome, core)
+    if problems:
+        pytest.fail(f"seed {program.seed} program {program.index}: " + "; ".join(problems),
+                    pytrace=False)
+    return outcome.compared
+
+
+STRADDLE_SEEDS = (11, 12)
+
+
+@pytest.mark.parametrize("seed", STRADDLE_SEEDS, ids=lambda seed: f"seed{seed}")
+def test_programs_across_page_boundaries_match_unicorn(seed: int, core: CoreSide) -> None:
+    # Code on several pages, each program placed so that a branch's delay slot is the
+    # first word of a page; some of those branches run.
+    generator = ProgramGenerator(seed, length=1500, straddle=True)
+    compared = crossings = slots_on_a_new_page = 0
+    for program, trace in _programs(seed, _reference(), generator, 10_000):
+        compared += _compare_everywhere(program, trace, core)
+        pages = [step.pc // PAGE for step in trace.steps]
+        crossings += sum(a != b for a, b in zip(pages, pages[1:], strict=False))
+        slots_on_a_new_page += sum(s.delay_slot and s.pc % PAGE == 0 for s in trace.steps)
+    assert compared >= 10_000
+    assert crossings >= 10 and slots_on_a_new_page > 0, (crossings, slots_on_a_new_page)
+
+
+def test_random_words_match_unicorn(core: CoreSide) -> None:
+    # Random instruction words (progen.random_word): defined ones execute alike,
+    # reserved encodings raise RI on both.
+    rng = random.Random(DATE_SEED)
+    bases = [ProgramGenerator(5).program(i) for i in range(20)]
+    ref = _reference()
+    reserved = 0
+    for i in range(2_000):
+        program = random_word_program(rng, bases[i % len(bases)], i)
+        trace = reference_trace(ref, program)
+        _compare_everywhere(program, trace, core)
+        reserved += trace.steps[0].fault is not None and trace.steps[0].fault.code == EXC_RI
+    assert reserved > 200, reserved
 
 
 def test_generated_programs_execute_every_instruction() -> None:

@@ -22,6 +22,7 @@ from disco_core.monitor import Monitor, VMSpec
 from disco_core.monitor import assist as assist_mod
 from disco_core.monitor.l2tlb import GLOBAL
 from disco_core.presets import preset
+from tests.guest.checksums import expected_line
 from tests.monitor import guests
 from tests.monitor.conftest import disco_vm
 
@@ -100,6 +101,7 @@ def test_the_disco_kernel_is_the_same_with_and_without_assists(monkeypatch) -> N
     def go(assists: bool) -> tuple:
         r = boot_vms("flash8", 2, ["pmake 4", "echo done"], vcpus=2, assists=assists)
         assert r.reason == "done" and r.invariant_problems == []
+        assert all(expected_line("pmake 4") in v.output for v in r.vms)
         return r.cycles, r.instructions, [(v.output, v.exits, v.prompt_cycles,
                                            v.command_cycles, v.stats) for v in r.vms]
 

@@ -230,6 +230,7 @@ def test_identical_runs_take_identical_cycles(base):
     def once():
         r = boot_vms("flash8", 2, ["echo x", "pmake 4"], base, max_instructions=BUDGET)
         assert r.reason == "done"
+        assert all(expected_line("pmake 4") in v.output for v in r.vms)
         return (r.cycles, [(v.prompt_cycles, v.command_cycles, v.stats) for v in r.vms])
 
     assert once() == once()

@@ -4,6 +4,7 @@ Figure 8 and Table 3; docs/numa.md): slow-ish, a few disco boots each."""
 from __future__ import annotations
 
 from disco_core.boot import boot_vms
+from tests.guest.checksums import expected_line
 
 
 def workload(preset: str, policy: str, command: str = "engineering 4", vcpus: int = 8,
@@ -11,7 +12,7 @@ def workload(preset: str, policy: str, command: str = "engineering 4", vcpus: in
     r = boot_vms(preset, 1, [command], vcpus=vcpus, numa_policy=policy,
                  machine_overrides=overrides)
     assert r.reason == "done" and r.invariant_problems == [], (r.reason, r.invariant_problems)
-    assert f"{command.split()[0]} {command.split()[1]}: checksum 0x" in r.vms[0].output
+    assert expected_line(command) in r.vms[0].output, r.vms[0].output
     return {**r.numa["workload"], "cycles": r.vms[0].command_cycles[0]}
 
 
@@ -56,6 +57,7 @@ def test_raytrace_on_flash16_replication_makes_misses_local():
 def test_eight_pmake_vms_share_machine_memory():
     r = boot_vms("flash8", 8, ["pmake 2"], numa_policy="migrate_replicate", sharing="disco")
     assert r.reason == "done" and r.invariant_problems == []
+    assert all(expected_line("pmake 2") in v.output for v in r.vms)
     f = r.numa["footprint"]
     ratio = f["machine_pages"] / f["virtual_pages"]
     print(f"\n8 x pmake 2 on flash8: virtual {f['virtual_pages'] * 4} KiB, machine "
@@ -110,7 +112,7 @@ def test_numa_and_sharing_runs_are_deterministic():
         r = boot_vms("flash8", 2, vm_run=[["engineering 1"], ["echo hi"]], vcpus=4,
                      sharing="both")
         assert r.reason == "done" and r.invariant_problems == []
-        assert "engineering 1: checksum 0x648c18c2" in r.vms[0].output
+        assert expected_line("engineering 1") in r.vms[0].output
         return (r.cycles, r.output, [(v.command_cycles, v.stats) for v in r.vms], r.numa)
 
     a, b = once(), once()
