@@ -128,6 +128,9 @@ class Observer(Protocol):
 
     def applying(self, command: Command) -> None: ...
 
+    def sliced(self) -> None:
+        """The end of a slice: the session is consistent (a checkpoint may be taken)."""
+
 
 # Commands that change what the guests see; the others only steer the loop or the views.
 GUEST_COMMANDS = (FeedConsole, Step, SetTiming, TraceMonitor, StopVm, RestartVm)
@@ -276,7 +279,18 @@ class Session:
             self._run(budget, events)
         for event in events:
             self._log.append(event.message)
+        if self.observer is not None:
+            self.observer.sliced()
         return events
+
+    def run_once(self, budget: int) -> RunResult:
+        """One run of the target, counted as the loop counts it (replay drives this)."""
+        r = self.target.run(budget)
+        self._instructions += r.executed
+        self.idle = r.kind == "idle"
+        if r.kind == "halt":
+            self.halted = True
+        return r
 
     def _run(self, budget: int, events: list[Event]) -> None:
         left = budget
