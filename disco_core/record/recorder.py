@@ -105,7 +105,7 @@ def command_to_json(c: Command) -> dict[str, Any]:
 def command_from_json(data: dict[str, Any]) -> Command:
     kinds = {k.__name__: k for k in GUEST_COMMANDS}
     kind = kinds[data["type"]]
-    return kind(**{k: v for k, v in data.items() if k != "type"})  # type: ignore[no-any-return]
+    return kind(**{k: v for k, v in data.items() if k != "type"})
 
 
 def point(session: Session) -> tuple[int, int]:
