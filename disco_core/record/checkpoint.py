@@ -184,10 +184,9 @@ def _crc(data: bytes) -> int:
     return zlib.crc32(data)
 
 
-def digest_parts(ckpt: Checkpoint) -> dict[str, int]:
-    """A CRC32 per part a user can name: each CPU's registers, RAM, the fabric, each VM's
-    registers, pmap, console and statistics, the other monitor parts, the session."""
-    head, pages, tail = split_snapshot(ckpt.machine)
+def machine_parts(blob: bytes) -> dict[str, int]:
+    """The CRC32s of a machine snapshot's parts: its header, each CPU, RAM, the rest."""
+    head, pages, tail = split_snapshot(blob)
     arch = int.from_bytes(head[16 + 12 : 16 + 16], "little")
     ncpus = int.from_bytes(head[16 + 16 : 16 + 20], "little")
     cpus_at = len(head) - 8 - ncpus * arch
@@ -196,20 +195,54 @@ def digest_parts(ckpt: Checkpoint) -> dict[str, int]:
         parts[f"cpu{i}'s registers"] = _crc(head[cpus_at + i * arch : cpus_at + (i + 1) * arch])
     parts["RAM"] = _crc(pages.tobytes())
     parts["the fabric and devices"] = _crc(tail)
-    mon = ckpt.monitor
-    if mon is not None:
-        for i, vs in enumerate(mon["vms"]):
-            name = f"vm{i}"
-            parts[f"{name}'s registers"] = _crc(encode(vs["vcpus"]))
-            parts[f"{name}'s pmap"] = _crc(encode(vs["pmap"]))
-            parts[f"{name}'s console and disks"] = _crc(encode(vs["vm"]))
-            parts[f"{name}'s statistics"] = _crc(encode(vs["stats"]))
-        for key, value in mon.items():
-            if key != "vms":
-                parts[f"the monitor's {key}"] = _crc(encode(value))
+    return parts
+
+
+def encode_monitor(mon: dict[str, Any]) -> tuple[bytes, dict[str, int]]:
+    """The monitor section as plain-data bytes, and a CRC32 per part a user can name,
+    from one encoding of each part. The event log's part covers its counters (how many
+    events of each kind, the sequence number), not the events held (a recording keeps
+    those incrementally)."""
+    crcs: dict[str, int] = {}
+    vms = []
+    for i, vs in enumerate(mon["vms"]):
+        encoded = {key: encode(value) for key, value in vs.items()}
+        for key, label in (("vcpus", "registers"), ("pmap", "pmap"),
+                           ("vm", "console and disks"), ("stats", "statistics")):
+            crcs[f"vm{i}'s {label}"] = _crc(encoded[key])
+        vms.append(_object(encoded))
+    top: dict[str, bytes] = {}
+    for key, value in mon.items():
+        if key == "vms":
+            top[key] = b"[" + b",".join(vms) + b"]"
+            continue
+        top[key] = encode(value)
+        if key == "events":
+            counters = {k: v for k, v in value.items() if k != "events"}
+            crcs["the monitor's events"] = _crc(encode(counters))
+        else:
+            crcs[f"the monitor's {key}"] = _crc(top[key])
+    return _object(top), crcs
+
+
+def _object(encoded: dict[str, bytes]) -> bytes:
+    """A JSON object from already encoded values."""
+    return b"{" + b",".join(encode(k) + b":" + v for k, v in encoded.items()) + b"}"
+
+
+def session_parts(session: dict[str, Any]) -> dict[str, int]:
     # The loop's flags (running, paused at a breakpoint) are the viewer's, not the guests'.
-    counters = {k: ckpt.session.get(k) for k in COUNTED}
-    parts["the session's counters"] = _crc(encode(counters))
+    counters = {k: session.get(k) for k in COUNTED}
+    return {"the session's counters": _crc(encode(counters))}
+
+
+def digest_parts(ckpt: Checkpoint) -> dict[str, int]:
+    """A CRC32 per part a user can name: each CPU's registers, RAM, the fabric, each VM's
+    registers, pmap, console and statistics, the other monitor parts, the session."""
+    parts = machine_parts(ckpt.machine)
+    if ckpt.monitor is not None:
+        parts.update(encode_monitor(ckpt.monitor)[1])
+    parts.update(session_parts(ckpt.session))
     return parts
 
 

@@ -27,9 +27,10 @@ from disco_core.session import GUEST_COMMANDS, Command, RunResult, Session
 from disco_core.session.factories import vms_session
 
 OPS_PER_CHUNK = 512  # operations buffered before an OPS chunk is written
-CHECKPOINT_SECONDS = 0.25  # wall time run between checkpoints, to begin with
-DENSE_CHECKPOINTS = 64  # after this many, the spacing doubles whenever their number does
-KEYFRAME_EVERY = 8  # every 8th checkpoint holds every page; the others what changed
+CHECKPOINT_SECONDS = 0.3  # wall time run between checkpoints, at least
+COST_SHARE = 0.08  # and at most this share of the wall time goes to taking them
+DENSE_CHECKPOINTS = 1024  # after this many, the spacing doubles whenever their number does
+KEYFRAME_EVERY = 16  # every 16th checkpoint holds every page; the others what changed
 
 
 @dataclass(frozen=True)
@@ -120,17 +121,21 @@ class Recorder:
     def __init__(self, session: Session, path: str | Path, config: RecordConfig,
                  base_image: Path, build: dict[str, str], *,
                  checkpoint_seconds: float = CHECKPOINT_SECONDS,
+                 cost_share: float = COST_SHARE,
                  branched_from: dict[str, Any] | None = None) -> None:
         self.session = session
         self.path = Path(path)
         self.interval = checkpoint_seconds
+        self.cost_share = cost_share
         self._writer = ChunkWriter(self.path)
         self._ops: list[list[Any]] = []
         self.op_count = 0
         self.inputs = 0
         self.checkpoints = 0
         self._last_ckpt = time.monotonic()
+        self._cost = 0.0  # wall seconds the last checkpoint took
         self._prev: tuple[np.ndarray, np.ndarray] | None = None  # indexes, hashes
+        self._events_seq = 0  # the event log's sequence number at the last checkpoint
         self._closed = False
         self._writer.write(HEAD, encode({
             "format_version": FORMAT_VERSION, "build": build, "config": config.to_json(),
@@ -159,7 +164,8 @@ class Recorder:
 
     def _spacing(self) -> float:
         n = max(1, self.checkpoints // DENSE_CHECKPOINTS)
-        return self.interval * (1 << (n.bit_length() - 1))
+        base = max(self.interval, self._cost * (1 - self.cost_share) / self.cost_share)
+        return base * (1 << (n.bit_length() - 1))
 
     # ---- writing ----------------------------------------------------------------------------
 
@@ -170,35 +176,49 @@ class Recorder:
 
     def checkpoint(self) -> None:
         """Write a checkpoint of the session now (between slices)."""
+        t0 = time.monotonic()
         self._flush_ops()
-        c = ck.capture(self.session)
-        head, pages, tail = ck.split_snapshot(c.machine)
+        s = self.session
+        keyframe = self.checkpoints % KEYFRAME_EVERY == 0 or self._prev is None
+        state = s.state()
+        m = s.machine
+        state["cycles"] = max(c.cycles for c in m.cpus)
+        state["machine_instructions"] = sum(c.instructions for c in m.cpus)
+        snapshot = m.snapshot()
+        mon = s.monitor
+        monitor_bytes, digest = b"null", dict[str, int]()
+        if mon is not None:
+            # the events since the last checkpoint only, unless this is a keyframe
+            monitor = mon.state(events_since=0 if keyframe else self._events_seq)
+            self._events_seq = mon.events.seq
+            monitor_bytes, digest = ck.encode_monitor(monitor)
+        digest = {**ck.machine_parts(snapshot), **digest, **ck.session_parts(state)}
+        head, pages, tail = ck.split_snapshot(snapshot)
         indexes = np.array(pages["index"], np.uint64)
         hashes = ck.page_hashes(pages["data"])
-        keyframe = self.checkpoints % KEYFRAME_EVERY == 0 or self._prev is None
         if keyframe:
             changed = np.ones(len(indexes), bool)
         else:
             assert self._prev is not None
             pi, ph = self._prev
-            where = np.searchsorted(pi, indexes)
-            where = np.minimum(where, max(len(pi) - 1, 0))
-            same = (pi[where] == indexes) & (ph[where] == hashes).all(axis=1) if len(pi) \
-                else np.zeros(len(indexes), bool)
+            where = np.minimum(np.searchsorted(pi, indexes), max(len(pi) - 1, 0))
+            same = ((pi[where] == indexes) & (ph[where] == hashes).all(axis=1) if len(pi)
+                    else np.zeros(len(indexes), bool))
             changed = ~same
         self._prev = (indexes, hashes)
         meta = {"index": self.checkpoints, "op": self.op_count, "keyframe": keyframe,
-                "cycles": c.cycles, "instructions": int(c.session["machine_instructions"]),
-                "digest": ck.digest_parts(c)}
+                "cycles": state["cycles"], "instructions": state["machine_instructions"],
+                "digest": digest}
         blob = ck.pack_sections([
             ("meta", 1, encode(meta)), ("head", 1, head), ("tail", 1, tail),
             ("indexes", 1, indexes.tobytes()),
             ("changed", 1, indexes[changed].tobytes()),
             ("pages", 1, np.ascontiguousarray(pages["data"][changed]).tobytes()),
-            ("monitor", 1, encode(c.monitor)), ("session", 1, encode(c.session))])
+            ("monitor", 1, monitor_bytes), ("session", 1, encode(state))])
         self._writer.write(CKPT, blob, level=0)  # the sections are compressed already
         self.checkpoints += 1
         self._last_ckpt = time.monotonic()
+        self._cost = self._last_ckpt - t0
 
     @property
     def size(self) -> int:

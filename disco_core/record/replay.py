@@ -140,32 +140,51 @@ class Recording:
                                      "it with the workbench that made it")
 
     def load_checkpoint(self, k: int) -> ck.Checkpoint:
-        """Checkpoint k, its pages gathered from the last keyframe up to it."""
+        """Checkpoint k, its pages and events gathered from the last keyframe up to it."""
         start = k
         while not self.checkpoints[start].keyframe:
             start -= 1
-        pages: dict[int, bytes] = {}
+        changed: list[np.ndarray] = []
+        data: list[np.ndarray] = []
+        events: list[Any] = []
         for e in self.checkpoints[start : k + 1]:
             parts = self._sections(e)
-            changed = np.frombuffer(parts["changed"], np.uint64)
-            data = np.frombuffer(parts["pages"], np.uint8).reshape(-1, 4096)
-            if len(data) != len(changed):
+            idx = np.frombuffer(parts["changed"], np.uint64)
+            rows = np.frombuffer(parts["pages"], np.uint8)
+            if rows.size != idx.size * 4096:
                 raise RecordingError(f"{self.path}: checkpoint {e.index} is damaged (its "
                                      "pages do not match their indexes)")
-            for i, row in zip(changed.tolist(), data, strict=True):
-                pages[i] = row.tobytes()
+            changed.append(idx)
+            data.append(rows.reshape(-1, 4096))
+            if e is not self.checkpoints[k]:
+                events += self._monitor(e, parts)["events"]["events"]
         last = self._sections(self.checkpoints[k])
         indexes = np.frombuffer(last["indexes"], np.uint64)
-        try:
-            rows = np.frombuffer(b"".join(pages[i] for i in indexes.tolist()), np.uint8)
-        except KeyError:
+        all_idx = np.concatenate(changed)
+        all_rows = np.concatenate(data)
+        # the newest copy of each page: the last occurrence of its index
+        rev_unique, rev_first = np.unique(all_idx[::-1], return_index=True)
+        newest = len(all_idx) - 1 - rev_first
+        where = np.searchsorted(rev_unique, indexes)
+        if (where >= len(rev_unique)).any() or (rev_unique[np.minimum(
+                where, len(rev_unique) - 1)] != indexes).any():
             raise RecordingError(f"{self.path}: checkpoint {k} is damaged (a page of it is "
-                                 "in none of the checkpoints before)") from None
-        blob = ck.join_snapshot(last["head"], indexes, rows.reshape(-1, 4096), last["tail"])
+                                 "in none of the checkpoints before)")
+        blob = ck.join_snapshot(last["head"], indexes, all_rows[newest[where]], last["tail"])
+        monitor = self._monitor(self.checkpoints[k], last)
+        if monitor is not None:
+            log = monitor["events"]
+            log["events"] = (events + log["events"])[-int(log["capacity"]):]
         try:
-            return ck.Checkpoint(blob, decode(last["monitor"]), decode(last["session"]))
+            return ck.Checkpoint(blob, monitor, decode(last["session"]))
         except ValueError:
             raise RecordingError(f"{self.path}: checkpoint {k} is damaged") from None
+
+    def _monitor(self, e: CheckpointEntry, parts: dict[str, bytes]) -> Any:
+        try:
+            return decode(parts["monitor"])
+        except (ValueError, KeyError):
+            raise RecordingError(f"{self.path}: checkpoint {e.index} is damaged") from None
 
     def _sections(self, e: CheckpointEntry) -> dict[str, bytes]:
         try:

@@ -59,7 +59,7 @@ def recorded(tmp_path_factory):
     session, base = new_session(RecordConfig())
     assert session.machine.timing
     recorder = Recorder(session, path, RecordConfig(), base, build_identity(),
-                        checkpoint_seconds=0.05)
+                        checkpoint_seconds=0.05, cost_share=1.0)
     _drive(session, 12)
     recorder.close()
     seen = _observed(session)
@@ -141,9 +141,11 @@ def test_seek_then_continue_equals_straight(recorded, data):
     try:
         r.seek_op(m)
         straight = _observed(r.session)
+        events = r.session.monitor.events.state()
         r.seek_op(n)
         r.seek_op(m)
         assert _observed(r.session) == straight
+        assert r.session.monitor.events.state() == events  # the log, gathered incrementally
         r.seek(rec.checkpoints[1].cycles)
         assert r.cycles >= rec.checkpoints[1].cycles
     finally:
@@ -225,7 +227,7 @@ def test_a_killed_writers_file_replays_to_its_last_complete_chunk(tmp_path, caps
     session, base = new_session(RecordConfig())
     try:
         rec = Recorder(session, tmp_path / "k.rec", RecordConfig(), base, build_identity(),
-                       checkpoint_seconds=0.0)
+                       checkpoint_seconds=0.0, cost_share=1.0)
         _drive(session, 4)
         rec.abandon()  # no END chunk, as if killed
     finally:
