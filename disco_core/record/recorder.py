@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import time
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,7 @@ from disco_core.session.factories import vms_session
 
 OPS_PER_CHUNK = 512  # operations buffered before an OPS chunk is written
 CHECKPOINT_SECONDS = 0.3  # wall time run between checkpoints, at least
-COST_SHARE = 0.08  # and at most this share of the wall time goes to taking them
+COST_SHARE = 0.1  # and at most this share of the wall time goes to taking them
 DENSE_CHECKPOINTS = 1024  # after this many, the spacing doubles whenever their number does
 KEYFRAME_EVERY = 16  # every 16th checkpoint holds every page; the others what changed
 
@@ -133,7 +134,7 @@ class Recorder:
         self.inputs = 0
         self.checkpoints = 0
         self._last_ckpt = time.monotonic()
-        self._cost = 0.0  # wall seconds the last checkpoint took
+        self._costs: deque[float] = deque(maxlen=KEYFRAME_EVERY)  # wall s the last ones took
         self._prev: tuple[np.ndarray, np.ndarray] | None = None  # indexes, hashes
         self._events_seq = 0  # the event log's sequence number at the last checkpoint
         self._closed = False
@@ -164,7 +165,9 @@ class Recorder:
 
     def _spacing(self) -> float:
         n = max(1, self.checkpoints // DENSE_CHECKPOINTS)
-        base = max(self.interval, self._cost * (1 - self.cost_share) / self.cost_share)
+        # the mean over a keyframe's cycle: a keyframe's cost is spread over the deltas
+        cost = sum(self._costs) / len(self._costs) if self._costs else 0.0
+        base = max(self.interval, cost * (1 - self.cost_share) / self.cost_share)
         return base * (1 << (n.bit_length() - 1))
 
     # ---- writing ----------------------------------------------------------------------------
@@ -218,7 +221,7 @@ class Recorder:
         self._writer.write(CKPT, blob, level=0)  # the sections are compressed already
         self.checkpoints += 1
         self._last_ckpt = time.monotonic()
-        self._cost = self._last_ckpt - t0
+        self._costs.append(self._last_ckpt - t0)
 
     @property
     def size(self) -> int:

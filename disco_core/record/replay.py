@@ -74,6 +74,7 @@ class Recording:
         self.end = end
         self.size = size
         self.cut_at = cut_at
+        self._keyframe: tuple[int, dict[str, bytes]] | None = None
 
     @property
     def complete(self) -> bool:
@@ -148,7 +149,7 @@ class Recording:
         data: list[np.ndarray] = []
         events: list[Any] = []
         for e in self.checkpoints[start : k + 1]:
-            parts = self._sections(e)
+            parts = self._cached(e)
             idx = np.frombuffer(parts["changed"], np.uint64)
             rows = np.frombuffer(parts["pages"], np.uint8)
             if rows.size != idx.size * 4096:
@@ -158,7 +159,7 @@ class Recording:
             data.append(rows.reshape(-1, 4096))
             if e is not self.checkpoints[k]:
                 events += self._monitor(e, parts)["events"]["events"]
-        last = self._sections(self.checkpoints[k])
+        last = self._cached(self.checkpoints[k])
         indexes = np.frombuffer(last["indexes"], np.uint64)
         all_idx = np.concatenate(changed)
         all_rows = np.concatenate(data)
@@ -179,6 +180,15 @@ class Recording:
             return ck.Checkpoint(blob, monitor, decode(last["session"]))
         except ValueError:
             raise RecordingError(f"{self.path}: checkpoint {k} is damaged") from None
+
+    def _cached(self, e: CheckpointEntry) -> dict[str, bytes]:
+        """A checkpoint's sections; the last keyframe's stay decompressed (seeks near
+        one another share it)."""
+        if not e.keyframe:
+            return self._sections(e)
+        if self._keyframe is None or self._keyframe[0] != e.index:
+            self._keyframe = (e.index, self._sections(e))
+        return self._keyframe[1]
 
     def _monitor(self, e: CheckpointEntry, parts: dict[str, bytes]) -> Any:
         try:
