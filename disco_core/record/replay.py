@@ -181,6 +181,13 @@ class Recording:
         except ValueError:
             raise RecordingError(f"{self.path}: checkpoint {k} is damaged") from None
 
+    def held_bytes(self) -> int:
+        """What this recording holds in memory: its chunks (compressed) and the
+        decompressed keyframe."""
+        chunks = sum(len(e.chunk.body) for e in self.checkpoints)
+        frame = sum(len(v) for v in self._keyframe[1].values()) if self._keyframe else 0
+        return chunks + frame + len(self.ops) * 64  # ~64 bytes an operation as Python lists
+
     def _cached(self, e: CheckpointEntry) -> dict[str, bytes]:
         """A checkpoint's sections; the last keyframe's stay decompressed (seeks near
         one another share it)."""
