@@ -265,10 +265,13 @@ def test_a_perturbed_input_is_reported_at_the_first_interval_after_it(recorded, 
         return encode(ops)
 
     _rewrite(path, tmp_path / "p.rec", perturb)
-    r = Replayer(Recording.open(tmp_path / "p.rec"))
+    _diverges(tmp_path / "p.rec", f"between cycle {before.cycles} and {after.cycles}: .*vm0's")
+
+
+def _diverges(path: Path, message: str) -> None:
+    r = Replayer(Recording.open(path))
     try:
-        with pytest.raises(Divergence, match=f"between cycle {before.cycles} and "
-                                             f"{after.cycles}: .*vm0's"):
+        with pytest.raises(Divergence, match=message):
             r.verify()
     finally:
         r.close()
@@ -290,13 +293,8 @@ def test_a_perturbed_checkpoint_is_reported_at_its_interval(recorded, tmp_path):
         return ck.pack_sections([(name, v, d) for name, (v, d) in parts.items()])
 
     _rewrite(path, tmp_path / "c.rec", perturb)
-    r = Replayer(Recording.open(tmp_path / "c.rec"))
-    try:
-        with pytest.raises(Divergence, match=f"between cycle {rec.checkpoints[k - 1].cycles} "
-                                             f"and {rec.checkpoints[k].cycles}: 1 page"):
-            r.verify()
-    finally:
-        r.close()
+    _diverges(tmp_path / "c.rec", f"between cycle {rec.checkpoints[k - 1].cycles} and "
+                                  f"{rec.checkpoints[k].cycles}: 1 page$")
 
 
 def test_cli_record_then_replay_verify(tmp_path, capsys):
