@@ -882,6 +882,18 @@ def _unpack_snapshot(blob: bytes, ndevices: int) -> tuple[bytes, list[bytes | No
     return core, states
 
 
+def core_build_id() -> str:
+    """A hash of the C core's shared object: a recording replays only on the build
+    that made it (disco_core/record/)."""
+    import hashlib
+    import sys
+
+    module = sys.modules[lib.__name__.rpartition(".")[0]]  # the extension lib came from
+    assert module.__file__ is not None, "the C core is a built extension"
+    with open(module.__file__, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()[:16]
+
+
 PAGE_RECORD_BYTES = 8 + 4096  # a snapshot's RAM page record: its index, then the page
 
 

@@ -155,13 +155,9 @@ def read_chunks(path: str | Path) -> Chunks:
 def build_identity() -> dict[str, str]:
     """What a replay must run on to be bit-exact: hashes of the C core and the guest kernel."""
     import hashlib
-    import importlib.util
 
     from disco_core.kernel import build_kernel
+    from disco_core.machine import core_build_id
 
-    spec = importlib.util.find_spec("disco_core._dc_cffi")  # the .so, not imported here
-    assert spec is not None and spec.origin is not None, "the C core is built"
-    core = Path(spec.origin).read_bytes()
     kernel = build_kernel("disco").read_bytes()
-    return {"core": hashlib.sha256(core).hexdigest()[:16],
-            "kernel": hashlib.sha256(kernel).hexdigest()[:16]}
+    return {"core": core_build_id(), "kernel": hashlib.sha256(kernel).hexdigest()[:16]}

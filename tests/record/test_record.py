@@ -34,13 +34,16 @@ from disco_core.record.replay import Divergence, Recording, Replayer
 from disco_core.session import FeedConsole, RestartVm
 
 SLICE = 1_000_000
-TYPED = {2: [b"ls\n", b"pmake 1\n", b"ps\n", b"ls src\n"], 6: [b"ps\n"] * 4}
+# a workload in each VM, then a message from vm0 to vm1 over the virtual network
+TYPED = {2: [b"ls\n", b"net recv got\n", b"pmake 1\n", b"ls src\n"],
+         5: [b"net send vm1 README\n", b"", b"ps\n", b"ps\n"], 7: [b"ps\n", b"cat got\n"]}
 
 
 def _drive(session, slices: int, start: int = 0) -> None:
     for i in range(start, start + slices):
         for g, text in zip(session.guests, TYPED.get(i, []), strict=False):
-            session.submit(FeedConsole(g.name, text))
+            if text:
+                session.submit(FeedConsole(g.name, text))
         if i == 8:
             session.submit(RestartVm("vm3"))
         session.step_slice(SLICE)
@@ -126,6 +129,7 @@ def test_replay_is_bit_exact_and_verifies(recorded):
         assert r.verify() >= 3
         assert _observed(r.session) == seen
         assert any(b"pmake" in c for c in seen["console"])
+        assert b"net: received" in seen["console"][1]  # vm0's message crossed the network
     finally:
         r.close()
 
