@@ -26,7 +26,11 @@ from disco_core.session import Session
 
 CONTAINER_MAGIC = b"DWCKPT01"
 CHECKPOINT_VERSION = 1
-COUNTED = ("instructions", "vm_instructions", "vm_cycles", "cycles", "machine_instructions")
+# The session's counters a digest covers. The per-VM counters the views show
+# (vm_instructions, vm_cycles) are saved and loaded but not digested: they charge a
+# run to the vCPU on each CPU at its end, so they depend on where runs are cut
+# (a breakpoint armed in a replay cuts them elsewhere).
+COUNTED = ("instructions", "cycles", "machine_instructions")
 _SECTION_HEAD = struct.Struct("<IQI")  # version, length, CRC32 of the compressed data
 PAGE_DTYPE = np.dtype([("index", "<u8"), ("data", "u1", 4096)])
 # Two independent odd multipliers per word: a page's 128-bit hash is the wrapped

@@ -39,7 +39,7 @@ from disco_core.record.recorder import (
     new_session,
     point,
 )
-from disco_core.session import Command, Session
+from disco_core.session import GUEST_COMMANDS, Command, RunResult, Session
 
 DEBUG_STOPS = ("breakpoint", "watchpoint", "step")
 
@@ -257,6 +257,7 @@ class Replayer:
             raise RecordingError(f"{recording.path}: its base disk image differs from this "
                                  "workbench's (another build of the root file system)")
         self.position = 0  # operations applied
+        self._done = 0  # instructions of the current run operation done (a breakpoint cut it)
         self.branch_recorder: Recorder | None = None
         self._restore(0)
 
@@ -283,36 +284,63 @@ class Replayer:
     def _restore(self, k: int) -> None:
         ck.restore(self.session, self.recording.load_checkpoint(k))
         self.position = self.recording.checkpoints[k].op
+        self._done = 0
 
     # ---- moving -----------------------------------------------------------------------------
 
     def step(self, n: int = 1) -> int:
-        """Apply the next `n` operations (runs or inputs); how many were applied."""
+        """Apply the next `n` operations (runs or inputs); how many were applied.
+        A breakpoint or watchpoint armed in the session is ignored here (see run_forward)."""
         ops = self.recording.ops
         done = 0
         while done < n and self.position < len(ops):
-            self._apply(ops[self.position])
+            while self._apply(ops[self.position]) is not None:
+                pass
             self.position += 1
             done += 1
         return done
 
-    def _apply(self, op: list[Any]) -> None:
+    def run_forward(self, until_op: int | None = None) -> RunResult | None:
+        """Apply operations up to `until_op` (default: the end), stopping at the first
+        breakpoint or watchpoint the session has armed: its RunResult, with the replay
+        standing inside the operation it cut short (None: none was hit). Stops are
+        transparent to the machine, so going on from there replays exactly."""
+        ops = self.recording.ops
+        end = len(ops) if until_op is None else min(until_op, len(ops))
+        while self.position < end:
+            hit = self._apply(ops[self.position])
+            if hit is not None:
+                return hit
+            self.position += 1
+        return None
+
+    def _apply(self, op: list[Any]) -> RunResult | None:
+        """Apply one operation, or the rest of one; a debugger stop that cut it short."""
         s = self.session
         if op[0] == "r":
             _tag, budget, executed, kind = op
             # A debugger's stop ended the recorded run early: run what it executed.
-            r = s.run_once(executed if kind in DEBUG_STOPS else budget)
-            if r.executed != executed:
+            total = executed if kind in DEBUG_STOPS else budget
+            r = s.run_once(total - self._done)
+            self._done += r.executed
+            if r.kind in DEBUG_STOPS and self._done < executed:
+                return r
+            if self._done != executed:
                 raise Divergence(f"replay diverged at cycle {self.cycles}: a run executed "
-                                 f"{r.executed} instructions, the recording {executed}")
+                                 f"{self._done} instructions, the recording {executed}")
+            self._done = 0
         else:
-            command: Command = command_from_json(op[3])
-            observer, s.observer = s.observer, None
-            try:
-                s.submit(command)
-                s.step_slice(0)  # applies it, runs nothing
-            finally:
-                s.observer = observer
+            self._command(command_from_json(op[3]))
+        return None
+
+    def _command(self, command: Command) -> None:
+        s = self.session
+        observer, s.observer = s.observer, None
+        try:
+            s.submit(command)
+            s.step_slice(0)  # applies it, runs nothing
+        finally:
+            s.observer = observer
 
     def play(self) -> None:
         """Apply every remaining operation."""
@@ -366,8 +394,12 @@ class Replayer:
     # ---- changing the guests ----------------------------------------------------------------
 
     def submit(self, command: Command) -> None:
-        """A change to the guests: refused in a replay, unless `branch` started a new
-        recording here (the alternate future)."""
+        """A command for the session. Breakpoints, watchpoints, focus, pause are applied
+        at once; a change to the guests is refused in a replay, unless `branch` started
+        a new recording here (the alternate future)."""
+        if not isinstance(command, GUEST_COMMANDS):
+            self._command(command)
+            return
         if self.branch_recorder is None:
             raise RecordingError(
                 f"a replay is read-only: to change the guests at cycle {self.cycles}, "

@@ -31,7 +31,7 @@ from disco_core.record.format import (
 )
 from disco_core.record.recorder import RecordConfig, Recorder, new_session
 from disco_core.record.replay import Divergence, Recording, Replayer
-from disco_core.session import FeedConsole, RestartVm
+from disco_core.session import AddBreakpoint, FeedConsole, RemoveBreakpoint, RestartVm
 
 SLICE = 1_000_000
 # a workload in each VM, then a message from vm0 to vm1 over the virtual network
@@ -152,6 +152,29 @@ def test_seek_then_continue_equals_straight(recorded, data):
         assert r.session.monitor.events.state() == events  # the log, gathered incrementally
         r.seek(rec.checkpoints[1].cycles)
         assert r.cycles >= rec.checkpoints[1].cycles
+    finally:
+        r.close()
+
+
+def test_a_breakpoint_in_a_replay_stops_and_going_on_stays_exact(recorded):
+    """What reverse execution builds on: from a checkpoint, run forward with a
+    breakpoint armed, stop at its hits, and the replay goes on bit for bit."""
+    path, seen = recorded
+    r = Replayer(Recording.open(path))
+    try:
+        r.seek_op(r.recording.checkpoints[1].op)
+        r.submit(AddBreakpoint("sys_write"))
+        address = r.session.resolve("sys_write")
+        hits = 0
+        while (hit := r.run_forward()) is not None and hits < 3:
+            assert hit.kind == "breakpoint" and hit.pc == address
+            hits += 1
+        assert hits == 3
+        r.submit(RemoveBreakpoint("sys_write"))
+        assert r.run_forward() is None and r.at_end
+        got = _observed(r.session)
+        assert ck.differences(got["digest"], seen["digest"]) == []
+        assert got == seen
     finally:
         r.close()
 
