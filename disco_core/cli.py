@@ -221,7 +221,7 @@ def _boot_vms(args: argparse.Namespace) -> int:
 
 def cmd_record(args: argparse.Namespace) -> int:
     """Record a session of VMs: type --run's commands into every VM, run --seconds of
-    simulated time (or until the commands are done), write FILE."""
+    simulated time (less if every VM stops), write FILE."""
     from disco_core.boot import split_commands
     from disco_core.record.format import build_identity
     from disco_core.record.recorder import RecordConfig, Recorder, new_session
@@ -241,21 +241,25 @@ def cmd_record(args: argparse.Namespace) -> int:
         marks = [0] * len(session.guests)
         pending = [list(commands) for _ in session.guests]
         shown = [0] * len(session.guests)
+        partial = [b""] * len(session.guests)
+        cycles = 0
         while True:
             session.step_slice(1_000_000)
             for i, g in enumerate(session.guests):
                 out = g.console.output
                 if not args.quiet and len(out) > shown[i]:
-                    for line in bytes(out[shown[i]:]).decode("utf-8", "replace").splitlines(True):
-                        sys.stdout.write(f"[{g.name}] {line}")
+                    # whole lines only, so the VMs' outputs interleave line by line
+                    *lines, partial[i] = (partial[i] + bytes(out[shown[i]:])).split(b"\n")
+                    for line in lines:
+                        sys.stdout.write(f"[{g.name}] {line.decode('utf-8', 'replace')}\n")
                     shown[i] = len(out)
                 found = out.find(b"$ ", marks[i])
                 if found >= 0 and pending[i]:
                     marks[i] = found + 2
                     session.submit(FeedConsole(g.name, pending[i].pop(0).encode() + b"\n"))
             cycles = max(c.cycles for c in session.machine.cpus)
-            if cycles >= limit or session.halted:
-                break
+            if cycles >= limit or session.halted or not session.running:
+                break  # the time is up, or nothing runs any more (every VM stopped)
         recorder.close()
         print(f"\nrecorded {cycles / clock:.2f} simulated seconds, {recorder.inputs} inputs, "
               f"{recorder.checkpoints} checkpoints, {recorder.size} bytes into {args.file}",
