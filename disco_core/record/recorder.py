@@ -189,11 +189,15 @@ class Recorder:
         state["machine_instructions"] = sum(c.instructions for c in m.cpus)
         snapshot = m.snapshot()
         mon = s.monitor
-        monitor_bytes, digest = b"null", dict[str, int]()
+        monitor_bytes, events_bytes, digest = b"null", b"null", dict[str, int]()
         if mon is not None:
-            # the events since the last checkpoint only, unless this is a keyframe
+            # the events since the last checkpoint only, unless this is a keyframe; in a
+            # section of their own, so gathering them decodes nothing else
             monitor = mon.state(events_since=0 if keyframe else self._events_seq)
             self._events_seq = mon.events.seq
+            events = monitor["events"]
+            events_bytes = encode(events["events"])
+            monitor["events"] = {**events, "events": []}
             monitor_bytes, digest = ck.encode_monitor(monitor)
         digest = {**ck.machine_parts(snapshot), **digest, **ck.session_parts(state)}
         head, pages, tail = ck.split_snapshot(snapshot)
@@ -217,7 +221,8 @@ class Recorder:
             ("indexes", 1, indexes.tobytes()),
             ("changed", 1, indexes[changed].tobytes()),
             ("pages", 1, np.ascontiguousarray(pages["data"][changed]).tobytes()),
-            ("monitor", 1, monitor_bytes), ("session", 1, encode(state))])
+            ("monitor", 1, monitor_bytes), ("events", 1, events_bytes),
+            ("session", 1, encode(state))])
         self._writer.write(CKPT, blob, level=0)  # the sections are compressed already
         self.checkpoints += 1
         self._last_ckpt = time.monotonic()

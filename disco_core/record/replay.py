@@ -75,6 +75,7 @@ class Recording:
         self.size = size
         self.cut_at = cut_at
         self._keyframe: tuple[int, dict[str, bytes]] | None = None
+        self._keyframe_events: tuple[int, list[Any]] | None = None
 
     @property
     def complete(self) -> bool:
@@ -157,8 +158,7 @@ class Recording:
                                      "pages do not match their indexes)")
             changed.append(idx)
             data.append(rows.reshape(-1, 4096))
-            if e is not self.checkpoints[k]:
-                events += self._monitor(e, parts)["events"]["events"]
+            events += self._events(e, parts)
         last = self._cached(self.checkpoints[k])
         indexes = np.frombuffer(last["indexes"], np.uint64)
         all_idx = np.concatenate(changed)
@@ -175,7 +175,7 @@ class Recording:
         monitor = self._monitor(self.checkpoints[k], last)
         if monitor is not None:
             log = monitor["events"]
-            log["events"] = (events + log["events"])[-int(log["capacity"]):]
+            log["events"] = events[-int(log["capacity"]):]
         try:
             return ck.Checkpoint(blob, monitor, decode(last["session"]))
         except ValueError:
@@ -196,6 +196,23 @@ class Recording:
         if self._keyframe is None or self._keyframe[0] != e.index:
             self._keyframe = (e.index, self._sections(e))
         return self._keyframe[1]
+
+    def _events(self, e: CheckpointEntry, parts: dict[str, bytes]) -> list[Any]:
+        """The events a checkpoint added to the log (a keyframe: the whole log); the last
+        keyframe's stay decoded."""
+        if e.keyframe and self._keyframe_events is not None \
+                and self._keyframe_events[0] == e.index:
+            return list(self._keyframe_events[1])
+        try:
+            events = decode(parts["events"])
+        except (ValueError, KeyError):
+            raise RecordingError(f"{self.path}: checkpoint {e.index} is damaged") from None
+        if not isinstance(events, list):
+            raise RecordingError(f"{self.path}: checkpoint {e.index} is damaged")
+        if e.keyframe:
+            self._keyframe_events = (e.index, events)
+            return list(events)
+        return events
 
     def _monitor(self, e: CheckpointEntry, parts: dict[str, bytes]) -> Any:
         try:
