@@ -202,15 +202,38 @@ def machine_parts(blob: bytes) -> dict[str, int]:
     return parts
 
 
-def encode_monitor(mon: dict[str, Any]) -> tuple[bytes, dict[str, int]]:
+class EncodeCache:
+    """The last encoding of a part: one equal to the one before (a compare in C) is not
+    encoded again (between two of a recording's checkpoints most VMs' consoles and
+    disks have not changed). Only for parts built of fresh, immutable values."""
+
+    def __init__(self) -> None:
+        self._last: dict[str, tuple[Any, bytes]] = {}
+
+    def encode(self, name: str, value: Any) -> bytes:
+        last = self._last.get(name)
+        if last is not None and last[0] == value:
+            return last[1]
+        data = encode(value)
+        self._last[name] = (value, data)
+        return data
+
+
+def encode_monitor(mon: dict[str, Any],
+                   cache: EncodeCache | None = None) -> tuple[bytes, dict[str, int]]:
     """The monitor section as plain-data bytes, and a CRC32 per part a user can name,
     from one encoding of each part. The event log's part covers its counters (how many
     events of each kind, the sequence number), not the events held (a recording keeps
     those incrementally)."""
     crcs: dict[str, int] = {}
     vms = []
+    enc = cache.encode if cache is not None else (lambda _name, value: encode(value))
     for i, vs in enumerate(mon["vms"]):
-        encoded = {key: encode(value) for key, value in vs.items()}
+        # Only a VM's own part (its consoles and disks, the bulk) is cached: VM.save_state
+        # builds it of fresh immutable values, so the copy kept for the compare cannot
+        # change under the cache.
+        encoded = {key: enc(f"vm{i}", value) if key == "vm" else encode(value)
+                   for key, value in vs.items()}
         for key, label in (("vcpus", "registers"), ("pmap", "pmap"),
                            ("vm", "console and disks"), ("stats", "statistics")):
             crcs[f"vm{i}'s {label}"] = _crc(encoded[key])

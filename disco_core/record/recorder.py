@@ -137,6 +137,7 @@ class Recorder:
         self._costs: deque[float] = deque(maxlen=KEYFRAME_EVERY)  # wall s the last ones took
         self._prev: tuple[np.ndarray, np.ndarray] | None = None  # indexes, hashes
         self._events_seq = 0  # the event log's sequence number at the last checkpoint
+        self._encoded = ck.EncodeCache()
         self._closed = False
         self._writer.write(HEAD, encode({
             "format_version": FORMAT_VERSION, "build": build, "config": config.to_json(),
@@ -198,7 +199,7 @@ class Recorder:
             events = monitor["events"]
             events_bytes = encode(events["events"])
             monitor["events"] = {**events, "events": []}
-            monitor_bytes, digest = ck.encode_monitor(monitor)
+            monitor_bytes, digest = ck.encode_monitor(monitor, self._encoded)
         digest = {**ck.machine_parts(snapshot), **digest, **ck.session_parts(state)}
         head, pages, tail = ck.split_snapshot(snapshot)
         indexes = np.array(pages["index"], np.uint64)
