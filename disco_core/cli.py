@@ -7,10 +7,15 @@
     disco boot [--machine PRESET] --vms N [--vcpus K] [--disk BASE] [--run "CMDS"] [--json]
     disco boot ... --gdb [HOST:]PORT [--gdb-wait] [--gdb-vm N]
     disco gdb [--vm N] [--machine PRESET] [--vms N] [--vcpus K] [-- GDB-ARGS...]
+    disco record FILE [--machine P] [--vms N] [--vcpus K] [--numa-policy P] [--sharing S]
+                      [--run "CMDS"] [--seconds S]
+    disco replay FILE [--verify] [--to CYCLE] [--json] [--info] [--partial]
 
 Exit codes: the guest's own exit code when it halts through the exit device;
 2 for bad input (a malformed or non-MIPS ELF, an impossible configuration);
-124 when --max-instructions ran out; 125 when every CPU waits forever.
+124 when --max-instructions ran out; 125 when every CPU waits forever;
+1 when `disco replay --verify` finds the replay diverging (2 for a truncated,
+corrupt, foreign-build or wrong-version recording).
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from disco_core.errors import DiscoError
 from disco_core.machine import ExitReason, MiB
@@ -285,6 +291,144 @@ def _add_gdb_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     g.add_argument("gdb_args", nargs="*", metavar="GDB-ARGS",
                    help="after --: arguments for gdb-multiarch")
     g.set_defaults(func=cmd_gdb)
+def cmd_record(args: argparse.Namespace) -> int:
+    """Record a session of VMs: type --run's commands into every VM, run --seconds of
+    simulated time (less if every VM stops), write FILE."""
+    from disco_core.boot import split_commands
+    from disco_core.record.format import build_identity
+    from disco_core.record.recorder import RecordConfig, Recorder, new_session
+    from disco_core.session import FeedConsole
+    from disco_core.session.factories import check_vms_request
+
+    config = RecordConfig(preset=args.machine, vms=args.vms or 4, vcpus=args.vcpus,
+                          numa_policy=args.numa_policy or "migrate_replicate",
+                          sharing=args.sharing or "disco")
+    check_vms_request(config.preset, config.vms, config.vcpus)
+    session, base = new_session(config)
+    try:
+        recorder = Recorder(session, args.file, config, base, build_identity())
+        commands = split_commands(args.run)
+        clock = session.machine.config.clock_hz
+        limit = int(args.seconds * clock)
+        marks = [0] * len(session.guests)
+        pending = [list(commands) for _ in session.guests]
+        shown = [0] * len(session.guests)
+        partial = [b""] * len(session.guests)
+        cycles = 0
+        while True:
+            session.step_slice(1_000_000)
+            for i, g in enumerate(session.guests):
+                out = g.console.output
+                if not args.quiet and len(out) > shown[i]:
+                    # whole lines only, so the VMs' outputs interleave line by line
+                    *lines, partial[i] = (partial[i] + bytes(out[shown[i]:])).split(b"\n")
+                    for line in lines:
+                        sys.stdout.write(f"[{g.name}] {line.decode('utf-8', 'replace')}\n")
+                    shown[i] = len(out)
+                found = out.find(b"$ ", marks[i])
+                if found >= 0 and pending[i]:
+                    marks[i] = found + 2
+                    session.submit(FeedConsole(g.name, pending[i].pop(0).encode() + b"\n"))
+            cycles = max(c.cycles for c in session.machine.cpus)
+            if cycles >= limit or session.halted or not session.running:
+                break  # the time is up, or nothing runs any more (every VM stopped)
+        recorder.close()
+        print(f"\nrecorded {cycles / clock:.2f} simulated seconds, {recorder.inputs} inputs, "
+              f"{recorder.checkpoints} checkpoints, {recorder.size} bytes into {args.file}",
+              file=sys.stderr)
+    finally:
+        session.close()
+    return 0
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    """Replay a recording (--info: say what it holds; --verify: check every digest)."""
+    import json
+
+    from disco_core.record.replay import Recording, Replayer
+
+    recording = Recording.open(args.file, partial=args.partial)
+    if recording.cut_at is not None:
+        print(f"disco: {args.file}: cut short at byte {recording.cut_at}; replaying its "
+              "complete chunks", file=sys.stderr)
+    if args.info:
+        info = recording.info()
+        if args.json:
+            print(json.dumps(info, indent=2))
+        else:
+            for key, value in info.items():
+                print(f"{key:15} {value}")
+        return 0
+    replayer = Replayer(recording)
+    try:
+        checked = 0
+        if args.verify:
+            checked = replayer.verify()
+        if args.to is not None:
+            replayer.seek(args.to)
+        else:
+            replayer.play()
+        s = replayer.session
+        consoles = {g.name: bytes(g.console.output).decode("utf-8", "replace")
+                    for g in s.guests}
+        cycles = replayer.cycles
+        if args.json:
+            print(json.dumps({"cycles": cycles, "operations": replayer.position,
+                              "checkpoints_verified": checked, "output": consoles}, indent=2))
+        else:
+            for name, text in consoles.items():
+                for line in text.splitlines():
+                    print(f"[{name}] {line}")
+            print(f"\nreplayed to cycle {cycles}"
+                  + (f", {checked} checkpoints verified" if args.verify else ""))
+    finally:
+        replayer.close()
+    return 0
+
+
+def _record_replay_parsers(sub: Any, policies: Sequence[str], sharing: Sequence[str]) -> None:
+    rec = sub.add_parser("record", help="record a session of virtual machines into FILE")
+    rec.add_argument("file")
+    rec.add_argument("--machine", default="flash8", help="machine preset (default flash8)")
+    rec.add_argument("--native", action="store_true",
+                     help="refused: only sessions of VMs are recorded so far")
+    rec.add_argument("--vms", type=_positive, default=4, help="VMs (default 4)")
+    rec.add_argument("--vcpus", type=_positive, default=1, help="vCPUs per VM (default 1)")
+    rec.add_argument("--numa-policy", default=None, choices=policies)
+    rec.add_argument("--sharing", default=None, choices=sharing)
+    rec.add_argument("--run", default=None, help="commands typed into every VM at its prompts")
+    rec.add_argument("--seconds", type=float, default=2.0,
+                     help="simulated seconds to record (default 2)")
+    rec.add_argument("--quiet", action="store_true", help="do not print the consoles")
+    rec.set_defaults(func=_native_refused)
+
+    rep = sub.add_parser("replay", help="replay a recording")
+    rep.add_argument("file")
+    rep.add_argument("--verify", action="store_true",
+                     help="check every checkpoint's digest; exit 1 on a divergence")
+    rep.add_argument("--to", type=_positive, default=None, help="stop at this cycle")
+    rep.add_argument("--json", action="store_true")
+    rep.add_argument("--info", action="store_true", help="say what the recording holds")
+    rep.add_argument("--partial", action="store_true",
+                     help="replay a recording cut short up to its last complete chunk")
+    rep.set_defaults(func=_replay_checked)
+
+
+def _native_refused(args: argparse.Namespace) -> int:
+    if args.native:
+        raise DiscoError("disco record records sessions of virtual machines (--vms N); "
+                         "the native kernel cannot be recorded yet")
+    return cmd_record(args)
+
+
+def _replay_checked(args: argparse.Namespace) -> int:
+    from disco_core.record.replay import Divergence
+
+    try:
+        return cmd_replay(args)
+    except Divergence as e:
+        print(f"disco: {e}", file=sys.stderr)
+        return 1
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -343,6 +487,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_gdb_options(b)
     b.set_defaults(func=cmd_boot)
     _add_gdb_command(sub)
+    _record_replay_parsers(sub, POLICIES, SHARING)
     return p
 
 

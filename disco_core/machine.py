@@ -903,6 +903,39 @@ def _unpack_snapshot(blob: bytes, ndevices: int) -> tuple[bytes, list[bytes | No
     return core, states
 
 
+def core_build_id() -> str:
+    """A hash of the C core's shared object: a recording replays only on the build
+    that made it (disco_core/record/)."""
+    import hashlib
+    import sys
+
+    module = sys.modules[lib.__name__.rpartition(".")[0]]  # the extension lib came from
+    assert module.__file__ is not None, "the C core is a built extension"
+    with open(module.__file__, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()[:16]
+
+
+PAGE_RECORD_BYTES = 8 + 4096  # a snapshot's RAM page record: its index, then the page
+
+
+def snapshot_pages(blob: bytes) -> tuple[int, int]:
+    """Where a snapshot's RAM page records are: (offset of the first, how many).
+
+    For incremental checkpoints (disco_core/record/): the bytes before and after
+    the records, and the records themselves, are stored apart. The core blob's
+    header is the C `snap_header` (docs/snapshot-format.md)."""
+    core = 16  # after the outer magic and the core blob's length
+    arch = int.from_bytes(blob[core + 12 : core + 16], "little")
+    ncpus = int.from_bytes(blob[core + 16 : core + 20], "little")
+    header = 16 + ffi.sizeof("dc_config") + 16  # magic, version, arch size; config; 4 words
+    header = (header + 7) // 8 * 8 + 8  # then the 8-byte round end
+    at = core + header + ncpus * arch
+    count = int.from_bytes(blob[at : at + 8], "little")
+    if blob[core : core + 8] != b"DCSNAP01" or at + 8 + count * PAGE_RECORD_BYTES > len(blob):
+        raise SnapshotError("not a snapshot of this core (its page records do not fit)")
+    return at + 8, count
+
+
 # words of the live register view (dc_regs_view)
 _PC, _NPC, _BD = lib.DC_REG_PC, lib.DC_REG_NPC, lib.DC_REG_BD
 _HI, _LO, _LLBIT = lib.DC_REG_HI, lib.DC_REG_LO, lib.DC_REG_LLBIT

@@ -548,12 +548,14 @@ class Monitor:
 
     # ---- state ---------------------------------------------------------------------------
 
-    def state(self) -> Section:
+    def state(self, events_since: int = 0) -> Section:
         """Every part's section, gathered: the monitor's own counters, the scheduler,
         the hardware TLBs' owners, memmap, each VM (with its pmap, vCPUs and
         statistics), the NUMA manager, the sharing mechanisms, the network, the C
         assists' kseg pairs and the event log. What C counted is taken into the
-        Python statistics first. Take it between runs, with Machine.snapshot()."""
+        Python statistics first. Take it between runs, with Machine.snapshot().
+        `events_since` keeps only the events numbered from it (a recording's
+        incremental checkpoints; that section alone does not load)."""
         self._fold()
         if self.assist is not None:
             self.assist.fold_progress(self.vms)
@@ -567,7 +569,7 @@ class Monitor:
             numa=self.numa.state(),
             diskcache=self.diskcache.state() if self.diskcache is not None else None,
             contentshare=self.contentshare.state() if self.contentshare is not None else None,
-            vnet=self.vnet.state(), events=self.events.state(),
+            vnet=self.vnet.state(), events=self.events.state(events_since),
             assists=self.assist.state() if self.assist is not None else None)
 
     def load_state(self, section: Section) -> None:

@@ -23,17 +23,20 @@ from disco_core.session.commands import (
     Pause,
     RemoveBreakpoint,
     RemoveWatchpoint,
+    RestartVm,
     Resume,
     RunTo,
     SetTiming,
     Step,
     StepOut,
     StepOver,
+    StopVm,
     TraceMonitor,
 )
 from disco_core.session.factories import (
     DEFAULT_SESSION,
     SESSION_KINDS,
+    VmsCoreSpec,
     baremetal_session,
     check_vms_request,
     default_session,
@@ -41,7 +44,7 @@ from disco_core.session.factories import (
     vms_session,
 )
 from disco_core.session.runner import Throughput, run_headless
-from disco_core.session.session import Console, Guest, Session
+from disco_core.session.session import GUEST_COMMANDS, Console, Core, Guest, Observer, Session
 from disco_core.session.snapshot import (
     Breakpoint,
     ConsoleSnapshot,
@@ -62,7 +65,8 @@ from disco_core.session.targets import (
 )
 
 __all__ = [
-    "CP0_REGISTERS", "DEFAULT_SESSION", "MEMORY_SPACES", "SESSION_KINDS", "AddBreakpoint",
+    "CP0_REGISTERS", "DEFAULT_SESSION", "GUEST_COMMANDS", "Core", "Observer", "RestartVm",
+    "StopVm", "VmsCoreSpec", "MEMORY_SPACES", "SESSION_KINDS", "AddBreakpoint",
     "AddWatchpoint", "Breakpoint", "Command", "Console", "ConsoleSnapshot", "CpuTargets",
     "DebugDetail", "Event", "FeedConsole", "Focus", "Guest", "Pause", "Registers",
     "RemoveBreakpoint", "RemoveWatchpoint", "Resume", "RunResult", "RunTo", "Session",

@@ -120,9 +120,24 @@ class FeedConsole:
 # The address spaces a memory view reads with virtual machines (Focus.space).
 MEMORY_SPACES = ("virtual", "physical", "machine")
 
+@dataclass(frozen=True)
+class StopVm:
+    """Stop a VM (its vCPUs leave their CPUs) as if it had exited."""
+
+    vm: str
+    reason: str = "stopped by the user"
+
+
+@dataclass(frozen=True)
+class RestartVm:
+    """Boot a VM again from its image (stopping it first if it runs)."""
+
+    vm: str
+
+
 Command = (Pause | Resume | Step | StepOver | StepOut | RunTo | AddBreakpoint
            | RemoveBreakpoint | AddWatchpoint | RemoveWatchpoint | SetTiming | Focus
-           | FeedConsole | TraceMonitor)
+           | FeedConsole | TraceMonitor | StopVm | RestartVm)
 
 
 @dataclass(frozen=True)

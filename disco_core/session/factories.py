@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
 
+from disco_core.elf import ElfImage
 from disco_core.machine import Machine
 from disco_core.mips import PAGE_SIZE
-from disco_core.monitor import VM, Monitor, VMSpec
-from disco_core.session.session import Guest, Session
+from disco_core.monitor import Monitor, VMSpec
+from disco_core.session.session import Core, Guest, MonitorConsole, Session
 
 
 def baremetal_session(program: str | Path = "numademo", preset_name: str = "flash8",
@@ -58,22 +60,6 @@ def kernel_session(program: str | None = None, preset_name: str = "flash8",
     return session
 
 
-class _VmConsole:
-    """A VM's console as a Session guest sees it: the monitor's output buffer,
-    and input that goes to that VM only."""
-
-    def __init__(self, monitor: Monitor, vm: VM) -> None:
-        self._monitor = monitor
-        self._vm = vm
-
-    @property
-    def output(self) -> bytearray:
-        return self._vm.console_out
-
-    def feed(self, data: bytes) -> None:
-        self._monitor.console_input(self._vm, data)
-
-
 def check_vms_request(preset_name: str = "flash8", vms: int = 4, vcpus: int = 1,
                       memory_mib: int | None = None) -> int | None:
     """Refuse a VM layout the machine cannot hold, with a message that says why
@@ -119,26 +105,24 @@ def _say(progress: Callable[[str], None] | None, text: str) -> None:
 
 def vms_session(program: str | None = None, preset_name: str = "flash8",
                 vms: int = 4, vcpus: int = 1, memory_mib: int | None = None,
-                progress: Callable[[str], None] | None = None) -> Session:
+                progress: Callable[[str], None] | None = None,
+                numa_policy: str = "migrate_replicate", sharing: str = "disco",
+                base_image: str | Path | None = None) -> Session:
     """The guest kernel's disco flavour as `vms` virtual machines under the monitor,
     each with a copy-on-write root disk over one shared image and its own console.
     `program` is ignored (each VM runs what is typed at its console). `progress`
     hears what is being built (the kernel and the root image take a while the
-    first time)."""
+    first time). `numa_policy` and `sharing` are the monitor's (docs/numa.md);
+    `base_image` is the root image the disks copy on write (default: a fresh one)."""
     import shutil
     import tempfile
 
-    from disco_core.boot import root_image, vm_specs
+    from disco_core.boot import root_image
     from disco_core.elf import load_elf
     from disco_core.kernel import build_kernel
-    from disco_core.monitor.numa import NumaParams
-    from disco_core.monitor.vdisk import VirtualDisk
-    from disco_core.presets import preset
 
     pages = check_vms_request(preset_name, vms, vcpus, memory_mib)
     tmp = Path(tempfile.mkdtemp(prefix="disco-workbench-"))
-    disks: list[VirtualDisk] = []
-    machine: Machine | None = None
     try:
         _say(progress, "building the guest kernel (disco flavour)")
         image = load_elf(build_kernel("disco"))
@@ -146,35 +130,72 @@ def vms_session(program: str | None = None, preset_name: str = "flash8",
         # debugger's first source-line lookup would stall the UI for most of a second.
         image.line_for(image.entry)
         _say(progress, "building the root file system image")
-        base = root_image(tmp / "root.img")
+        base = Path(base_image) if base_image is not None else root_image(tmp / "root.img")
         _say(progress, f"creating {vms} virtual machines on {preset_name}")
-        disks = [VirtualDisk.copy_on_write(base) for _ in range(vms)]
-        # FLASH reports hot pages to the monitor's NUMA manager (docs/numa.md)
-        machine = Machine(preset(preset_name, hot_threshold=NumaParams().hot_threshold))
-        monitor = Monitor(machine)
-        # boot.vm_specs is typed list[object]: its items are VMSpecs
-        vmlist = [monitor.create_vm(cast(VMSpec, spec))
-                  for spec in vm_specs(machine, image, vms, disks, pages, vcpus)]
-        for vm in vmlist:
-            monitor.start_vm(vm)
+        spec = VmsCoreSpec(image, base, preset_name, vms, vcpus, pages, numa_policy, sharing)
+        core = spec.build(start=True)
     except BaseException:
-        for d in disks:
-            d.close()
-        if machine is not None:
-            machine.close()
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    machine, monitor = core.machine, core.monitor
+    assert monitor is not None
     guests = []
-    for vm in vmlist:
+    for vm in monitor.vms:
         home = set(vm.home_nodes)
         cpus = tuple(c for c in range(machine.config.cpus) if machine.node_of_cpu(c) in home)
-        guests.append(Guest(vm.name, cpus, _VmConsole(monitor, vm), image))
+        guests.append(Guest(vm.name, cpus, MonitorConsole(monitor, vm), image))
     session = Session(machine, guests, monitor=monitor,
                       title=f"{vms} virtual machine{'s' if vms > 1 else ''} on {preset_name}")
-    for d in disks:
-        session.on_close.append(d.close)
+    session.adopt_core(core, spec.build)
     session.on_close.append(lambda: shutil.rmtree(tmp, ignore_errors=True))
     return session
+
+
+@dataclass(frozen=True)
+class VmsCoreSpec:
+    """How a VMs session's machine and monitor are built, so that a fresh pair can be
+    built again to load a checkpoint into (disco_core/record/checkpoint.py)."""
+
+    image: ElfImage
+    base: Path
+    preset_name: str
+    vms: int
+    vcpus: int
+    pages: int | None
+    numa_policy: str
+    sharing: str
+
+    def build(self, start: bool = False) -> Core:
+        """A machine and monitor with the VMs created (and started with `start`)."""
+        from disco_core.boot import vm_specs
+        from disco_core.monitor.numa import MOVING, NumaParams, check_policy
+        from disco_core.monitor.vdisk import VirtualDisk
+        from disco_core.presets import preset
+
+        disks: list[VirtualDisk] = []
+        machine: Machine | None = None
+        try:
+            disks = [VirtualDisk.copy_on_write(self.base) for _ in range(self.vms)]
+            params = NumaParams()
+            overrides: dict[str, object] = {}
+            if check_policy(self.numa_policy) in MOVING:  # FLASH reports hot pages (numa.md)
+                overrides["hot_threshold"] = params.hot_threshold
+            machine = Machine(preset(self.preset_name, **overrides))
+            monitor = Monitor(machine, numa_policy=self.numa_policy, numa_params=params,
+                              sharing=self.sharing)
+            # boot.vm_specs is typed list[object]: its items are VMSpecs
+            vmlist = [monitor.create_vm(cast(VMSpec, spec)) for spec in
+                      vm_specs(machine, self.image, self.vms, disks, self.pages, self.vcpus)]
+            if start:
+                for vm in vmlist:
+                    monitor.start_vm(vm)
+        except BaseException:
+            for d in disks:
+                d.close()
+            if machine is not None:
+                machine.close()
+            raise
+        return Core(machine, monitor, [d.close for d in disks])
 
 
 SESSION_KINDS: dict[str, Callable[..., Session]] = {

@@ -25,7 +25,7 @@ import numpy as np
 from disco_core.elf import ElfImage
 from disco_core.machine import Machine
 from disco_core.mips import PAGE_SIZE
-from disco_core.monitor import Monitor
+from disco_core.monitor import VM, Monitor
 from disco_core.session.commands import (
     AddBreakpoint,
     AddWatchpoint,
@@ -36,12 +36,14 @@ from disco_core.session.commands import (
     Pause,
     RemoveBreakpoint,
     RemoveWatchpoint,
+    RestartVm,
     Resume,
     RunTo,
     SetTiming,
     Step,
     StepOut,
     StepOver,
+    StopVm,
     TraceMonitor,
 )
 from disco_core.session.snapshot import (
@@ -76,6 +78,22 @@ class SliceHook(Protocol):
         ...
 
 
+class MonitorConsole:
+    """A VM's console as a Session guest sees it: the monitor's output buffer,
+    and input that goes to that VM only."""
+
+    def __init__(self, monitor: Monitor, vm: VM) -> None:
+        self._monitor = monitor
+        self._vm = vm
+
+    @property
+    def output(self) -> bytearray:
+        return self._vm.console_out
+
+    def feed(self, data: bytes) -> None:
+        self._monitor.console_input(self._vm, data)
+
+
 class Console(Protocol):
     """What a guest's console offers: everything printed so far, and input."""
 
@@ -105,6 +123,33 @@ class _Temp:
 
 BreakpointKey = tuple[int, int | None, str | None]  # address, target, VM
 WatchpointKey = tuple[int, int, str, int | None, str | None]  # + length, access
+
+
+@dataclass
+class Core:
+    """A session's machine and monitor, and what frees what they hold (their disks)."""
+
+    machine: Machine
+    monitor: Monitor | None
+    closers: list[Callable[[], None]]
+
+
+class Observer(Protocol):
+    """What watches a session's guest-visible history (disco_core/record/recorder.py):
+    every run of the target with its budget, and every command that changes the guests,
+    told before it is applied."""
+
+    def ran(self, budget: int, result: RunResult) -> None: ...
+
+    def applying(self, command: Command) -> None: ...
+
+    def sliced(self) -> None:
+        """The end of a slice: the session is consistent (a checkpoint may be taken)."""
+
+
+# Commands that change what the guests see; the others only steer the loop or the views.
+GUEST_COMMANDS = (FeedConsole, Step, SetTiming, TraceMonitor, StopVm, RestartVm)
+SESSION_STATE_VERSION = 1
 
 
 class Session:
@@ -157,6 +202,64 @@ class Session:
         while (pages // group) * nodes > MAX_MISS_CELLS:
             group *= 2
         self.page_group = group
+        self.observer: Observer | None = None
+        self.core: Core | None = None  # set by adopt_core: a session that can load a checkpoint
+        self.rebuild: Callable[[], Core] | None = None
+
+    # ---- the machine and monitor as one replaceable core -------------------------------
+
+    def adopt_core(self, core: Core, rebuild: Callable[[], Core]) -> None:
+        """Own `core` (freed on close), and know how to build a fresh, unstarted one."""
+        self.core = core
+        self.rebuild = rebuild
+
+    def replace_core(self, core: Core) -> None:
+        """Swap in a machine and monitor loaded elsewhere (record/checkpoint.py): the
+        targets, consoles and armed breakpoints follow; the old core is freed."""
+        old = self.core
+        self.machine, self.monitor, self.core = core.machine, core.monitor, core
+        self.target = (CpuTargets(core.machine) if core.monitor is None
+                       else VCpuTargets(core.machine, core.monitor))
+        if core.monitor is not None:
+            for guest, vm in zip(self.guests, core.monitor.vms, strict=True):
+                guest.console = MonitorConsole(core.monitor, vm)
+        for (address, cpu), _n in self._armed.items():
+            core.machine.add_breakpoint(address, cpu)
+        for (address, length, access, cpu), _n in self._armed_watch.items():
+            core.machine.add_watchpoint(address, length, cpu=cpu, read="r" in access,
+                                        write="w" in access)
+        if old is not None:
+            old.machine.close()
+            for release in old.closers:
+                release()
+
+    def state(self) -> dict[str, object]:
+        """The session's own section: the loop's flags and the counters its snapshots show."""
+        view = self.target.vms_view()
+        return {"section": "session", "version": SESSION_STATE_VERSION,
+                "running": self.running, "halted": self.halted, "idle": self.idle,
+                "stopped_cpu": self.stopped_cpu, "instructions": self._instructions,
+                "vm_instructions": [] if view is None else view.instructions.tolist(),
+                "vm_cycles": [] if view is None else view.cycles.tolist()}
+
+    def load_state(self, section: dict[str, object]) -> None:
+        from disco_core.monitor import sections
+
+        sec = sections.check(section, "session", SESSION_STATE_VERSION,
+                             "running", "halted", "idle", "stopped_cpu", "instructions",
+                             "vm_instructions", "vm_cycles")
+        view = self.target.vms_view()
+        with sections.loading("session"):
+            self.running = bool(sec["running"])
+            self.halted = bool(sec["halted"])
+            self.idle = bool(sec["idle"])
+            self.stopped_cpu = int(sec["stopped_cpu"])
+            self._instructions = int(sec["instructions"])
+            if view is not None:
+                view.instructions[:] = sec["vm_instructions"]
+                view.cycles[:] = sec["vm_cycles"]
+                view.forget()
+        self.target.forget_copies()
 
     # ---- the command queue (any thread) ------------------------------------
 
@@ -203,6 +306,9 @@ class Session:
                 break
             self.commands_applied += 1
             try:
+                if self.observer is not None and isinstance(command, GUEST_COMMANDS):
+                    self.check_command(command)
+                    self.observer.applying(command)
                 self._apply(command, events)
             except (KeyError, ValueError, IndexError) as e:
                 events.append(Event("error", str(e).strip("'\"")))
@@ -214,12 +320,25 @@ class Session:
             self._run(budget, events)
         for event in events:
             self._log.append(event.message)
+        if self.observer is not None:
+            self.observer.sliced()
         return events
+
+    def run_once(self, budget: int) -> RunResult:
+        """One run of the target, counted as the loop counts it (replay drives this)."""
+        r = self.target.run(budget)
+        self._instructions += r.executed
+        self.idle = r.kind == "idle"
+        if r.kind == "halt":
+            self.halted = True
+        return r
 
     def _run(self, budget: int, events: list[Event]) -> None:
         left = budget
         while left > 0 and self.running:
             r = self.target.run(left)
+            if self.observer is not None:
+                self.observer.ran(left, r)
             left -= r.executed
             self._instructions += r.executed
             kind = r.kind
@@ -364,6 +483,30 @@ class Session:
             self.idle = False
         elif isinstance(c, TraceMonitor):
             t.trace(c.on)
+        elif isinstance(c, StopVm | RestartVm):
+            mon = self.monitor
+            if mon is None:
+                raise ValueError("there is no monitor in this session: only VMs stop "
+                                 "and restart")
+            which = mon.vm_by_name(c.vm)
+            if isinstance(c, StopVm):
+                mon.stop_vm(which, c.reason)
+            else:
+                if which.running:
+                    mon.stop_vm(which, "restarted")
+                mon.restart_vm(which)
+            self.idle = False
+            t.forget_copies()
+
+    def check_command(self, c: Command) -> None:
+        """Refuse, before it is recorded, a guest command that would fail anyway."""
+        if isinstance(c, FeedConsole):
+            self.guest(c.guest)
+        elif isinstance(c, StopVm | RestartVm):
+            if self.monitor is None:
+                raise ValueError("there is no monitor in this session: only VMs stop "
+                                 "and restart")
+            self.monitor.vm_by_name(c.vm)
 
     def _arm(self, address: int, cpu: int | None, delta: int) -> None:
         """Count a breakpoint in (delta 1) or out (-1) of the machine's."""
@@ -567,6 +710,10 @@ class Session:
     def close(self) -> None:
         """Free the machine, then whatever else the session holds (disk images...)."""
         self.machine.close()
+        if self.core is not None:
+            for release in self.core.closers:
+                release()
+            self.core = None
         for release in self.on_close:
             release()
         self.on_close.clear()
