@@ -10,6 +10,7 @@
     disco replay FILE [--verify] [--to CYCLE] [--json] [--info] [--partial]
     disco replay FILE --break SYMBOL|ADDRESS [--vm N] --last [--json]
     disco replay FILE --who-wrote ADDRESS [--length N] [--vm N] [--space gva|gpa|ma] [--json]
+    disco compare FILE --a KEY=VALUE... --b KEY=VALUE... [--json] [--html OUT]
 
 Exit codes: the guest's own exit code when it halts through the exit device;
 2 for bad input (a malformed or non-MIPS ELF, an impossible configuration);
@@ -359,6 +360,38 @@ def _reverse_options(rep: Any) -> None:
                      help="only this VM (its number or name) for --break and --who-wrote")
 
 
+def _compare_parser(sub: Any) -> None:
+    c = sub.add_parser("compare", help="replay a recording's inputs under two configurations")
+    c.add_argument("file")
+    c.add_argument("--a", nargs="+", default=[], metavar="KEY=VALUE",
+                   help="configuration a: numa-policy=P, sharing=S (default: as recorded)")
+    c.add_argument("--b", nargs="+", default=[], metavar="KEY=VALUE",
+                   help="configuration b, the same keys")
+    c.add_argument("--json", action="store_true", help="one object: a, b, rows")
+    c.add_argument("--html", default=None, metavar="OUT",
+                   help="also write a report with both heat maps and their difference")
+    c.set_defaults(func=cmd_compare)
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    """A/B replay (docs/reverse.md): a table per VM and workload."""
+    import json
+
+    from disco_core.record.compare import (
+        compare,
+        format_table,
+        parse_variant,
+        public,
+        write_html,
+    )
+
+    result = compare(args.file, parse_variant(args.a), parse_variant(args.b))
+    if args.html:
+        write_html(result, args.html)
+    print(json.dumps(public(result), indent=2) if args.json else format_table(result))
+    return 0
+
+
 def _vm_name(replayer: Any, vm: str | None) -> str | None:
     """--vm as a VM's name: a number counts the VMs from 0."""
     if vm is None:
@@ -508,6 +541,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--max-instructions", type=_positive, default=10_000_000_000)
     b.set_defaults(func=cmd_boot)
     _record_replay_parsers(sub, POLICIES, SHARING)
+    _compare_parser(sub)
     return p
 
 
