@@ -24,11 +24,13 @@ time over a window before the point, doubled until it holds enough of them.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import Any, cast
 
 from disco_core.record import checkpoint as ck
-from disco_core.record.recorder import point
-from disco_core.record.replay import DEBUG_STOPS, Divergence, Replayer
+from disco_core.record.format import Chunk
+from disco_core.record.recorder import command_to_json, point
+from disco_core.record.replay import DEBUG_STOPS, CheckpointEntry, Divergence, Recording, Replayer
 from disco_core.session import (
     AddBreakpoint,
     AddWatchpoint,
@@ -84,10 +86,6 @@ class Hit:
     cpu: int
     pc: int
     watch: WatchHit | None = None
-
-
-class ReachedStart(Exception):  # noqa: N818 (an outcome, not a failure)
-    """Going back found nothing before the current point: the replay is at its start."""
 
 
 @dataclass
@@ -190,9 +188,13 @@ class Reverse:
 
     # ---- running a stretch of the history -------------------------------------------------
 
-    def _run_op(self, op: int, start: int, stop: int | None, hits: list[Hit]) -> int:
+    def _run_op(self, op: int, start: int, stop: int | None, hits: list[Hit],
+                land: bool = False) -> int:
         """Run operation `op` (a run) from `start` instructions into it to `stop` (None:
-        its end), appending our hits; how many instructions it executed in all."""
+        its end), appending our hits; how many instructions it executed in all. With
+        `land`, `stop` is a hit's point and the run ends by that hit, as the scan that
+        found it did (a breakpoint's stop has fetched the instruction: its CPU's clock
+        is not where a budget's stop leaves it)."""
         _tag, budget, executed, kind = self.replayer.recording.ops[op]
         whole = executed if kind in DEBUG_STOPS else budget
         end = executed if stop is None else min(stop, executed)
@@ -200,7 +202,7 @@ class Reverse:
         done = start
         last: tuple[int, int, int] | None = None
         while natural or done < end:
-            ask = (whole - done) if natural else (end - done)
+            ask = (whole - done) if natural else (end - done + (1 if land else 0))
             if ask <= 0 and (not natural or kind not in ("idle", "halt")):
                 break
             r = self.session.run_once(ask)
@@ -211,6 +213,8 @@ class Reverse:
             if r.executed == 0 and where == last:
                 raise Divergence(f"a debug exit repeats at cycle {self.cycles}")
             last = where
+            if land and done == end and not natural:
+                break  # the hit landed on
             if self._matches(r) and done <= end:
                 at = Point(op + 1) if done == executed else Point(op, done)
                 c = self.session.machine.cpus
@@ -221,7 +225,7 @@ class Reverse:
                              f"{done} instructions where the recording has {end}")
         return done
 
-    def _forward(self, to: Point, hits: list[Hit] | None = None) -> None:
+    def _forward(self, to: Point, hits: list[Hit] | None = None, land: bool = False) -> None:
         """From the current point to `to` (not before it), collecting hits."""
         rp = self.replayer
         ops = rp.recording.ops
@@ -230,7 +234,8 @@ class Reverse:
             op = ops[rp.position]
             if op[0] == "r":
                 stop = to.offset if to.op == rp.position else None
-                done = self._run_op(rp.position, self.offset, stop, found)
+                done = self._run_op(rp.position, self.offset, stop, found,
+                                    land and stop is not None)
                 if stop is not None and done < op[2]:
                     self.offset = done
                     return
@@ -254,6 +259,12 @@ class Reverse:
         if to < self.point or self._checkpoint_between(to):
             self._restore_before(Point(to.op, to.offset + 1))
         self._forward(to)
+
+    def _land(self, hit: Hit) -> None:
+        """Stand at `hit` as the scan that found it stood there."""
+        if hit.point <= self.point or self._checkpoint_between(hit.point):
+            self._restore_before(Point(hit.point.op, hit.point.offset + 1))
+        self._forward(hit.point, land=True)
 
     def _checkpoint_between(self, to: Point) -> bool:
         """A checkpoint after here and at or before `to`: jumping there saves running."""
@@ -285,7 +296,7 @@ class Reverse:
             hits = self.scan(lower, upper)
             if hits:
                 last = hits[-1]
-                self.seek_point(last.point)
+                self._land(last)
                 return last
             upper = lower
         self.seek_point(self.start)
@@ -298,7 +309,7 @@ class Reverse:
         self._forward(self.end, hits)
         for h in hits:
             if h.point > here:
-                self.seek_point(h.point)
+                self._land(h)
                 return h
         return None
 
@@ -471,3 +482,57 @@ class Reverse:
         parts = ck.digest_parts(ck.capture(self.session))
         parts.pop("the session's counters", None)
         return parts
+
+
+class LiveRecording(Recording):
+    """A session's history kept in memory, for sessions a file cannot record (a bare
+    machine): every run and guest command as the recorder writes them, and a
+    checkpoint every `every` slices. `replayer()` ends the recording and replays it in
+    the same session (a bare machine's checkpoints load in place)."""
+
+    def __init__(self, session: Session, every: int = 4) -> None:
+        super().__init__(Path("<live>"), {"clock_hz": session.machine.config.clock_hz},
+                         [], [], None, 0, None)
+        self.session = session
+        self.every = every
+        self._slices = 0
+        self._saved: list[ck.Checkpoint] = []
+        self._checkpoint()
+        session.observer = self
+
+    # ---- the session's observer -------------------------------------------------------
+
+    def ran(self, budget: int, result: RunResult) -> None:
+        self.ops.append(["r", budget, result.executed, result.kind])
+
+    def applying(self, command: Command) -> None:
+        ins, cyc = point(self.session)
+        self.ops.append(["c", ins, cyc, command_to_json(command)])
+
+    def sliced(self) -> None:
+        self._slices += 1
+        if self._slices % self.every == 0:
+            self._checkpoint()
+
+    def _checkpoint(self) -> None:
+        c = ck.capture(self.session)
+        # no chunk behind it: load_checkpoint answers from memory
+        self.checkpoints.append(CheckpointEntry(
+            cast(Chunk, None), len(self._saved), len(self.ops), c.cycles,
+            int(c.session["machine_instructions"]), True, {}))
+        self._saved.append(c)
+
+    # ---- what a Replayer asks of a recording ------------------------------------------
+
+    def check_build(self) -> None:
+        """Made by this very build."""
+
+    def load_checkpoint(self, k: int) -> ck.Checkpoint:
+        return self._saved[k]
+
+    def replayer(self) -> Replayer:
+        """Stop recording and replay what was recorded, in the same session."""
+        self._checkpoint()
+        if self.session.observer is self:
+            self.session.observer = None
+        return Replayer(self, self.session)

@@ -1,7 +1,8 @@
 """Reverse execution over a replay (disco_core/record/reverse.py, docs/reverse.md).
 
 Two short recordings (two VMs of one vCPU each; one VM of eight vCPUs) with
-console input: reverse-continue lands on the last hit a plain forward scan of
+console input, and two bare machines (one CPU, eight) running numademo kept in a
+LiveRecording: reverse-continue lands on the last hit a plain forward scan of
 the replay finds before the starting point, and reverse-step n then
 forward-step n comes back to the same state.
 """
@@ -15,11 +16,20 @@ from hypothesis import strategies as st
 from disco_core.record.format import build_identity
 from disco_core.record.recorder import RecordConfig, Recorder, new_session, point
 from disco_core.record.replay import DEBUG_STOPS, Recording, Replayer
-from disco_core.record.reverse import BreakSpec, Reverse
-from disco_core.session import AddBreakpoint, FeedConsole
+from disco_core.record.reverse import BreakSpec, LiveRecording, Reverse
+from disco_core.session import AddBreakpoint, FeedConsole, baremetal_session
 
 CONFIGS = {"2x1": RecordConfig(vms=2, vcpus=1), "1x8": RecordConfig(vms=1, vcpus=8)}
-SYMBOLS = ("trap", "acquire", "release", "consoleintr", "syscall")
+NATIVE = {"native1": "test", "native8": "flash8"}
+SYMBOLS = {"vms": ("trap", "acquire", "release", "consoleintr", "syscall"),
+           "native": ("stream_update", "emit", "printf", "scatter", "stream_read")}
+# a function entered often, and one called (for step over and out)
+OFTEN = {"vms": "trap", "native": "stream_update"}
+CALLED = {"vms": "release", "native": "emit"}
+
+
+def kind(rp: Replayer) -> str:
+    return "vms" if rp.session.monitor is not None else "native"
 
 
 def record(path, config: RecordConfig, slices: int = 6) -> None:
@@ -34,11 +44,18 @@ def record(path, config: RecordConfig, slices: int = 6) -> None:
     session.close()
 
 
-@pytest.fixture(scope="module", params=sorted(CONFIGS))
+@pytest.fixture(scope="module", params=sorted(CONFIGS) + sorted(NATIVE))
 def replay(request, tmp_path_factory):
-    path = tmp_path_factory.mktemp("reverse") / f"{request.param}.rec"
-    record(path, CONFIGS[request.param])
-    rp = Replayer(Recording.open(path))
+    if request.param in NATIVE:
+        s = baremetal_session("numademo", NATIVE[request.param])
+        live = LiveRecording(s, every=2)
+        for _ in range(8):
+            s.step_slice(200_000)
+        rp = live.replayer()
+    else:
+        path = tmp_path_factory.mktemp("reverse") / f"{request.param}.rec"
+        record(path, CONFIGS[request.param])
+        rp = Replayer(Recording.open(path))
     yield rp
     rp.close()
 
@@ -48,6 +65,7 @@ def brute_hits(rp: Replayer, symbol: str, vm: str | None) -> list[tuple[int, int
     armed through the session and matching as the session does."""
     rp.seek_op(0)
     s = rp.session
+    vm = s.target.scope(None, vm)
     s.submit(AddBreakpoint(symbol, None, vm))
     s.step_slice(0)
     address = s.resolve(symbol)
@@ -75,8 +93,9 @@ def brute_hits(rp: Replayer, symbol: str, vm: str | None) -> list[tuple[int, int
 
 @settings(max_examples=3, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(symbol=st.sampled_from(SYMBOLS), where=st.floats(0.3, 1.0), own_vm=st.booleans())
-def test_reverse_continue_finds_the_last_forward_hit(replay, symbol, where, own_vm):
+@given(which=st.integers(0, 4), where=st.floats(0.3, 1.0), own_vm=st.booleans())
+def test_reverse_continue_finds_the_last_forward_hit(replay, which, where, own_vm):
+    symbol = SYMBOLS[kind(replay)][which]
     vm = replay.session.guests[-1].name if own_vm else None
     hits = brute_hits(replay, symbol, vm)
     rv = Reverse(replay)
@@ -104,13 +123,17 @@ def test_reverse_continue_finds_the_last_forward_hit(replay, symbol, where, own_
 @pytest.mark.parametrize("n", [1, 5])
 def test_reverse_step_then_forward_step_comes_back(replay, n):
     rv = Reverse(replay)
-    rv.add_breakpoint(BreakSpec("trap"))
+    rv.add_breakpoint(BreakSpec(OFTEN[kind(replay)]))
     rv.seek_point(rv.end)
     hit = rv.reverse_continue()
     assert hit is not None
-    here, digest = rv.point, rv.digest()
+    here = rv.point
     back = rv.reverse_step(hit.target, n)
     assert back < here
+    assert rv.forward_step(hit.target, n) == here
+    # reached by running there (a breakpoint's stop has also fetched its instruction)
+    digest = rv.digest()
+    assert rv.reverse_step(hit.target, n) == back
     assert rv.forward_step(hit.target, n) == here
     assert rv.digest() == digest
     rv.settle()
@@ -118,7 +141,7 @@ def test_reverse_step_then_forward_step_comes_back(replay, n):
 
 def test_reverse_step_over_and_out_go_back(replay):
     rv = Reverse(replay)
-    rv.add_breakpoint(BreakSpec("release"))
+    rv.add_breakpoint(BreakSpec(CALLED[kind(replay)]))
     rv.seek_point(rv.end)
     hit = rv.reverse_continue()
     assert hit is not None
