@@ -10,6 +10,9 @@
     disco record FILE [--machine P] [--vms N] [--vcpus K] [--numa-policy P] [--sharing S]
                       [--run "CMDS"] [--seconds S]
     disco replay FILE [--verify] [--to CYCLE] [--json] [--info] [--partial]
+    disco replay FILE --break SYMBOL|ADDRESS [--vm N] --last [--json]
+    disco replay FILE --who-wrote ADDRESS [--length N] [--vm N] [--space gva|gpa|ma] [--json]
+    disco compare FILE --a KEY=VALUE... --b KEY=VALUE... [--json] [--html OUT]
 
 Exit codes: the guest's own exit code when it halts through the exit device;
 2 for bad input (a malformed or non-MIPS ELF, an impossible configuration);
@@ -359,6 +362,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
             for key, value in info.items():
                 print(f"{key:15} {value}")
         return 0
+    if args.break_at is not None or args.who_wrote is not None:
+        return cmd_replay_reverse(args, recording)
     replayer = Replayer(recording)
     try:
         checked = 0
@@ -411,7 +416,133 @@ def _record_replay_parsers(sub: Any, policies: Sequence[str], sharing: Sequence[
     rep.add_argument("--info", action="store_true", help="say what the recording holds")
     rep.add_argument("--partial", action="store_true",
                      help="replay a recording cut short up to its last complete chunk")
+    _reverse_options(rep)
     rep.set_defaults(func=_replay_checked)
+
+
+def _reverse_options(rep: Any) -> None:
+    """disco replay's questions answered by going back (docs/reverse.md)."""
+    rep.add_argument("--break", dest="break_at", default=None, metavar="SYMBOL|ADDRESS",
+                     help="with --last: the last hit of this breakpoint in the recording")
+    rep.add_argument("--last", action="store_true", help="see --break")
+    rep.add_argument("--who-wrote", default=None, metavar="ADDRESS",
+                     help="every write to ADDRESS (a number or a symbol) in the recording")
+    rep.add_argument("--length", type=_positive, default=4,
+                     help="bytes from --who-wrote's ADDRESS (default 4)")
+    rep.add_argument("--space", default="gva", choices=("gva", "gpa", "ma"),
+                     help="--who-wrote's address space: guest-virtual (default), "
+                          "guest-physical or machine")
+    rep.add_argument("--vm", default=None, metavar="N",
+                     help="only this VM (its number or name) for --break and --who-wrote")
+
+
+def _compare_parser(sub: Any) -> None:
+    c = sub.add_parser("compare", help="replay a recording's inputs under two configurations")
+    c.add_argument("file")
+    c.add_argument("--a", nargs="+", default=[], metavar="KEY=VALUE",
+                   help="configuration a: numa-policy=P, sharing=S (default: as recorded)")
+    c.add_argument("--b", nargs="+", default=[], metavar="KEY=VALUE",
+                   help="configuration b, the same keys")
+    c.add_argument("--json", action="store_true", help="one object: a, b, rows")
+    c.add_argument("--html", default=None, metavar="OUT",
+                   help="also write a report with both heat maps and their difference")
+    c.set_defaults(func=cmd_compare)
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    """A/B replay (docs/reverse.md): a table per VM and workload."""
+    import json
+
+    from disco_core.record.compare import (
+        compare,
+        format_table,
+        parse_variant,
+        public,
+        write_html,
+    )
+
+    result = compare(args.file, parse_variant(args.a), parse_variant(args.b))
+    if args.html:
+        write_html(result, args.html)
+    print(json.dumps(public(result), indent=2) if args.json else format_table(result))
+    return 0
+
+
+def _vm_name(replayer: Any, vm: str | None) -> str | None:
+    """--vm as a VM's name: a number counts the VMs from 0."""
+    if vm is None:
+        return None
+    names = [g.name for g in replayer.session.guests]
+    if vm in names:
+        return vm
+    if vm.isdigit() and int(vm) < len(names):
+        return names[int(vm)]
+    raise DiscoError(f"--vm {vm}: there are {len(names)} VMs ({', '.join(names)})")
+
+
+def cmd_replay_reverse(args: argparse.Namespace, recording: Any) -> int:
+    """--break ... --last and --who-wrote: go back through the recording."""
+    import json
+
+    from disco_core.record.replay import Replayer
+    from disco_core.record.reverse import BreakSpec, Reverse
+    from disco_core.record.whowrote import who_wrote
+
+    if args.break_at is not None and not args.last:
+        raise DiscoError("--break needs --last (the last hit before the end of the "
+                         "recording); the app and the Python API go back further")
+    replayer = Replayer(recording)
+    try:
+        vm = _vm_name(replayer, args.vm)
+        s = replayer.session
+        try:
+            if args.who_wrote is not None:
+                address = s.resolve(args.who_wrote)
+                writes = who_wrote(replayer, address, args.length, args.space, vm)
+                _print_writes(args, address, writes)
+                return 0
+            rv = Reverse(replayer)
+            rv.add_breakpoint(BreakSpec(args.break_at, None, vm))
+            hit = rv.last_hit()
+        except (KeyError, ValueError) as e:
+            raise DiscoError(str(e).strip("'\"")) from None
+        if hit is None:
+            print(json.dumps({"hit": None}) if args.json else
+                  f"no hit of {args.break_at} in the recording")
+            return 0
+        regs = s.target.registers(hit.target)
+        row = {"cycle": hit.cycles, "instructions": hit.instructions,
+               "target": s.targets[hit.target], "vcpu": hit.target, "cpu": hit.cpu,
+               "pc": hit.pc, "symbol": s.describe(hit.pc),
+               "registers": [int(r) for r in regs.gpr], "hi": regs.hi, "lo": regs.lo}
+        if args.json:
+            print(json.dumps({"hit": row}, indent=2))
+        else:
+            from disco_core.mips import GPR_NAMES
+
+            print(f"last hit: cycle {hit.cycles}, {row['target']} on CPU {hit.cpu}, "
+                  f"pc {row['symbol']}")
+            for i in range(0, 32, 4):
+                print("  " + "  ".join(f"{GPR_NAMES[j]:>4} {int(regs.gpr[j]):08x}"
+                                       for j in range(i, i + 4)))
+            print(f"    hi {regs.hi:08x}    lo {regs.lo:08x}")
+        return 0
+    finally:
+        replayer.close()
+
+
+def _print_writes(args: argparse.Namespace, address: int, writes: list[Any]) -> None:
+    import json
+
+    if args.json:
+        print(json.dumps({"address": address, "length": args.length, "space": args.space,
+                          "writes": [w.to_json() for w in writes]}, indent=2))
+        return
+    print(f"{len(writes)} write{'s' if len(writes) != 1 else ''} to {args.length} bytes "
+          f"at 0x{address:08x} ({args.space})")
+    for w in writes:
+        print(f"  cycle {w.cycles:>12}  {w.target_name:14} 0x{w.value:08x} -> "
+              f"0x{w.address:08x}  by {w.symbol}" + (f"  {w.line}" if w.line else ""))
 
 
 def _native_refused(args: argparse.Namespace) -> int:
@@ -488,6 +619,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.set_defaults(func=cmd_boot)
     _add_gdb_command(sub)
     _record_replay_parsers(sub, POLICIES, SHARING)
+    _compare_parser(sub)
     return p
 
 

@@ -135,7 +135,8 @@ def restore(session: Session, ckpt: Checkpoint) -> None:
     """Load `ckpt` into `session`, atomically: into a freshly built machine and monitor
     first, swapped in only when everything loaded (SnapshotError otherwise, and the
     session is as it was)."""
-    if session.rebuild is None:
+    rebuild = session.rebuild
+    if rebuild is None and (session.monitor is not None or ckpt.monitor is not None):
         raise DiscoError("this session cannot load checkpoints: only sessions of virtual "
                          "machines (vms_session) know how to build a fresh monitor")
     sec = sections.check(ckpt.session, "session", 1, "vm_instructions", "vm_cycles")
@@ -143,7 +144,13 @@ def restore(session: Session, ckpt: Checkpoint) -> None:
     if len(sec["vm_instructions"]) != nvm or len(sec["vm_cycles"]) != nvm:
         raise SnapshotError(f"the checkpoint's session section counts "
                             f"{len(sec['vm_instructions'])} VMs; this session has {nvm}")
-    core = session.rebuild()
+    if rebuild is None:
+        # A bare machine: nothing beside it to desynchronise, so it loads in place
+        # (Machine.restore checks the snapshot before it changes anything).
+        session.machine.restore(ckpt.machine)
+        session.load_state(ckpt.session)
+        return
+    core = rebuild()
     try:
         core.machine.restore(ckpt.machine)
         if (core.monitor is None) != (ckpt.monitor is None):
