@@ -150,7 +150,6 @@ def test_timing_focus_and_console_input(session: Session) -> None:
 
 
 def test_kernel_session_boots_to_the_shell() -> None:
-    pytest.importorskip("disco_core.boot")
     from disco_core.session import kernel_session
 
     s = kernel_session(preset_name="flash8")

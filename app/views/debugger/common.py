@@ -3,8 +3,16 @@
 from __future__ import annotations
 
 from PySide6.QtCore import QAbstractItemModel
-from PySide6.QtGui import QColor, QFont
-from PySide6.QtWidgets import QHeaderView, QTableView, QTableWidget, QTableWidgetItem, QWidget
+from PySide6.QtGui import QColor, QFont, QTextCharFormat, QTextCursor
+from PySide6.QtWidgets import (
+    QHeaderView,
+    QPlainTextEdit,
+    QTableView,
+    QTableWidget,
+    QTableWidgetItem,
+    QTextEdit,
+    QWidget,
+)
 
 from disco_core.elf import ElfImage
 
@@ -121,3 +129,21 @@ class Symbols:
             except KeyError:
                 continue
         return None
+
+
+CURRENT = QColor("#2f6f95")  # the line at pc, in the disassembly and the source pane
+
+
+def highlight_line(view: QPlainTextEdit, block: int) -> None:
+    """Mark line `block` of a text view as the current one, move the cursor there
+    and scroll it to the middle."""
+    cursor = QTextCursor(view.document().findBlockByNumber(block))
+    sel = QTextEdit.ExtraSelection()
+    fmt = QTextCharFormat()
+    fmt.setBackground(CURRENT)
+    fmt.setProperty(QTextCharFormat.Property.FullWidthSelection, True)
+    sel.format = fmt
+    sel.cursor = cursor
+    view.setExtraSelections([sel])
+    view.setTextCursor(cursor)
+    view.centerCursor()

@@ -10,15 +10,14 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from PySide6.QtCore import QPoint, Qt, Signal
-from PySide6.QtGui import QColor, QMouseEvent, QTextCharFormat, QTextCursor
-from PySide6.QtWidgets import QPlainTextEdit, QTextEdit, QWidget
+from PySide6.QtGui import QMouseEvent
+from PySide6.QtWidgets import QPlainTextEdit, QWidget
 
 from disco_core import disasm
 from disco_core.session import Snapshot
 
-from .common import Symbols, mono
+from .common import Symbols, highlight_line, mono
 
-CURRENT = QColor("#2f6f95")  # the line at pc
 GUTTER_CHARS = 3  # "●▶ ": a click there toggles a breakpoint
 # Mnemonics whose last operand is a code address (capstone's names).
 JUMPS = ("j", "jal", "b", "bal", "beq", "bne", "beqz", "bnez", "blez", "bgtz", "bltz", "bgez",
@@ -90,16 +89,7 @@ class DisassemblyView(QPlainTextEdit):
         self.line_address = addresses
         self.setPlainText("\n".join(text))
         if current >= 0:
-            cursor = QTextCursor(self.document().findBlockByNumber(current))
-            sel = QTextEdit.ExtraSelection()
-            fmt = QTextCharFormat()
-            fmt.setBackground(CURRENT)
-            fmt.setProperty(QTextCharFormat.Property.FullWidthSelection, True)
-            sel.format = fmt
-            sel.cursor = cursor
-            self.setExtraSelections([sel])
-            self.setTextCursor(cursor)
-            self.centerCursor()
+            highlight_line(self, current)
 
     def address_at(self, y: int) -> int | None:
         """The instruction on the text line at viewport height `y`, if any."""

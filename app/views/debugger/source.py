@@ -7,14 +7,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QPoint, Qt, Signal
-from PySide6.QtGui import QColor, QMouseEvent, QTextCharFormat, QTextCursor
-from PySide6.QtWidgets import QPlainTextEdit, QTextEdit, QWidget
+from PySide6.QtGui import QMouseEvent
+from PySide6.QtWidgets import QPlainTextEdit, QWidget
 
 from disco_core.session import Snapshot
 
-from .common import Symbols, mono
-
-CURRENT = QColor("#2f6f95")
+from .common import Symbols, highlight_line, mono
 
 
 class SourceView(QPlainTextEdit):
@@ -63,16 +61,7 @@ class SourceView(QPlainTextEdit):
         text = [f"{'●' if n in marked else ' '}{'▶' if n == line else ' '} {n:5d}  {code}"
                 for n, code in enumerate(lines, 1)]
         self.setPlainText("\n".join(text))
-        cursor = QTextCursor(self.document().findBlockByNumber(line - 1))
-        sel = QTextEdit.ExtraSelection()
-        fmt = QTextCharFormat()
-        fmt.setBackground(CURRENT)
-        fmt.setProperty(QTextCharFormat.Property.FullWidthSelection, True)
-        sel.format = fmt
-        sel.cursor = cursor
-        self.setExtraSelections([sel])
-        self.setTextCursor(cursor)
-        self.centerCursor()
+        highlight_line(self, line - 1)
 
     def line_at(self, y: int) -> int:
         return self.cursorForPosition(QPoint(4, y)).block().blockNumber() + 1
