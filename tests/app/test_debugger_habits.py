@@ -16,6 +16,8 @@ def _paused(make_workbench, qtbot):  # type: ignore[no-untyped-def]
     qtbot.waitUntil(lambda: window.latest is not None and window.latest.running, timeout=WAIT)
     with qtbot.waitSignal(window.engine.paused, timeout=WAIT):
         window.debugger.act_pause.trigger()
+    # the paused snapshot follows the signal (one snapshot is in flight at a time)
+    qtbot.waitUntil(lambda: not window.latest.running, timeout=WAIT)
     window.render_now()
     return window
 
@@ -139,10 +141,11 @@ def test_source_pane_follows_pc_and_its_gutter_sets_breakpoints(make_workbench, 
     current = [line for line in source.toPlainText().splitlines() if "\u25b6" in line]
     assert len(current) == 1 and f"{source.line:5d}" in current[0]
     # a click in the gutter of the current line puts a breakpoint on its first instruction
-    block = source.document().findBlockByNumber(source.line - 1)
-    rect = source.blockBoundingGeometry(block).translated(source.contentOffset())
+    # (the pane scrolls the current line to the middle once it is laid out)
+    qtbot.waitUntil(lambda: source.line_at(_gutter_point(source, source.line - 1).y())
+                    == source.line, timeout=WAIT)
     qtbot.mouseClick(source.viewport(), Qt.MouseButton.LeftButton,
-                     pos=QPoint(3, int(rect.center().y())))
+                     pos=_gutter_point(source, source.line - 1))
     qtbot.waitUntil(lambda: len(window.latest.breakpoints) == 1, timeout=WAIT)
     address = window.latest.breakpoints[0].address
     assert dock.symbols.source_location(address) == (source.path, source.line)

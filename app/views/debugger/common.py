@@ -117,7 +117,11 @@ class Symbols:
         """The first instruction compiled from a source line (a source-pane breakpoint)."""
         for image in self.images:
             image.line_for(0)  # reads the line tables once
-            spans = [s.start for s in image._lines or () if s.file == path and s.line == line]
+            # A line-table row can share its address with the next row (an empty
+            # span); only an address that maps back to this line is its first one.
+            spans = [s.start for s in image._lines or ()
+                     if s.file == path and s.line == line and s.end > s.start
+                     and image.line_for(s.start) == (path, line)]
             if spans:
                 return min(spans)
         return None
