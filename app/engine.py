@@ -81,7 +81,7 @@ class Engine(QObject):
     errored = Signal(str)
     finished = Signal()
     # The history (app/history.py): emitted before the snapshot of the point concerned.
-    seeked = Signal(int)  # the views now show the past, at this cycle
+    seeked = Signal(object)  # the views now show the past, at this cycle (an int; >2**31)
     went_live = Signal()  # the views show the present again
     saved = Signal(str)  # File > Save recording...: the file written
 
@@ -188,9 +188,10 @@ class Engine(QObject):
         try:
             if history is not None and history.recorder is None and not history.past:
                 history.start()  # on this thread: the first checkpoint, or the replay
-                if history.past:
-                    self._set_past(True)
-                    self.seeked.emit(history.state().position)
+                if history.past:  # an opened recording, at its start
+                    self._enter_past(history.state().position)
+                    self._pending = session.snapshot()
+                    self._flush()
             while not self._stop.is_set():
                 if max_slices is not None and slices >= max_slices:
                     break

@@ -385,7 +385,11 @@ class History:
         return hit
 
     def reverse_step(self, target: int, how: str = "into") -> None:
+        """Back one instruction of `target`, over a call, or out to the call of the
+        current function. The debugger's breakpoints do not stop these (a step out
+        would otherwise stop at once at a breakpoint standing here)."""
         rev = self._leave_present()
+        rev._breaks, rev._watches, rev._keys = [], [], set()  # noqa: SLF001
         if how == "over":
             rev.reverse_step_over(target)
         elif how == "out":

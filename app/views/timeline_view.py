@@ -37,7 +37,7 @@ def seconds(cycles: int, clock_hz: int) -> str:
 class Scrubber(QWidget):
     """The bar itself: the range, the markers, where the views stand, the drag."""
 
-    seek_requested = Signal(int)  # a cycle
+    seek_requested = Signal(object)  # a cycle (an int: cycles pass 2**31)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -137,7 +137,7 @@ class Scrubber(QWidget):
 class TimelineView(QWidget):
     """The scrubber, a line saying where the views stand, and Live."""
 
-    seek_requested = Signal(int)
+    seek_requested = Signal(object)
     live_requested = Signal()
 
     def __init__(self, history: History | None, parent: QWidget | None = None) -> None:
