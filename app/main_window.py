@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QSizePolicy,
     QSplitter,
     QTabWidget,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -184,7 +185,11 @@ class MainWindow(QMainWindow):
             bar.addAction(act)
         bar.addSeparator()
         for act in d.controls.reverse_actions():
-            bar.addAction(act)
+            # icons only: with their texts the toolbar would not fit at 1280 pixels
+            button = QToolButton()
+            button.setDefaultAction(act)
+            button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
+            bar.addWidget(button)
         bar.addSeparator()
         self.timing_box = QCheckBox("timing mode (caches + NUMA fabric)")
         self.timing_box.setObjectName("timing-mode")

@@ -11,8 +11,8 @@ from PySide6.QtCore import QPointF, QRectF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPaintEvent, QPen
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QToolTip, QVBoxLayout, QWidget
 
-from app import theme
-from app.history import History, HistoryState, Marker
+from .. import theme
+from ..history import History, HistoryState, Marker
 
 POLL_MS = 200  # how often the timeline looks at the history
 MARKER_COLORS = {
