@@ -15,6 +15,7 @@ import gc
 import sys
 from collections.abc import Callable
 
+from disco_core.record.replay import Recording
 from disco_core.session import DEFAULT_SESSION, SESSION_KINDS, Session
 
 # The desktop entry (packaging/disco-workbench.desktop) and the icon's name.
@@ -74,22 +75,53 @@ def main(argv: list[str] | None = None) -> int:
     theme.apply(app)
     set_identity()
     kind = SESSION_KINDS[args.session]
-    extra = {"vms": args.vms} if args.session == "vms" else {}
+
+    def extra() -> dict[str, object]:
+        # A session of VMs records its history over the root image every recording
+        # shares (its path is guest-visible: docs/recording-format.md).
+        from disco_core.record.recorder import shared_root_image
+
+        return {"vms": args.vms, "base_image": shared_root_image()} \
+            if args.session == "vms" else {}
+
     try:
         session = build_session(lambda progress: kind(program=args.program,
                                                       preset_name=args.preset,
-                                                      progress=progress, **extra))
+                                                      progress=progress, **extra()))
     except Exception as e:  # a bad preset or layout: say so, no traceback
         print(f"disco-workbench: {e}", file=sys.stderr)
         return 2
     holder: dict[str, MainWindow] = {}
 
-    def open_window(session: Session) -> None:
+    def open_window(session: Session, opened: Recording | None = None) -> None:
         # A screenshot shows the default layout, whatever the user last arranged.
-        window = MainWindow(session, persist=not args.screenshot)
+        window = MainWindow(session, persist=not args.screenshot, opened=opened)
         window.new_machine.connect(new_machine)
+        window.open_recording.connect(open_recording)
         holder["window"] = window
         window.show()
+
+    def open_recording(path: str) -> None:
+        """File > Open recording...: replay the file in a window of its own."""
+        from .history import open_recording as read
+
+        old = holder["window"]
+        found: dict[str, Recording] = {}
+
+        def build(progress: Callable[[str], None]) -> Session:
+            session, found["recording"] = read(path, progress)
+            return session
+
+        try:
+            session = build_session(build, old, f"opening {path}")
+        except Exception as e:  # a damaged or foreign file: one line, no traceback
+            old.statusBar().showMessage(f"could not open the recording: {e}", 15000)
+            return
+        app.setQuitOnLastWindowClosed(False)
+        open_window(session, found["recording"])
+        old.close()
+        old.deleteLater()
+        app.setQuitOnLastWindowClosed(True)
 
     def new_machine(choice: MachineChoice) -> None:
         """File > New session: build the chosen session (any kind), then swap windows."""
@@ -99,9 +131,11 @@ def main(argv: list[str] | None = None) -> int:
 
         def build(progress: Callable[[str], None]) -> Session:
             if choice.kind == "vms":
+                from disco_core.record.recorder import shared_root_image
+
                 return vms_session(preset_name=choice.preset, vms=choice.vms,
                                    vcpus=choice.vcpus, memory_mib=choice.memory_mib,
-                                   progress=progress)
+                                   progress=progress, base_image=shared_root_image())
             return SESSION_KINDS[choice.kind](preset_name=choice.preset, progress=progress)
 
         try:

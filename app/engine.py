@@ -12,16 +12,35 @@ worker only through `send()` (a thread-safe queue) and these signals.
 from __future__ import annotations
 
 import gc
+import queue
 import sys
 import threading
 import time
 import weakref
+from typing import Any
 
 from PySide6.QtCore import QObject, QThread, Signal
 
 from disco_core.gdb.server import GdbServer
 from disco_core.gdb.service import GdbService
-from disco_core.session import Command, Event, Session, Snapshot
+from disco_core.record import RecordingError
+from disco_core.session import (
+    GUEST_COMMANDS,
+    AddBreakpoint,
+    AddWatchpoint,
+    Command,
+    Event,
+    Focus,
+    Pause,
+    RemoveBreakpoint,
+    RemoveWatchpoint,
+    Resume,
+    Session,
+    Snapshot,
+    Step,
+)
+
+from .history import History
 
 # s: at most 16 snapshots a second. The heat map draws one every 90 ms (~11/s), so
 # each of its redraws has a fresh one; more would cost the worker for nothing.
@@ -61,10 +80,22 @@ class Engine(QObject):
     events_ready = Signal(object)  # list[Event]
     errored = Signal(str)
     finished = Signal()
+    # The history (app/history.py): emitted before the snapshot of the point concerned.
+    seeked = Signal(object)  # the views now show the past, at this cycle (an int; >2**31)
+    went_live = Signal()  # the views show the present again
+    saved = Signal(str)  # File > Save recording...: the file written
 
-    def __init__(self, session: Session, parent: QObject | None = None) -> None:
+    def __init__(self, session: Session, parent: QObject | None = None,
+                 history: History | None = None) -> None:
         super().__init__(parent)
         self.session = session
+        self.history = history
+        # Seek, reverse, live and save requests for the worker, and the commands the UI
+        # sends while the views show the past (the replay decides what they mean then).
+        self._control: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
+        self._inbox: queue.SimpleQueue[Command] = queue.SimpleQueue()
+        self._past = False
+        self._mode = threading.Lock()
         self.budget = 200_000
         self._stop = threading.Event()
         self._thread: _Thread | None = None
@@ -106,8 +137,23 @@ class Engine(QObject):
         return self._thread is not None and self._thread.isRunning()
 
     def send(self, command: Command) -> None:
-        """Queue a command for the session (thread-safe, never blocks)."""
-        self.session.submit(command)
+        """Queue a command for the session (thread-safe, never blocks). While the views
+        show the past it goes to the worker's replay instead (see _past_command)."""
+        with self._mode:
+            if self._past:
+                self._inbox.put(command)
+                return
+            self.session.submit(command)
+
+    def request(self, what: str, arg: Any = None) -> None:
+        """Ask the worker to move through the history (never blocks): `seek` (a cycle),
+        `live`, `reverse` ((how, target): how is continue, into, over or out), `save`
+        (a path)."""
+        self._control.put((what, arg))
+
+    @property
+    def in_past(self) -> bool:
+        return self._past
 
     def serve_gdb(self, vm: int, address: str | int = 0) -> GdbServer:
         """Serve VM `vm` (0-based; the machine itself in a session without VMs) to GDB
@@ -138,11 +184,31 @@ class Engine(QObject):
         last_snapshot = 0.0
         slices = 0
         dirty = True
+        history = self.history
         try:
+            if history is not None and history.recorder is None and not history.past:
+                history.start()  # on this thread: the first checkpoint, or the replay
+                if history.past:  # an opened recording, at its start
+                    self._enter_past(history.state().position)
+                    self._pending = session.snapshot()
+                    self._flush()
             while not self._stop.is_set():
                 if max_slices is not None and slices >= max_slices:
                     break
                 slices += 1
+                if self._serve_history():
+                    self._pending = session.snapshot()
+                    last_snapshot = time.monotonic()
+                    self._in_flight = False
+                    self._flush()
+                    continue
+                if self._past:
+                    time.sleep(IDLE_WAIT)
+                    if process_events:
+                        from PySide6.QtCore import QCoreApplication
+
+                        QCoreApplication.processEvents()
+                    continue
                 active = session.running and not session.halted and not session.idle
                 if not active:
                     session.wait_for_command(IDLE_WAIT)
@@ -153,6 +219,9 @@ class Engine(QObject):
                     self._adapt(took)
                 if events:
                     self._report(events)
+                if history is not None:
+                    self._mark_stops(events)
+                    history.sliced()
                 now = time.monotonic()
                 # A paused machine changes only through commands: no snapshots meanwhile.
                 dirty = dirty or bool(events) or bool(session.commands_applied) or active
@@ -174,7 +243,154 @@ class Engine(QObject):
 
             self.errored.emit(f"{type(e).__name__}: {e}\n{traceback.format_exc()}")
         finally:
+            if history is not None and max_slices is None:
+                history.close()
             self.finished.emit()
+
+    # ---- the history (worker thread) ---------------------------------------------
+
+    def _set_past(self, past: bool) -> None:
+        with self._mode:
+            self._past = past
+
+    def _mark_stops(self, events: list[Event]) -> None:
+        from .history import Marker
+
+        assert self.history is not None
+        for e in events:
+            if e.kind in ("breakpoint", "watchpoint"):
+                cycles = max(c.cycles for c in self.session.machine.cpus)
+                self.history.mark(Marker(cycles, "breakpoint", e.message))
+
+    def _serve_history(self) -> bool:
+        """Answer one seek/reverse/live/save request, or one command sent while in the
+        past; True if the views' point may have moved (a snapshot is due)."""
+        h = self.history
+        try:
+            what, arg = self._control.get_nowait()
+        except queue.Empty:
+            if not self._past:
+                return False
+            try:
+                command = self._inbox.get_nowait()
+            except queue.Empty:
+                return False
+            return self._past_command(command)
+        if h is None or not h.state().enabled:
+            reason = h.state().reason if h is not None else "this session keeps no history"
+            self._report([Event("error", reason)])
+            return False
+        h._set(busy=what)  # noqa: SLF001 (the engine drives the history)
+        try:
+            return self._history_request(h, what, arg)
+        except (RecordingError, ValueError, IndexError) as e:
+            self._report([Event("error", str(e))])
+            return True
+        finally:
+            h._set(busy="")  # noqa: SLF001
+
+    def _history_request(self, h: History, what: str, arg: Any) -> bool:
+        if what == "save":
+            path = h.save(arg)
+            self.saved.emit(str(path))
+            return False
+        if what == "live":
+            self._live(h, resume=False)
+            return True
+        if what == "seek":
+            cycle = h.seek(int(arg))
+            if h.past:
+                self._enter_past(cycle)
+            return True
+        if what == "reverse":
+            how, target = arg
+            if how == "continue":
+                hit = h.reverse_continue()
+                self._enter_past(h.state().position)
+                name = self.session.targets[hit.target] if hit is not None else ""
+                self._report([Event("breakpoint", f"reverse continue: {name} at "
+                                    f"{self.session.describe(hit.pc)}, cycle {hit.cycles:,}",
+                                    hit.target, hit.pc) if hit is not None else
+                              Event("step", "reverse continue: no earlier hit; at the "
+                                    "start of the history")])
+            else:
+                h.reverse_step(int(target), how)
+                self._enter_past(h.state().position)
+                self._report([Event("step", f"reverse step {how}: "
+                                    f"{self.session.targets[int(target)]} at "
+                                    f"{self._pc_text(int(target))}", int(target))])
+            return True
+        raise ValueError(f"unknown history request {what!r}")
+
+    def _pc_text(self, target: int) -> str:
+        pc = int(self.session.target.registers(target).pc)
+        return self.session.describe(pc)
+
+    def _enter_past(self, cycle: int) -> None:
+        self._set_past(True)
+        self.seeked.emit(cycle)
+        self.paused.emit()
+
+    def _live(self, h: History, resume: bool) -> None:
+        if h.go_live():
+            self._set_past(False)
+            self.went_live.emit()
+            if resume:
+                self.session.submit(Resume())
+        elif resume:
+            h.branch()  # the end of an opened recording: an alternate future from here
+            self._set_past(False)
+            self.went_live.emit()
+            self.session.submit(Resume())
+            self._report([Event("resumed", "an alternate future: recording afresh from "
+                                f"the end of {h.opened.path.name if h.opened else 'it'}")])
+
+    def _past_command(self, c: Command) -> bool:
+        """A command the UI sent while the views show the past (the replay is read-only:
+        docs/recording-format.md). Continue and Step replay the recorded future."""
+        h = self.history
+        assert h is not None
+        s = self.session
+        try:
+            if isinstance(c, Resume):
+                hit = h.forward_continue()
+                if hit is None and h.at_end():
+                    self._live(h, resume=True)
+                else:
+                    self._enter_past(h.state().position)
+                    if hit is not None:
+                        self._report([Event("breakpoint", f"{s.targets[hit.target]} hit "
+                                            f"breakpoint at {s.describe(hit.pc)} (replayed, "
+                                            f"cycle {hit.cycles:,})", hit.target, hit.pc)])
+                return True
+            if isinstance(c, Step):
+                h.forward_step(c.cpu)
+                self._enter_past(h.state().position)
+                self._report([Event("step", f"{s.targets[c.cpu]} stepped to "
+                                    f"{self._pc_text(c.cpu)} (replayed)", c.cpu)])
+                return True
+            if isinstance(c, Pause):
+                return False
+            if isinstance(c, AddBreakpoint | RemoveBreakpoint | AddWatchpoint
+                          | RemoveWatchpoint | Focus):
+                s.submit(c)
+                events = s.step_slice(0)
+                s.running = False
+                if events:
+                    self._report(events)
+                return True
+            what = "typing into a console" if type(c).__name__ == "FeedConsole" else \
+                f"{type(c).__name__}"
+            if isinstance(c, GUEST_COMMANDS):
+                raise ValueError(f"viewing the past: {what} is refused (a replay is "
+                                 "read-only); go back to the present (Live) to change "
+                                 "the guests")
+            raise ValueError(f"viewing the past: {what} works in the present only; "
+                             "use Step into, Continue or the reverse commands here, or "
+                             "go back to the present (Live)")
+        except (RecordingError, ValueError, IndexError) as e:
+            self._report([Event("error", str(e))])
+            return True
 
     def _adapt(self, took: float) -> None:
         # Keep a slice near SLICE_SECONDS of wall time whatever the machine's speed;

@@ -8,33 +8,40 @@ up work in the event loop.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QDialog,
+    QDockWidget,
+    QFileDialog,
     QGroupBox,
     QLabel,
     QMainWindow,
     QSizePolicy,
     QSplitter,
     QTabWidget,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
 from disco_core.machine import MachineConfig
 from disco_core.mips import PAGE_SIZE, pfn_to_ram_index
+from disco_core.record.replay import Recording
 from disco_core.session import Event, FeedConsole, Session, SetTiming, Snapshot
 
 from . import theme
 from .engine import Engine
+from .history import History
 from .views.console_view import ConsoleView
 from .views.debugger import DebuggerDock
 from .views.heatmap_view import HeatmapView
 from .views.new_machine import plural
 from .views.plots_view import PlotsView
+from .views.timeline_view import TimelineView
 from .views.topology_view import TopologyView
 
 RENDER_INTERVAL_MS = 30  # one rendering stage per tick (see _stages)
@@ -63,9 +70,13 @@ class MainWindow(QMainWindow):
     # File > New session: the chosen kind and layout (app.views.new_machine.MachineChoice);
     # whoever made the window builds the session and opens a window on it.
     new_machine = Signal(object)
+    # File > Open recording...: the file; whoever made the window opens it in a new one.
+    open_recording = Signal(str)
 
     def __init__(self, session: Session, settings: QSettings | None = None,
-                 start: bool = True, owns_session: bool = True, persist: bool = True) -> None:
+                 start: bool = True, owns_session: bool = True, persist: bool = True,
+                 record: bool = True, opened: Recording | None = None,
+                 history_dir: str | Path | None = None) -> None:
         super().__init__()
         self.setObjectName("workbench")
         self.session = session
@@ -73,7 +84,12 @@ class MainWindow(QMainWindow):
         self.persist = persist  # restore and save the layout (not for screenshots)
         self.settings = settings if settings is not None else QSettings()
         self.setWindowTitle(f"Disco Workbench \u2014 {session.title}")
-        self.engine = Engine(session, self)
+        # Every session records into a bounded history (app/history.py), unless told not
+        # to; a recording opened from a file is replayed through the same machinery.
+        self.history = History(session, history_dir, opened=opened) \
+            if record or opened is not None else None
+        self.engine = Engine(session, self, history=self.history)
+        self.viewing_past = False
         self.latest: Snapshot | None = None
         self.rendered: Snapshot | None = None
         self.renders = 0  # heat map redraws; `rendered` is the snapshot they drew
@@ -131,6 +147,7 @@ class MainWindow(QMainWindow):
                                   tuple(session.target_vms))
         self.debugger.commanded.connect(self.engine.send)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.debugger)
+        self._build_timeline()
 
         self._build_toolbar()
         self.state_label = QLabel()
@@ -143,6 +160,9 @@ class MainWindow(QMainWindow):
         self.engine.snapshot_ready.connect(self._received)
         self.engine.events_ready.connect(self._events)
         self.engine.errored.connect(self._errored)
+        self.engine.seeked.connect(self._seeked)
+        self.engine.went_live.connect(self._went_live)
+        self.engine.saved.connect(lambda path: self._say(f"recording saved to {path}", 8000))
         self.render_timer = QTimer(self)
         self.render_timer.setInterval(RENDER_INTERVAL_MS)
         self.render_timer.timeout.connect(self.render_step)
@@ -163,6 +183,13 @@ class MainWindow(QMainWindow):
         d = self.debugger
         for act in d.controls.actions_in_order():
             bar.addAction(act)
+        bar.addSeparator()
+        for act in d.controls.reverse_actions():
+            # icons only: with their texts the toolbar would not fit at 1280 pixels
+            button = QToolButton()
+            button.setDefaultAction(act)
+            button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
+            bar.addWidget(button)
         bar.addSeparator()
         self.timing_box = QCheckBox("timing mode (caches + NUMA fabric)")
         self.timing_box.setObjectName("timing-mode")
@@ -213,6 +240,13 @@ class MainWindow(QMainWindow):
                                             QKeySequence.StandardKey.New)
         self.file_menu.addAction(self.act_new_machine)
         self.file_menu.addSeparator()
+        self.act_open_recording = self._action("Open recording…", self.choose_recording,
+                                               QKeySequence.StandardKey.Open)
+        self.act_save_recording = self._action("Save recording…", self.choose_save_path,
+                                               "Ctrl+Shift+S")
+        self.file_menu.addAction(self.act_open_recording)
+        self.file_menu.addAction(self.act_save_recording)
+        self.file_menu.addSeparator()
         self.file_menu.addAction(self._action("Quit", self.close, QKeySequence.StandardKey.Quit))
 
     def _fill_view_menu(self) -> None:
@@ -220,6 +254,9 @@ class MainWindow(QMainWindow):
 
     def _fill_run_menu(self) -> None:
         for act in self.debugger.controls.actions_in_order():
+            self.run_menu.addAction(act)
+        self.run_menu.addSeparator()
+        for act in self.debugger.controls.reverse_actions():
             self.run_menu.addAction(act)
 
     def _fill_debug_menu(self) -> None:
@@ -285,11 +322,80 @@ class MainWindow(QMainWindow):
 
         return self._help(guide_dialog(self))
 
+    # ---- the history: timeline, seeking, reverse, files ---------------------------
+
+    def _build_timeline(self) -> None:
+        """The timeline dock under the views (app/views/timeline_view.py)."""
+        self.timeline = TimelineView(self.history)
+        self.timeline.seek_requested.connect(self.seek_to)
+        self.timeline.live_requested.connect(self.go_live)
+        self.timeline_dock = QDockWidget("Timeline", self)
+        self.timeline_dock.setObjectName("timeline-dock")
+        self.timeline_dock.setWidget(self.timeline)
+        self.timeline_dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
+                                       | QDockWidget.DockWidgetFeature.DockWidgetClosable)
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.timeline_dock)
+        controls = self.debugger.controls
+        controls.reverse_requested.connect(self.reverse)
+        state = self.history.state() if self.history is not None else None
+        controls.set_reverse_enabled(state is not None and state.enabled,
+                                     state.reason if state is not None else "no history")
+
+    def seek_to(self, cycle: int) -> None:
+        """Move every view to `cycle` of the history (the worker seeks; this returns at
+        once, and the views follow when the snapshot of that point arrives)."""
+        self.engine.request("seek", int(cycle))
+
+    def go_live(self) -> None:
+        """Back to the present."""
+        self.engine.request("live")
+
+    def reverse(self, how: str, target: int) -> None:
+        """Reverse continue / step / step over / step out of `target` (on the worker)."""
+        self.engine.request("reverse", (how, int(target)))
+
+    def save_recording(self, path: str | Path) -> None:
+        """Write the history so far as a complete recording (on the worker; `saved`)."""
+        self.engine.request("save", str(path))
+
+    def choose_save_path(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Save recording", "session.rec",
+                                              "Recordings (*.rec);;All files (*)")
+        if path:
+            self.save_recording(path)
+
+    def choose_recording(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open recording", "",
+                                              "Recordings (*.rec);;All files (*)")
+        if path:
+            self.open_recording.emit(path)
+
+    def _seeked(self, cycle: int) -> None:
+        self.viewing_past = True
+        self._reset_views()
+        self.timeline.refresh()
+
+    def _went_live(self) -> None:
+        self.viewing_past = False
+        self._reset_views()
+        self.timeline.refresh()
+
+    def _reset_views(self) -> None:
+        """The views that accumulate (consoles' scrollback, the heat map's recent
+        misses) start again from the next snapshot: the machine jumped in time."""
+        self.latest = None  # drawn from the other side of the jump: not any more
+        for view in self.consoles.values():
+            view.clear()
+            view.shown = 0
+        self.heatmap._prev = None
+        self._drawn.clear()
+
     # ---- snapshots -------------------------------------------------------------
 
     def _received(self, snap: Snapshot) -> None:
         self.latest = snap
-        self.plots.record(snap)  # every point counts, even if this one is not drawn
+        if not self.viewing_past:
+            self.plots.record(snap)  # every point counts, even if this one is not drawn
         if not snap.running:
             # A stop, a step or a command while paused: rare, and the user waits
             # for it, so every view shows it at once.
@@ -332,8 +438,10 @@ class MainWindow(QMainWindow):
             if view is not None:
                 view.update_console(c)
         state = "halted" if snap.halted else ("running" if snap.running else "paused")
+        if self.viewing_past:
+            state = "viewing the past"
         color = {"running": theme.STATE_RUNNING, "paused": theme.STATE_PAUSED,
-                 "halted": theme.STATE_STOPPED}[state]
+                 "halted": theme.STATE_STOPPED, "viewing the past": theme.STATE_WAITING}[state]
         booting = ""
         if snap.vms is not None and len(self._at_prompt) < len(snap.consoles):
             # Boot progress: a VM is up once its console has shown a shell prompt.
@@ -463,7 +571,10 @@ class MainWindow(QMainWindow):
         if self.persist:
             self.save_settings()
         self.render_timer.stop()
+        self.timeline.timer.stop()
         self.engine.stop()
+        if self.history is not None and not self.engine.is_running:
+            self.history.close()
         if self.owns_session:
             self.session.close()
         super().closeEvent(event)

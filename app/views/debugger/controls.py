@@ -1,4 +1,8 @@
-"""Run control: the target chooser, continue/pause/step actions, and run-to."""
+"""Run control: the target chooser, continue/pause/step actions, their reverse, and run-to.
+
+The reverse actions go back through the session's recorded history
+(app/history.py, disco_core/record/reverse.py); they are enabled only where
+there is a history (sessions of virtual machines)."""
 
 from __future__ import annotations
 
@@ -38,6 +42,7 @@ class RunControls(QWidget):
 
     commanded = Signal(object)  # a session Command
     target_chosen = Signal(int)  # the user chose another target: its details are stale
+    reverse_requested = Signal(str, int)  # how (continue, into, over, out), the target
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -60,7 +65,19 @@ class RunControls(QWidget):
                                      lambda: self._send(StepOver(self.cpu)), sp.SP_ArrowForward)
         self.act_out = self._action("Step out", "Shift+F11",
                                     lambda: self._send(StepOut(self.cpu)), sp.SP_ArrowUp)
-        for act in self.actions_in_order():
+        # Reverse, in the keys of common debuggers: Shift adds "backwards" to F5, and
+        # Ctrl+Shift to the step keys (plain Shift+F11 is step out already).
+        self.act_rcontinue = self._action("Reverse continue", "Shift+F5",
+                                          lambda: self._reverse("continue"),
+                                          sp.SP_MediaSeekBackward)
+        self.act_rstep = self._action("Reverse step", "Ctrl+Shift+F11",
+                                      lambda: self._reverse("into"), sp.SP_ArrowUp)
+        self.act_rover = self._action("Reverse step over", "Ctrl+Shift+F10",
+                                      lambda: self._reverse("over"), sp.SP_ArrowBack)
+        self.act_rout = self._action("Reverse step out", "Alt+Shift+F11",
+                                     lambda: self._reverse("out"), sp.SP_MediaSkipBackward)
+        self.set_reverse_enabled(False)
+        for act in self.actions_in_order() + self.reverse_actions():
             b = QToolButton()
             b.setDefaultAction(act)
             row.addWidget(b)
@@ -92,6 +109,19 @@ class RunControls(QWidget):
     def actions_in_order(self) -> tuple[QAction, ...]:
         """Continue, pause, step into, step over, step out: for toolbars and menus."""
         return (self.act_continue, self.act_pause, self.act_step, self.act_over, self.act_out)
+
+    def reverse_actions(self) -> tuple[QAction, ...]:
+        """Reverse continue, reverse step, reverse step over, reverse step out."""
+        return (self.act_rcontinue, self.act_rstep, self.act_rover, self.act_rout)
+
+    def set_reverse_enabled(self, on: bool, why: str = "") -> None:
+        for act in self.reverse_actions():
+            act.setEnabled(on)
+            key = act.shortcut().toString()
+            act.setToolTip(f"{act.text()} ({key})" + ("" if on else f": {why}"))
+
+    def _reverse(self, how: str) -> None:
+        self.reverse_requested.emit(how, self.cpu)
 
     @property
     def cpu(self) -> int:
