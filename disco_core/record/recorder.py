@@ -26,6 +26,7 @@ from disco_core.record import checkpoint as ck
 from disco_core.record.format import CKPT, END, FORMAT_VERSION, HEAD, OPS, ChunkWriter, encode
 from disco_core.session import GUEST_COMMANDS, Command, RunResult, Session
 from disco_core.session.factories import vms_session
+from disco_core.session.vms import MonitorOptions
 
 OPS_PER_CHUNK = 512  # operations buffered before an OPS chunk is written
 CHECKPOINT_SECONDS = 0.3  # wall time run between checkpoints, at least
@@ -45,19 +46,32 @@ class RecordConfig:
     numa_policy: str = "migrate_replicate"
     sharing: str = "disco"
     timing: bool | None = None  # None: the preset's
+    asid_remap: bool = False  # the monitor's options (session/vms.MonitorOptions)
+    costs: dict[str, int] | None = None  # the cost model's entries changed (costfile.py)
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> RecordConfig:
+        from disco_core.monitor.costfile import check_costs
+
         fields = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in fields})
+        config = cls(**{k: v for k, v in data.items() if k in fields})
+        if config.costs is not None:  # a recording's header is read back checked
+            config = dataclasses.replace(
+                config, costs=check_costs(config.costs, "the recording's cost table"))
+        return config
+
+    def options(self) -> MonitorOptions:
+        from disco_core.monitor.costfile import cost_model
+
+        return MonitorOptions(asid_remap=bool(self.asid_remap), costs=cost_model(self.costs))
 
     def session(self, base_image: Path) -> Session:
         s = vms_session(preset_name=self.preset, vms=self.vms, vcpus=self.vcpus,
                         memory_mib=self.memory_mib, numa_policy=self.numa_policy,
-                        sharing=self.sharing, base_image=base_image)
+                        sharing=self.sharing, base_image=base_image, options=self.options())
         if self.timing is not None:
             s.machine.timing = self.timing
         return s
