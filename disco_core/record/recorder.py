@@ -152,6 +152,7 @@ class Recorder:
         self._prev: tuple[np.ndarray, np.ndarray] | None = None  # indexes, hashes
         self._events_seq = 0  # the event log's sequence number at the last checkpoint
         self._encoded = ck.EncodeCache()
+        self._consoles: list[bytes] = []  # each VM's console output at the last checkpoint
         self._closed = False
         self._writer.write(HEAD, encode({
             "format_version": FORMAT_VERSION, "build": build, "config": config.to_json(),
@@ -205,6 +206,7 @@ class Recorder:
         snapshot = m.snapshot()
         mon = s.monitor
         monitor_bytes, events_bytes, digest = b"null", b"null", dict[str, int]()
+        consoles_bytes = b"[]"
         if mon is not None:
             # the events since the last checkpoint only, unless this is a keyframe; in a
             # section of their own, so gathering them decodes nothing else
@@ -213,7 +215,9 @@ class Recorder:
             events = monitor["events"]
             events_bytes = encode(events["events"])
             monitor["events"] = {**events, "events": []}
-            monitor_bytes, digest = ck.encode_monitor(monitor, self._encoded)
+            consoles_bytes = encode(self._console_deltas(monitor, keyframe))
+            monitor_bytes, digest = ck.encode_monitor(monitor, self._encoded,
+                                                      without_consoles=True)
         digest = {**ck.machine_parts(snapshot), **digest, **ck.session_parts(state)}
         head, pages, tail = ck.split_snapshot(snapshot)
         indexes = np.array(pages["index"], np.uint64)
@@ -237,11 +241,26 @@ class Recorder:
             ("changed", 1, indexes[changed].tobytes()),
             ("pages", 1, np.ascontiguousarray(pages["data"][changed]).tobytes()),
             ("monitor", 1, monitor_bytes), ("events", 1, events_bytes),
+            ("consoles", 1, consoles_bytes),
             ("session", 1, encode(state))])
         self._writer.write(CKPT, blob, level=0)  # the sections are compressed already
         self.checkpoints += 1
         self._last_ckpt = time.monotonic()
         self._costs.append(self._last_ckpt - t0)
+
+    def _console_deltas(self, monitor: dict[str, Any], keyframe: bool) -> list[list[Any]]:
+        """Per VM [start, bytes]: its console output is the previous checkpoint's cut at
+        `start`, then `bytes` (a keyframe, or output that did not grow: start 0). The
+        output only grows while a VM runs, so a checkpoint stores what it printed since
+        the last one rather than all of it again."""
+        out = []
+        now = [bytes(vs["vm"]["console_out"]) for vs in monitor["vms"]]
+        for i, text in enumerate(now):
+            before = self._consoles[i] if not keyframe and i < len(self._consoles) else b""
+            start = len(before) if before and text.startswith(before) else 0
+            out.append([start, text[start:]])
+        self._consoles = now
+        return out
 
     @property
     def size(self) -> int:

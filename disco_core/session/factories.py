@@ -109,14 +109,16 @@ def vms_session(program: str | None = None, preset_name: str = "flash8",
                 progress: Callable[[str], None] | None = None,
                 numa_policy: str = "migrate_replicate", sharing: str = "disco",
                 base_image: str | Path | None = None,
-                options: MonitorOptions | None = None) -> Session:
+                options: MonitorOptions | None = None,
+                kernel: str | Path | None = None) -> Session:
     """The guest kernel's disco flavour as `vms` virtual machines under the monitor,
     each with a copy-on-write root disk over one shared image and its own console.
     `program` is ignored (each VM runs what is typed at its console). `progress`
     hears what is being built (the kernel and the root image take a while the
     first time). `numa_policy` and `sharing` are the monitor's (docs/numa.md);
     `base_image` is the root image the disks copy on write (default: a fresh one);
-    `options` the monitor's other options (ASID remapping, the cost model)."""
+    `options` the monitor's other options (ASID remapping, the cost model);
+    `kernel` a disco-flavour kernel ELF to run instead of the default build."""
     import shutil
     import tempfile
 
@@ -128,7 +130,7 @@ def vms_session(program: str | None = None, preset_name: str = "flash8",
     tmp = Path(tempfile.mkdtemp(prefix="disco-workbench-"))
     try:
         _say(progress, "building the guest kernel (disco flavour)")
-        image = load_elf(build_kernel("disco"))
+        image = load_elf(Path(kernel) if kernel is not None else build_kernel("disco"))
         # Parse the DWARF line table now, on the building thread: done lazily, the
         # debugger's first source-line lookup would stall the UI for most of a second.
         image.line_for(image.entry)
