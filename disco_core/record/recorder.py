@@ -148,7 +148,12 @@ class Recorder:
         self.inputs = 0
         self.checkpoints = 0
         self._last_ckpt = time.monotonic()
-        self._costs: deque[float] = deque(maxlen=KEYFRAME_EVERY)  # wall s the last ones took
+        # wall seconds the last keyframe and the deltas since took (the spacing's cost)
+        self._keyframe_cost: float | None = None
+        self._costs: deque[float] = deque(maxlen=KEYFRAME_EVERY - 1)
+        # the event log since the last keyframe's events began, as (events, their encoded
+        # items): a keyframe's whole log is joined from these, not encoded again
+        self._event_chunks: deque[tuple[int, bytes]] = deque()
         self._prev: tuple[np.ndarray, np.ndarray] | None = None  # indexes, hashes
         self._events_seq = 0  # the event log's sequence number at the last checkpoint
         self._encoded = ck.EncodeCache()
@@ -181,10 +186,19 @@ class Recorder:
 
     def _spacing(self) -> float:
         n = max(1, self.checkpoints // DENSE_CHECKPOINTS)
-        # the mean over a keyframe's cycle: a keyframe's cost is spread over the deltas
-        cost = sum(self._costs) / len(self._costs) if self._costs else 0.0
-        base = max(self.interval, cost * (1 - self.cost_share) / self.cost_share)
+        base = max(self.interval, self.mean_cost() * (1 - self.cost_share) / self.cost_share)
         return base * (1 << (n.bit_length() - 1))
+
+    def mean_cost(self) -> float:
+        """The wall seconds a checkpoint costs, a keyframe's cycle averaged: the last
+        keyframe and KEYFRAME_EVERY - 1 deltas as costly as the last ones. (A plain
+        mean of the last few would jump after each keyframe, and the intervals with it:
+        the long ones are what bounds a seek.)"""
+        key = self._keyframe_cost or 0.0
+        if not self._costs:
+            return key / KEYFRAME_EVERY
+        delta = sum(self._costs) / len(self._costs)
+        return (key + (KEYFRAME_EVERY - 1) * delta) / KEYFRAME_EVERY
 
     # ---- writing ----------------------------------------------------------------------------
 
@@ -208,12 +222,15 @@ class Recorder:
         monitor_bytes, events_bytes, digest = b"null", b"null", dict[str, int]()
         consoles_bytes = b"[]"
         if mon is not None:
-            # the events since the last checkpoint only, unless this is a keyframe; in a
-            # section of their own, so gathering them decodes nothing else
-            monitor = mon.state(events_since=0 if keyframe else self._events_seq)
+            # the events since the last checkpoint only, in a section of their own, so
+            # gathering them decodes nothing else; a keyframe's whole log is joined
+            # from those already encoded
+            whole = not self._event_chunks or mon.events.seq < self._events_seq
+            monitor = mon.state(events_since=0 if whole else self._events_seq)
             self._events_seq = mon.events.seq
             events = monitor["events"]
-            events_bytes = encode(events["events"])
+            events_bytes = self._events_section(events["events"], keyframe, whole,
+                                                int(events["capacity"]))
             monitor["events"] = {**events, "events": []}
             consoles_bytes = encode(self._console_deltas(monitor, keyframe))
             monitor_bytes, digest = ck.encode_monitor(monitor, self._encoded,
@@ -246,7 +263,27 @@ class Recorder:
         self._writer.write(CKPT, blob, level=0)  # the sections are compressed already
         self.checkpoints += 1
         self._last_ckpt = time.monotonic()
-        self._costs.append(self._last_ckpt - t0)
+        if keyframe:
+            self._keyframe_cost = self._last_ckpt - t0
+        else:
+            self._costs.append(self._last_ckpt - t0)
+
+    def _events_section(self, new: list[Any], keyframe: bool, whole: bool,
+                        capacity: int) -> bytes:
+        """The events section: the events since the last checkpoint, or for a keyframe
+        the whole log (the reader keeps its last `capacity`: a keyframe may hold a few
+        more, from the oldest delta joined)."""
+        data = encode(new)
+        if whole:
+            self._event_chunks.clear()
+        if new:
+            self._event_chunks.append((len(new), data[1:-1]))
+        held = sum(n for n, _ in self._event_chunks)
+        while self._event_chunks and held - self._event_chunks[0][0] >= capacity:
+            held -= self._event_chunks.popleft()[0]
+        if not keyframe or whole:
+            return data
+        return b"[" + b",".join(items for _n, items in self._event_chunks) + b"]"
 
     def _console_deltas(self, monitor: dict[str, Any], keyframe: bool) -> list[list[Any]]:
         """Per VM [start, bytes]: its console output is the previous checkpoint's cut at
