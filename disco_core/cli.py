@@ -12,6 +12,7 @@
     disco replay FILE [--verify] [--to CYCLE] [--json] [--info] [--partial]
     disco replay FILE --break SYMBOL|ADDRESS [--vm N] --last [--json]
     disco replay FILE --who-wrote ADDRESS [--length N] [--vm N] [--space gva|gpa|ma] [--json]
+    disco replay FILE --who-wrote-reg REG [--vm N] [--vcpu K] [--count N] [--json]
     disco compare FILE --a KEY=VALUE... --b KEY=VALUE... [--json] [--html OUT]
 
 Exit codes: the guest's own exit code when it halts through the exit device;
@@ -362,6 +363,10 @@ def cmd_replay(args: argparse.Namespace) -> int:
             for key, value in info.items():
                 print(f"{key:15} {value}")
         return 0
+    if args.who_wrote_reg is not None:
+        from disco_core.record.whowrote_cli import cmd_who_wrote_register
+
+        return cmd_who_wrote_register(args, recording)
     if args.break_at is not None or args.who_wrote is not None:
         return cmd_replay_reverse(args, recording)
     replayer = Replayer(recording)
@@ -434,6 +439,9 @@ def _reverse_options(rep: Any) -> None:
                           "guest-physical or machine")
     rep.add_argument("--vm", default=None, metavar="N",
                      help="only this VM (its number or name) for --break and --who-wrote")
+    from disco_core.record.whowrote_cli import register_options
+
+    register_options(rep)
 
 
 def _compare_parser(sub: Any) -> None:

@@ -31,6 +31,7 @@ import numpy as np
 
 from disco_core.errors import DiscoError
 from disco_core.monitor.footprint import footprints, local_percent
+from disco_core.monitor.stats import StatKind
 from disco_core.record.recorder import RecordConfig, command_from_json, shared_root_image
 from disco_core.record.replay import Recording, Replayer
 from disco_core.session import FeedConsole, RestartVm, Session, Step, StopVm
@@ -50,7 +51,10 @@ class Delivery:
 
 
 def parse_variant(pairs: list[str]) -> dict[str, str]:
-    """KEY=VALUE pairs (the keys of `disco boot`'s options) as a dict, checked."""
+    """KEY=VALUE pairs (the keys of `disco boot`'s options) as a dict, checked: a
+    numa-policy and a sharing mode by name, asid-remap on or off, costs a cost table
+    file (disco_core/monitor/costfile.py) or `default`."""
+    from disco_core.monitor.costfile import read_cost_table
     from disco_core.monitor.diskcache import SHARING
     from disco_core.monitor.numa import POLICIES
 
@@ -59,22 +63,39 @@ def parse_variant(pairs: list[str]) -> dict[str, str]:
         key, sep, value = pair.partition("=")
         if not sep or key not in KEYS:
             raise DiscoError(f"{pair!r}: give KEY=VALUE with KEY one of {', '.join(KEYS)}")
+        if key in out:
+            raise DiscoError(f"{key} is given twice in one configuration")
         if key == "numa-policy" and value not in POLICIES:
             raise DiscoError(f"numa-policy={value}: choose one of {', '.join(POLICIES)}")
         if key == "sharing" and value not in SHARING:
             raise DiscoError(f"sharing={value}: choose one of {', '.join(SHARING)}")
-        if key in ("asid-remap", "costs"):
-            raise DiscoError(f"{key} is not supported by disco compare yet: a recorded "
-                             "session's monitor is built without options (numa-policy "
-                             "and sharing are)")
+        if key == "asid-remap" and value.lower() not in ON_OFF:
+            raise DiscoError(f"asid-remap={value}: choose on or off")
+        if key == "costs" and value != "default":
+            read_cost_table(value)  # a bad file is refused before anything runs
         out[key] = value
     return out
 
 
+ON_OFF = {"on": True, "yes": True, "true": True, "1": True,
+          "off": False, "no": False, "false": False, "0": False}
+
+
 def configured(base: RecordConfig, variant: dict[str, str]) -> RecordConfig:
+    """The recorded configuration with a variant's keys applied (what is not given
+    stays as recorded)."""
+    from disco_core.monitor.costfile import read_cost_table
+
+    costs = base.costs
+    if "costs" in variant:
+        file = variant["costs"]
+        costs = None if file == "default" else read_cost_table(file) or None
+    remap = variant.get("asid-remap")
     return dataclasses.replace(
         base, numa_policy=variant.get("numa-policy", base.numa_policy),
-        sharing=variant.get("sharing", base.sharing))
+        sharing=variant.get("sharing", base.sharing),
+        asid_remap=base.asid_remap if remap is None else ON_OFF[remap.lower()],
+        costs=costs)
 
 
 def schedule(recording: Recording) -> tuple[list[Delivery], dict[str, bytes]]:
@@ -154,6 +175,10 @@ def measure(s: Session, plan: list[Delivery], forced: set[str],
             "cycles": int(view.cycles[i]) if view is not None else 0,
             "local_miss_share": round(local_percent(c), 2),
             "remote_misses": c["misses_remote"] + c["misses_dirty"],
+            # the NUMA manager charges a move to the (first) VM using the page
+            "migrations": vm.stats.count.get(StatKind.MIGRATE, 0),
+            "replications": vm.stats.count.get(StatKind.REPLICATE, 0),
+            "collapses": vm.stats.count.get(StatKind.COLLAPSE, 0),
             "machine_pages": fp["vms"][g.name]["machine_pages"],
             "exits": {k: n for k, (n, _cy) in vm.stats.by_category().items()},
         })
@@ -163,7 +188,9 @@ def measure(s: Session, plan: list[Delivery], forced: set[str],
                "local_miss_share": round(local_percent(whole), 2),
                "remote_misses": whole["misses_remote"] + whole["misses_dirty"],
                "migrations": st.migrations, "replications": st.replications,
-               "collapses": st.collapses, "machine_pages": fp["machine_pages"]}
+               "collapses": st.collapses, "machine_pages": fp["machine_pages"],
+               # what ASID remapping saves: the hardware TLB flushes at vCPU switches
+               "switch_flushes": mon.hw.switch_flushes, "asid_recycles": mon.asid_recycles}
     return {"rows": rows, "machine": machine, "forced": sorted(forced),
             "output": {g.name: bytes(g.console.output) for g in s.guests},
             "misses": misses}
@@ -202,25 +229,30 @@ def public(result: dict[str, Any]) -> dict[str, Any]:
 # ---- the table and the report ------------------------------------------------------------
 
 COLUMNS = (("cycles", "cycles"), ("local %", "local_miss_share"),
-           ("remote", "remote_misses"), ("pages", "machine_pages"))
+           ("remote", "remote_misses"), ("migr", "migrations"), ("repl", "replications"),
+           ("coll", "collapses"), ("pages", "machine_pages"))
+WIDTH = {"cycles": 14, "remote_misses": 11}  # the other columns: 8
 
 
 def format_table(result: dict[str, Any]) -> str:
     lines = [f"a: {_config_text(result['a'])}", f"b: {_config_text(result['b'])}", ""]
-    head = f"{'VM':6} {'workload':24} {'':2}" + "".join(f"{t:>14}" for t, _k in COLUMNS)
+    head = f"{'VM':6} {'workload':24} {'':2}" + "".join(f"{t:>{WIDTH.get(k, 8)}}"
+                                                         for t, k in COLUMNS)
     lines.append(head + "  exits by category")
     for r in result["rows"]:
         for side in ("a", "b"):
             x = r[side]
             exits = ", ".join(f"{k} {n}" for k, n in x["exits"].items() if n)
             lines.append(f"{r['vm']:6} {r['workload'][:24]:24} {side:2}"
-                         + "".join(f"{x[k]:>14}" for _t, k in COLUMNS) + f"  {exits}")
+                         + "".join(f"{x[k]:>{WIDTH.get(k, 8)}}" for _t, k in COLUMNS)
+                         + f"  {exits}")
     for side in ("a", "b"):
         m = result["machine"][side]
         lines.append(f"machine {side}: {m['cycles']} cycles, local {m['local_miss_share']} %, "
                      f"remote {m['remote_misses']}, migrations {m['migrations']}, "
                      f"replications {m['replications']}, collapses {m['collapses']}, "
-                     f"{m['machine_pages']} machine pages")
+                     f"{m['machine_pages']} machine pages, {m['switch_flushes']} TLB flushes "
+                     f"at vCPU switches, {m['asid_recycles']} ASID recycles")
     if result["diverged"]:
         lines.append("guest-visible behaviour differs: the console output of "
                      + ", ".join(result["diverged"]) + " is not the same under a and b")
@@ -230,7 +262,11 @@ def format_table(result: dict[str, Any]) -> str:
 
 
 def _config_text(c: dict[str, Any]) -> str:
-    return f"numa-policy={c['numa_policy']} sharing={c['sharing']}"
+    costs = c.get("costs")
+    table = ("default" if not costs else
+             "default but " + ", ".join(f"{k} {v}" for k, v in costs.items()))
+    return (f"numa-policy={c['numa_policy']} sharing={c['sharing']} "
+            f"asid-remap={'on' if c.get('asid_remap') else 'off'} costs={table}")
 
 
 def png(rgb: np.ndarray) -> bytes:
@@ -272,30 +308,81 @@ def _image(values: np.ndarray, scale: float, signed: bool, cell: int = 12) -> by
 
 
 def write_html(result: dict[str, Any], out: str | Path) -> None:
-    """The table and the two heat maps (RAM pages down, nodes across) with their
-    difference."""
+    """The report: the configurations, the table per VM and workload as an HTML table,
+    the machine's totals, and the two heat maps (RAM pages down, nodes across) side by
+    side with their difference."""
     ma, mb = result["_misses"]
     used = np.flatnonzero((ma.sum(axis=1) + mb.sum(axis=1)) > 0)  # pages missed in a or b
     ha, hb = heat(ma[used]), heat(mb[used])
     top = max(float(ha.max()), float(hb.max()), 1e-9)
     diff = hb - ha
     span = max(float(np.abs(diff).max()), 1e-9)
-    pics = [("a", _image(ha, top, False)), ("b", _image(hb, top, False)),
-            ("b - a", _image(diff, span, True))]
+    pics = [("a", _config_text(result["a"]), _image(ha, top, False)),
+            ("b", _config_text(result["b"]), _image(hb, top, False)),
+            ("b - a", "red: more misses under b, blue: fewer", _image(diff, span, True))]
     figures = "".join(
-        f'<figure><img alt="{name}" src="data:image/png;base64,'
-        f'{base64.b64encode(data).decode()}"><figcaption>{name}</figcaption></figure>'
-        for name, data in pics)
-    text = html.escape(format_table(result))
+        f'<figure id="heat-{name.replace(" ", "")}"><img alt="{name}" '
+        f'src="data:image/png;base64,{base64.b64encode(data).decode()}">'
+        f"<figcaption><b>{name}</b><br>{html.escape(text)}</figcaption></figure>"
+        for name, text, data in pics)
+    esc = html.escape
     Path(out).write_text(
         "<!doctype html><html><head><meta charset='utf-8'><title>disco compare</title>"
         "<style>body{font-family:sans-serif;margin:2em}figure{display:inline-block;"
-        "margin:0 2em 0 0;text-align:center}img{border:1px solid #888;image-rendering:"
-        "pixelated}pre{font-size:12px}</style></head><body>"
-        f"<h1>disco compare: {html.escape(Path(result['file']).name)}</h1><pre>{text}</pre>"
+        "vertical-align:top;margin:0 2em 0 0;text-align:center;max-width:20em}"
+        "img{border:1px solid #888;image-rendering:pixelated}table{border-collapse:"
+        "collapse;font-size:13px}td,th{border:1px solid #bbb;padding:2px 6px;text-align:"
+        "right}td.t,th.t{text-align:left}.warn{color:#a00}</style></head><body>"
+        f"<h1>disco compare: {esc(Path(result['file']).name)}</h1>"
+        f"<p>a: {esc(_config_text(result['a']))}<br>b: {esc(_config_text(result['b']))}</p>"
+        f"{_html_rows(result)}{_html_machine(result)}{_html_behaviour(result)}"
         "<h2>Cache misses per page (down) and node (across)</h2>"
         f"<p>The {len(used)} RAM pages with misses under a or b, in address order, "
         "grouped into 256 rows; the counts as they stood at the end of every slice, "
-        "summed (the NUMA manager clears them as it goes), on a log scale.</p>"
-        f"{figures}<p>Red in the difference: more misses under b; blue: fewer.</p>"
-        "</body></html>", encoding="utf-8")
+        "summed (the NUMA manager clears them as it goes), on a log scale (white: none, "
+        "dark red: the most of either run).</p>"
+        f'<div class="maps">{figures}</div></body></html>', encoding="utf-8")
+
+
+def _html_rows(result: dict[str, Any]) -> str:
+    from disco_core.monitor.stats import CATEGORIES
+
+    esc = html.escape
+    head = ("<tr><th class=t>VM</th><th class=t>workload</th><th></th>"
+            + "".join(f"<th>{esc(t)}</th>" for t, _k in COLUMNS)
+            + "".join(f"<th>{esc(c)}</th>" for c in CATEGORIES) + "</tr>")
+    body = []
+    for r in result["rows"]:
+        for side in ("a", "b"):
+            x = r[side]
+            body.append(f"<tr><td class=t>{esc(r['vm'])}</td><td class=t>"
+                        f"{esc(r['workload'])}</td><td class=t>{side}</td>"
+                        + "".join(f"<td>{x[k]}</td>" for _t, k in COLUMNS)
+                        + "".join(f"<td>{x['exits'].get(c, 0)}</td>" for c in CATEGORIES)
+                        + "</tr>")
+    return ('<h2>Per VM and workload</h2><table id="rows"><caption>exits by the paper\'s '
+            f"categories on the right</caption>{head}{''.join(body)}</table>")
+
+
+MACHINE = (("cycles", "cycles"), ("local %", "local_miss_share"),
+           ("remote misses", "remote_misses"), ("migrations", "migrations"),
+           ("replications", "replications"), ("collapses", "collapses"),
+           ("machine pages", "machine_pages"), ("TLB flushes at vCPU switches",
+                                                "switch_flushes"),
+           ("ASID recycles", "asid_recycles"))
+
+
+def _html_machine(result: dict[str, Any]) -> str:
+    m = result["machine"]
+    rows = "".join(f"<tr><td class=t>{t}</td><td>{m['a'][k]}</td><td>{m['b'][k]}</td></tr>"
+                   for t, k in MACHINE)
+    return ('<h2>The machine</h2><table id="machine"><tr><th></th><th>a</th><th>b</th>'
+            f"</tr>{rows}</table>")
+
+
+def _html_behaviour(result: dict[str, Any]) -> str:
+    if result["diverged"]:
+        return ("<p class=warn>Guest-visible behaviour differs: the console output of "
+                f"{html.escape(', '.join(result['diverged']))} is not the same under a and "
+                "b.</p>")
+    return "<p>Guest-visible behaviour is the same (every VM's console output).</p>"

@@ -18,7 +18,8 @@ from typing import Any, BinaryIO
 from disco_core.errors import DiscoError
 
 MAGIC = b"DWREC\r\n\x1a"  # a text-mode copy or a truncated download shows up at once
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the consoles' output kept incrementally in a CKPT's `consoles`
+READABLE_VERSIONS = (1, 2)
 _FILE_HEAD = struct.Struct("<8sI")
 _CHUNK_HEAD = struct.Struct("<4sI")  # kind, payload length
 _CRC = struct.Struct("<I")
@@ -128,9 +129,9 @@ def read_chunks(path: str | Path) -> Chunks:
     if len(data) < _FILE_HEAD.size or data[:8] != MAGIC:
         raise RecordingError(f"{p}: not a Disco Workbench recording (no DWREC magic)")
     (version,) = struct.unpack_from("<I", data, 8)
-    if version != FORMAT_VERSION:
+    if version not in READABLE_VERSIONS:
         raise RecordingError(f"{p}: recording format version {version}; this workbench "
-                             f"reads version {FORMAT_VERSION} only")
+                             f"reads versions {', '.join(map(str, READABLE_VERSIONS))} only")
     pos = _FILE_HEAD.size
     chunks: list[Chunk] = []
     while pos < len(data):

@@ -26,6 +26,7 @@ from disco_core.record import checkpoint as ck
 from disco_core.record.format import CKPT, END, FORMAT_VERSION, HEAD, OPS, ChunkWriter, encode
 from disco_core.session import GUEST_COMMANDS, Command, RunResult, Session
 from disco_core.session.factories import vms_session
+from disco_core.session.vms import MonitorOptions
 
 OPS_PER_CHUNK = 512  # operations buffered before an OPS chunk is written
 CHECKPOINT_SECONDS = 0.3  # wall time run between checkpoints, at least
@@ -45,19 +46,32 @@ class RecordConfig:
     numa_policy: str = "migrate_replicate"
     sharing: str = "disco"
     timing: bool | None = None  # None: the preset's
+    asid_remap: bool = False  # the monitor's options (session/vms.MonitorOptions)
+    costs: dict[str, int] | None = None  # the cost model's entries changed (costfile.py)
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> RecordConfig:
+        from disco_core.monitor.costfile import check_costs
+
         fields = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in fields})
+        config = cls(**{k: v for k, v in data.items() if k in fields})
+        if config.costs is not None:  # a recording's header is read back checked
+            config = dataclasses.replace(
+                config, costs=check_costs(config.costs, "the recording's cost table"))
+        return config
+
+    def options(self) -> MonitorOptions:
+        from disco_core.monitor.costfile import cost_model
+
+        return MonitorOptions(asid_remap=bool(self.asid_remap), costs=cost_model(self.costs))
 
     def session(self, base_image: Path) -> Session:
         s = vms_session(preset_name=self.preset, vms=self.vms, vcpus=self.vcpus,
                         memory_mib=self.memory_mib, numa_policy=self.numa_policy,
-                        sharing=self.sharing, base_image=base_image)
+                        sharing=self.sharing, base_image=base_image, options=self.options())
         if self.timing is not None:
             s.machine.timing = self.timing
         return s
@@ -134,10 +148,16 @@ class Recorder:
         self.inputs = 0
         self.checkpoints = 0
         self._last_ckpt = time.monotonic()
-        self._costs: deque[float] = deque(maxlen=KEYFRAME_EVERY)  # wall s the last ones took
+        # wall seconds the last keyframe and the deltas since took (the spacing's cost)
+        self._keyframe_cost: float | None = None
+        self._costs: deque[float] = deque(maxlen=KEYFRAME_EVERY - 1)
+        # the event log since the last keyframe's events began, as (events, their encoded
+        # items): a keyframe's whole log is joined from these, not encoded again
+        self._event_chunks: deque[tuple[int, bytes]] = deque()
         self._prev: tuple[np.ndarray, np.ndarray] | None = None  # indexes, hashes
         self._events_seq = 0  # the event log's sequence number at the last checkpoint
         self._encoded = ck.EncodeCache()
+        self._consoles: list[bytes] = []  # each VM's console output at the last checkpoint
         self._closed = False
         self._writer.write(HEAD, encode({
             "format_version": FORMAT_VERSION, "build": build, "config": config.to_json(),
@@ -166,10 +186,19 @@ class Recorder:
 
     def _spacing(self) -> float:
         n = max(1, self.checkpoints // DENSE_CHECKPOINTS)
-        # the mean over a keyframe's cycle: a keyframe's cost is spread over the deltas
-        cost = sum(self._costs) / len(self._costs) if self._costs else 0.0
-        base = max(self.interval, cost * (1 - self.cost_share) / self.cost_share)
+        base = max(self.interval, self.mean_cost() * (1 - self.cost_share) / self.cost_share)
         return base * (1 << (n.bit_length() - 1))
+
+    def mean_cost(self) -> float:
+        """The wall seconds a checkpoint costs, a keyframe's cycle averaged: the last
+        keyframe and KEYFRAME_EVERY - 1 deltas as costly as the last ones. (A plain
+        mean of the last few would jump after each keyframe, and the intervals with it:
+        the long ones are what bounds a seek.)"""
+        key = self._keyframe_cost or 0.0
+        if not self._costs:
+            return key / KEYFRAME_EVERY
+        delta = sum(self._costs) / len(self._costs)
+        return (key + (KEYFRAME_EVERY - 1) * delta) / KEYFRAME_EVERY
 
     # ---- writing ----------------------------------------------------------------------------
 
@@ -191,15 +220,21 @@ class Recorder:
         snapshot = m.snapshot()
         mon = s.monitor
         monitor_bytes, events_bytes, digest = b"null", b"null", dict[str, int]()
+        consoles_bytes = b"[]"
         if mon is not None:
-            # the events since the last checkpoint only, unless this is a keyframe; in a
-            # section of their own, so gathering them decodes nothing else
-            monitor = mon.state(events_since=0 if keyframe else self._events_seq)
+            # the events since the last checkpoint only, in a section of their own, so
+            # gathering them decodes nothing else; a keyframe's whole log is joined
+            # from those already encoded
+            whole = not self._event_chunks or mon.events.seq < self._events_seq
+            monitor = mon.state(events_since=0 if whole else self._events_seq)
             self._events_seq = mon.events.seq
             events = monitor["events"]
-            events_bytes = encode(events["events"])
+            events_bytes = self._events_section(events["events"], keyframe, whole,
+                                                int(events["capacity"]))
             monitor["events"] = {**events, "events": []}
-            monitor_bytes, digest = ck.encode_monitor(monitor, self._encoded)
+            consoles_bytes = encode(self._console_deltas(monitor, keyframe))
+            monitor_bytes, digest = ck.encode_monitor(monitor, self._encoded,
+                                                      without_consoles=True)
         digest = {**ck.machine_parts(snapshot), **digest, **ck.session_parts(state)}
         head, pages, tail = ck.split_snapshot(snapshot)
         indexes = np.array(pages["index"], np.uint64)
@@ -223,11 +258,46 @@ class Recorder:
             ("changed", 1, indexes[changed].tobytes()),
             ("pages", 1, np.ascontiguousarray(pages["data"][changed]).tobytes()),
             ("monitor", 1, monitor_bytes), ("events", 1, events_bytes),
+            ("consoles", 1, consoles_bytes),
             ("session", 1, encode(state))])
         self._writer.write(CKPT, blob, level=0)  # the sections are compressed already
         self.checkpoints += 1
         self._last_ckpt = time.monotonic()
-        self._costs.append(self._last_ckpt - t0)
+        if keyframe:
+            self._keyframe_cost = self._last_ckpt - t0
+        else:
+            self._costs.append(self._last_ckpt - t0)
+
+    def _events_section(self, new: list[Any], keyframe: bool, whole: bool,
+                        capacity: int) -> bytes:
+        """The events section: the events since the last checkpoint, or for a keyframe
+        the whole log (the reader keeps its last `capacity`: a keyframe may hold a few
+        more, from the oldest delta joined)."""
+        data = encode(new)
+        if whole:
+            self._event_chunks.clear()
+        if new:
+            self._event_chunks.append((len(new), data[1:-1]))
+        held = sum(n for n, _ in self._event_chunks)
+        while self._event_chunks and held - self._event_chunks[0][0] >= capacity:
+            held -= self._event_chunks.popleft()[0]
+        if not keyframe or whole:
+            return data
+        return b"[" + b",".join(items for _n, items in self._event_chunks) + b"]"
+
+    def _console_deltas(self, monitor: dict[str, Any], keyframe: bool) -> list[list[Any]]:
+        """Per VM [start, bytes]: its console output is the previous checkpoint's cut at
+        `start`, then `bytes` (a keyframe, or output that did not grow: start 0). The
+        output only grows while a VM runs, so a checkpoint stores what it printed since
+        the last one rather than all of it again."""
+        out = []
+        now = [bytes(vs["vm"]["console_out"]) for vs in monitor["vms"]]
+        for i, text in enumerate(now):
+            before = self._consoles[i] if not keyframe and i < len(self._consoles) else b""
+            start = len(before) if before and text.startswith(before) else 0
+            out.append([start, text[start:]])
+        self._consoles = now
+        return out
 
     @property
     def size(self) -> int:

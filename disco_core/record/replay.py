@@ -149,6 +149,7 @@ class Recording:
         changed: list[np.ndarray] = []
         data: list[np.ndarray] = []
         events: list[Any] = []
+        consoles: list[bytes] | None = None
         for e in self.checkpoints[start : k + 1]:
             parts = self._cached(e)
             idx = np.frombuffer(parts["changed"], np.uint64)
@@ -159,6 +160,7 @@ class Recording:
             changed.append(idx)
             data.append(rows.reshape(-1, 4096))
             events += self._events(e, parts)
+            consoles = self._consoles(e, parts, consoles)
         last = self._cached(self.checkpoints[k])
         indexes = np.frombuffer(last["indexes"], np.uint64)
         all_idx = np.concatenate(changed)
@@ -176,6 +178,12 @@ class Recording:
         if monitor is not None:
             log = monitor["events"]
             log["events"] = events[-int(log["capacity"]):]
+            if consoles is not None:  # format 2: the consoles' output kept incrementally
+                if len(consoles) != len(monitor["vms"]):
+                    raise RecordingError(f"{self.path}: checkpoint {k} is damaged (its "
+                                         "consoles do not match its VMs)")
+                for vs, text in zip(monitor["vms"], consoles, strict=True):
+                    vs["vm"]["console_out"] = text
         try:
             return ck.Checkpoint(blob, monitor, decode(last["session"]))
         except ValueError:
@@ -213,6 +221,25 @@ class Recording:
             self._keyframe_events = (e.index, events)
             return list(events)
         return events
+
+    def _consoles(self, e: CheckpointEntry, parts: dict[str, bytes],
+                  before: list[bytes] | None) -> list[bytes] | None:
+        """Every VM's console output at checkpoint `e`, from the output `before` it (None:
+        a recording of format 1, whose monitor section holds the whole output)."""
+        if "consoles" not in parts:
+            return None
+        try:
+            deltas = decode(parts["consoles"])
+            out = []
+            for i, (start, data) in enumerate(deltas):
+                prev = before[i] if before is not None and i < len(before) else b""
+                if not isinstance(data, bytes) or not 0 <= int(start) <= len(prev):
+                    raise ValueError
+                out.append(prev[: int(start)] + data)
+        except (ValueError, TypeError):
+            raise RecordingError(f"{self.path}: checkpoint {e.index} is damaged (its "
+                                 "consoles section)") from None
+        return out
 
     def _monitor(self, e: CheckpointEntry, parts: dict[str, bytes]) -> Any:
         try:

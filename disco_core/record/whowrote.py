@@ -17,6 +17,9 @@ instructions reach it:
   it at the end of the recording (the VMs' pmaps), then as "gpa": the guest
   page is followed wherever it lived before (migrated, replicated).
 A device's DMA (the virtual disk) writes without an instruction and is not listed.
+
+A register of a vCPU (`who_wrote_register`): the changes of its value before a point,
+found by stepping the machine back from there (docs/reverse.md).
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from disco_core.mips import KSEG0, KSEG1, KSSEG, PAGE_SIZE
+from disco_core.mips import GPR_NAMES, KSEG0, KSEG1, KSSEG, PAGE_SIZE
 from disco_core.record.replay import Replayer
 from disco_core.record.reverse import Hit, Point, Reverse, WatchSpec
 
@@ -119,3 +122,155 @@ def source_line(rv: Reverse, pc: int) -> str:
         if found is not None:
             return f"{found[0]}:{found[1]}"
     return ""
+
+
+# ---- registers ---------------------------------------------------------------------------
+
+# A register is not watched by the core: its writes are found by running the machine one
+# instruction at a time over windows before the point asked about (as a reverse step
+# finds its instruction), each window four times the one after it, until enough are found.
+REGISTER_NAMES = (*GPR_NAMES, "hi", "lo")
+FIRST_REGISTER_WINDOW = 4096  # machine instructions stepped, to begin with
+MAX_REGISTER_SCAN = 1 << 20  # and at most this many in all (about a minute) by default
+
+
+@dataclass(frozen=True)
+class RegisterWrite:
+    """One change of a vCPU's (or CPU's) register: where in the history (just after it),
+    who, the instruction's pc with its symbol and line, the value before and after.
+    `cause` is "instruction" (one of the target's own, the monitor's emulation of it
+    included) or the recorded input that changed it (a restart: "RestartVm")."""
+
+    point: Point
+    instructions: int
+    cycles: int
+    vm: str | None
+    target: int
+    target_name: str
+    register: str
+    cpu: int | None
+    pc: int
+    old: int
+    new: int
+    symbol: str
+    line: str
+    cause: str = "instruction"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"op": self.point.op, "offset": self.point.offset,
+                "instructions": self.instructions, "cycles": self.cycles, "vm": self.vm,
+                "vcpu": self.target, "target": self.target_name, "register": self.register,
+                "cpu": self.cpu, "pc": self.pc, "old": self.old, "new": self.new,
+                "symbol": self.symbol, "line": self.line, "cause": self.cause}
+
+
+def register_index(name: str | int) -> int:
+    """0-31 for a GPR (by name as GPR_NAMES, `$a0`, `r4`, `$4`, `s8`), 32 HI, 33 LO."""
+    if isinstance(name, int):
+        index = name
+    else:
+        text = name.strip().lower().removeprefix("$")
+        text = {"s8": "fp"}.get(text, text)
+        if text in REGISTER_NAMES:
+            return REGISTER_NAMES.index(text)
+        digits = text.removeprefix("r")
+        if not digits.isdigit():
+            raise ValueError(f"no register named {name!r}: give a0, $a0, r4, $4, hi or lo")
+        index = int(digits)
+    if not 0 <= index < 32:
+        raise ValueError(f"register {name}: the GPRs are numbered 0 to 31")
+    return index
+
+
+def register_value(rv: Reverse, target: int, index: int) -> int:
+    regs = rv.session.target.registers(target)
+    if index == 32:
+        return int(regs.hi)
+    if index == 33:
+        return int(regs.lo)
+    return int(regs.gpr[index])
+
+
+def who_wrote_register(replayer: Replayer, register: str | int, target: int,
+                       to: Point | None = None, count: int | None = 1,
+                       frm: Point | None = None,
+                       max_scan: int = MAX_REGISTER_SCAN) -> list[RegisterWrite]:
+    """The writes that changed `register` of debug target `target` (a vCPU, or a CPU on a
+    bare machine) before `to` (default: the end of the recording), in the order they
+    happened: the last `count` of them (None: every one in [frm, to)), looking back at
+    most `max_scan` machine instructions (ValueError when `count` are not found in
+    them). A write of the value the register already held leaves no trace and is not
+    listed. The replay is left standing at `to`."""
+    index = register_index(register)
+    rv = Reverse(replayer)
+    s = rv.session
+    s.target.check(target)
+    if count is not None and count < 1:
+        raise ValueError(f"count {count}: ask for one write or more")
+    here = rv.end if to is None else to
+    bottom = max(frm or rv.start, rv.start)
+    found: list[RegisterWrite] = []
+    upper, window, scanned = here, FIRST_REGISTER_WINDOW, 0
+    while upper > bottom:
+        lower = max(rv._back_by(upper, window), bottom)
+        found = _register_changes(rv, target, index, lower, upper) + found
+        scanned += window
+        if count is not None and len(found) >= count:
+            break
+        if scanned >= max_scan and lower > bottom:
+            if count is None or not found:
+                name = REGISTER_NAMES[index]
+                raise ValueError(f"{'no' if not found else 'only ' + str(len(found))} "
+                                 f"write{'s' if found else ''} of {name} by "
+                                 f"{s.targets[target]} in the last {scanned} machine "
+                                 "instructions (looking further back: a larger max_scan)")
+            break
+        upper, window = lower, window * 4
+    rv.seek_point(here)
+    rv.settle()
+    return found if count is None else found[-count:]
+
+
+def _register_changes(rv: Reverse, target: int, index: int, frm: Point,
+                      to: Point) -> list[RegisterWrite]:
+    """Step the machine over [frm, to) one instruction at a time (a recorded input as one
+    step), noting each change of the register."""
+    rp = rv.replayer
+    ops = rp.recording.ops
+    s = rv.session
+    rv.seek_point(frm)
+    out: list[RegisterWrite] = []
+    value = register_value(rv, target, index)
+    while rv.point < to and rp.position < len(ops):
+        op = ops[rp.position]
+        if op[0] != "r" or rv.offset >= op[2]:
+            cause = op[3]["type"] if op[0] == "c" else "instruction"
+            before_pc = int(s.target.registers(target).pc)
+            rv._forward(Point(rp.position + 1))
+            after = register_value(rv, target, index)
+            if after != value:
+                out.append(_register_write(rv, target, index, before_pc, None, value, after,
+                                           cause))
+                value = after
+            continue
+        regs = s.target.registers(target)
+        before = [c.instructions for c in s.machine.cpus]
+        rv._forward(Point(rv.point.op, rv.offset + 1))
+        after = register_value(rv, target, index)
+        if after != value:
+            out.append(_register_write(rv, target, index, int(regs.pc), regs.cpu, value,
+                                       after, "instruction" if rv._executor(before) == target
+                                       else "monitor"))
+            value = after
+    return [w for w in out if frm < w.point <= to]
+
+
+def _register_write(rv: Reverse, target: int, index: int, pc: int, cpu: int | None,
+                    old: int, new: int, cause: str) -> RegisterWrite:
+    s = rv.session
+    cpus = s.machine.cpus
+    return RegisterWrite(rv.point, sum(c.instructions for c in cpus),
+                         cpus[cpu].cycles if cpu is not None else max(c.cycles for c in cpus),
+                         s.target.vm_of(target), target, s.targets[target],
+                         REGISTER_NAMES[index], cpu, pc, old, new, s.describe(pc),
+                         source_line(rv, pc))

@@ -12,6 +12,7 @@ from disco_core.machine import Machine
 from disco_core.mips import PAGE_SIZE
 from disco_core.monitor import Monitor, VMSpec
 from disco_core.session.session import Core, Guest, MonitorConsole, Session
+from disco_core.session.vms import MonitorOptions
 
 
 def baremetal_session(program: str | Path = "numademo", preset_name: str = "flash8",
@@ -107,13 +108,17 @@ def vms_session(program: str | None = None, preset_name: str = "flash8",
                 vms: int = 4, vcpus: int = 1, memory_mib: int | None = None,
                 progress: Callable[[str], None] | None = None,
                 numa_policy: str = "migrate_replicate", sharing: str = "disco",
-                base_image: str | Path | None = None) -> Session:
+                base_image: str | Path | None = None,
+                options: MonitorOptions | None = None,
+                kernel: str | Path | None = None) -> Session:
     """The guest kernel's disco flavour as `vms` virtual machines under the monitor,
     each with a copy-on-write root disk over one shared image and its own console.
     `program` is ignored (each VM runs what is typed at its console). `progress`
     hears what is being built (the kernel and the root image take a while the
     first time). `numa_policy` and `sharing` are the monitor's (docs/numa.md);
-    `base_image` is the root image the disks copy on write (default: a fresh one)."""
+    `base_image` is the root image the disks copy on write (default: a fresh one);
+    `options` the monitor's other options (ASID remapping, the cost model);
+    `kernel` a disco-flavour kernel ELF to run instead of the default build."""
     import shutil
     import tempfile
 
@@ -125,14 +130,15 @@ def vms_session(program: str | None = None, preset_name: str = "flash8",
     tmp = Path(tempfile.mkdtemp(prefix="disco-workbench-"))
     try:
         _say(progress, "building the guest kernel (disco flavour)")
-        image = load_elf(build_kernel("disco"))
+        image = load_elf(Path(kernel) if kernel is not None else build_kernel("disco"))
         # Parse the DWARF line table now, on the building thread: done lazily, the
         # debugger's first source-line lookup would stall the UI for most of a second.
         image.line_for(image.entry)
         _say(progress, "building the root file system image")
         base = Path(base_image) if base_image is not None else root_image(tmp / "root.img")
         _say(progress, f"creating {vms} virtual machines on {preset_name}")
-        spec = VmsCoreSpec(image, base, preset_name, vms, vcpus, pages, numa_policy, sharing)
+        spec = VmsCoreSpec(image, base, preset_name, vms, vcpus, pages, numa_policy, sharing,
+                           options or MonitorOptions())
         core = spec.build(start=True)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -164,6 +170,7 @@ class VmsCoreSpec:
     pages: int | None
     numa_policy: str
     sharing: str
+    options: MonitorOptions = MonitorOptions()
 
     def build(self, start: bool = False) -> Core:
         """A machine and monitor with the VMs created (and started with `start`)."""
@@ -182,7 +189,8 @@ class VmsCoreSpec:
                 overrides["hot_threshold"] = params.hot_threshold
             machine = Machine(preset(self.preset_name, **overrides))
             monitor = Monitor(machine, numa_policy=self.numa_policy, numa_params=params,
-                              sharing=self.sharing)
+                              sharing=self.sharing, asid_remap=self.options.asid_remap,
+                              costs=self.options.costs)
             # boot.vm_specs is typed list[object]: its items are VMSpecs
             vmlist = [monitor.create_vm(cast(VMSpec, spec)) for spec in
                       vm_specs(machine, self.image, self.vms, disks, self.pages, self.vcpus)]

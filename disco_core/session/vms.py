@@ -16,6 +16,8 @@ import numpy as np
 from disco_core.machine import Machine
 from disco_core.mips import DEVICE_WINDOW_PFN, HIGH_RAM_PFN, PAGE_SHIFT, PAGE_SIZE
 from disco_core.monitor import Monitor
+from disco_core.monitor.costs import DEFAULT as DEFAULT_COSTS
+from disco_core.monitor.costs import CostModel
 from disco_core.monitor.events import Event as MonitorEvent
 from disco_core.monitor.vcpu import VCpu
 from disco_core.session.snapshot import VmsInfo
@@ -24,6 +26,17 @@ VM_INFO_EVERY = 0.25  # s between copies of the pmaps, L2TLB and event log while
 MONITOR_EVENTS = 500  # monitor events a snapshot carries
 MOVED_SECONDS = 2.0  # how long a migrated or replicated page stays marked
 _MOVES = ("migrate", "replicate", "collapse")
+
+
+@dataclass(frozen=True)
+class MonitorOptions:
+    """The monitor's options a session of VMs is built with. They are part of its core
+    spec (factories.VmsCoreSpec), so the fresh monitor a checkpoint is loaded into
+    has them too, and of a recording's configuration (record/recorder.RecordConfig),
+    so `disco compare` can change them."""
+
+    asid_remap: bool = False  # tag hardware TLB entries per vCPU instead of flushing
+    costs: CostModel = DEFAULT_COSTS  # what the monitor's work is charged (costs.py)
 
 
 def ram_rows(mpn: np.ndarray) -> np.ndarray:
