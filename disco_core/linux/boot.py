@@ -29,7 +29,11 @@ SLICE = 200_000
 DEFAULT_BUDGET = 3_000_000_000
 PAGE = 0x1000
 UHI_DTB = 0xFFFFFFFE  # a0 = -2: a1 holds the device tree's address
-BOOTARGS = "console=ttyS0,115200 earlycon rdinit=/init cryptomgr.notests"
+# nokaslr: the kernel stays where the loader put it, so the initramfs and the
+# tree above it stay intact (a relocated kernel may land on them).
+# cryptomgr.notests: skip the crypto self-tests (about 1.4 G instructions of
+# RSA and ECC arithmetic at boot).
+BOOTARGS = "console=ttyS0,115200 earlycon rdinit=/init nokaslr cryptomgr.notests"
 PANIC = b"Kernel panic - not syncing"
 
 
@@ -61,7 +65,10 @@ class LinuxBooted:
                  echo: Callable[[bytes], None] | None = None) -> None:
         config = linux_config(machine_preset)
         self.image = load_kernel(kernel)
-        low_end = memory_ranges(config)[0][0] + memory_ranges(config)[0][1]
+        low_end = 0
+        for base, size in memory_ranges(config):  # the RAM contiguous from address 0
+            if base == low_end:
+                low_end += size
         # The tree and the initramfs go at the top of low memory, the kernel's
         # bss (cleared by the kernel, not in its image) stays below them.
         initrd_start = _align_down(low_end - 0x10000 - len(initrd), PAGE)

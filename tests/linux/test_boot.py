@@ -108,3 +108,13 @@ def test_cli_bad_kernel_is_one_line(tmp_path: Path, linux_files: LinuxFiles) -> 
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 2
     assert done.stderr.startswith("disco: ") and len(done.stderr.strip().splitlines()) == 1
+
+
+def test_boots_on_flash8_with_memory_from_every_node(linux_files: LinuxFiles) -> None:
+    r = boot_linux("flash8", ["grep -c ^processor /proc/cpuinfo", "grep MemTotal /proc/meminfo"],
+                   max_instructions=1_500_000_000)
+    assert r.reason == "done", r.output[-2000:]
+    assert "Disco Workbench (flash8, 8 nodes)" in r.output
+    assert answer(r, "grep -c ^processor /proc/cpuinfo").strip() == "1"  # one CPU for now
+    total_kib = int(answer(r, "grep MemTotal /proc/meminfo").split()[1])
+    assert total_kib > 200 * 1024  # all 8 x 32 MiB, less the kernel's own
