@@ -73,3 +73,25 @@ def test_initramfs_refuses_a_non_mips_busybox(tmp_path: Path) -> None:
     bad.write_bytes(b"#!/bin/sh\n")
     with pytest.raises(Exception, match="not a MIPS ELF"):
         build_initramfs(bad)
+
+
+def test_fetch_without_root_names_the_setup_commands(monkeypatch: pytest.MonkeyPatch,
+                                                     tmp_path: Path) -> None:
+    from disco_core.linux import fetch as f
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setattr(f, "_arch_known", lambda: False)
+    monkeypatch.setattr(f.os, "geteuid", lambda: 1000)
+    with pytest.raises(f.FetchError, match="dpkg --add-architecture mipsel; apt-get update"):
+        f.fetch(log=False)
+
+
+def test_fetch_uses_the_cache_once_it_is_there(linux_files: LinuxFiles,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    from disco_core.linux import fetch as f
+
+    def no_apt(cmd: list[str], cwd: Path | None = None) -> str:
+        raise AssertionError(f"ran {cmd} although the files are cached")
+
+    monkeypatch.setattr(f, "_run", no_apt)
+    assert f.fetch(log=False) == linux_files
