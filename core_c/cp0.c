@@ -67,13 +67,47 @@ uint32_t cp0_random(cpu *c, uint64_t now)
     return n - 1 - (uint32_t)((now - c->a.random_epoch) % (n - w));
 }
 
+/* Config1/Config2 cache fields for one cache: sets per way (64 << S, 7 = 32),
+ * line size (2 << L) and associativity - 1, packed as S:3 L:3 A:3. Geometries a
+ * field cannot express are clamped to the nearest it can (the Linux machine's
+ * configuration check refuses them, see disco_core/linux/machine.py). */
+static uint32_t cache_fields(uint32_t bytes, uint32_t line, uint32_t ways)
+{
+    uint32_t sets = bytes / line / ways, s = 0, l = 1;
+    if (sets <= 32)
+        s = 7;
+    else
+        while (s < 6 && (64u << s) < sets)
+            s++;
+    while (l < 6 && (2u << l) < line)
+        l++;
+    return (s << 6) | (l << 3) | ((ways > 8 ? 8 : ways) - 1);
+}
+
 static uint32_t config1(const cpu *c)
 {
+    const dc_config *cfg = &c->m->cfg;
+    uint32_t base = (1u << 31) | ((cfg->tlb_entries - 1) << 25) | (1u << 3);  /* M, MMU, WR */
+    if (cfg->cpu_model == DC_CPU_LINUX) {
+        /* The simulated split L1s as they are (docs/cpu.md, "CPU models"). */
+        uint32_t f = cache_fields(cfg->l1_bytes, cfg->line_bytes, cfg->l1_ways);
+        return base | (f << 16) | (f << 7);
+    }
     /* M, MMUSize-1, L1I 32 KiB 2-way 64 B lines, L1D 32 KiB 2-way 32 B
      * lines (the R10000's), WR: watch registers; no FPU, no MIPS16, no EJTAG. */
-    return (1u << 31) | ((c->m->cfg.tlb_entries - 1) << 25) |
-           (2u << 22) | (5u << 19) | (1u << 16) |
-           (3u << 13) | (4u << 10) | (1u << 7) | (1u << 3);
+    return base | (2u << 22) | (5u << 19) | (1u << 16) |
+           (3u << 13) | (4u << 10) | (1u << 7);
+}
+
+static uint32_t config2(const cpu *c)
+{
+    const dc_config *cfg = &c->m->cfg;
+    if (cfg->cpu_model == DC_CPU_LINUX) {
+        /* M, and the unified L2 in SS (11:8), SL (7:4), SA (3:0) */
+        uint32_t f = cache_fields(cfg->l2_bytes, cfg->line_bytes, cfg->l2_ways);
+        return (1u << 31) | (f >> 6) << 8 | ((f >> 3) & 7) << 4 | (f & 7);
+    }
+    return 1u << 31;                      /* M: Config3 follows */
 }
 
 uint32_t cp0_read(cpu *c, uint32_t reg, uint32_t sel, uint64_t now)
@@ -101,8 +135,11 @@ uint32_t cp0_read(cpu *c, uint32_t reg, uint32_t sel, uint64_t now)
     case CP0_PRID * 8 + 1: return c->a.ebase;
     case CP0_CONFIG * 8: return c->a.config0;
     case CP0_CONFIG * 8 + 1: return config1(c);
-    case CP0_CONFIG * 8 + 2: return 1u << 31;                  /* M: Config3 follows */
-    case CP0_CONFIG * 8 + 3: return 0;
+    case CP0_CONFIG * 8 + 2: return config2(c);
+    case CP0_CONFIG * 8 + 3:    /* ULRI: UserLocal and `rdhwr $29` */
+        return c->m->cfg.cpu_model == DC_CPU_LINUX ? 1u << 13 : 0;
+    case CP0_CONFIG * 8 + 7:    /* 24K family: AR (D) and IAR (I), no cache aliases */
+        return c->m->cfg.cpu_model == DC_CPU_LINUX ? (1u << 16) | (1u << 10) : 0;
     case CP0_LLADDR * 8: return c->a.lladdr;
     case CP0_WATCHLO * 8: return c->a.watchlo;
     case CP0_WATCHHI * 8: return c->a.watchhi;
@@ -129,7 +166,9 @@ int cp0_write(cpu *c, uint32_t reg, uint32_t sel, uint32_t v, uint64_t now)
         c->a.wired = (v & 0x3F) < n ? (v & 0x3F) : n - 1;
         c->a.random_epoch = now;
         return 0;
-    case CP0_HWRENA * 8: c->a.hwrena = v & 0xF; return 0;
+    case CP0_HWRENA * 8:    /* bit 29 (ULR) exists only where Config3.ULRI says so */
+        c->a.hwrena = v & (c->m->cfg.cpu_model == DC_CPU_LINUX ? 0x2000000Fu : 0xFu);
+        return 0;
     case CP0_COUNT * 8:
         c->a.count_bias = v - (uint32_t)(now >> 1);
         cp0_set_deadline(c, now);

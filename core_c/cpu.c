@@ -121,6 +121,11 @@ static int check_config(const dc_config *cfg)
                   "power-of-two number of sets", cfg->l1_bytes, cfg->l2_bytes, cfg->line_bytes);
         return 0;
     }
+    if (cfg->cpu_model > DC_CPU_LINUX) {
+        set_error(NULL, "cpu_model = %u is not a CPU model: use 0 (classic) or 1 (linux)",
+                  cfg->cpu_model);
+        return 0;
+    }
     const uint32_t lat[] = {cfg->lat_l2, cfg->lat_local, cfg->lat_remote, cfg->lat_hop,
                             cfg->lat_dirty};
     for (int i = 0; i < 5; i++) {

@@ -171,13 +171,18 @@ H(BREAK): EXC(EXC_BP, 0);
 H(RDHWR): {
         uint32_t reg = d->rd, v;
         if (c->mode != MODE_KERNEL && !(c->a.status & STATUS_CU0) &&
-            !(reg < 4 && (c->a.hwrena & (1u << reg))))
+            !((reg < 4 || reg == 29) && (c->a.hwrena & (1u << reg))))
             EXC(EXC_RI, 0);
         switch (reg) {
         case 0: v = c->a.ebase & EBASE_CPUNUM; break;      /* CPUNum */
         case 1: v = 64; break;                              /* SYNCI_Step */
         case 2: v = cp0_read(c, CP0_COUNT, 0, NOW()); break; /* CC */
         case 3: v = 2; break;                               /* CCRes */
+        case 29:                                            /* ULR: UserLocal */
+            if (c->m->cfg.cpu_model != DC_CPU_LINUX)
+                EXC(EXC_RI, 0);
+            v = c->a.userlocal;
+            break;
         default: EXC(EXC_RI, 0);
         }
         R[d->rt] = v;

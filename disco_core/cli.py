@@ -6,6 +6,8 @@
     disco boot [--machine PRESET] [--native] [--disk IMG] [--run "CMDS"] [--json]
     disco boot [--machine PRESET] --vms N [--vcpus K] [--disk BASE] [--run "CMDS"] [--json]
     disco boot ... --gdb [HOST:]PORT [--gdb-wait] [--gdb-vm N]
+    disco boot --guest linux [--native] [--machine PRESET] [--kernel F] [--initrd F] [--run "CMDS"]
+    disco linux fetch [--force]
     disco gdb [--vm N] [--machine PRESET] [--vms N] [--vcpus K] [-- GDB-ARGS...]
     disco record FILE [--machine P] [--vms N] [--vcpus K] [--numa-policy P] [--sharing S]
                       [--run "CMDS"] [--seconds S]
@@ -139,6 +141,12 @@ def cmd_boot(args: argparse.Namespace) -> int:
 
     from disco_core.boot import boot, interactive
 
+    if args.guest == "linux":
+        from disco_core.linux.cli import cmd_boot_linux
+
+        return cmd_boot_linux(args)
+    if args.kernel is not None or args.initrd is not None:
+        raise DiscoError("--kernel and --initrd are for --guest linux")
     if args.gdb is not None:
         return _boot_gdb(args)
     if args.vms is not None:
@@ -571,6 +579,8 @@ def _replay_checked(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from disco_core.linux.cli import add_boot_options as add_linux_boot_options
+    from disco_core.linux.cli import add_linux_parser
     from disco_core.monitor.diskcache import SHARING
     from disco_core.monitor.numa import POLICIES
 
@@ -624,10 +634,12 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--json", action="store_true", help="print output and statistics as JSON")
     b.add_argument("--max-instructions", type=_positive, default=10_000_000_000)
     _add_gdb_options(b)
+    add_linux_boot_options(b)
     b.set_defaults(func=cmd_boot)
     _add_gdb_command(sub)
     _record_replay_parsers(sub, POLICIES, SHARING)
     _compare_parser(sub)
+    add_linux_parser(sub)
     return p
 
 

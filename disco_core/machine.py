@@ -151,6 +151,11 @@ class CpuState(enum.IntEnum):
     PARKED = lib.DC_CPU_PARKED
 
 
+# CPU models (MachineConfig.cpu_model): the classic R10000-flavoured core, or the
+# one an unmodified Linux kernel needs (honest Config1-3, UserLocal, rdhwr $29).
+CPU_CLASSIC = lib.DC_CPU_CLASSIC
+CPU_LINUX = lib.DC_CPU_LINUX
+
 CLOCK_HZ = 200_000_000  # CPU clock; see docs/fabric.md for the choice
 
 
@@ -181,6 +186,7 @@ class MachineConfig:
     lat_hop: int = 0  # extra per hop beyond the first: FLASH's figure is flat
     lat_dirty: int = ns_to_cycles(300)  # extra for a three-hop miss (our choice)
     hot_threshold: int = 0  # 0: no hot-page reports
+    cpu_model: int = 0  # CPU_CLASSIC or CPU_LINUX (docs/cpu.md, "CPU models")
 
     @property
     def cpus_per_node(self) -> int:
@@ -250,6 +256,9 @@ class MachineConfig:
             raise ConfigError(
                 f"hot_threshold = {self.hot_threshold} is out of range: use 0 (off) to 2**32-1"
             )
+        if self.cpu_model not in (CPU_CLASSIC, CPU_LINUX):
+            raise ConfigError(f"cpu_model = {self.cpu_model} is not a CPU model: use "
+                              f"{CPU_CLASSIC} (classic) or {CPU_LINUX} (linux)")
         if self.clock_hz <= 0:
             raise ConfigError(f"clock_hz = {self.clock_hz} must be positive")
 
@@ -358,7 +367,7 @@ class Machine:
         cfg.prid = config.prid
         for name in ("nodes", "l1_bytes", "l2_bytes", "line_bytes", "l1_ways", "l2_ways",
                      "lat_l2", "lat_local", "lat_remote", "lat_hop", "lat_dirty",
-                     "hot_threshold"):
+                     "hot_threshold", "cpu_model"):
             setattr(cfg, name, getattr(config, name))
         cfg.timing = int(config.timing)
         out = ffi.new("dc_machine **")

@@ -39,6 +39,7 @@ KINDS = {
     "vms": "virtual machines under the Disco monitor",
     "baremetal": "bare machine: numademo on every CPU",
     "kernel": "native guest kernel booted to its shell",
+    "linux": "Debian's Linux kernel booted natively to a busybox shell",
 }
 LIMIT = 4096  # the spin boxes' top: far above what fits, so nothing is clamped silently
 

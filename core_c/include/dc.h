@@ -43,7 +43,18 @@ typedef struct dc_config {
     uint32_t lat_hop;       /* extra cycles per further hop */
     uint32_t lat_dirty;     /* extra cycles when the line is dirty in another cache */
     uint32_t hot_threshold; /* misses from one node to one page that report it; 0 = off */
+    uint32_t cpu_model;     /* DC_CPU_CLASSIC (0) or DC_CPU_LINUX (1): see docs/cpu.md */
 } dc_config;
+
+/* CPU models (dc_config.cpu_model). CLASSIC is the R10000-flavoured core every
+ * machine had first; LINUX adds what an unmodified Linux kernel expects of a
+ * MIPS32r2 core: Config1/Config2 describing the simulated caches, Config3.ULRI
+ * with UserLocal readable by `rdhwr $29`, Config7 saying the caches do not
+ * alias (they are physically indexed). */
+typedef enum dc_cpu_model {
+    DC_CPU_CLASSIC = 0,
+    DC_CPU_LINUX = 1
+} dc_cpu_model;
 
 typedef enum dc_exit_reason {
     DC_EXIT_NONE = 0,

@@ -206,9 +206,18 @@ class VmsCoreSpec:
         return Core(machine, monitor, [d.close for d in disks])
 
 
+def linux_session(program: str | None = None, preset_name: str = "flash8",
+                  progress: Callable[[str], None] | None = None) -> Session:
+    """Debian's unmodified Linux kernel natively (disco_core.linux.session)."""
+    from disco_core.linux.session import linux_session as build
+
+    return build(program, preset_name, progress)
+
+
 SESSION_KINDS: dict[str, Callable[..., Session]] = {
     "baremetal": baremetal_session,
     "kernel": kernel_session,
+    "linux": linux_session,
     "vms": vms_session,
 }
 

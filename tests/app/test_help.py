@@ -94,7 +94,7 @@ def test_new_session_dialog_validates_as_you_type(qtbot) -> None:
     assert not dialog.vms.isEnabled() and dialog.ok.isEnabled()
     dialog.accept()
     assert dialog.choice is not None and dialog.choice.kind == "kernel"
-    assert set(KINDS) == {"vms", "baremetal", "kernel"}
+    assert set(KINDS) == {"vms", "baremetal", "kernel", "linux"}
 
 
 @pytest.mark.parametrize("kind", ["baremetal", "kernel"])
