@@ -620,6 +620,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_gdb_command(sub)
     _record_replay_parsers(sub, POLICIES, SHARING)
     _compare_parser(sub)
+    from disco_core.experiments.cli import add_parser as add_experiments_parser
+
+    add_experiments_parser(sub)
     return p
 
 
