@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from disco_core.experiments.suite import Summary, SuiteResult
+from disco_core.experiments.suite import SuiteResult, Summary
 
 COLOURS = {"user": "#4c72b0", "kernel": "#dd8452", "disco": "#c44e52", "idle": "#b0b0b0",
            "exec": "#4c72b0", "local_stall": "#55a868", "remote_stall": "#dd8452"}
