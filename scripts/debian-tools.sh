@@ -4,10 +4,12 @@
 #   gdb-multiarch        the GDB server's client (tests/gdb)
 #   desktop-file-utils   desktop-file-validate (tests/packaging)
 #   appstream            appstreamcli validate (tests/packaging)
+#   chromium             opens the experiments report headless (tests/experiments)
 _disco_missing=()
 command -v gdb-multiarch >/dev/null 2>&1 || _disco_missing+=(gdb-multiarch)
 command -v desktop-file-validate >/dev/null 2>&1 || _disco_missing+=(desktop-file-utils)
 command -v appstreamcli >/dev/null 2>&1 || _disco_missing+=(appstream)
+command -v chromium >/dev/null 2>&1 || _disco_missing+=(chromium)
 if [ "${#_disco_missing[@]}" -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "disco: installing ${_disco_missing[*]} (Debian packages the tests use)..." >&2

@@ -201,6 +201,13 @@ td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}
 tr.sub td{text-align:left;color:#555;font-size:12px}
 img.chart{max-width:100%;border:1px solid #eee}
 .error{color:#b00}"""
+# Marks each chart once the browser has it (data-loaded="yes"), and says so in the page
+# when one is missing: a report copied without its PNGs shows it at once.
+CHECK = """<script>window.addEventListener('load',function(){
+document.querySelectorAll('img.chart').forEach(function(i){
+if(i.complete&&i.naturalWidth>0){i.dataset.loaded='yes';}else{i.dataset.loaded='no';
+var p=document.createElement('p');p.className='error';p.textContent='chart missing: '+i.src;
+i.parentNode.appendChild(p);}});});</script>"""
 
 
 def write_report(res: SuiteResult, out: Path) -> Path:
@@ -234,7 +241,7 @@ def write_report(res: SuiteResult, out: Path) -> Path:
             f"{res.wall_seconds:.1f} s of wall time; written {stamp}. Times are simulated "
             f"cycles; the paper's numbers are drawn beside ours. Raw results: "
             f"<a href='results.json'>results.json</a>.</p>"
-            + "".join(sections) + "</body></html>")
+            + "".join(sections) + CHECK + "</body></html>")
     (out / "results.json").write_text(json.dumps(
         {"identity": res.identity, "wall_seconds": round(res.wall_seconds, 3),
          "executor": res.executor, "experiments": [s.to_json() for s in res.summaries]},

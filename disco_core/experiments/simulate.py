@@ -127,8 +127,13 @@ class Profile:
         self.sample()
         total = cycles * len(self.machine.cpus)
         user, kernel = self.split["user"], self.split["kernel"]
+        room = max(0, total - charged)
+        if user + kernel > room:
+            # the last slice ran on past the prompt that ended the region: trim the
+            # samples to the region, keeping their proportions
+            user, kernel = user * room // (user + kernel), kernel * room // (user + kernel)
         return {"user": user, "kernel": kernel, "disco": charged,
-                "idle": max(0, total - user - kernel - charged), "total": total}
+                "idle": total - user - kernel - charged if room else 0, "total": total}
 
 
 def checksums(text: str) -> dict[str, str]:
