@@ -136,10 +136,11 @@ class Booted:
     """A machine with the kernel loaded and every CPU started; drive it with step()."""
 
     def __init__(self, machine_preset: str = "test", *, disk: DiskImage,
-                 kernel: Path | None = None, echo: Callable[[bytes], None] | None = None) -> None:
+                 kernel: Path | None = None, echo: Callable[[bytes], None] | None = None,
+                 overrides: dict[str, object] | None = None) -> None:
         self.kernel_path = kernel or build_kernel("native")
         self.image = load_elf(self.kernel_path)
-        self.machine = Machine(preset(machine_preset))
+        self.machine = Machine(preset(machine_preset, **(overrides or {})))
         self.clock = _OutputClock()
         self.devices = attach_native_devices(self.machine, disks=[disk], uart_echo=self.clock)
         self.clock.machine = self.machine

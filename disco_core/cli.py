@@ -640,6 +640,9 @@ def build_parser() -> argparse.ArgumentParser:
     _record_replay_parsers(sub, POLICIES, SHARING)
     _compare_parser(sub)
     add_linux_parser(sub)
+    from disco_core.experiments.cli import add_parser as add_experiments_parser
+
+    add_experiments_parser(sub)
     return p
 
 
