@@ -26,6 +26,7 @@ from typing import Any
 
 from disco_core.monitor import sections
 from disco_core.monitor.context import MonitorContext
+from disco_core.monitor.costs import page_traffic
 from disco_core.monitor.events import EventKind
 from disco_core.monitor.memmap import PAGE
 from disco_core.monitor.pmap import NO_PAGE
@@ -85,7 +86,8 @@ class ContentShare:
             gpn += 1
         self.cursor = (vi, gpn)
         self.stats["scanned"] += scanned
-        self._charge(None, scanned * self.ctx.costs.content_scan, StatKind.CONTENT_SCAN)
+        per_page = self.ctx.costs.content_scan + page_traffic(self.ctx.machine)  # + its misses
+        self._charge(None, scanned * per_page, StatKind.CONTENT_SCAN)
 
     def _scan_page(self, vm: VM, gpn: int) -> None:
         pm = vm.pmap

@@ -57,11 +57,14 @@ Rationale (200 MHz clock, 5 ns per cycle; paper §2 and Table 2):
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from typing import Any
+
+PAGE = 4096
 
 
 @dataclass(frozen=True)
 class CostModel:
-    trap: int = 40
+    trap: int = 32
     mfc0_mtc0: int = 15
     mtc0_side_effects: int = 40
     tlb_write: int = 150
@@ -69,14 +72,14 @@ class CostModel:
     tlbr: int = 20
     eret: int = 25
     other_privileged: int = 15
-    l2tlb_refill: int = 45
+    l2tlb_refill: int = 78
     vtlb_refill: int = 90
     kernel_tlb_fault: int = 60
     reflect: int = 50
     monitor_call: int = 80
-    zero_page: int = 1100
+    zero_page: int = 1121
     vcpu_switch: int = 400
-    net_copy_page: int = 2200
+    net_copy_page: int = 2177
     net_pin_page: int = 100
     net_remap_page: int = 200
     numa_hot_page: int = 300
@@ -84,7 +87,7 @@ class CostModel:
     numa_replicate: int = 11400
     numa_collapse: int = 4000
     share_page: int = 300
-    content_scan: int = 1200
+    content_scan: int = 4866
 
     @classmethod
     def zero(cls) -> CostModel:
@@ -93,3 +96,15 @@ class CostModel:
 
 
 DEFAULT = CostModel()
+
+
+def page_traffic(machine: Any, pages: float = 1.0) -> int:
+    """The memory stall of the monitor streaming `pages` 4 KiB pages through the
+    caches: one miss to local memory per line (bench/cost_derivation.py measures
+    a cold page's zeroing as exactly its instructions plus this), nothing when
+    the machine is not simulating caches. The monitor allocates and copies on
+    the CPU's own node, so a miss costs the local latency."""
+    if not machine.timing:
+        return 0
+    cfg = machine.config
+    return round(pages * (PAGE // cfg.line_bytes) * cfg.lat_local)
