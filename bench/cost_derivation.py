@@ -330,9 +330,6 @@ def derive(m: dict[str, Measured]) -> dict[str, tuple[int, str]]:
         "net_copy_page": (m["copy_page (both cold)"].instructions,
                           "measured: the copy loop's instructions; plus page_traffic of "
                           "two pages"),
-        "content_scan": (m["hash_page (cold page)"].instructions,
-                         "measured: hashing a page's 1024 words; plus page_traffic of "
-                         "one page"),
     }
     out: dict[str, tuple[int, str]] = {}
     for f in fields(CostModel):

@@ -26,7 +26,6 @@ from typing import Any
 
 from disco_core.monitor import sections
 from disco_core.monitor.context import MonitorContext
-from disco_core.monitor.costs import page_traffic
 from disco_core.monitor.events import EventKind
 from disco_core.monitor.memmap import PAGE
 from disco_core.monitor.pmap import NO_PAGE
@@ -86,8 +85,7 @@ class ContentShare:
             gpn += 1
         self.cursor = (vi, gpn)
         self.stats["scanned"] += scanned
-        per_page = self.ctx.costs.content_scan + page_traffic(self.ctx.machine)  # + its misses
-        self._charge(None, scanned * per_page, StatKind.CONTENT_SCAN)
+        self._charge(None, scanned * self.ctx.costs.content_scan, StatKind.CONTENT_SCAN)
 
     def _scan_page(self, vm: VM, gpn: int) -> None:
         pm = vm.pmap

@@ -5,10 +5,17 @@ time unless it is charged: every exit handler adds the cycles below to the
 CPU with `Cpu.charge`, once per exit, so monitor overhead shows up in the
 CPUs' cycle counts the way the paper measured it (Figure 5, Table 2).
 
+Each constant's derivation is in docs/costs.md: measured on the simulated
+machine by bench/cost_derivation.py (which `--check`s this table), a figure of
+the paper, or an estimate from the handler's instruction count. Work on whole
+pages (zeroing, copying, hashing) is charged as its instructions plus its
+memory traffic, `page_traffic`: one miss per cache line, in timing mode only,
+as the guest's own loop would stall.
+
 Rationale (200 MHz clock, 5 ns per cycle; paper §2 and Table 2):
 
-- trap, 40: exception entry, save the few registers the handler needs,
-  decode, ERET: about 25 instructions plus a pipeline refill each way.
+- trap, 32 (measured): exception entry, save 8 registers, decode ExcCode
+  through a jump table, step EPC, restore, ERET: 32 instructions, all hits.
 - mfc0_mtc0, 15: load/store of a virtual CP0 field plus its mask.
 - mtc0_side_effects, 40 (not yet separate: MTC0 is charged mfc0_mtc0):
   Status/Cause/Compare/EntryHi re-derive mode, timer, ASID, interrupts.
@@ -18,20 +25,23 @@ Rationale (200 MHz clock, 5 ns per cycle; paper §2 and Table 2):
 - tlbp, 70: a software probe of the 64-entry virtual TLB, L2TLB purge.
 - tlbr, 20: copy four fields. eret, 25: restore the real mode and pc.
 - other_privileged, 15: CACHE, DI, EI, WAIT, RDHWR.
-- l2tlb_refill, 45: a hashed lookup and a hardware TLB write without
-  entering the guest (Table 2's UTLB_MISS costs 0.035 µs, 7 cycles, natively).
+- l2tlb_refill, 78 (measured): a hashed lookup and a hardware TLB write without
+  entering the guest, 18 instructions and one miss on the table's slot (the
+  monitor's table is not in the guest's caches); Table 2's UTLB_MISS costs
+  0.035 µs, 7 cycles, natively.
 - vtlb_refill, 90: an L2TLB miss that the guest's own TLB serves: virtual
   TLB search, pmap lookup, hardware and L2TLB writes.
 - kernel_tlb_fault, 60: a relocated-kseg0 miss: pmap lookup, TLB write.
 - reflect, 50: write the virtual EPC/Cause/BadVAddr/Context/EntryHi/Status
   and jump to the guest's vector.
 - monitor_call, 80: decode the call number, dispatch, return a value.
-- zero_page, 1100: 1024 word stores to clear 4 KiB (charged per machine
-  page the monitor hands out, as "page_fault").
+- zero_page, 1121 (measured) + page_traffic: 1024 word stores, a line per
+  iteration, to clear 4 KiB (charged per machine page the monitor hands out,
+  as "page_fault").
 - vcpu_switch, 400: save/restore 35 registers and the CP0 state the
   hardware needs, flush the hardware TLB.
-- net_copy_page, 2200: the virtual network copying 4 KiB (a load and a
-  store per word, twice zero_page; charged pro rata per byte, at the send into
+- net_copy_page, 2177 (measured) + page_traffic of two pages: the virtual
+  network copying 4 KiB (a load and a store per word; charged pro rata per byte, at the send into
   the monitor's queue and again at the receive into the guest's buffer).
 - net_pin_page, 100: sending a whole page by remapping: a memmap reference,
   the sender's page made read-only (its writable TLB entries shot down).
@@ -50,8 +60,12 @@ Rationale (200 MHz clock, 5 ns per cycle; paper §2 and Table 2):
 - share_page, 300: map a page of the global disk cache (or a page found by
   content) into a VM instead of copying it: a memmap and pmap update and the
   shootdown of the VM's old mappings of that guest page.
-- content_scan, 1200: hash one 4 KiB page while scanning for identical
-  content (ESX's background scan; a pass over 1024 words).
+- content_scan, 1200 (estimate): hash one 4 KiB page while scanning for
+  identical content (ESX's background scan; an add per word over 1024 words,
+  cached). A measured multiply-xor hash of a cold page costs 4866 + page_traffic
+  (bench/cost_derivation.py), which the scanner's default rate (256 pages per
+  500 000 cycles, contentshare.py) could not afford: kept until that rate is
+  revisited.
 """
 
 from __future__ import annotations
@@ -87,7 +101,7 @@ class CostModel:
     numa_replicate: int = 11400
     numa_collapse: int = 4000
     share_page: int = 300
-    content_scan: int = 4866
+    content_scan: int = 1200
 
     @classmethod
     def zero(cls) -> CostModel:
