@@ -37,6 +37,12 @@ FRAME = 0x80208000       # the handler's save area
 TABLE = 0x8030C000       # a monitor table (a jump table, then the L2TLB's slots)
 PAGE_A = 0x80420000      # pages to zero, copy or hash
 PAGE_B = 0x80530000
+VCPU = TABLE + 0x400     # a vCPU's virtual CP0 registers, then their write masks
+VTLB = TABLE + 0x800     # the virtual TLB: 64 entries of 16 bytes
+L2TLB = TABLE + 0x1000   # the L2TLB's 1024 slots of 16 bytes
+PMAP = 0x80640000        # a VM's pmap: one EntryLo word per guest page
+BACKMAP = 0x80750000     # the pmap's back map (who maps a machine page)
+VSAVE = 0x80760000       # two vCPUs' saved registers (a vCPU switch)
 PAGE = 4096
 
 # registers
@@ -87,6 +93,18 @@ def xor(rd: int, rs: int, rt: int) -> int:
     return _r(rs, rt, rd, 0, 0x26)
 
 
+def sltiu(rt: int, rs: int, imm: int) -> int:
+    return _i(0x0B, rs, rt, imm)
+
+
+def and_(rd: int, rs: int, rt: int) -> int:
+    return _r(rs, rt, rd, 0, 0x24)
+
+
+def or_(rd: int, rs: int, rt: int) -> int:
+    return _r(rs, rt, rd, 0, 0x25)
+
+
 def sll(rd: int, rt: int, sa: int) -> int:
     return _r(0, rt, rd, sa, 0x00)
 
@@ -129,6 +147,11 @@ def eret() -> int:
 
 def ehb() -> int:
     return 0x000000C0
+
+
+def beq_fwd(rs: int, rt: int, skip: int) -> int:
+    """A forward branch over the `skip` words after its delay slot."""
+    return _i(0x04, rs, rt, skip)
 
 
 def bne(rs: int, rt: int, back_to: int, at: int) -> int:
@@ -229,6 +252,10 @@ def hash_page_code() -> list[int]:
     return w
 
 
+# The real ERET below returns to the measuring code, so a body's write of the real EPC
+# goes to ErrorEPC instead: the same MTC0, without losing the way back.
+EPC_STANDIN = 30
+
 SAVED = 8   # registers a monitor exit handler saves and restores (its temporaries)
 
 
@@ -266,6 +293,20 @@ def measure_trap(b: Bench, body: list[int], data: tuple[int, int] | None = None)
     return b.run([syscall(), nop()], before=before)
 
 
+def measure_trap_cold(b: Bench, body: list[int], cold: Callable[[], None]) -> Measured:
+    """measure_trap with several ranges made cold before the trap."""
+    handler = trap_handler(body)
+    body_at = VECTOR + 4 * (len(li32(K1, 0)) + SAVED + 2 + 2 + 4)
+    b.place(VECTOR, handler)
+    b.m.write_phys((TABLE & 0x1FFFFFFF) + 8 * 4, body_at.to_bytes(4, "little"))
+
+    def before() -> None:
+        b.cpu.set_cp0(12, 0)
+        cold()
+
+    return b.run([syscall(), nop()], before=before)
+
+
 def lookup_body(slot_off: int) -> list[int]:
     """A hashed table lookup as the L2TLB's: hash BadVAddr's VPN2 with the ASID,
     load the slot's tag and compare, load the two EntryLo words."""
@@ -277,6 +318,145 @@ def lookup_body(slot_off: int) -> list[int]:
 
 def tlb_write_body() -> list[int]:
     return [mtc0(T[0], 2), mtc0(T[1], 3), ehb(), tlbwr()]
+
+
+def decode_body() -> list[int]:
+    """Fetch the trapping instruction at EPC and pull out its rt and rd fields."""
+    return [mfc0(K0, 14), lw(A1, 0, K0), srl(A2, A1, 16), andi(A2, A2, 0x1F),
+            srl(A3, A1, 11), andi(A3, A3, 0x1F)]
+
+
+def cp0_move_body() -> list[int]:
+    """MFC0/MTC0 emulated: decode, index the virtual CP0 array by rd, merge the
+    field through its write mask, store the result in rt's save slot."""
+    return [*decode_body(), sll(A3, A3, 2), *li32(T[0], VCPU), addu(T[0], T[0], A3),
+            lw(T[1], 0, T[0]), lw(T[2], 0x100, T[0]), and_(T[1], T[1], T[2]),
+            sll(A2, A2, 2), addu(A2, A2, K1), sw(T[1], 0, A2)]
+
+
+def tlbr_body() -> list[int]:
+    """TLBR emulated: the virtual Index picks a vTLB entry, four words copied to
+    the virtual EntryHi, EntryLo0, EntryLo1 and PageMask."""
+    w = [*li32(T[0], VCPU), lw(T[1], 0, T[0]), andi(T[1], T[1], 0x3F), sll(T[1], T[1], 4),
+         *li32(T[2], VTLB), addu(T[2], T[2], T[1])]
+    for k in range(4):
+        w += [lw(T[3], 4 * k, T[2]), sw(T[3], 8 + 4 * k, T[0])]
+    return w
+
+
+def tlbp_body() -> list[int]:
+    """TLBP emulated: the virtual EntryHi's VPN2 hashed into the vTLB's 64-bucket
+    index (kept beside the vTLB), the one candidate entry compared, Index written."""
+    return [*li32(T[0], VCPU), lw(T[1], 8, T[0]), srl(T[2], T[1], 13), andi(T[2], T[2], 0x3F),
+            *li32(T[3], VTLB + 0x400), addu(T[3], T[3], T[2]), lw(T[4], 0, T[3]),
+            sll(T[4], T[4], 4), *li32(T[5], VTLB), addu(T[5], T[5], T[4]), lw(T[6], 0, T[5]),
+            xor(T[6], T[6], T[1]), sltiu(T[6], T[6], 1), sw(T[4], 0, T[0])]
+
+
+def eret_body() -> list[int]:
+    """ERET emulated: clear the virtual EXL, pick the real mode for the guest's
+    virtual mode, load the virtual EPC into the real one."""
+    return [*li32(T[0], VCPU), lw(T[1], 12, T[0]), addiu(T[2], ZERO, -3),
+            and_(T[1], T[1], T[2]), sw(T[1], 12, T[0]), andi(T[3], T[1], 0x18),
+            sltiu(T[3], T[3], 1), lw(T[4], 16, T[0]), mtc0(T[4], EPC_STANDIN), sw(T[3], 20, T[0])]
+
+
+def privileged_body() -> list[int]:
+    """DI/EI/CACHE/WAIT emulated: a read-modify-write of the virtual Status."""
+    return [*li32(T[0], VCPU), lw(T[1], 12, T[0]), ori(T[1], T[1], 1), sw(T[1], 12, T[0])]
+
+
+def reflect_body() -> list[int]:
+    """An exception reflected to the guest: virtual EPC, Cause, BadVAddr, Context,
+    EntryHi and Status written, the guest's vector computed from its EBase."""
+    w = [*li32(T[0], VCPU), mfc0(T[1], 14), mfc0(T[2], 13), mfc0(T[3], 8)]
+    w += [sw(T[1], 16, T[0]), sw(T[2], 24, T[0]), sw(T[3], 28, T[0]), sw(T[3], 32, T[0]),
+          sw(T[3], 36, T[0]), lw(T[4], 12, T[0]), ori(T[4], T[4], 2), sw(T[4], 12, T[0]),
+          lw(T[5], 40, T[0]), addiu(T[5], T[5], 0x180), mtc0(T[5], EPC_STANDIN)]
+    return w
+
+
+def pmap_body(cold_line: int) -> list[int]:
+    """A pmap lookup: the guest page number of a guest EntryLo indexes the VM's
+    pmap; the machine PFN merged with the guest's protection bits."""
+    return [*li32(T[0], PMAP + cold_line), lw(T[1], 0, T[0]), andi(T[2], T[1], 0x3F),
+            srl(T[1], T[1], 6), sll(T[1], T[1], 6), or_(T[1], T[1], T[2])]
+
+
+def l2tlb_insert_body() -> list[int]:
+    """Insert into the L2TLB slot the hash picks: tag, EntryLo0, EntryLo1."""
+    return [mfc0(A1, 10), srl(A2, A1, 13), andi(A2, A2, 0x3FF), sll(A2, A2, 4),
+            *li32(A3, L2TLB + 0x800), addu(A3, A3, A2), sw(A1, 0, A3), sw(T[0], 4, A3),
+            sw(T[1], 8, A3)]
+
+
+def backmap_body() -> list[int]:
+    """Record the mapping in the back map: append (vCPU, vTLB index) to the page's list."""
+    return [*li32(T[0], BACKMAP), lw(T[1], 0, T[0]), sll(T[2], T[1], 3), addu(T[2], T[2], T[0]),
+            sw(A1, 4, T[2]), sw(A2, 8, T[2]), addiu(T[1], T[1], 1), sw(T[1], 0, T[0])]
+
+
+def vtlb_update_body() -> list[int]:
+    """The virtual TLB entry written: four words at the virtual Index."""
+    w = [*li32(T[0], VCPU), lw(T[1], 0, T[0]), andi(T[1], T[1], 0x3F), sll(T[1], T[1], 4),
+         *li32(T[2], VTLB), addu(T[2], T[2], T[1])]
+    w += [lw(T[3], 8 + 4 * k, T[0]) for k in range(4)]
+    w += [sw(T[3], 4 * k, T[2]) for k in range(4)]
+    return w
+
+
+def tlb_write_emulation() -> list[int]:
+    """TLBWI/TLBWR emulated: decode, vTLB update, two pmap lookups (even and odd
+    page), hardware TLB write, L2TLB insert, back map."""
+    return [*decode_body(), *vtlb_update_body(), *pmap_body(0x0), *pmap_body(0x4),
+            *tlb_write_body(), *l2tlb_insert_body(), *backmap_body()]
+
+
+def vtlb_refill_emulation() -> list[int]:
+    """An L2TLB miss the guest's TLB serves: the failed L2TLB lookup, a probe of the
+    virtual TLB, the pmap lookups, the hardware write and the L2TLB insert."""
+    return [*lookup_body(0x1000), *tlbp_body(), *pmap_body(0x0), *pmap_body(0x4),
+            *tlb_write_body(), *l2tlb_insert_body()]
+
+
+def kernel_fault_emulation() -> list[int]:
+    """A relocated-kseg0 miss: the guest page from BadVAddr, its pmap entry (both
+    halves of the pair), a hardware TLB write."""
+    return [mfc0(A1, 8), srl(A1, A1, 12), sll(A1, A1, 2), *li32(T[0], PMAP),
+            addu(T[0], T[0], A1), lw(T[1], 0, T[0]), lw(T[2], 4, T[0]),
+            srl(T[1], T[1], 6), sll(T[1], T[1], 6), *tlb_write_body()]
+
+
+def monitor_call_body() -> list[int]:
+    """A monitor call: the call number from the saved v0, a bounds check, a jump
+    table dispatch (to the next instruction: the call's own work is charged apart
+    where it is a page or a transfer), the result stored in the saved v0."""
+    return [lw(A1, 4, K1), sltiu(A2, A1, 64), andi(A1, A1, 0x3F), sll(A1, A1, 2),
+            *li32(A3, TABLE + 0x200), addu(A3, A3, A1), lw(A3, 0, A3), lw(T[0], 8, K1),
+            lw(T[1], 12, K1), lw(T[2], 16, K1), addu(T[0], T[0], T[1]), sw(T[0], 4, K1)]
+
+
+def vcpu_switch_code() -> list[int]:
+    """Out with one vCPU, in with another: 35 registers (32 GPRs, HI, LO, pc) and 8
+    CP0 registers saved and loaded, and the 64-entry hardware TLB invalidated."""
+    w = [*li32(A0, VSAVE), *li32(A1, VSAVE + 0x400)]
+    w += [sw(r, 4 * r, A0) for r in range(1, 32) if r not in (A0, A1)]
+    w += [sw(ZERO, 4 * (32 + k), A0) for k in range(4)]
+    for k, reg in enumerate((12, 14, 10, 4, 5, 6, 9, 11)):
+        w += [mfc0(T[0], reg), sw(T[0], 0x100 + 4 * k, A0)]
+    for k, reg in enumerate((12, 14, 10, 4, 5, 6, 9, 11)):
+        w += [lw(T[0], 0x100 + 4 * k, A1), mtc0(T[0], reg)]
+    w += [lw(r, 4 * r, A1) for r in range(8, 26)]
+    w += [lw(T[0], 4 * k, A1) for k in range(32, 36)]
+    w += [lw(r, 4 * r, A1) for r in (2, 3, 28, 29, 30, 31)]
+    # the TLB flush: an entry that can never match into each of the 64
+    w += [mtc0(ZERO, 2), mtc0(ZERO, 3), addiu(T[1], ZERO, 0), addiu(T[2], ZERO, 64),
+          *li32(T[3], 0x80000000)]
+    top = len(w)
+    w += [mtc0(T[1], 0), mtc0(T[3], 10), ehb(), tlbwi(), addiu(T[3], T[3], 0x2000),
+          addiu(T[1], T[1], 1)]
+    w += [bne(T[1], T[2], top, len(w)), nop()]
+    return w
 
 
 def run_all() -> dict[str, Measured]:
@@ -295,7 +475,26 @@ def run_all() -> dict[str, Measured]:
         out["l2tlb lookup + tlbwr, table warm"] = measure_trap(
             b, lookup_body(0x1000) + tlb_write_body())
         out["l2tlb lookup + tlbwr, table cold"] = measure_trap(
-            b, lookup_body(0x1000) + tlb_write_body(), (TABLE + 0x1000, 0x4000))
+            b, lookup_body(0x1000) + tlb_write_body(), (L2TLB, 0x4000))
+        out["mfc0/mtc0 emulation"] = measure_trap(b, cp0_move_body())
+        out["tlbr emulation"] = measure_trap(b, tlbr_body())
+        out["tlbp emulation"] = measure_trap(b, tlbp_body())
+        out["eret emulation"] = measure_trap(b, eret_body())
+        out["di/ei/cache/wait emulation"] = measure_trap(b, privileged_body())
+        out["reflect to the guest"] = measure_trap(b, reflect_body())
+        # the per-VM tables (pmap, back map, L2TLB) are cold: the guest ran since
+        tables = [(PMAP, 0x1000), (BACKMAP, 0x1000), (L2TLB, 0x4000)]
+
+        def cold_tables() -> None:
+            for t in tables:
+                b.cold(*t)
+
+        out["tlbwi/tlbwr emulation"] = measure_trap_cold(b, tlb_write_emulation(), cold_tables)
+        out["vtlb refill"] = measure_trap_cold(b, vtlb_refill_emulation(), cold_tables)
+        out["kernel tlb fault"] = measure_trap_cold(b, kernel_fault_emulation(), cold_tables)
+        out["monitor call"] = measure_trap(b, monitor_call_body())
+        out["vcpu switch (save areas cold)"] = b.run(
+            vcpu_switch_code(), before=lambda: b.cold(VSAVE, 0x800))
     finally:
         b.close()
     b = Bench(timing=False)
@@ -319,7 +518,34 @@ def derive(m: dict[str, Measured]) -> dict[str, tuple[int, str]]:
     """Every CostModel field: (value, how it is derived)."""
     trap = m["trap round trip"].cycles
     refill = m["l2tlb lookup + tlbwr, table cold"].cycles
+    def inside(name: str) -> int:
+        return m[name].cycles - trap
+
     measured = {
+        "mfc0_mtc0": (inside("mfc0/mtc0 emulation"), "measured: decode the instruction, "
+                      "a virtual CP0 field through its mask into rt's slot, minus the trap"),
+        "tlbr": (inside("tlbr emulation"), "measured: four vTLB words into the virtual "
+                 "registers, minus the trap"),
+        "tlbp": (inside("tlbp emulation"), "measured: a hashed probe of the vTLB (one "
+                 "candidate compared), minus the trap"),
+        "eret": (inside("eret emulation"), "measured: virtual EXL cleared, real mode and "
+                 "EPC set, minus the trap"),
+        "other_privileged": (inside("di/ei/cache/wait emulation"), "measured: a "
+                             "read-modify-write of the virtual Status, minus the trap"),
+        "reflect": (inside("reflect to the guest"), "measured: six virtual CP0 registers "
+                    "written, the guest's vector from its EBase, minus the trap"),
+        "tlb_write": (inside("tlbwi/tlbwr emulation"), "measured: decode, vTLB update, "
+                      "two pmap lookups, TLBWR, L2TLB insert, back map; tables cold; "
+                      "minus the trap"),
+        "vtlb_refill": (inside("vtlb refill"), "measured: failed L2TLB lookup, hashed vTLB probe, "
+                        "two pmap lookups, TLBWR, L2TLB insert; tables cold; minus the trap"),
+        "kernel_tlb_fault": (inside("kernel tlb fault"), "measured: the pmap pair of the "
+                             "kseg0 page (cold) and a TLBWR, minus the trap"),
+        "monitor_call": (inside("monitor call"), "measured: call number, bounds check, "
+                         "jump table, arguments and result in the frame, minus the trap"),
+        "vcpu_switch": (m["vcpu switch (save areas cold)"].cycles, "measured: 35 registers "
+                        "and 8 CP0 registers out and in (save areas cold), 64 TLB entries "
+                        "invalidated"),
         "trap": (trap, "measured: trap round trip (syscall, save 8 registers, decode "
                        "through a jump table, step EPC, restore, ERET)"),
         "l2tlb_refill": (refill - trap, "measured: hashed L2TLB lookup and TLBWR inside the "
