@@ -228,6 +228,16 @@ def zero_page_code() -> list[int]:
     return w
 
 
+def guest_memset_code() -> list[int]:
+    """The guest kernel's own memset loop as its compiler emits it (string.c at -O2):
+    sw, addiu, bne and an empty delay slot per word. For comparison only."""
+    w = [addiu(T[1], A0, PAGE)]
+    top = len(w)
+    w += [sw(ZERO, 0, A0), addiu(A0, A0, 4)]
+    w += [bne(A0, T[1], top, len(w)), nop()]
+    return w
+
+
 def copy_page_code() -> list[int]:
     """a0 = source, a1 = destination: eight words in registers at a time."""
     w = [addiu(T[1], A0, PAGE)]
@@ -468,6 +478,7 @@ def run_all() -> dict[str, Measured]:
             b.cold(PAGE_B, PAGE)
 
         out["zero_page (cold page)"] = b.run(zero_page_code(), {A0: PAGE_A}, cold_pages)
+        out["guest memset (cold page)"] = b.run(guest_memset_code(), {A0: PAGE_A}, cold_pages)
         out["copy_page (both cold)"] = b.run(copy_page_code(), {A0: PAGE_A, A1: PAGE_B},
                                              cold_pages)
         out["hash_page (cold page)"] = b.run(hash_page_code(), {A0: PAGE_A}, cold_pages)
