@@ -188,14 +188,18 @@ def format_summary(s: Summary) -> str:
     rows = s.summary.get("rows", [])
     if not rows:
         return "\n".join(lines)
-    keys = [k for k, v in rows[0].items() if not isinstance(v, dict | list)]
+    # every row's columns (Figure 7's SMP row has no ASID-remapping column)
+    keys = list(dict.fromkeys(k for r in rows for k, v in r.items()
+                              if not isinstance(v, dict | list)))
     widths = {k: max(len(k), *(len(_cell(r.get(k))) for r in rows)) for k in keys}
     lines.append("  " + "  ".join(k.rjust(widths[k]) for k in keys))
     for r in rows:
         lines.append("  " + "  ".join(_cell(r.get(k)).rjust(widths[k]) for k in keys))
-        b = r.get("breakdown")
-        if isinstance(b, dict):
-            lines.append("      " + "  ".join(f"{k} {v}" for k, v in b.items()))
+        for name in ("breakdown", "breakdown_asid_remap"):
+            b = r.get(name)
+            if isinstance(b, dict):
+                tag = "" if name == "breakdown" else "asid_remap: "
+                lines.append("      " + tag + "  ".join(f"{k} {v}" for k, v in b.items()))
     return "\n".join(lines)
 
 
