@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import html
 import json
+import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -260,7 +261,10 @@ def write_report(res: SuiteResult, out: Path) -> Path:
          "executor": res.executor, "experiments": [s.to_json() for s in res.summaries]},
         indent=1, sort_keys=True))
     index = out / "index.html"
-    index.write_text(page)
+    # the page last, whole or not at all: a reader (the app) never sees half of it
+    part = out / "index.html.part"
+    part.write_text(page)
+    os.replace(part, index)
     try:
         _pointer().parent.mkdir(parents=True, exist_ok=True)
         _pointer().write_text(str(index.resolve()))

@@ -23,7 +23,7 @@ from disco_core.errors import DiscoError
 from disco_core.experiments.base import Config, check_scale, failed
 from disco_core.experiments.cache import ResultCache
 from disco_core.experiments.registry import get
-from disco_core.experiments.runner import Executor, Progress, run_all
+from disco_core.experiments.runner import Cancel, Executor, Progress, run_all
 
 DISCO_ONLY = ("costs", "numa", "asid_remap", "numa_policy", "sharing")
 NESTED = ("costs", "numa", "overrides")
@@ -123,7 +123,8 @@ class SuiteResult:
 def run_experiments(names: Sequence[str], scale: str = "paper",
                     sweep: Sequence[tuple[str, list[Any]]] = (),
                     executor: Executor | None = None, cache: ResultCache | None = None,
-                    progress: Progress | None = None, use_cache: bool = True) -> SuiteResult:
+                    progress: Progress | None = None, use_cache: bool = True,
+                    cancel: Cancel | None = None) -> SuiteResult:
     check_scale(scale)
     experiments = [get(n) for n in names]
     points = grid(sweep)
@@ -136,7 +137,7 @@ def run_experiments(names: Sequence[str], scale: str = "paper",
             configs.extend(cs)
     start = time.perf_counter()
     executor = executor or Executor()
-    outcome = run_all(configs, executor, cache, progress, use_cache)
+    outcome = run_all(configs, executor, cache, progress, use_cache, cancel)
     wall = time.perf_counter() - start
     summaries = []
     at = 0
