@@ -168,3 +168,19 @@ def test_report_opens_in_chromium(cache_dir: Path, tmp_path: Path,
     subprocess.run([*args, f"--screenshot={shot}", "--window-size=1200,3000",
                     index.as_uri()], capture_output=True, timeout=120)
     assert shot.stat().st_size > 50_000
+
+
+def test_cancel_stops_the_runs_and_keeps_the_finished_ones(tmp_path: Path) -> None:
+    cache = ResultCache(tmp_path)
+    counts: list[tuple[int, int, int]] = []
+
+    def progress(done: int, total: int, cached: int) -> None:
+        counts.append((done, total, cached))
+
+    # inline: the cancel is looked at between runs; the first run finishes and is cached
+    with pytest.raises(runner.Cancelled, match="cancelled"):
+        run_all([NATIVE, DISCO], Executor("inline"), cache, progress,
+                cancel=lambda: len(counts) >= 2)
+    assert counts == [(0, 2, 0), (1, 2, 0)]
+    again = run_all([NATIVE, DISCO], Executor("inline"), cache)
+    assert (again.ran, again.cached) == (1, 1)
