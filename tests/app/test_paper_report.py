@@ -116,3 +116,24 @@ def test_cancel_writes_no_report(qtbot, tmp_path: Path, pointer: Path) -> None:
     assert not pointer.exists()
     assert "No report yet" in dialog.browser.toPlainText()
     assert dialog.run_button.isEnabled() and not dialog.cancel_button.isEnabled()
+
+
+def test_closing_while_running_cancels_without_waiting(qtbot, tmp_path: Path,
+                                                       pointer: Path) -> None:
+    from app.views import paper_report
+
+    out = tmp_path / "report"
+    dialog = PaperReportDialog(None, names=["fig7"], out=out,
+                               cache=ResultCache(tmp_path / "cache"), jobs=2)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.mouseClick(dialog.run_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: dialog.bar.maximum() == 9, timeout=WAIT)
+    started = time.monotonic()
+    dialog.close()
+    # the UI thread did not wait for the worker: it is kept until it ends on its own
+    assert time.monotonic() - started < 0.5
+    assert dialog.worker is None and len(paper_report._ORPHANS) == 1
+    qtbot.waitUntil(lambda: not paper_report._ORPHANS, timeout=WAIT)
+    assert multiprocessing.active_children() == []
+    assert not (out / "index.html").exists() and not pointer.exists()
