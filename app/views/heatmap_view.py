@@ -29,13 +29,15 @@ import math
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, QSize
+from PySide6.QtCore import QPointF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QResizeEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QHBoxLayout,
     QLabel,
+    QMenu,
+    QPushButton,
     QSizePolicy,
     QVBoxLayout,
     QWidget,
@@ -80,6 +82,9 @@ def _rows_differ(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 class HeatmapView(QWidget):
+    # Who wrote this page...: the machine address of the page picked (an int; > 2**31)
+    who_wrote_requested = Signal(object)
+
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("heatmap")
@@ -149,7 +154,18 @@ class HeatmapView(QWidget):
         self.note.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.setMinimumSize(320, 240)
         self.info.setStyleSheet(f"color: {theme.TEXT_DIM.name()}; padding: 2px 6px;")
-        layout.addWidget(self.info)
+        info_row = QHBoxLayout()
+        info_row.setContentsMargins(0, 0, 0, 0)
+        info_row.addWidget(self.info, 1)
+        # A click picks a page (its details stay); then who wrote it can be asked.
+        self.who_button = QPushButton("Who wrote this page\u2026")
+        self.who_button.setObjectName("heatmap-who-wrote")
+        self.who_button.setToolTip("click a page first: every write to it over the recording")
+        self.who_button.setEnabled(False)
+        self.who_button.clicked.connect(self.ask_who_wrote)
+        info_row.addWidget(self.who_button)
+        layout.addLayout(info_row)
+        self.picked: int | None = None  # the page row clicked last
         self._shape: tuple[int, int, int] | None = None
         self._prev: np.ndarray | None = None
         self._recent: np.ndarray | None = None
@@ -175,6 +191,7 @@ class HeatmapView(QWidget):
         self._capacity = 0
         self._nodes = 0
         self.graphics.scene().sigMouseMoved.connect(self._hover)
+        self.graphics.scene().sigMouseClicked.connect(self._clicked)
 
     # ---- layout ------------------------------------------------------------
 
@@ -630,6 +647,36 @@ class HeatmapView(QWidget):
         text = self.describe(row) if row >= 0 else "hover over a page"
         self.info.setText(text)
         self.graphics.setToolTip(text if row >= 0 else "")
+
+    def pick(self, row: int) -> None:
+        """Keep `row`'s details shown and offer who wrote it."""
+        self.picked = row if row >= 0 else None
+        self.who_button.setEnabled(self.picked is not None)
+        if self.picked is not None:
+            text = self.describe(row)
+            self.info.setText(f"picked: {text}")
+            self.who_button.setToolTip(f"every write to the picked page over the recording: "
+                                       f"{text}")
+
+    def machine_address(self, row: int) -> int:
+        """The machine address of the first page of `row`."""
+        return ram_index_to_pfn(row * self._page_group) << PAGE_SHIFT
+
+    def ask_who_wrote(self) -> None:
+        if self.picked is not None:
+            self.who_wrote_requested.emit(self.machine_address(self.picked))
+
+    def _clicked(self, event: object) -> None:
+        scene_pos = event.scenePos()  # type: ignore[attr-defined]
+        row = self.row_at(scene_pos)
+        if row < 0:
+            return
+        self.pick(row)
+        if event.button() == Qt.MouseButton.RightButton:  # type: ignore[attr-defined]
+            menu = QMenu(self)
+            menu.addAction("Who wrote this page\u2026", self.ask_who_wrote)
+            menu.exec(event.screenPos().toPoint())  # type: ignore[attr-defined]
+            menu.deleteLater()
 
     def sizeHint(self) -> QSize:
         return QSize(420, 360)
