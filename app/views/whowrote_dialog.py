@@ -148,6 +148,7 @@ class WhoWroteDialog(QDialog):
         self.query = query
         self.writes: list[Found] = []
         self.error = ""
+        self.listed = False  # the list (or the error) is shown
         layout = QVBoxLayout(self)
         self.heading = QLabel(f"Writes to {query.describe()} over the recording")
         self.heading.setWordWrap(True)
@@ -218,6 +219,7 @@ class WhoWroteDialog(QDialog):
             self.status.setText(f"{len(writes)} write{'s' if len(writes) != 1 else ''} by "
                                 "instructions (a device's DMA is not listed); double-click "
                                 "one to go to it")
+        self.listed = True
         self.finished_search.emit()
 
     def _failed(self, message: str) -> None:
@@ -225,6 +227,7 @@ class WhoWroteDialog(QDialog):
         self.progress.hide()
         self.status.setText(message)
         self.status.setStyleSheet("color: #ef5350;")
+        self.listed = True
         self.finished_search.emit()
 
     def go_to(self, row: int) -> None:
