@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QLineEdit,
+    QPlainTextEdit,
     QProgressBar,
     QPushButton,
     QScrollArea,
@@ -45,8 +46,10 @@ from disco_core.monitor.numa import POLICIES
 from disco_core.monitor.stats import CATEGORIES
 from disco_core.record.compare import COLUMNS
 
+from .debugger.common import mono
+
 AS_RECORDED = "(as recorded)"
-HEAT_SCALE = 2  # the report's pictures are small: shown twice as large
+HEAT_WIDEN = 2  # the report's pictures are narrow (12 pixels a node): shown twice as wide
 
 
 def table_rows(result: dict[str, Any]) -> list[list[str]]:
@@ -212,13 +215,17 @@ class CompareDialog(QDialog):
         self.table.verticalHeader().hide()
         self.table.horizontalHeader().setSectionResizeMode(
             QHeaderView.ResizeMode.ResizeToContents)
+        self.table.setMinimumHeight(140)
         outer.addWidget(self.table, 1)
-        self.machine = QLabel("")
+        self.machine = QPlainTextEdit()
         self.machine.setObjectName("compare-machine")
-        self.machine.setWordWrap(True)
-        self.machine.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.machine.setReadOnly(True)
+        self.machine.setFont(mono())
+        self.machine.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)
+        self.machine.setFixedHeight(7 * self.machine.fontMetrics().lineSpacing() + 12)
         outer.addWidget(self.machine)
         maps = QWidget()
+        self.maps_widget = maps
         self.maps_row = QHBoxLayout(maps)
         self.maps: list[QLabel] = []
         self.captions: list[QLabel] = []
@@ -226,7 +233,6 @@ class CompareDialog(QDialog):
             column = QVBoxLayout()
             caption = QLabel()
             caption.setWordWrap(True)
-            caption.setMaximumWidth(260)
             label = QLabel()
             label.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignHCenter)
             column.addWidget(caption)
@@ -238,9 +244,9 @@ class CompareDialog(QDialog):
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setWidget(maps)
-        scroll.setMinimumHeight(240)
-        outer.addWidget(scroll, 1)
-        self.resize(1100, 820)
+        scroll.setMinimumHeight(300)
+        outer.addWidget(scroll, 2)
+        self.resize(1100, 900)
 
     def _browse(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Recording", self.path.text(),
@@ -272,8 +278,8 @@ class CompareDialog(QDialog):
             return
         try:
             a, b = parse_variant(self.a.pairs()), parse_variant(self.b.pairs())
-        except DiscoError as e:
-            self._failed(str(e))
+        except (DiscoError, OSError, ValueError) as e:
+            self._failed(str(e).splitlines()[0])
             return
         self.error = ""
         self.outcome = None
@@ -311,7 +317,7 @@ class CompareDialog(QDialog):
                                           | Qt.AlignmentFlag.AlignVCenter)
                 t.setItem(r, c, item)
         lines = format_table(result).splitlines()
-        self.machine.setText("\n".join(line for line in lines
+        self.machine.setPlainText("\n".join(line for line in lines
                                        if line.startswith(("a: ", "b: ", "machine "))))
         behaviour = lines[-1]
         self.status.setText(behaviour)
@@ -322,10 +328,13 @@ class CompareDialog(QDialog):
             title.setText(f"<b>{name}</b><br>{caption}")
             pixmap = QPixmap()
             pixmap.loadFromData(data, "PNG")
-            pixmap = pixmap.scaled(pixmap.width() * HEAT_SCALE, pixmap.height() * HEAT_SCALE)
+            pixmap = pixmap.scaled(pixmap.width() * HEAT_WIDEN, pixmap.height())
             label.setPixmap(pixmap)
+            label.setFixedSize(pixmap.size())
+            title.setFixedWidth(max(pixmap.width(), 220))
             label.setToolTip(f"{name}: {caption}; the {used} RAM pages with misses under a or "
                              "b (down, grouped into 256 rows) by node (across), log scale")
+        self.maps_row.activate()  # the pictures' sizes count at once (a grab right after)
         self.compared.emit()
 
     def heat_pixmaps(self) -> list[QPixmap]:

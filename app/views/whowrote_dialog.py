@@ -108,8 +108,14 @@ def cells(w: Found) -> tuple[str, ...]:
             value += f" ({w.cause})"
     else:
         value = f"0x{w.value:08x} at 0x{w.address:08x}"
-    return (f"{w.cycles:,}", w.vm or "-", w.target_name, f"0x{w.pc:08x}", w.symbol, w.line,
-            value)
+    return (f"{w.cycles:,}", w.vm or "-", w.target_name, f"0x{w.pc:08x}", w.symbol,
+            short_line(w.line), value)
+
+
+def short_line(line: str) -> str:
+    """file:line with the file's name only (the whole path is the cell's tooltip)."""
+    file, sep, number = line.rpartition(":")
+    return f"{Path(file).name}:{number}" if sep else line
 
 
 class _Search(QObject):
@@ -167,6 +173,7 @@ class WhoWroteDialog(QDialog):
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.verticalHeader().hide()
+        self.table.setWordWrap(False)
         self.table.setFont(mono())
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.
                                                            ResizeToContents)
@@ -177,7 +184,7 @@ class WhoWroteDialog(QDialog):
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
-        self.resize(900, 420)
+        self.resize(1000, 420)
         self._search: _Search | None = None
         path = source.recording_path()
         if path is None:
@@ -206,6 +213,8 @@ class WhoWroteDialog(QDialog):
         for r, w in enumerate(writes):
             for c, text in enumerate(cells(w)):
                 item = QTableWidgetItem(text)
+                if c == 5:
+                    item.setToolTip(w.line)
                 if c in (0, 3):
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight
                                           | Qt.AlignmentFlag.AlignVCenter)
