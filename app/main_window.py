@@ -399,11 +399,13 @@ class MainWindow(QMainWindow):
 
     def _seeked(self, cycle: int) -> None:
         self.viewing_past = True
+        self.plots.show_past(cycle / self.session.machine.config.clock_hz)
         self._reset_views()
         self.timeline.refresh()
 
     def _went_live(self) -> None:
         self.viewing_past = False
+        self.plots.show_past(None)
         self._reset_views()
         self.timeline.refresh()
 
