@@ -141,3 +141,77 @@ def test_no_recording_and_a_bad_file_say_so(qtbot, tmp_path) -> None:
     dialog, _ = run_dialog(qtbot, Source(bad), Query(0x80000000))
     assert dialog.error and "\n" not in dialog.error and "Traceback" not in dialog.error
     assert dialog.table.rowCount() == 0
+
+
+def test_from_the_windows_views_to_the_write(make_workbench, qtbot) -> None:
+    """The memory view, the registers and the heat map open the dialog on the window's
+    own history; a double-click seeks the window there."""
+    from app.main_window import MainWindow
+    from disco_core.record.recorder import shared_root_image
+    from disco_core.session import Pause, vms_session
+    from tests.app.test_timeline import prompts
+
+    window: MainWindow = make_workbench(vms_session(vms=2, base_image=shared_root_image()))
+    qtbot.waitUntil(lambda: prompts(window), timeout=WAIT)
+    with qtbot.waitSignal(window.engine.paused, timeout=WAIT):
+        window.engine.send(Pause())
+    d = window.debugger
+    d.cpu_box.setCurrentIndex(1)  # vm1's vCPU
+    d.mem_addr.setText("ticks")
+    qtbot.keyClick(d.mem_addr, Qt.Key.Key_Return)
+    ticks = int(window.session.resolve("ticks"))
+    qtbot.waitUntil(lambda: window.latest is not None and
+                    window.latest.debug.memory_address == ticks and
+                    len(window.latest.debug.memory) > 0, timeout=WAIT)
+    window.render_now()
+    d.update_snapshot(window.latest, force=True)
+    assert d.memory_view.selected_range() == (ticks, 4)
+    opened: list[WhoWroteDialog] = []
+    d.who_wrote_requested.connect(lambda _q: opened.append(
+        window.findChildren(WhoWroteDialog)[-1]))
+    qtbot.mouseClick(d.memory_view.who_button, Qt.MouseButton.LeftButton)
+    assert len(opened) == 1
+    dialog = opened[0]
+    assert dialog.query == Query(ticks, 4, "gva", "vm1")
+    qtbot.waitUntil(lambda: dialog.listed, timeout=WAIT)
+    dialog.wait()
+    assert dialog.error == "" and dialog.writes
+    assert all(w.vm == "vm1" and "devintr" in w.symbol for w in dialog.writes)
+    row = len(dialog.writes) // 2
+    with qtbot.waitSignal(window.engine.seeked, timeout=WAIT) as seeked:
+        dialog.table.cellDoubleClicked.emit(row, 0)
+    assert seeked.args[0] >= dialog.writes[row].cycles
+    assert window.viewing_past
+    dialog.close()
+
+    # a register of the chosen vCPU
+    regs = d.registers_view
+    regs.table.setCurrentCell(5, 0)  # $a1 (the first column: $zero..$t1)
+    name = regs.selected_register()
+    assert name is not None and name.startswith("$")
+    regs.ask_who_wrote()
+    dialog = opened[-1]
+    assert dialog.query.register == name[1:] and dialog.query.target == 1
+    assert dialog.query.target_name == d.cpu_box.currentText()
+    qtbot.waitUntil(lambda: dialog.listed, timeout=WAIT)
+    dialog.wait()
+    dialog.close()
+
+    # a machine page of the heat map: a page vm1 owns
+    heat = window.heatmap
+    snap = window.latest
+    gpn = (ticks & 0x1FFFFFFF) >> 12
+    page_row = int(snap.vms.pmap_rows[1][gpn]) // heat._page_group
+    dialogs = len(window.findChildren(WhoWroteDialog))
+    heat.pick(page_row)
+    assert heat.who_button.isEnabled() and "vm1" in heat.info.text()
+    qtbot.mouseClick(heat.who_button, Qt.MouseButton.LeftButton)
+    found = window.findChildren(WhoWroteDialog)
+    assert len(found) == dialogs + 1
+    dialog = found[-1]
+    assert dialog.query.space == "ma" and dialog.query.length == PAGE_SIZE
+    assert dialog.query.address == heat.machine_address(page_row)
+    qtbot.waitUntil(lambda: dialog.listed, timeout=WAIT)
+    dialog.wait()
+    assert dialog.error == "" and {w.vm for w in dialog.writes} == {"vm1"}
+    dialog.close()
