@@ -108,3 +108,30 @@ def test_bad_choices_get_one_line(qtbot, tmp_path) -> None:
     dialog.wait()
     assert dialog.error and "\n" not in dialog.error and "Traceback" not in dialog.error
     assert dialog.run_button.isEnabled()
+
+
+def test_debug_compare_on_the_windows_own_history(make_workbench, qtbot) -> None:
+    """Debug > Compare... starts on the session's history (a file still being written):
+    a and b alike give alike rows."""
+    from app.main_window import MainWindow
+    from disco_core.record.recorder import shared_root_image
+    from disco_core.session import Pause, vms_session
+    from tests.app.test_timeline import prompts
+
+    window: MainWindow = make_workbench(vms_session(vms=2, base_image=shared_root_image()))
+    qtbot.waitUntil(lambda: prompts(window), timeout=WAIT)
+    with qtbot.waitSignal(window.engine.paused, timeout=WAIT):
+        window.engine.send(Pause())
+    assert window.act_compare in window.debug_menu.actions()
+    window.act_compare.trigger()
+    (dialog,) = window.findChildren(CompareDialog)
+    assert dialog.path.text() == str(window.history.recording_path())
+    with qtbot.waitSignal(dialog.compared, timeout=WAIT):
+        dialog.run()
+    dialog.wait()
+    assert dialog.error == "" and dialog.outcome is not None
+    rows = dialog.outcome["rows"]
+    assert [r["vm"] for r in rows] == ["vm0", "vm1"]
+    assert all(r["a"] == r["b"] and not r["output_differs"] for r in rows)
+    assert dialog.table.rowCount() == 4
+    dialog.close()
