@@ -290,8 +290,7 @@ class MainWindow(QMainWindow):
         self.debug_menu.addAction(self.act_who_wrote)
         self.debug_menu.addAction(self.act_compare)
         d.who_wrote_requested.connect(self.who_wrote)
-        self.heatmap.who_wrote_requested.connect(
-            lambda ma: self.who_wrote(Query(int(ma), PAGE_SIZE, "ma")))
+        self.heatmap.who_wrote_requested.connect(self.who_wrote)
 
     def _fill_help_menu(self) -> None:
         self.act_shortcuts = self._action("Shortcuts", self.show_shortcuts)

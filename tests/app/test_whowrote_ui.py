@@ -214,4 +214,17 @@ def test_from_the_windows_views_to_the_write(make_workbench, qtbot) -> None:
     qtbot.waitUntil(lambda: dialog.listed, timeout=WAIT)
     dialog.wait()
     assert dialog.error == "" and {w.vm for w in dialog.writes} == {"vm1"}
+    by_machine = [w.to_json() for w in dialog.writes]
+    dialog.close()
+
+    # the same page in vm1's own view: a guest-physical page, the same writes
+    heat.mode.setCurrentIndex(3)  # machine, VM hue, then one view per VM
+    assert heat._vm_view == 1 and not heat.who_button.isEnabled()
+    heat.pick_guest(1, gpn)
+    qtbot.mouseClick(heat.who_button, Qt.MouseButton.LeftButton)
+    dialog = window.findChildren(WhoWroteDialog)[-1]
+    assert dialog.query == Query(gpn * PAGE_SIZE, PAGE_SIZE, "gpa", "vm1")
+    qtbot.waitUntil(lambda: dialog.listed, timeout=WAIT)
+    dialog.wait()
+    assert [w.to_json() for w in dialog.writes] == by_machine
     dialog.close()
