@@ -19,7 +19,8 @@ from .common import set_cell, value_table
 from .cp0_fields import decode
 
 NAMES = [f"${n}" for n in GPR_NAMES] + ["pc", "hi", "lo"]
-WRITABLE = {n for n in NAMES if n != "pc"}  # what a who-wrote search can follow
+# What a who-wrote search can follow: not pc (every instruction changes it), not $zero
+WRITABLE = {n for n in NAMES if n not in ("pc", "$zero")}
 
 
 class RegistersView:
@@ -35,7 +36,7 @@ class RegistersView:
 
     def selected_register(self) -> str | None:
         """The register of the current cell (its name or its value), if one can be
-        searched for (not pc: every instruction changes it)."""
+        searched for (WRITABLE)."""
         item = self.table.currentItem()
         if item is None:
             return None
