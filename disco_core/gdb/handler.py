@@ -213,7 +213,12 @@ class Handler:
             case p.Reverse(step):
                 if not t.can_reverse:
                     return [p.EMPTY]
-                t.reverse(step)
+                # A watchpoint stop is answered by GDB with a step over the access in
+                # the direction it runs; backwards that step is a real one (the stop
+                # stands after the access, GDB must see the value before it).
+                self._absorb_step = None
+                self._pending.clear()  # the history is another point now: kept stops are gone
+                t.reverse(self._c_thread or self._current(), step)
                 self.running = True
                 return []
             case p.SetThread(op, thread):

@@ -36,6 +36,7 @@ from disco_core.session import (
     AddWatchpoint,
     Command,
     RemoveBreakpoint,
+    RemoveWatchpoint,
     RunResult,
     Session,
 )
@@ -160,6 +161,28 @@ class Reverse:
         self._command(AddWatchpoint(address, spec.length, spec.access, spec.target, vm))
         self._keys.add(key)
         self._watches.append(_Armed(address, spec.target, vm, spec.length, spec.access))
+
+    def remove_breakpoint(self, spec: BreakSpec) -> None:
+        """Disarm a breakpoint added with the same spec (nothing if there is none)."""
+        s = self.session
+        address = s.resolve(spec.address)
+        vm = s.target.scope(spec.target, spec.vm)
+        if ("b", address, spec.target, vm) in self._keys:
+            self._remove_break(spec)
+
+    def remove_watchpoint(self, spec: WatchSpec) -> None:
+        """Disarm a watchpoint added with the same spec (nothing if there is none)."""
+        s = self.session
+        address = s.resolve(spec.address)
+        vm = s.target.scope(spec.target, spec.vm)
+        key = ("w", address, spec.length, spec.access, spec.target, vm)
+        if key not in self._keys:
+            return
+        self._command(RemoveWatchpoint(address, spec.length, spec.access, spec.target, vm))
+        self._keys.discard(key)
+        self._watches = [a for a in self._watches
+                         if (a.address, a.length, a.access, a.target, a.vm)
+                         != (address, spec.length, spec.access, spec.target, vm)]
 
     def _command(self, c: Command) -> None:
         s = self.session
@@ -383,6 +406,13 @@ class Reverse:
 
     def reverse_step(self, target: int, n: int = 1) -> Point:
         """Stand just before the n-th last instruction `target` executed (or at the start)."""
+        to = self.reverse_step_exact(target, n)
+        return self.start if to is None else to
+
+    def reverse_step_exact(self, target: int, n: int = 1) -> Point | None:
+        """As reverse_step, but None (standing at the start) when `target` executed
+        fewer than n instructions since the start: the history runs out (GDB's
+        `replaylog:begin`)."""
         self.session.target.check(target)
         here = self.point
         window = FIRST_WINDOW
@@ -390,8 +420,8 @@ class Reverse:
             frm = self._back_by(here, window)
             found = self._instructions_of(target, frm, here)
             if len(found) >= n or frm <= self.start:
-                to = found[-n] if len(found) >= n else self.start
-                self.seek_point(to)
+                to = found[-n] if len(found) >= n else None
+                self.seek_point(self.start if to is None else to)
                 return to
             window *= 4
 
@@ -406,6 +436,17 @@ class Reverse:
                              f"instructions in the next {MAX_STEP_SCAN} of the machine")
         self.seek_point(found[n])
         return found[n]
+
+    def forward_step_after(self, target: int, n: int = 1) -> Point | None:
+        """Stand just after the n-th next instruction of `target` (the other CPUs have
+        run as the recording has them, up to that instruction): what a debugger's
+        stepi shows, without going back to a checkpoint as forward_step does to stand
+        before the next one. None (standing at the end, or MAX_STEP_SCAN machine
+        instructions on) when `target` executes fewer."""
+        self.session.target.check(target)
+        here = self.point
+        found = self._instructions_of(target, here, self._ahead_by(here, MAX_STEP_SCAN), n)
+        return self.point if len(found) >= n else None
 
     def reverse_step_over(self, target: int) -> Point:
         """A reverse step that goes back over a call: when the instruction before here in
