@@ -205,7 +205,7 @@ class ReplayVmTarget:
             return (StopEvent(thread, StopKind.REPLAY_END) if hit is None
                     else self._hit_event(hit))
         if move.kind == "bc":
-            hit = rv.reverse_continue()
+            hit = rv.reverse_continue(undo_here=True)
             return (StopEvent(thread, StopKind.REPLAY_BEGIN) if hit is None
                     else self._hit_event(hit))
         target = self._view().target_index(thread)

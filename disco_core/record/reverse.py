@@ -294,19 +294,26 @@ class Reverse:
         here = self.point
         return any(here < Point(e.op) <= to for e in self.replayer.recording.checkpoints)
 
-    def scan(self, frm: Point, to: Point) -> list[Hit]:
-        """Every hit of the armed breakpoints and watchpoints in [frm, to); ends at `to`."""
+    def scan(self, frm: Point, to: Point, watch_at_end: bool = False) -> list[Hit]:
+        """Every hit of the armed breakpoints and watchpoints in [frm, to); ends at `to`.
+        With `watch_at_end`, also a watchpoint's hit at `to` itself (the access that
+        ended just there)."""
         self.seek_point(frm)
         hits: list[Hit] = []
         self._forward(to, hits)
-        return [h for h in hits if frm <= h.point < to]
+        return [h for h in hits if frm <= h.point < to
+                or (watch_at_end and h.point == to and h.kind == "watchpoint")]
 
     # ---- the debugger's API -----------------------------------------------------------------
 
     def reverse_continue(self, breakpoints: list[BreakSpec] | None = None,
-                         watchpoints: list[WatchSpec] | None = None) -> Hit | None:
+                         watchpoints: list[WatchSpec] | None = None,
+                         undo_here: bool = False) -> Hit | None:
         """Back to the last hit before here of the armed (and given) breakpoints and
-        watchpoints; None (standing at the start) when there is none."""
+        watchpoints; None (standing at the start) when there is none. A watchpoint's
+        hit stands just after its access; with `undo_here`, a hit at here itself
+        counts too: going back undoes first the access that ended here (GDB's view,
+        which then steps back over the access itself)."""
         for b in breakpoints or []:
             self.add_breakpoint(b)
         for w in watchpoints or []:
@@ -316,7 +323,7 @@ class Reverse:
         bounds = sorted({Point(e.op) for e in cps if Point(e.op) < here} | {self.start})
         upper = here
         for lower in reversed(bounds):
-            hits = self.scan(lower, upper)
+            hits = self.scan(lower, upper, undo_here and upper == here)
             if hits:
                 last = hits[-1]
                 self._land(last)
