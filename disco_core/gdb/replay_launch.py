@@ -51,7 +51,9 @@ def launch(file: str, vm: int | None, gdb_args: list[str], partial: bool = False
         print(f"disco: serving {served.target.vm.name} of the replay of {file} on port "
               f"{served.port} to {GDB}", file=sys.stderr)
         try:
-            replayvm.run(served, until=lambda: gdb.poll() is not None)
+            # on until gdb exits by itself: a kill must not end the loop and have gdb
+            # terminated on its way out (gdb-multiarch 13 then crashes)
+            replayvm.run(served, until=lambda: gdb.poll() is not None, end_on_kill=False)
         finally:
             if gdb.poll() is None:
                 gdb.terminate()

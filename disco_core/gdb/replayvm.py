@@ -33,6 +33,7 @@ from disco_core.gdb.service import attach_command
 from disco_core.gdb.target import PointKind, Resume, StopEvent, StopKind, TargetError
 from disco_core.gdb.vm import VmTarget
 from disco_core.monitor.vm import VM
+from disco_core.record.recorder import point
 from disco_core.record.replay import Recording, Replayer
 from disco_core.record.reverse import BreakSpec, Hit, Reverse, WatchSpec
 from disco_core.session.session import Session
@@ -106,7 +107,7 @@ class ReplayVmTarget:
         return range(1, len(self.vm.vcpus) + 1)
 
     def thread_info(self, thread: int) -> str:
-        return f"{self._view().thread_info(thread)}, replay at cycle {self.rv.cycles}"
+        return f"{self._view().thread_info(thread)} (replay)"
 
     def read_registers(self, thread: int) -> Sequence[int]:
         return self._view().read_registers(thread)
@@ -244,9 +245,10 @@ class ReplayVmTarget:
         words = command.split()
         if words[:1] == ["when"]:
             rv = self.rv
+            instructions, cycle = point(self.session)
             return (f"replay of {rv.replayer.recording.path.name}: operation {rv.point.op} "
-                    f"of {len(rv.replayer.recording.ops)}, +{rv.point.offset} instructions, "
-                    f"cycle {rv.cycles}\n")
+                    f"of {len(rv.replayer.recording.ops)} (+{rv.point.offset}), machine "
+                    f"instructions {instructions}, cycle {cycle}\n")
         text = self._view().monitor(command)
         if not words or words[0] == "help":
             text += "  when           where the replay stands (operation, cycle)\n"
@@ -296,9 +298,11 @@ def serve_replay(path: str | Path, address: str | int, vm: int = 0, partial: boo
     return ReplayServed(target, server, build_kernel("disco"))
 
 
-def run(served: ReplayServed, until: Callable[[], bool] = lambda: False) -> None:
-    """The owner's loop: the client's moves between services, until `until()` or a kill."""
+def run(served: ReplayServed, until: Callable[[], bool] = lambda: False,
+        end_on_kill: bool = True) -> None:
+    """The owner's loop: the client's moves between services, until `until()` (or,
+    with `end_on_kill`, a kill)."""
     target, server = served.target, served.server
-    while not until() and not target.killed:
+    while not until() and not (end_on_kill and target.killed):
         ran = target.run_slice()
         server.service(0.0 if ran else 0.02)
