@@ -365,3 +365,35 @@ def test_bad_replay_gdb_options_get_one_line(recording: Path, args: list[str],
     assert done.returncode == 2, done.stderr
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0] and "Traceback" not in done.stderr, lines
+
+
+def test_a_detached_client_leaves_the_replay_where_it_was(replay: ReplayServed,
+                                                          kalloc_hits: list[BruteHit]) -> None:
+    kalloc = f"{kalloc_hits[0].pc:x}".encode()
+    with RawClient(replay.port) as c:
+        c.ask(b"qSupported:multiprocess+;swbreak+")
+        c.ask(b"?")
+        assert c.ask(b"Z0," + kalloc + b",4") == b"OK"
+        _stop(c.ask(b"vCont;c"))
+        assert c.ask(b"D;1") == b"OK"
+    with RawClient(replay.port) as c:
+        c.ask(b"qSupported:multiprocess+;swbreak+")
+        assert c.ask(b"?").startswith(b"T05")
+        h = kalloc_hits[0]
+        assert WHEN.search(_monitor(c, "when")).groups() == (str(h.instructions),
+                                                             str(h.cycles))
+        # the first client's breakpoint went with it: on to the end
+        assert _stop(c.ask(b"vCont;c"))["replaylog"] == "end"
+        c.send(b"vKill;1")
+
+
+def test_serving_from_a_cycle(recording: Path, kalloc_hits: list[BruteHit]) -> None:
+    cycle = kalloc_hits[2].cycles
+    served = replayvm.serve_replay(recording, 0, VM, at_cycle=cycle)
+    try:
+        text = served.target.monitor("when")
+        m = WHEN.search(text)
+        assert m and int(m.group(2)) <= cycle and int(m.group(1)) > kalloc_hits[0].instructions
+        assert "when" in served.target.monitor("help")
+    finally:
+        served.close()
