@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from hypothesis import given
 
 from disco_core.gdb import replayvm
 from disco_core.gdb.client import RawClient
@@ -26,7 +27,14 @@ from disco_core.record.recorder import RecordConfig, Recorder, new_session, poin
 from disco_core.record.replay import DEBUG_STOPS, Recording, Replayer
 from disco_core.session import AddBreakpoint, FeedConsole, RemoveBreakpoint
 
-from .conftest import GDB_TIMEOUT, gdb_command
+from .conftest import (
+    FUZZ_SETTINGS,
+    GDB_TIMEOUT,
+    answer_all,
+    gdb_command,
+    packet_lists,
+    resynchronise,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 VM = 1  # the VM served
@@ -133,9 +141,7 @@ class ReplayServed:
         return done.stdout + done.stderr
 
 
-@pytest.fixture
-def replay(recording: Path, kernel_elf: Path, gdb_multiarch: str) -> Iterator[ReplayServed]:
-    """vm1 of the recording served from its start, by an owner thread of its own."""
+def _replay(recording: Path, kernel_elf: Path, gdb_multiarch: str) -> Iterator[ReplayServed]:
     served = replayvm.serve_replay(recording, 0, VM)
     stop = threading.Event()
     owner = threading.Thread(target=replayvm.run, args=(served, stop.is_set), daemon=True,
@@ -147,6 +153,17 @@ def replay(recording: Path, kernel_elf: Path, gdb_multiarch: str) -> Iterator[Re
         stop.set()
         owner.join(30.0)
         served.close()
+
+
+@pytest.fixture
+def replay(recording: Path, kernel_elf: Path, gdb_multiarch: str) -> Iterator[ReplayServed]:
+    """vm1 of the recording served from its start, by an owner thread of its own."""
+    yield from _replay(recording, kernel_elf, gdb_multiarch)
+
+
+@pytest.fixture(scope="module")
+def fuzzed(recording: Path, kernel_elf: Path, gdb_multiarch: str) -> Iterator[ReplayServed]:
+    yield from _replay(recording, kernel_elf, gdb_multiarch)
 
 
 def whens(out: str) -> list[tuple[int, int]]:
@@ -397,3 +414,38 @@ def test_serving_from_a_cycle(recording: Path, kalloc_hits: list[BruteHit]) -> N
         assert "when" in served.target.monitor("help")
     finally:
         served.close()
+
+
+_SAFE = [b"?", b"g", b"G", b"p", b"P", b"m", b"M", b"X", b"Z0,", b"z0,", b"vCont?",
+         b"vCont;", b"H", b"T", b"q", b"qRcmd,", b"qThreadExtraInfo,", b"s", b"c", b"b",
+         b"v", b"\x03"]
+
+
+@pytest.fixture(scope="module")
+def fuzz_client(fuzzed: ReplayServed) -> Iterator[RawClient]:
+    with RawClient(fuzzed.port, timeout=60.0) as c:
+        c.start_noack()
+        assert c.ask(b"?").startswith(b"T05")
+        yield c
+
+
+@FUZZ_SETTINGS
+@given(packet_lists(_SAFE))
+def test_random_packets_on_a_replay_always_get_an_answer(fuzz_client: RawClient,
+                                                         packets: list[bytes]) -> None:
+    answer_all(fuzz_client, packets + [b"bs", b"bc"])
+
+
+def test_after_the_fuzzing_the_replay_is_still_exact(fuzzed: ReplayServed,
+                                                     fuzz_client: RawClient,
+                                                     kalloc_hits: list[BruteHit]) -> None:
+    resynchronise(fuzz_client)
+    assert fuzz_client.ask(b"D") == b"OK"  # the fuzzing's breakpoints go
+    with RawClient(fuzzed.port) as c:
+        c.ask(b"qSupported:multiprocess+;swbreak+")
+        c.ask(b"?")
+        assert _stop(c.ask(b"bc"))["replaylog"] == "begin"
+        assert c.ask(b"Z0," + f"{kalloc_hits[0].pc:x}".encode() + b",4") == b"OK"
+        assert _stop(c.ask(b"vCont;c"))["thread"] == f"p1.{kalloc_hits[0].thread}"
+        assert WHEN.search(_monitor(c, "when")).groups() == (
+            str(kalloc_hits[0].instructions), str(kalloc_hits[0].cycles))
