@@ -85,6 +85,17 @@ def break_kalloc(kernel_elf: Path, gdb_multiarch: str) -> int:
 
 
 @pytest.fixture(scope="module")
+def nfree(kernel_elf: Path, gdb_multiarch: str) -> int:
+    """The address of kmem.nfree (which kalloc and kfree write)."""
+    out = subprocess.run([gdb_multiarch, "-batch", "-nx", "-ex", f"file {kernel_elf}",
+                          "-ex", "p/x &kmem.nfree"], capture_output=True, text=True,
+                         timeout=GDB_TIMEOUT).stdout
+    m = re.search(r"= (0x[0-9a-f]+)", out)
+    assert m, out
+    return int(m.group(1), 16)
+
+
+@pytest.fixture(scope="module")
 def kalloc_hits(recording: Path, break_kalloc: int) -> list[BruteHit]:
     """Every hit of `break kalloc` in vm1, replaying every run with it armed."""
     rp = Replayer(Recording.open(recording))
@@ -449,3 +460,34 @@ def test_after_the_fuzzing_the_replay_is_still_exact(fuzzed: ReplayServed,
         assert _stop(c.ask(b"vCont;c"))["thread"] == f"p1.{kalloc_hits[0].thread}"
         assert WHEN.search(_monitor(c, "when")).groups() == (
             str(kalloc_hits[0].instructions), str(kalloc_hits[0].cycles))
+
+
+def test_a_watchpoint_over_the_protocol(replay: ReplayServed, nfree: int) -> None:
+    """The stop names the watched address (`watch:`) and the thread; a reverse-continue
+    after a forward one comes back to the same write, and `bs` undoes it."""
+    z2 = b"Z2,%x,4" % nfree
+    with RawClient(replay.port) as c:
+        c.ask(b"qSupported:multiprocess+;swbreak+")
+        c.ask(b"?")
+        assert c.ask(z2) == b"OK"
+        f = _stop(c.ask(b"vCont;c"))
+        assert f["watch"] == f"{nfree:x}" and f["thread"].startswith("p1.")
+        written = WHEN.search(_monitor(c, "when")).groups()
+        after = c.ask(b"m%x,4" % nfree)
+        # GDB steps over the access with the watchpoint out: absorbed (it is done)
+        assert c.ask(b"z2,%x,4" % nfree) == b"OK"
+        assert "watch" not in _stop(c.ask(b"vCont;s:" + f["thread"].encode()))
+        assert WHEN.search(_monitor(c, "when")).groups() == written
+        assert c.ask(z2) == b"OK"
+        # backwards: the same write (it ended here), then the step back over it
+        g = _stop(c.ask(b"bc"))
+        assert (g["watch"], g["thread"]) == (f["watch"], f["thread"])
+        assert WHEN.search(_monitor(c, "when")).groups() == written
+        assert c.ask(b"z2,%x,4" % nfree) == b"OK"
+        assert c.ask(b"Hc" + f["thread"].encode()) == b"OK"
+        _stop(c.ask(b"bs"))
+        before = c.ask(b"m%x,4" % nfree)
+        assert before != after
+        instructions = int(WHEN.search(_monitor(c, "when")).group(1))
+        assert instructions == int(written[0]) - 1
+        c.send(b"vKill;1")
