@@ -35,7 +35,7 @@ from disco_core.gdb.vm import VmTarget
 from disco_core.monitor.vm import VM
 from disco_core.record.recorder import point
 from disco_core.record.replay import Recording, Replayer
-from disco_core.record.reverse import BreakSpec, Hit, Reverse, WatchSpec
+from disco_core.record.reverse import BreakSpec, Hit, Point, Reverse, WatchSpec
 from disco_core.session.session import Session
 
 log = logging.getLogger(__name__)
@@ -73,6 +73,8 @@ class ReplayVmTarget:
         self._armed: set[Spec] = set()
         self._move: _Move | None = None
         self._stops: list[StopEvent] = []
+        # (vCPU, the point, the points before its earlier instructions): _step_back's
+        self._back: tuple[int, Point, list[Point]] | None = None
         self.killed = False
         self.moves = 0  # forward and backward moves done (for tests and the benchmark)
 
@@ -95,6 +97,10 @@ class ReplayVmTarget:
         if self._views is None or self._views[0] is not mon:
             self._views = (mon, VmTarget(self.session, self.vm))
         return self._views[1]
+
+    def vcpu_target(self, thread: int) -> int:
+        """The session's debug target (a VCpuTargets index) of a thread."""
+        return self._view().target_index(thread)
 
     def _thread_of(self, target: int) -> int:
         """The thread of a session debug target (a vCPU index), 1 if not this VM's."""
@@ -181,7 +187,7 @@ class ReplayVmTarget:
             self._move = _Move("c", going[0])
 
     def reverse(self, thread: int, step: bool) -> None:
-        self._view().target_index(thread)  # the thread exists
+        self.vcpu_target(thread)  # the thread exists
         self._move = _Move("bs" if step else "bc", thread)
 
     def run_slice(self) -> bool:
@@ -209,13 +215,33 @@ class ReplayVmTarget:
             hit = rv.reverse_continue(undo_here=True)
             return (StopEvent(thread, StopKind.REPLAY_BEGIN) if hit is None
                     else self._hit_event(hit))
-        target = self._view().target_index(thread)
+        target = self.vcpu_target(thread)
         if move.kind == "bs":
-            if rv.point <= rv.start or rv.reverse_step_exact(target) is None:
-                return StopEvent(thread, StopKind.REPLAY_BEGIN)
-            return StopEvent(thread, StopKind.STEP)
+            return self._step_back(thread, target)
         if rv.forward_step_after(target) is None:  # the vCPU runs no further
             return StopEvent(thread, StopKind.REPLAY_END)
+        return StopEvent(thread, StopKind.STEP)
+
+    def _step_back(self, thread: int, target: int) -> StopEvent:
+        """Back over the thread's last instruction. The search finds the points before
+        its last few instructions at once; they are kept, so that the next steps back
+        from there (GDB's reverse-stepi N, reverse-step over a line) only seek."""
+        rv = self.rv
+        here = rv.point
+        if here <= rv.start:
+            return StopEvent(thread, StopKind.REPLAY_BEGIN)
+        kept = self._back
+        if kept is not None and kept[0] == target and kept[1] == here and kept[2]:
+            points = kept[2]
+        else:
+            points = rv.previous_instructions(target)
+        if not points:
+            self._back = None
+            rv.seek_point(rv.start)
+            return StopEvent(thread, StopKind.REPLAY_BEGIN)
+        to = points[-1]
+        rv.seek_point(to)
+        self._back = (target, to, points[:-1])
         return StopEvent(thread, StopKind.STEP)
 
     def interrupt(self) -> None:

@@ -420,6 +420,16 @@ class Reverse:
         """As reverse_step, but None (standing at the start) when `target` executed
         fewer than n instructions since the start: the history runs out (GDB's
         `replaylog:begin`)."""
+        found = self.previous_instructions(target, n)
+        to = found[-n] if len(found) >= n else None
+        self.seek_point(self.start if to is None else to)
+        return to
+
+    def previous_instructions(self, target: int, n: int = 1) -> list[Point]:
+        """The points just before the last instructions `target` executed before here,
+        oldest first: every one in the window searched, at least n unless the history
+        runs out first. The replay stands here again afterwards (a debugger stepping
+        back one instruction at a time keeps the list and only seeks)."""
         self.session.target.check(target)
         here = self.point
         window = FIRST_WINDOW
@@ -427,9 +437,7 @@ class Reverse:
             frm = self._back_by(here, window)
             found = self._instructions_of(target, frm, here)
             if len(found) >= n or frm <= self.start:
-                to = found[-n] if len(found) >= n else None
-                self.seek_point(self.start if to is None else to)
-                return to
+                return found
             window *= 4
 
     def forward_step(self, target: int, n: int = 1) -> Point:

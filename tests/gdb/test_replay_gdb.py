@@ -491,3 +491,36 @@ def test_a_watchpoint_over_the_protocol(replay: ReplayServed, nfree: int) -> Non
         instructions = int(WHEN.search(_monitor(c, "when")).group(1))
         assert instructions == int(written[0]) - 1
         c.send(b"vKill;1")
+
+
+def test_steps_back_in_a_row_match_reverse_step(recording: Path,
+                                                kalloc_hits: list[BruteHit]) -> None:
+    """The target keeps the points a search found and only seeks for the next steps
+    back: each lands where Reverse.reverse_step does, in the very same state."""
+    from disco_core.gdb.target import PointKind, Resume, StopEvent, StopKind
+    from disco_core.record.reverse import Reverse
+
+    hit = next(h for h in kalloc_hits if h.thread == 2)
+    served = replayvm.serve_replay(recording, 0, VM)
+    check = Reverse(Replayer(Recording.open(recording)))
+    try:
+        t, rv = served.target, served.target.rv
+        t.insert_point(PointKind.SOFTWARE, hit.pc, 4)
+        while point(rv.session)[0] != hit.instructions:
+            t.resume({1: Resume.CONTINUE, 2: Resume.CONTINUE})
+            assert t.run_slice() and t.poll_stops()[0].kind == StopKind.BREAKPOINT
+        t.remove_point(PointKind.SOFTWARE, hit.pc, 4)
+        check.seek_point(rv.point)
+        vcpu = t.vcpu_target(2)
+        back = []
+        for _ in range(8):
+            t.reverse(2, True)
+            t.run_slice()
+            assert t.poll_stops() == [StopEvent(2, StopKind.STEP)]
+            check.reverse_step(vcpu)
+            assert rv.point == check.point and rv.digest() == check.digest()
+            back.append(rv.point)
+        assert back == sorted(back, reverse=True) and len(set(back)) == len(back)
+    finally:
+        check.replayer.close()
+        served.close()
