@@ -280,6 +280,25 @@ def test_a_thread_other_than_vcpu0(replay: ReplayServed, kalloc_hits: list[Brute
     assert int(HIT.findall(out)[-1]) == prev.thread, out
 
 
+def test_reverse_stepi_of_a_thread_chosen_after_another_stopped(
+        replay: ReplayServed, kalloc_hits: list[BruteHit], tmp_path: Path) -> None:
+    """At a stop of thread 2, `thread 1` and reverse-stepi step thread 1 back, and the
+    stop names it. (With scheduler locking GDB names the thread, Hc p1.1; without it
+    GDB first steps the stopped thread over its breakpoint and then sends Hc0, leaving
+    the choice to the server: docs/gdb.md.)"""
+    script = tmp_path / "thread1.gdb"
+    script.write_text("break kalloc\ncontinue\nwhile $_thread != 2\n  continue\nend\n"
+                      "monitor when\nset scheduler-locking step\nthread 1\nreverse-stepi\n"
+                      "info threads\nmonitor when\nkill\n")
+    out = replay.gdb_run(script=script)
+    hit = next(h for h in kalloc_hits if h.thread == 2)
+    w = whens(out)
+    assert w[0] == (hit.instructions, hit.cycles), out
+    assert re.search(r"^\* 1 +Thread 1\.1 ", out, re.M), out
+    assert "Switching to Thread 1.2" not in out.split("thread 1")[-1], out
+    assert len(w) == 2 and w[1][0] < w[0][0], out
+
+
 def test_disco_gdb_replay_command(recording: Path, gdb_multiarch: str) -> None:
     """`disco gdb --replay FILE --vm 1 -- GDB-ARGS` starts gdb-multiarch on the replay."""
     done = subprocess.run(
