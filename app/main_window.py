@@ -290,8 +290,9 @@ class MainWindow(QMainWindow):
         self.act_shortcuts.setShortcutContext(Qt.ShortcutContext.ApplicationShortcut)
         self.act_shortcuts.setShortcut(QKeySequence("F1"))
         self.act_guide = self._action("User guide", self.show_guide)
+        self.act_paper = self._action("Paper reproduction", self.show_paper_report)
         self.act_about = self._action("About Disco Workbench", self.show_about)
-        for act in (self.act_shortcuts, self.act_guide, self.act_about):
+        for act in (self.act_shortcuts, self.act_guide, self.act_paper, self.act_about):
             self.help_menu.addAction(act)
 
     def all_actions(self) -> list[QAction]:
@@ -321,6 +322,11 @@ class MainWindow(QMainWindow):
         from .views.help import guide_dialog
 
         return self._help(guide_dialog(self))
+
+    def show_paper_report(self) -> QDialog:
+        from .views.paper_report import paper_report_dialog
+
+        return self._help(paper_report_dialog(self))
 
     # ---- the history: timeline, seeking, reverse, files ---------------------------
 
