@@ -356,6 +356,11 @@ class MainWindow(QMainWindow):
         controls.set_reverse_enabled(state is not None and state.enabled,
                                      state.reason if state is not None else "no history")
 
+    def seek_to_point(self, op: int, offset: int) -> None:
+        """Move every view exactly to a point of the history (`offset` machine
+        instructions into operation `op`: where a search found a write)."""
+        self.engine.request("seek_point", (int(op), int(offset)))
+
     def seek_to(self, cycle: int) -> None:
         """Move every view to `cycle` of the history (the worker seeks; this returns at
         once, and the views follow when the snapshot of that point arrives)."""
@@ -373,6 +378,12 @@ class MainWindow(QMainWindow):
         """The history's file (or the opened recording's), for the who-wrote search."""
         return self.history.recording_path() if self.history is not None else None
 
+    def flush_recording(self) -> None:
+        """The history's chunks made so far written out (the recorder writes on a thread
+        of its own); for a search's worker thread, never the UI thread."""
+        if self.history is not None:
+            self.history.flush()
+
     def who_wrote(self, query: Query) -> QDialog:
         """Who wrote this...: the search runs on a worker thread; the dialog lists it."""
         from .views.whowrote_dialog import WhoWroteDialog
@@ -384,7 +395,8 @@ class MainWindow(QMainWindow):
         from .views.compare_dialog import CompareDialog
 
         path = self.recording_path()
-        return self._help(CompareDialog(str(path) if path is not None else "", self))
+        return self._help(CompareDialog(str(path) if path is not None else "", self,
+                                        flush=self.flush_recording))
 
     def save_recording(self, path: str | Path) -> None:
         """Write the history so far as a complete recording (on the worker; `saved`)."""

@@ -14,6 +14,7 @@ reads the finished result.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -115,9 +116,11 @@ class _Comparison(QObject):
     finished = Signal(object)  # the result (disco_core.record.compare.combine)
     failed = Signal(str)
 
-    def __init__(self, path: str, a: dict[str, str], b: dict[str, str]) -> None:
+    def __init__(self, path: str, a: dict[str, str], b: dict[str, str],
+                 before: Callable[[], None] | None = None) -> None:
         super().__init__()
         self.path, self.a, self.b = path, a, b
+        self.before = before
         self.worker = threading.Thread(target=self._run, name="compare", daemon=True)
 
     def _run(self) -> None:
@@ -131,6 +134,8 @@ class _Comparison(QObject):
     def _compare(self) -> dict[str, Any]:
         from disco_core.record.compare import combine, configured, prepare, run_variant
 
+        if self.before is not None:
+            self.before()  # the history's queued chunks on disk (the writer thread)
         self.stage.emit("replaying the recording once to place its inputs\u2026")
         plan = prepare(self.path, partial=True)
         self.stage.emit("running a and b\u2026")
@@ -165,8 +170,12 @@ class CompareDialog(QDialog):
 
     compared = Signal()  # the result is shown (or the comparison failed)
 
-    def __init__(self, path: str = "", parent: QWidget | None = None) -> None:
+    def __init__(self, path: str = "", parent: QWidget | None = None,
+                 flush: Callable[[], None] | None = None) -> None:
         super().__init__(parent)
+        # `flush`: called on the worker before the file is read when `path` is a
+        # history still being written (MainWindow.flush_recording)
+        self._flush = flush
         self.setObjectName("compare")
         self.setWindowTitle("Compare: one recording under two configurations")
         self.outcome: dict[str, Any] | None = None
@@ -287,7 +296,7 @@ class CompareDialog(QDialog):
         for bar in self.bars.values():
             bar.setValue(0)
         self.run_button.setEnabled(False)
-        self._work = _Comparison(path, a, b)
+        self._work = _Comparison(path, a, b, self._flush)
         self._work.progressed.connect(lambda side, v: self.bars[side].setValue(v))
         self._work.stage.connect(self.status.setText)
         self._work.finished.connect(self._show)

@@ -6,7 +6,7 @@ for it. The search replays the session's recording in a session of its own on a
 worker thread (`disco_core.record.whowrote`, the same functions `disco replay
 --who-wrote` uses), so the UI thread never waits; the dialog then lists each
 write (cycle, VM, vCPU, pc, symbol, source line, value) and a double-click goes
-to it: the window seeks its history to that write's cycle.
+to it: the window stands its history exactly where the write was found.
 
 What the search reads is the recording file as it stands (every complete chunk:
 the history flushes it at each checkpoint and whenever the views leave the
@@ -16,6 +16,7 @@ present), so a write made after the file's last chunk is not listed yet.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -52,6 +53,11 @@ class RecordingSource(Protocol):
     def recording_path(self) -> Path | None: ...
 
     def seek_to(self, cycle: int) -> None: ...
+
+    def seek_to_point(self, op: int, offset: int) -> None: ...
+
+    def flush_recording(self) -> None:
+        """Every chunk made so far on disk (called on the search's worker thread)."""
 
 
 @dataclass(frozen=True)
@@ -124,13 +130,17 @@ class _Search(QObject):
     found = Signal(object)  # list[Found]
     failed = Signal(str)
 
-    def __init__(self, path: Path, query: Query) -> None:
+    def __init__(self, path: Path, query: Query,
+                 before: Callable[[], None] | None = None) -> None:
         super().__init__()
+        self.before = before
         self.worker = threading.Thread(target=self._run, args=(path, query),
                                        name="who-wrote", daemon=True)
 
     def _run(self, path: Path, query: Query) -> None:
         try:
+            if self.before is not None:
+                self.before()  # the history's queued chunks on disk (the writer thread)
             result = search(path, query)
         except (DiscoError, OSError) as e:
             self.failed.emit(str(e).splitlines()[0])
@@ -191,7 +201,7 @@ class WhoWroteDialog(QDialog):
             self._failed("nothing is recorded: this session keeps no history "
                          "(open a recording with File \u203a Open recording\u2026)")
             return
-        self._search = _Search(Path(path), query)
+        self._search = _Search(Path(path), query, source.flush_recording)
         self._search.found.connect(self._found)
         self._search.failed.connect(self._failed)
         self._search.worker.start()
@@ -240,6 +250,8 @@ class WhoWroteDialog(QDialog):
         self.finished_search.emit()
 
     def go_to(self, row: int) -> None:
-        """Seek the window's history to the write in `row`."""
+        """Stand the window's history exactly where the write in `row` was found (the
+        search's point: the writing instruction has just executed)."""
         if 0 <= row < len(self.writes):
-            self.source.seek_to(int(self.writes[row].cycles))
+            p = self.writes[row].point
+            self.source.seek_to_point(p.op, p.offset)

@@ -24,13 +24,19 @@ class Source:
 
     def __init__(self, path: Path | None) -> None:
         self.path = path
-        self.seeks: list[int] = []
+        self.seeks: list[object] = []
 
     def recording_path(self) -> Path | None:
         return self.path
 
     def seek_to(self, cycle: int) -> None:
         self.seeks.append(cycle)
+
+    def seek_to_point(self, op: int, offset: int) -> None:
+        self.seeks.append((op, offset))
+
+    def flush_recording(self) -> None:
+        pass  # a finished file
 
 
 @pytest.fixture(scope="module")
@@ -96,14 +102,14 @@ def test_the_dialog_lists_the_apis_writes_and_goes_to_them(qtbot, recording, tmp
         assert t.item(r, 1).text() == "vm1" and "<" in t.item(r, 4).text()
     # the UI thread turned all along (the search replays on a worker thread)
     assert len(gaps) >= 5 and max(gaps) < 0.5, gaps
-    # a double-click goes to the write: a seek to its cycle
+    # a double-click goes to the write: a seek to exactly its point
     row = len(expected) // 2
     t.scrollToItem(t.item(row, 0))
     rect = t.visualItemRect(t.item(row, 0))
     # (Qt sees a double-click as a press, a release, then the double-click event)
     qtbot.mouseClick(t.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
     qtbot.mouseDClick(t.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
-    assert source.seeks == [expected[row].cycles]
+    assert source.seeks == [(expected[row].point.op, expected[row].point.offset)]
     dialog.grab().save(str(tmp_path / "whowrote.png"))
     assert (tmp_path / "whowrote.png").stat().st_size > 0
 
@@ -147,7 +153,7 @@ def test_from_the_windows_views_to_the_write(make_workbench, qtbot) -> None:
     """The memory view, the registers and the heat map open the dialog on the window's
     own history; a double-click seeks the window there."""
     from app.main_window import MainWindow
-    from disco_core.record.recorder import shared_root_image
+    from disco_core.record.recorder import point, shared_root_image
     from disco_core.session import Pause, vms_session
     from tests.app.test_timeline import prompts
 
@@ -180,7 +186,11 @@ def test_from_the_windows_views_to_the_write(make_workbench, qtbot) -> None:
     row = len(dialog.writes) // 2
     with qtbot.waitSignal(window.engine.seeked, timeout=WAIT) as seeked:
         dialog.table.cellDoubleClicked.emit(row, 0)
-    assert seeked.args[0] >= dialog.writes[row].cycles
+    write = dialog.writes[row]
+    # exactly there, not a slice later: the machine has executed the write's
+    # instructions (the cycle shown is the furthest CPU's, at or after the writer's)
+    assert point(window.session)[0] == write.instructions
+    assert seeked.args[0] >= write.cycles
     assert window.viewing_past
     dialog.close()
 
