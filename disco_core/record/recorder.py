@@ -352,11 +352,21 @@ class Recorder:
             self.session.observer = None
 
     def flush(self) -> None:
-        """Wait until every chunk made so far is in the file."""
+        """Wait until every chunk made so far is in the file (from any thread)."""
+        if self._closed:  # everything was written when it closed
+            self._check()
+            return
         done = threading.Event()
         self._later(done.set)
-        done.wait()
+        # a close on another thread may stop the writer before it reaches the event
+        while not done.wait(0.05):
+            if not self._thread.is_alive():
+                break
         self._check()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
 
     @property
     def size(self) -> int:
