@@ -12,6 +12,7 @@ itself are the same for both.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import queue
 import time
@@ -26,6 +27,7 @@ from disco_core.elf import ElfImage
 from disco_core.machine import Machine
 from disco_core.mips import PAGE_SIZE
 from disco_core.monitor import VM, Monitor
+from disco_core.session.callstack import Frame, FrameTable, walk
 from disco_core.session.commands import (
     AddBreakpoint,
     AddWatchpoint,
@@ -205,6 +207,7 @@ class Session:
         self.observer: Observer | None = None
         self.core: Core | None = None  # set by adopt_core: a session that can load a checkpoint
         self.rebuild: Callable[[], Core] | None = None
+        self._frame_tables: list[FrameTable] | None = None
 
     # ---- the machine and monitor as one replaceable core -------------------------------
 
@@ -688,7 +691,20 @@ class Session:
                                self.running)
         if self.memory_address is None:
             self.memory_address = d.memory_address  # the stack, to begin with
+        if not self.running and d.regs is not None:
+            d = dataclasses.replace(d, frames=self.call_stack(d.cpu, d.pc, d.regs))
         return d
+
+    def call_stack(self, i: int, pc: int, regs: np.ndarray) -> tuple[Frame, ...]:
+        """Target i's frames from its registers (walked with the programs' DWARF
+        call-frame information; tables built at the first walk)."""
+        images = self.images()
+        if self._frame_tables is None or len(self._frame_tables) != len(images):
+            # VMs share one kernel image: one table per distinct program.
+            by_id: dict[int, FrameTable] = {}
+            self._frame_tables = [by_id.setdefault(id(img), FrameTable(img)) for img in images]
+        tables = list({id(t): t for t in self._frame_tables}.values())
+        return walk(tables, pc, [int(r) for r in regs], lambda a, n: self.target.read(i, a, n))
 
     def _vms_info(self, misses: np.ndarray) -> VmsInfo | None:
         view = self.target.vms_view()

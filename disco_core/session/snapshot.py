@@ -9,6 +9,7 @@ import numpy as np
 
 if TYPE_CHECKING:
     from disco_core.monitor.events import Event as MonitorEvent
+    from disco_core.session.callstack import Frame
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,8 @@ class DebugDetail:
     pmap: np.ndarray | None = None  # (guest pages,) int64: machine page, or -1
     memory_space: str = "virtual"
     monitor_events: tuple[MonitorEvent, ...] = ()  # the monitor's newest events
+    # The call stack (session/callstack.py), innermost first; walked only while stopped.
+    frames: tuple[Frame, ...] = ()
 
 
 @dataclass(frozen=True)

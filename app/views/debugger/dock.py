@@ -30,10 +30,11 @@ from PySide6.QtWidgets import (
 )
 
 from disco_core.elf import ElfImage
-from disco_core.session import Snapshot
+from disco_core.session import Frame, Snapshot
 
 from ... import theme
 from .breakpoints import BreakpointsView
+from .callstack import CallStackView
 from .common import Symbols
 from .controls import RunControls
 from .disassembly import DisassemblyView
@@ -67,6 +68,9 @@ class DebuggerDock(QDockWidget):
         self.cp0_view = Cp0View()
         self.disassembly = DisassemblyView(self.symbols)
         self.source = SourceView(self.symbols)
+        self.callstack = CallStackView()
+        self.callstack.frame_chosen.connect(self.show_frame)
+        self.frame: Frame | None = None  # a caller chosen in the call stack, until the next stop
         self.tables = TlbTables(body)
         self.log_view = EventLogView(body)
         self.log_view.hide()
@@ -106,6 +110,7 @@ class DebuggerDock(QDockWidget):
         self.tabs = QTabWidget()
         self.tabs.addTab(self.registers_view.table, "Registers")
         self.tabs.addTab(self.source, "Source")
+        self.tabs.addTab(self.callstack, "Call stack")
         self.tabs.addTab(self.cp0_view.table, "CP0")
         self.tabs.addTab(self.memory_view, "Memory")
         self.tabs.addTab(self.tables.tlb, "TLB")
@@ -194,14 +199,31 @@ class DebuggerDock(QDockWidget):
         self.status.setToolTip(self.status.text())
         self.registers_view.update_snapshot(snap)
         self.cp0_view.update_snapshot(snap)
-        self.disassembly.update_snapshot(snap, pc)
+        self.callstack.update_snapshot(snap)
+        frame = self.frame
+        if frame is not None and (snap.running or not d.frames or d.frames[0].pc != pc
+                                  or frame not in d.frames):
+            frame = self.frame = None  # it ran, or stopped elsewhere: back to pc
+        if frame is None:
+            self.disassembly.update_snapshot(snap, pc)
+        else:
+            self.disassembly.show_code(frame.code_address, frame.code, frame.where,
+                                       tuple(b.address for b in snap.breakpoints))
         if self.tabs.currentWidget() is self.source or not snap.running:
-            self.source.update_snapshot(snap, pc)
+            self.source.update_snapshot(snap, pc if frame is None else frame.where)
         self.memory_view.update_snapshot(snap)
         self.tables.update_detail(d)
         if d.monitor_events:
             self.log_view.add_events(d.monitor_events)
         self.bps.update_snapshot(snap)
+
+    def show_frame(self, frame: Frame) -> None:
+        """A call-stack frame chosen: its code in the disassembly, its line in the source."""
+        snap = self.snapshot
+        if snap is None:
+            return
+        self.frame = frame if frame.level > 0 else None
+        self.update_snapshot(snap, force=True)
 
     def show_message(self, text: str, error: bool = False) -> None:
         """What the status bar says about a stop, a step or an error, here too: the
