@@ -48,6 +48,8 @@ from disco_core.session.commands import (
     StopVm,
     TraceMonitor,
 )
+from disco_core.session.condition import Condition, ConditionError, TargetState
+from disco_core.session.condition import parse as parse_condition
 from disco_core.session.snapshot import (
     Breakpoint,
     ConsoleSnapshot,
@@ -181,6 +183,7 @@ class Session:
         self.commands_applied = 0  # by the last step_slice: something may have changed
         self._breakpoints: dict[BreakpointKey, str] = {}
         self._hits: dict[BreakpointKey, int] = {}  # stops at each breakpoint (the debugger's)
+        self._conditions: dict[BreakpointKey, Condition] = {}  # stop only when it holds
         self._watchpoints: dict[WatchpointKey, str] = {}
         # What is armed in the machine, reference-counted: the breakpoints and
         # watchpoints above and the temporary one may share a machine breakpoint.
@@ -396,14 +399,34 @@ class Session:
             return True
         hit = [key for key in self._breakpoints
                if key[0] == pc and self.target.applies(key[1], key[2], t)]
-        if hit:
-            for key in hit:
+        why = ""
+        held = []
+        for key in hit:
+            condition = self._conditions.get(key)
+            if condition is None:
+                held.append(key)
+                continue
+            try:
+                if condition.holds(self._target_state(t)):
+                    held.append(key)
+                    why = f" ({condition.text})"
+            except ConditionError as e:  # stop and say so, as gdb does
+                held.append(key)
+                why = f" (condition {condition.text!r} not evaluated: {e})"
+        if held:
+            for key in held:
                 self._hits[key] = self._hits.get(key, 0) + 1
             self._stop(r, events, Event(
                 "breakpoint", f"{name} hit breakpoint at {self.describe(pc)}"
-                f"{self.target.on_cpu(r.cpu)}", t, pc))
+                f"{self.target.on_cpu(r.cpu)}{why}", t, pc))
             return True
         return False
+
+    def _target_state(self, i: int) -> TargetState:
+        """What a breakpoint's condition reads of target i."""
+        r = self.target.registers(i)
+        return TargetState(r.pc, tuple(int(x) for x in r.gpr), r.hi, r.lo,
+                           lambda a, n: self.target.read(i, a, n))
 
     def _stop(self, r: RunResult, events: list[Event], event: Event) -> None:
         self.running = False
@@ -443,13 +466,21 @@ class Session:
             vm = t.scope(c.cpu, c.vm)
             key = (address, c.cpu, vm)
             if isinstance(c, AddBreakpoint):
+                text = (c.condition or "").strip()
+                condition = parse_condition(text, self.resolve) if text else None
                 if key not in self._breakpoints:
                     self._arm(address, c.cpu, 1)
                 self._breakpoints[key] = self.describe(address)
+                if condition is None:
+                    self._conditions.pop(key, None)
+                else:
+                    self._conditions[key] = condition
                 events.append(Event("breakpoint-set", f"breakpoint at {self.describe(address)} "
-                                    f"{t.scope_text(c.cpu, vm)}"))
+                                    f"{t.scope_text(c.cpu, vm)}"
+                                    + (f" if {condition.text}" if condition else "")))
             elif self._breakpoints.pop(key, None) is not None:
                 self._hits.pop(key, None)
+                self._conditions.pop(key, None)
                 self._arm(address, c.cpu, -1)
         elif isinstance(c, AddWatchpoint | RemoveWatchpoint):
             if c.access not in ACCESSES:
@@ -677,7 +708,9 @@ class Session:
         )
 
     def _breakpoint_list(self) -> tuple[Breakpoint, ...]:
-        return tuple(Breakpoint(a, c, label, vm, self._hits.get((a, c, vm), 0))
+        return tuple(Breakpoint(a, c, label, vm, self._hits.get((a, c, vm), 0),
+                                self._conditions[(a, c, vm)].text
+                                if (a, c, vm) in self._conditions else "")
                      for (a, c, vm), label in sorted(
             self._breakpoints.items(), key=lambda kv: (kv[0][0], kv[0][1] or -1, kv[0][2] or "")))
 

@@ -31,7 +31,8 @@ class Breakpoint:
     cpu: int | None
     label: str
     vm: str | None = None
-    hits: int = 0  # how many times it stopped a target
+    hits: int = 0  # how many times it stopped a target (its condition held)
+    condition: str = ""  # stop only when this holds (session/condition.py); "" always
 
 
 @dataclass(frozen=True)

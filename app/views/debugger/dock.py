@@ -129,6 +129,7 @@ class DebuggerDock(QDockWidget):
         self.bp_edit, self.bp_this_cpu, self.bp_scope = (self.bps.bp_edit, self.bps.bp_this_cpu,
                                                          self.bps.bp_scope)
         self.breakpoints = self.bps.breakpoints
+        self.bp_condition = self.bps.bp_condition
         self.watch_edit, self.watch_access = self.bps.watch_edit, self.bps.watch_access
         self.registers, self.cp0 = self.registers_view.table, self.cp0_view.table
         self.mem_addr, self.mem_space = self.memory_view.mem_addr, self.memory_view.mem_space
