@@ -344,7 +344,8 @@ class HeatmapView(QWidget):
                                    "shared by several VMs (copy-on-write)"))
             entries.append(_swatch(np.full(3, 0.07, np.float32), "free (no VM owns it)"))
             entries.append(_swatch(theme.UNOWNED, "no VM's page, yet missed on (the "
-                                                  "monitor's own data, pages just freed)"))
+                                                  "monitor's idle loop, disk-cache pages no "
+                                                  "VM maps now, pages just freed)"))
             if self.overlays["remote"].isChecked():
                 entries.append(_swatch(theme.REMOTE, "reddening = share of misses from "
                                                      "other nodes than the page's home"))
