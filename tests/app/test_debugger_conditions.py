@@ -140,3 +140,19 @@ def test_the_condition_field_sets_a_conditional_breakpoint(make_workbench, qtbot
     dock.bps.update_snapshot(window.latest)
     assert " if *bar_count == 7 " in dock.breakpoints.item(0).text()
     assert dock.breakpoints.item(0).text().endswith("\u00b7 1 hit")
+
+
+def test_the_breakpoint_fields_stay_readable_at_1280x800(make_workbench, qtbot) -> None:
+    from PySide6.QtWidgets import QApplication
+
+    from disco_core.session import vms_session
+
+    window = make_workbench(vms_session(vms=2), start=False)
+    window.resize(1280, 800)
+    for _ in range(5):
+        QApplication.processEvents()
+    dock = window.debugger
+    assert dock.bp_scope.isVisible()
+    for edit in (dock.bp_edit, dock.bp_condition):
+        text_width = edit.fontMetrics().horizontalAdvance(edit.placeholderText())
+        assert edit.width() >= text_width, (edit.objectName(), edit.width(), text_width)

@@ -33,9 +33,10 @@ ACCESS = {"write": "w", "read": "r", "read/write": "rw"}
 
 
 class BreakpointsView(QWidget):
-    """The list (breakpoints first, then watchpoints) with the watch entry; `entry`:
-    the breakpoint entry's (widget, stretch) pairs, which the dock lays out on a row
-    of their own under the run controls. `current()` is the chosen target."""
+    """The list (breakpoints first, then watchpoints) with the watch entry; `entry_rows`:
+    the breakpoint entry's rows of (widget, stretch) pairs (the address and its scope,
+    then the condition and Add), which the dock lays out under the run controls.
+    `current()` is the chosen target."""
 
     commanded = Signal(object)  # a session Command
 
@@ -72,9 +73,11 @@ class BreakpointsView(QWidget):
             self.bp_condition.fontMetrics().horizontalAdvance("if: a0 == 0x1000") + 16)
         add = QPushButton("Add")
         add.clicked.connect(self._add_breakpoint)
-        self.entry: list[tuple[QWidget, int]] = [
-            (self.bp_edit, 2), (self.bp_condition, 1), (self.bp_this_cpu, 0),
-            (self.bp_scope, 0), (add, 0)]
+        # Two rows: side by side with the condition, the address field shrinks to "b…"
+        # in a narrow dock (1280×800).
+        self.entry_rows: list[list[tuple[QWidget, int]]] = [
+            [(self.bp_edit, 1), (self.bp_this_cpu, 0), (self.bp_scope, 0)],
+            [(self.bp_condition, 1), (add, 0)]]
 
         bl = QVBoxLayout(self)
         bl.setContentsMargins(0, 0, 0, 0)

@@ -21,6 +21,7 @@ class CallStackView(QTableWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.frames: tuple[Frame, ...] = ()
+        self._shown: tuple[object, ...] | None = None
         self.setObjectName("callstack")
         self.setColumnCount(len(HEADERS))
         self.setHorizontalHeaderLabels(HEADERS)
@@ -33,14 +34,15 @@ class CallStackView(QTableWidget):
         header = self.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setStretchLastSection(True)
+        self.setMinimumHeight(3 * ROW_HEIGHT + 8)
         self.cellClicked.connect(lambda row, _col: self.choose(row))
 
     def update_snapshot(self, snap: Snapshot) -> None:
-        frames = snap.debug.frames
-        if snap.running:
-            frames = ()
-        if frames == self.frames:
+        frames = () if snap.running else snap.debug.frames
+        key = (frames, snap.running)
+        if key == self._shown:
             return
+        self._shown = key
         self.frames = frames
         self.setRowCount(max(len(frames), 1))
         if not frames:

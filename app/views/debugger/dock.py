@@ -97,7 +97,7 @@ class DebuggerDock(QDockWidget):
         outer.addWidget(self.controls)
         # Run-to and the breakpoint entry on rows of their own: side by side they
         # shrink to "r…" and "b…" in a narrow dock (1280×800).
-        for part in (self.controls.run_row, self.bps.entry):
+        for part in (self.controls.run_row, *self.bps.entry_rows):
             row = QHBoxLayout()
             for widget, stretch in part:
                 row.addWidget(widget, stretch)
@@ -110,13 +110,15 @@ class DebuggerDock(QDockWidget):
         self.tabs = QTabWidget()
         self.tabs.addTab(self.registers_view.table, "Registers")
         self.tabs.addTab(self.source, "Source")
-        self.tabs.addTab(self.callstack, "Call stack")
         self.tabs.addTab(self.cp0_view.table, "CP0")
         self.tabs.addTab(self.memory_view, "Memory")
         self.tabs.addTab(self.tables.tlb, "TLB")
         self.tabs.addTab(self.bps, "Breakpoints")
+        # The call stack between the code and the tabs: a frame clicked there shows in the
+        # disassembly above, so both stay in view (and the tab row is full already).
+        split.addWidget(self.callstack)
         split.addWidget(self.tabs)
-        split.setSizes([300, 260])
+        split.setSizes([250, 120, 250])
         outer.addWidget(split, 1)
         self.setWidget(body)
         body.setMinimumWidth(360)
