@@ -139,9 +139,22 @@ class RestartVm:
     vm: str
 
 
+@dataclass(frozen=True)
+class PauseVm:
+    """Stop scheduling one VM's vCPUs while the others run on (ResumeVm goes on). An
+    input like typing: it changes when the VM runs, so a recording keeps it."""
+
+    vm: str
+
+
+@dataclass(frozen=True)
+class ResumeVm:
+    vm: str
+
+
 Command = (Pause | Resume | Step | StepOver | StepOut | RunTo | AddBreakpoint
            | RemoveBreakpoint | AddWatchpoint | RemoveWatchpoint | SetTiming | Focus
-           | FeedConsole | TraceMonitor | StopVm | RestartVm)
+           | FeedConsole | TraceMonitor | StopVm | RestartVm | PauseVm | ResumeVm)
 
 
 @dataclass(frozen=True)

@@ -36,10 +36,12 @@ from disco_core.session.commands import (
     FeedConsole,
     Focus,
     Pause,
+    PauseVm,
     RemoveBreakpoint,
     RemoveWatchpoint,
     RestartVm,
     Resume,
+    ResumeVm,
     RunTo,
     SetTiming,
     Step,
@@ -152,7 +154,8 @@ class Observer(Protocol):
 
 
 # Commands that change what the guests see; the others only steer the loop or the views.
-GUEST_COMMANDS = (FeedConsole, Step, SetTiming, TraceMonitor, StopVm, RestartVm)
+GUEST_COMMANDS = (FeedConsole, Step, SetTiming, TraceMonitor, StopVm, RestartVm, PauseVm,
+                  ResumeVm)
 SESSION_STATE_VERSION = 1
 
 
@@ -517,6 +520,21 @@ class Session:
             self.idle = False
         elif isinstance(c, TraceMonitor):
             t.trace(c.on)
+        elif isinstance(c, PauseVm | ResumeVm):
+            which = self._vm_named(c.vm)
+            mon = self.monitor
+            assert mon is not None
+            if isinstance(c, PauseVm):
+                if not which.running:
+                    raise ValueError(f"{c.vm} is stopped: only a running VM pauses")
+                if which.id not in mon.sched.paused:
+                    mon.sched.pause_vm(which)
+                    events.append(Event("vm-paused", f"{c.vm} paused: the other VMs run on"))
+            elif which.id in mon.sched.paused:
+                mon.sched.resume_vm(which)
+                self.idle = False
+                events.append(Event("vm-resumed", f"{c.vm} runs again"))
+            t.forget_copies()
         elif isinstance(c, StopVm | RestartVm):
             mon = self.monitor
             if mon is None:
@@ -536,11 +554,30 @@ class Session:
         """Refuse, before it is recorded, a guest command that would fail anyway."""
         if isinstance(c, FeedConsole):
             self.guest(c.guest)
+        elif isinstance(c, PauseVm | ResumeVm):
+            which = self._vm_named(c.vm)
+            if isinstance(c, PauseVm) and not which.running:
+                raise ValueError(f"{c.vm} is stopped: only a running VM pauses")
         elif isinstance(c, StopVm | RestartVm):
             if self.monitor is None:
                 raise ValueError("there is no monitor in this session: only VMs stop "
                                  "and restart")
             self.monitor.vm_by_name(c.vm)
+
+    def _vm_named(self, name: str) -> VM:
+        if self.monitor is None:
+            raise ValueError("there is no monitor in this session: only VMs pause")
+        try:
+            return self.monitor.vm_by_name(name)
+        except KeyError:
+            raise KeyError(f"no VM named {name!r}: there are "
+                           f"{', '.join(v.name for v in self.monitor.vms)}") from None
+
+    def paused_vms(self) -> tuple[str, ...]:
+        """The VMs paused while the others run (PauseVm)."""
+        mon = self.monitor
+        return () if mon is None else tuple(vm.name for vm in mon.vms
+                                            if vm.id in mon.sched.paused)
 
     def _arm(self, address: int, cpu: int | None, delta: int) -> None:
         """Count a breakpoint in (delta 1) or out (-1) of the machine's."""

@@ -80,9 +80,9 @@ class VmsInfo:
     names: tuple[str, ...]
     vcpu_names: tuple[str, ...]  # per vCPU (monitor-wide id order): "vm1 vCPU 0"
     vcpu_vm: tuple[int, ...]  # per vCPU: its VM
-    vcpu_state: tuple[str, ...]  # per vCPU: ready, running, waiting, stopped
+    vcpu_state: tuple[str, ...]  # per vCPU: ready, running, waiting, stopped, paused (its VM)
     cpu_vcpu: np.ndarray  # (cpus,) int: the vCPU on each CPU, or -1 (the monitor's idle loop)
-    vm_state: tuple[str, ...]  # running, stopped (with the reason)
+    vm_state: tuple[str, ...]  # running, paused (PauseVm), stopped (with the reason)
     pmap_rows: tuple[np.ndarray, ...]  # per VM: guest page -> RAM page (miss row), or -1
     page_owner: np.ndarray  # (RAM pages,) int16: VM, -1 free, -2 shared by several VMs
     moved: np.ndarray  # RAM pages that recently migrated or got a replica

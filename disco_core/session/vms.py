@@ -201,12 +201,15 @@ class VmsView:
         if g > 1:
             owner = owner[: misses.shape[0] * g : g]
         cpu_vcpu = np.array([-1 if v is None else v.gid for v in mon.current], np.int64)
+        paused = mon.sched.paused  # PauseVm: not scheduled while the others run
         return VmsInfo(
             names=tuple(vm.name for vm in vms), vcpu_names=tuple(self.names),
             vcpu_vm=tuple(self._vm_of[v.gid] for v in self.vcpus),
-            vcpu_state=tuple(v.state.value for v in self.vcpus),
+            vcpu_state=tuple("paused" if self._vm_of[v.gid] in paused else v.state.value
+                             for v in self.vcpus),
             cpu_vcpu=cpu_vcpu,
-            vm_state=tuple(vm.state.value + (f": {vm.stop_reason}" if vm.stop_reason else "")
+            vm_state=tuple("paused" if vm.id in paused else
+                           vm.state.value + (f": {vm.stop_reason}" if vm.stop_reason else "")
                            for vm in vms),
             pmap_rows=tuple(c.rows), page_owner=owner, moved=c.moved, memory=c.memory,
             instructions=self.instructions.copy(), cycles=self.cycles.copy(),
