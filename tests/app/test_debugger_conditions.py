@@ -153,6 +153,7 @@ def test_the_breakpoint_fields_stay_readable_at_1280x800(make_workbench, qtbot) 
         QApplication.processEvents()
     dock = window.debugger
     assert dock.bp_scope.isVisible()
-    for edit in (dock.bp_edit, dock.bp_condition):
+    assert dock.controls.pause_vm.isVisible()
+    for edit in (dock.run_to, dock.bp_edit, dock.bp_condition):
         text_width = edit.fontMetrics().horizontalAdvance(edit.placeholderText())
         assert edit.width() >= text_width, (edit.objectName(), edit.width(), text_width)

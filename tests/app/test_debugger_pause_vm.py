@@ -148,3 +148,45 @@ def test_bad_pauses_are_one_line_errors() -> None:
         assert "vm0 is stopped" in messages[1]
     finally:
         s.close()
+
+
+def test_pause_one_vm_from_the_debugger_and_resume_from_its_console(
+        make_workbench, qtbot) -> None:  # type: ignore[no-untyped-def]
+    from PySide6.QtCore import Qt
+
+    wait = 60_000
+    s = vms_session(vms=2)
+    boot(s)
+    window = make_workbench(s)
+    dock = window.debugger
+    qtbot.waitUntil(lambda: window.latest is not None and window.latest.vms is not None,
+                    timeout=wait)
+    window.render_now()
+    button = dock.controls.pause_vm
+    assert button.isVisible() and button.text() == "Pause vm0"
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.latest.vms.vm_state[0] == "paused", timeout=wait)
+    window.render_now()
+    assert window.console_tabs.tabText(0) == "vm0 (paused)"
+    assert button.isChecked() and button.text() == "Resume vm0"
+    before = int(window.latest.vms.instructions[0])
+    # the other VM's console keeps printing
+    console = window.consoles["vm1"]
+    qtbot.keyClicks(console, "echo still here")
+    qtbot.keyClick(console, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: "still here\n$" in console.toPlainText(), timeout=wait)
+    assert int(window.latest.vms.instructions[0]) == before
+    assert window.latest.running  # the session runs: only vm0 is held
+    # the paused VM's console offers Resume in its context menu
+    menu = window.consoles["vm0"].context_menu()
+    act = next(a for a in menu.actions() if a.objectName() == "pause-vm")
+    assert act.text() == "Resume vm0"
+    act.trigger()
+    menu.deleteLater()
+    qtbot.waitUntil(lambda: window.latest.vms.vm_state[0] == "running", timeout=wait)
+    window.render_now()
+    assert window.console_tabs.tabText(0) == "vm0"
+    console0 = window.consoles["vm0"]
+    qtbot.keyClicks(console0, "echo back")
+    qtbot.keyClick(console0, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: "back\n$" in console0.toPlainText(), timeout=wait)
