@@ -9,9 +9,9 @@ Our guest's kernel edits the line itself (echo, backspace, Ctrl+U kills the line
 and knows no escape sequences, so with `line_editing` (the default) the view
 keeps the shell's history: Up and Down replace the line being typed (Ctrl+U, then
 the remembered line), and the cursor keys it cannot act on send nothing instead
-of an escape sequence the shell would read as a command. Ctrl+C discards the
-line being typed (Ctrl+U); interrupting a running program needs the kernel's
-support. With `line_editing` off (a guest with a real tty) every key goes raw.
+of an escape sequence the shell would read as a command. Ctrl+C sends ^C: the
+guest kernel discards the line being typed and kills the foreground program (the
+shell prompts again). With `line_editing` off (a guest with a real tty) every key goes raw.
 
 With VMs the context menu pauses the console's VM while the others run on, or
 resumes it (`commanded`: PauseVm / ResumeVm), and a paused VM's tab says so.
@@ -52,6 +52,7 @@ KEYS: dict[int, bytes] = {
     Qt.Key.Key_Down: b"\x1b[B", Qt.Key.Key_Right: b"\x1b[C", Qt.Key.Key_Left: b"\x1b[D",
 }
 KILL_LINE = b"\x15"  # Ctrl+U: the guest kernel's line discipline erases the line
+INTERRUPT = b"\x03"  # Ctrl+C: it erases the line and kills the foreground job
 NO_EFFECT = {Qt.Key.Key_Left, Qt.Key.Key_Right, Qt.Key.Key_Home, Qt.Key.Key_End,
              Qt.Key.Key_PageUp, Qt.Key.Key_PageDown, Qt.Key.Key_Insert, Qt.Key.Key_Delete}
 HISTORY = 200  # lines remembered per console
@@ -224,7 +225,8 @@ class ConsoleView(QPlainTextEdit):
             self.send(b"\x7f")
         elif ctrl and key in (Qt.Key.Key_C, Qt.Key.Key_U):
             self._line, self._back = "", 0
-            self.send(KILL_LINE)
+            # ^U erases the line; ^C too, and the guest kernel kills the running program
+            self.send(INTERRUPT if key == Qt.Key.Key_C else KILL_LINE)
         else:
             return False
         return True
