@@ -142,7 +142,7 @@ def test_the_condition_field_sets_a_conditional_breakpoint(make_workbench, qtbot
     assert dock.breakpoints.item(0).text().endswith("\u00b7 1 hit")
 
 
-def test_the_breakpoint_fields_stay_readable_at_1280x800(make_workbench, qtbot) -> None:
+def test_the_debugger_fields_stay_readable_at_1280x800_with_vms(make_workbench, qtbot) -> None:
     from PySide6.QtWidgets import QApplication
 
     from disco_core.session import vms_session
@@ -157,3 +157,6 @@ def test_the_breakpoint_fields_stay_readable_at_1280x800(make_workbench, qtbot) 
     for edit in (dock.run_to, dock.bp_edit, dock.bp_condition):
         text_width = edit.fontMetrics().horizontalAdvance(edit.placeholderText())
         assert edit.width() >= text_width, (edit.objectName(), edit.width(), text_width)
+    # the target box shows a whole vCPU name
+    box = dock.cpu_box
+    assert box.width() >= box.fontMetrics().horizontalAdvance("vm1 vCPU 0") + 24, box.width()

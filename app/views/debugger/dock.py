@@ -95,9 +95,18 @@ class DebuggerDock(QDockWidget):
         self.message.hide()
 
         outer.addWidget(self.controls)
-        # Run-to and the breakpoint entry on rows of their own: side by side they
-        # shrink to "r…" and "b…" in a narrow dock (1280×800).
-        for part in (self.controls.run_row, *self.bps.entry_rows):
+        # The target box, run-to and the breakpoint entry on rows of their own: beside
+        # the run actions or each other they shrink to "vm", "r…" and "b…" in a narrow
+        # dock (1280×800).
+        c = self.controls
+        first_row = c.layout()
+        if first_row is not None:
+            first_row.removeWidget(c.cpu_label)
+            first_row.removeWidget(c.cpu_box)
+        target_row: list[tuple[QWidget, int]] = [(c.cpu_label, 0), (c.cpu_box, 1),
+                                                 (c.pause_vm, 0)]
+        run_row = [(w, stretch) for w, stretch in c.run_row if w is not c.pause_vm]
+        for part in (target_row, run_row, *self.bps.entry_rows):
             row = QHBoxLayout()
             for widget, stretch in part:
                 row.addWidget(widget, stretch)
