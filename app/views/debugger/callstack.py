@@ -34,7 +34,7 @@ class CallStackView(QTableWidget):
         header = self.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setStretchLastSection(True)
-        self.setMinimumHeight(3 * ROW_HEIGHT + 8)
+        self.setMinimumHeight(4 * ROW_HEIGHT + 10)  # the header and three frames
         self.cellClicked.connect(lambda row, _col: self.choose(row))
 
     def update_snapshot(self, snap: Snapshot) -> None:

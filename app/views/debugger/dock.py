@@ -16,7 +16,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from PySide6.QtCore import QStringListModel, Qt, Signal
+from PySide6.QtCore import QSize, QStringListModel, Qt, Signal
 from PySide6.QtWidgets import (
     QCompleter,
     QDockWidget,
@@ -45,6 +45,17 @@ from .source import SourceView
 from .tables import TlbTables
 
 RUNNING_REFRESH = 1.0  # s between refreshes while the machine runs (all changes anyway)
+PREFERRED_WIDTH = 520  # px: a disassembly line with its symbol note, when there is room
+
+
+class _Body(QWidget):
+    """The dock's contents. The window sizes a dock by its contents' hint: ask for room
+    for the disassembly's lines where the window has it (the rows of fields alone would
+    ask for the minimum width)."""
+
+    def sizeHint(self) -> QSize:  # noqa: N802 (Qt's name)
+        hint = super().sizeHint()
+        return QSize(max(hint.width(), PREFERRED_WIDTH), hint.height())
 
 
 class DebuggerDock(QDockWidget):
@@ -57,7 +68,7 @@ class DebuggerDock(QDockWidget):
         self.vm_names: tuple[str, ...] = ()
         self.snapshot: Snapshot | None = None
         self._last_refresh = 0.0
-        body = QWidget()
+        body = _Body()
         outer = QVBoxLayout(body)
         outer.setContentsMargins(4, 4, 4, 4)
 
