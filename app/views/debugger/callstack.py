@@ -44,13 +44,14 @@ class CallStackView(QTableWidget):
             return
         self._shown = key
         self.frames = frames
+        self.clearSpans()
         self.setRowCount(max(len(frames), 1))
         if not frames:
-            set_cell(self, 0, 0, "", False)
-            set_cell(self, 0, 1, "running: the call stack is walked when it stops"
-                     if snap.running else "(no frames)", False)
-            for c in range(2, len(HEADERS)):
+            for c in range(len(HEADERS)):
                 set_cell(self, 0, c, "", False)
+            set_cell(self, 0, 0, "running: walked at the next stop" if snap.running
+                     else "(no frames)", False)
+            self.setSpan(0, 0, 1, len(HEADERS))  # one line across, not a squeezed column
             return
         for r, f in enumerate(frames):
             set_cell(self, r, 0, str(f.level), False)
