@@ -602,8 +602,13 @@ class HeatmapView(QWidget):
             for i, rows in enumerate(snap.vms.pmap_rows):
                 for gpn in np.flatnonzero(rows // g == row)[:4]:
                     found.append(f"{snap.vms.names[i]} PA 0x{int(gpn) << 12:08x}")
+            owner = int(snap.vms.page_owner[row]) if row < len(snap.vms.page_owner) else -1
             users = ("; used by " + ", ".join(found) + (" (shared)" if len(found) > 1 else "")
-                     if found else "; free")
+                     if found else
+                     # no pmap maps it (session/vms.py names its owner)
+                     f"; {snap.vms.names[owner]}'s (a NUMA replica, a vCPU's register page "
+                     "or a page just allocated)" if owner >= 0 else
+                     "; shared by several VMs" if owner == -2 else "; free")
         return (f"{what} (pa 0x{pa:08x}), home node {home}{users}; misses by node: "
                 f"{parts or 'none'}")
 
