@@ -57,3 +57,23 @@ def test_every_missed_page_of_a_vm_has_its_owner() -> None:
         assert np.array_equal(kept, own)
     finally:
         s.close()
+
+
+def test_node_titles_do_not_run_into_each_other_at_1280x800(make_workbench, qtbot) -> None:
+    from PySide6.QtWidgets import QApplication
+
+    from disco_core.session import default_session
+
+    window = make_workbench(default_session())
+    window.resize(1280, 800)
+    heat = window.heatmap
+    qtbot.waitUntil(lambda: heat.redraws >= 2 and len(heat._origins) == 4, timeout=60_000)
+    for _ in range(5):
+        QApplication.processEvents()
+    window.render_now()
+    titles = [label for label in heat._labels if "no pages" not in label.textItem.toPlainText()]
+    assert len(titles) == 4
+    rects = sorted((label.sceneBoundingRect() for label in titles), key=lambda r: r.x())
+    for a, b in zip(rects, rects[1:], strict=False):
+        if abs(a.y() - b.y()) < 1:  # the same row of blocks
+            assert a.right() <= b.left() + 1, (a, b)
