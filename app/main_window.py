@@ -36,7 +36,7 @@ from disco_core.session import Event, FeedConsole, Session, SetTiming, Snapshot
 from . import theme
 from .engine import Engine
 from .history import History
-from .views.console_view import ConsoleView
+from .views.console_view import ConsoleView, show_vm_states
 from .views.debugger import DebuggerDock
 from .views.heatmap_view import HeatmapView
 from .views.new_machine import plural
@@ -115,6 +115,7 @@ class MainWindow(QMainWindow):
         for guest in session.guests:
             view = ConsoleView(guest.name)
             view.input_typed.connect(self._typed)
+            view.commanded.connect(self.engine.send)
             self.consoles[guest.name] = view
             self.console_tabs.addTab(view, guest.name)
 
@@ -483,6 +484,7 @@ class MainWindow(QMainWindow):
             view = self.consoles.get(c.guest)
             if view is not None:
                 view.update_console(c)
+        show_vm_states(self.console_tabs, self.consoles, snap.vms)
         state = "halted" if snap.halted else ("running" if snap.running else "paused")
         if self.viewing_past:
             state = "viewing the past"
@@ -518,7 +520,8 @@ class MainWindow(QMainWindow):
 
     def _events(self, events: list[Event]) -> None:
         for e in events:
-            if e.kind in ("breakpoint", "step", "halted", "error", "breakpoint-set", "resumed"):
+            if e.kind in ("breakpoint", "step", "halted", "error", "breakpoint-set", "resumed",
+                          "vm-paused", "vm-resumed"):
                 self._say(e.message, 8000, error=e.kind == "error")
 
     def _errored(self, message: str) -> None:

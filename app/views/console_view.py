@@ -9,9 +9,12 @@ Our guest's kernel edits the line itself (echo, backspace, Ctrl+U kills the line
 and knows no escape sequences, so with `line_editing` (the default) the view
 keeps the shell's history: Up and Down replace the line being typed (Ctrl+U, then
 the remembered line), and the cursor keys it cannot act on send nothing instead
-of an escape sequence the shell would read as a command. Ctrl+C discards the
-line being typed (Ctrl+U); interrupting a running program needs the kernel's
-support. With `line_editing` off (a guest with a real tty) every key goes raw.
+of an escape sequence the shell would read as a command. Ctrl+C sends ^C: the
+guest kernel discards the line being typed and kills the foreground program (the
+shell prompts again). With `line_editing` off (a guest with a real tty) every key goes raw.
+
+With VMs the context menu pauses the console's VM while the others run on, or
+resumes it (`commanded`: PauseVm / ResumeVm), and a paused VM's tab says so.
 """
 
 from __future__ import annotations
@@ -19,10 +22,18 @@ from __future__ import annotations
 import re
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QColor, QFont, QKeyEvent, QKeySequence, QTextCharFormat, QTextCursor
-from PySide6.QtWidgets import QApplication, QPlainTextEdit, QWidget
+from PySide6.QtGui import (
+    QColor,
+    QContextMenuEvent,
+    QFont,
+    QKeyEvent,
+    QKeySequence,
+    QTextCharFormat,
+    QTextCursor,
+)
+from PySide6.QtWidgets import QApplication, QMenu, QPlainTextEdit, QTabWidget, QWidget
 
-from disco_core.session import ConsoleSnapshot
+from disco_core.session import ConsoleSnapshot, PauseVm, ResumeVm, VmsInfo
 
 from .. import theme
 
@@ -41,13 +52,31 @@ KEYS: dict[int, bytes] = {
     Qt.Key.Key_Down: b"\x1b[B", Qt.Key.Key_Right: b"\x1b[C", Qt.Key.Key_Left: b"\x1b[D",
 }
 KILL_LINE = b"\x15"  # Ctrl+U: the guest kernel's line discipline erases the line
+INTERRUPT = b"\x03"  # Ctrl+C: it erases the line and kills the foreground job
 NO_EFFECT = {Qt.Key.Key_Left, Qt.Key.Key_Right, Qt.Key.Key_Home, Qt.Key.Key_End,
              Qt.Key.Key_PageUp, Qt.Key.Key_PageDown, Qt.Key.Key_Insert, Qt.Key.Key_Delete}
 HISTORY = 200  # lines remembered per console
 
 
+def show_vm_states(tabs: QTabWidget, views: dict[str, ConsoleView],
+                   vms: VmsInfo | None) -> None:
+    """Each VM's console knows whether its VM is paused (its context menu offers
+    Pause or Resume), and a paused VM's tab says so."""
+    if vms is None:
+        return
+    for name, state in zip(vms.names, vms.vm_state, strict=True):
+        view = views.get(name)
+        if view is None or view.vm_state == state:
+            continue
+        view.vm_state = state
+        i = tabs.indexOf(view)
+        if i >= 0:
+            tabs.setTabText(i, f"{name} (paused)" if state == "paused" else name)
+
+
 class ConsoleView(QPlainTextEdit):
     input_typed = Signal(str, bytes)  # guest name, bytes
+    commanded = Signal(object)  # a session command (PauseVm, ResumeVm: the context menu)
 
     def __init__(self, guest: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -72,6 +101,29 @@ class ConsoleView(QPlainTextEdit):
         self._line = ""  # what has been typed since the last Enter
         self._back = 0  # how far Up has gone into the history (0: the line being typed)
         self._draft = ""  # the line being typed when Up was first pressed
+        self.vm_state: str | None = None  # with VMs: running, paused, stopped...
+
+    def contextMenuEvent(self, e: QContextMenuEvent) -> None:  # noqa: N802 (Qt's name)
+        menu = self.context_menu()
+        menu.exec(e.globalPos())
+        menu.deleteLater()
+
+    def context_menu(self) -> QMenu:
+        """The usual menu (copy, select all) and, for a VM, Pause or Resume it alone."""
+        menu = self.createStandardContextMenu()
+        if self.vm_state is not None:
+            menu.addSeparator()
+            paused = self.vm_state == "paused"
+            act = menu.addAction(f"Resume {self.guest}" if paused else
+                                 f"Pause {self.guest} (the other VMs run on)")
+            act.setObjectName("pause-vm")
+            act.setEnabled(paused or self.vm_state == "running")
+            act.triggered.connect(lambda: self.set_paused(not paused))
+        return menu
+
+    def set_paused(self, paused: bool) -> None:
+        """Pause this console's VM while the others run, or resume it."""
+        self.commanded.emit(PauseVm(self.guest) if paused else ResumeVm(self.guest))
 
     # ---- output -------------------------------------------------------------
 
@@ -173,7 +225,8 @@ class ConsoleView(QPlainTextEdit):
             self.send(b"\x7f")
         elif ctrl and key in (Qt.Key.Key_C, Qt.Key.Key_U):
             self._line, self._back = "", 0
-            self.send(KILL_LINE)
+            # ^U erases the line; ^C too, and the guest kernel kills the running program
+            self.send(INTERRUPT if key == Qt.Key.Key_C else KILL_LINE)
         else:
             return False
         return True

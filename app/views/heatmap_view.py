@@ -30,7 +30,7 @@ import math
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QResizeEvent
+from PySide6.QtGui import QColor, QFontMetrics, QResizeEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -173,6 +173,9 @@ class HeatmapView(QWidget):
         self._recent: np.ndarray | None = None
         self._pixel_row: np.ndarray | None = None  # image pixel -> miss-matrix row (or gap)
         self._labels: list[pg.TextItem] = []
+        # node titles with their shorter forms and their room in pages (_fit_titles)
+        self._titles: list[tuple[pg.TextItem, tuple[str, ...], int]] = []
+        self._titles_at = -1.0  # the page size in pixels the titles were fitted to
         # each page's idle colour, (rows, 3) float; the node colouring's kept apart
         self._base = np.zeros((0, 3), np.float32)
         self._node_base = self._base
@@ -247,6 +250,7 @@ class HeatmapView(QWidget):
         for label in self._labels:
             self.view.removeItem(label)
         self._labels = []
+        self._titles = []
         self._origins: dict[int, tuple[int, int]] = {}
         by_vm = bool(self._vm_names)  # node labels neutral when hue means the VM
         for i, n in enumerate(placed):
@@ -257,11 +261,14 @@ class HeatmapView(QWidget):
             ys, xs = y0 + k // cols, x0 + k % cols
             pixel_row[ys, xs] = drawn[n]
             row_pixel[drawn[n]] = ys * w + xs
-            text = f"node {n}"
-            if packed:
-                used = len(drawn[n]) * self._page_group * 4  # KiB
-                text += f" \u00b7 {used / 1024:.1f} MiB" if len(drawn[n]) else ""
-            self._add_label(text, theme.TEXT if by_vm else theme.node_color(n), x0, y0)
+            size = ""
+            if packed and len(drawn[n]):
+                size = f" \u00b7 {len(drawn[n]) * self._page_group * 4 / 1024:.1f} MiB"
+            titles = (f"node {n}{size}", f"n{n}{size}", f"n{n}")
+            self._add_label(titles[0], theme.TEXT if by_vm else theme.node_color(n), x0, y0)
+            self._titles.append((self._labels[-1], titles, cols + gap))
+        self._titles_at = -1.0
+        self._fit_titles()
         if idle:
             names = ", ".join(str(n) for n in idle)
             self._add_label(f"node{'s' if len(idle) > 1 else ''} {names}: no pages in use",
@@ -321,6 +328,22 @@ class HeatmapView(QWidget):
             if snap is not None:
                 self.update_snapshot(snap, redraw_only=True)
 
+    def _fit_titles(self) -> None:
+        """Each node's longest title that fits over its block and the gap at the
+        current size (narrow blocks would run the titles into each other)."""
+        px = self.page_pixels()
+        if px <= 0 or px == self._titles_at:
+            return
+        self._titles_at = px
+        fm = QFontMetrics(self._labels[0].textItem.font()) if self._labels else None
+        for label, titles, pages in self._titles:
+            room = pages * px
+            assert fm is not None
+            text = next((t for t in titles if fm.horizontalAdvance(t) + 12 <= room),
+                        titles[-1])
+            if label.textItem.toPlainText() != text:
+                label.setText(text)
+
     def _add_label(self, text: str, color: QColor, x: float, y: float,
                    anchor: tuple[float, float] = (0, 1)) -> None:
         label = pg.TextItem(text, color=color, anchor=anchor)
@@ -363,7 +386,8 @@ class HeatmapView(QWidget):
                                    "shared by several VMs (copy-on-write)"))
             entries.append(_swatch(np.full(3, 0.07, np.float32), "free (no VM owns it)"))
             entries.append(_swatch(theme.UNOWNED, "no VM's page, yet missed on (the "
-                                                  "monitor's own data, pages just freed)"))
+                                                  "monitor's idle loop, disk-cache pages no "
+                                                  "VM maps now, pages just freed)"))
             if self.overlays["remote"].isChecked():
                 entries.append(_swatch(theme.REMOTE, "reddening = share of misses from "
                                                      "other nodes than the page's home"))
@@ -544,6 +568,7 @@ class HeatmapView(QWidget):
             lit = hue * (0.35 + 0.65 * level) + level * 0.25
             self._rgb[active] = np.clip((self._base[active] * (1 - a) + lit * a) * 255, 0, 255)
         self._snap = snap
+        self._fit_titles()  # the view's scale settles after a resize
         self.redraws += 1
         if self._vm_view is not None and snap.vms is not None:
             self._draw_vm(snap, self._vm_view)
@@ -622,8 +647,13 @@ class HeatmapView(QWidget):
             for i, rows in enumerate(snap.vms.pmap_rows):
                 for gpn in np.flatnonzero(rows // g == row)[:4]:
                     found.append(f"{snap.vms.names[i]} PA 0x{int(gpn) << 12:08x}")
+            owner = int(snap.vms.page_owner[row]) if row < len(snap.vms.page_owner) else -1
             users = ("; used by " + ", ".join(found) + (" (shared)" if len(found) > 1 else "")
-                     if found else "; free")
+                     if found else
+                     # no pmap maps it (session/vms.py names its owner)
+                     f"; {snap.vms.names[owner]}'s (a NUMA replica, a vCPU's register page "
+                     "or a page just allocated)" if owner >= 0 else
+                     "; shared by several VMs" if owner == -2 else "; free")
         return (f"{what} (pa 0x{pa:08x}), home node {home}{users}; misses by node: "
                 f"{parts or 'none'}")
 

@@ -7,6 +7,13 @@ node, else any. A vCPU made ready kicks an idle CPU (its last one, else one on
 its home node). A CPU with nothing to run enters the monitor's idle loop (a
 WAIT at machine page 0). At each slice end the watchdog checks progress and a
 vCPU that has used its timeslice yields to a ready one.
+
+A VM can be paused (`pause_vm`, the debugger's "stop one VM while the others
+run"): its vCPUs leave their CPUs as if preempted, wait in the ready queue and
+are never picked, and a wake-up kicks no CPU for them; the CPUs they leave run
+the other VMs. `resume_vm` makes them pickable again. Its guest time goes on
+meanwhile (its timer interrupts are delivered when it runs again), as for a
+vCPU that waits for a CPU.
 """
 
 from __future__ import annotations
@@ -55,6 +62,7 @@ class Scheduler:
         self.waiting: list[VMCpu] = []
         self.booted = False
         self._scheduling = -1  # the CPU being given its next vCPU: kick no one for it
+        self.paused: set[int] = set()  # ids of the VMs whose vCPUs are not scheduled
 
     def pick_for(self, ci: int) -> VMCpu | None:
         """Affinity (paper §2.4: scheduling cooperates with page placement): the first
@@ -63,7 +71,10 @@ class Scheduler:
         one; never one whose last CPU is idle and was kicked to take it back."""
         node = self.ctx.node(ci)
         best, best_rank = None, 3
+        paused = self.paused
         for v in self.ready:
+            if paused and v.vm.id in paused:
+                continue
             last = v.last_cpu
             if (last is not None and last != ci and self.current[last] is None
                     and last != self._scheduling):
@@ -79,8 +90,12 @@ class Scheduler:
     def make_ready(self, v: VMCpu) -> None:
         v.state = RunState.READY
         self.ready.append(v)
-        if not self.booted:
+        if not self.booted or v.vm.id in self.paused:
             return
+        self._kick_for(v)
+
+    def _kick_for(self, v: VMCpu) -> None:
+        """Interrupt an idle CPU (v's last one, else one on its home node) to take v."""
         idle = [ci for ci in range(self.ctx.ncpus)
                 if self.current[ci] is None and ci != self._scheduling]
         if not idle:
@@ -170,9 +185,29 @@ class Scheduler:
         self.switch_out(ci, state)
         self.schedule(ci)
 
+    def pause_vm(self, vm: VM) -> None:
+        """Stop scheduling vm's vCPUs: those on a CPU leave it (ready, as if preempted),
+        and the CPU takes the next vCPU of another VM."""
+        if vm.id in self.paused:
+            return
+        self.paused.add(vm.id)
+        for v in vm.vcpus:
+            if v.state == RunState.RUNNING and v.cpu is not None:
+                self.yield_cpu(v.cpu, RunState.READY)
+
+    def resume_vm(self, vm: VM) -> None:
+        """Schedule vm's vCPUs again: an idle CPU is kicked for each ready one."""
+        if vm.id not in self.paused:
+            return
+        self.paused.discard(vm.id)
+        if self.booted:
+            for v in [r for r in self.ready if r.vm is vm]:
+                self._kick_for(v)
+
     def remove_vm(self, vm: VM) -> set[int]:
         """vm stops: its vCPUs leave the queues and their CPUs; their gids."""
         gids = {v.gid for v in vm.vcpus}
+        self.paused.discard(vm.id)  # a stopped VM boots again unpaused
         # out of the queues first, so the CPUs it leaves cannot pick its other vCPUs
         self.ready = [v for v in self.ready if v.gid not in gids]
         self.waiting = [v for v in self.waiting if v.gid not in gids]
@@ -211,10 +246,13 @@ class Scheduler:
 
     def state(self) -> Section:
         """Which vCPU (gid) is on each CPU, and the queues in order."""
-        return sections.make(SECTION, VERSION, booted=self.booted,
-                             current=[None if v is None else v.gid for v in self.current],
-                             ready=[v.gid for v in self.ready],
-                             waiting=[v.gid for v in self.waiting])
+        sec = sections.make(SECTION, VERSION, booted=self.booted,
+                            current=[None if v is None else v.gid for v in self.current],
+                            ready=[v.gid for v in self.ready],
+                            waiting=[v.gid for v in self.waiting])
+        if self.paused:  # only then: the sections of sessions that never pause stay as they were
+            sec["paused"] = sorted(self.paused)
+        return sec
 
     def load_state(self, section: Section) -> None:
         sec = sections.check(section, SECTION, VERSION, "booted", "current", "ready",
@@ -229,3 +267,4 @@ class Scheduler:
             self.ready = [vcpus[int(g)] for g in sec["ready"]]
             self.waiting = [vcpus[int(g)] for g in sec["waiting"]]
             self.booted = bool(sec["booted"])
+            self.paused = {int(i) for i in sec.get("paused", [])}

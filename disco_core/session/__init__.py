@@ -7,11 +7,13 @@ directly. The package, by what each module is:
 - snapshot.py: the immutable copies a viewer gets (`Snapshot`, `DebugDetail`, `VmsInfo`);
 - session.py: `Session` (the command queue, breakpoints, the run loop, snapshots);
 - targets.py: what the debugger works on, a strategy: the machine's CPUs or the vCPUs;
+- callstack.py: a stopped target's call stack, walked with DWARF call-frame information;
 - vms.py: what the viewers see of the virtual machines (counters, copied pmaps);
 - factories.py: the sessions the workbench opens (bare metal, native kernel, VMs);
 - runner.py: running a session headless, for benchmarks.
 """
 
+from disco_core.session.callstack import Frame
 from disco_core.session.commands import (
     MEMORY_SPACES,
     AddBreakpoint,
@@ -21,10 +23,12 @@ from disco_core.session.commands import (
     FeedConsole,
     Focus,
     Pause,
+    PauseVm,
     RemoveBreakpoint,
     RemoveWatchpoint,
     RestartVm,
     Resume,
+    ResumeVm,
     RunTo,
     SetTiming,
     Step,
@@ -68,7 +72,8 @@ __all__ = [
     "CP0_REGISTERS", "DEFAULT_SESSION", "GUEST_COMMANDS", "Core", "Observer", "RestartVm",
     "StopVm", "VmsCoreSpec", "MEMORY_SPACES", "SESSION_KINDS", "AddBreakpoint",
     "AddWatchpoint", "Breakpoint", "Command", "Console", "ConsoleSnapshot", "CpuTargets",
-    "DebugDetail", "Event", "FeedConsole", "Focus", "Guest", "Pause", "Registers",
+    "DebugDetail", "Event", "FeedConsole", "Focus", "Frame", "Guest", "Pause", "PauseVm",
+    "Registers", "ResumeVm",
     "RemoveBreakpoint", "RemoveWatchpoint", "Resume", "RunResult", "RunTo", "Session",
     "SetTiming", "Snapshot", "Step", "StepOut", "StepOver", "StepResult", "Targets",
     "Throughput", "TraceMonitor", "VCpuTargets", "VmsInfo", "WatchHit", "Watchpoint",

@@ -48,11 +48,15 @@ class RunTo:
 class AddBreakpoint:
     """Stop before executing `target` (an address or a symbol); cpu None: any CPU.
     With virtual machines `cpu` is a vCPU (a debug target, see Session.targets) and
-    `vm` names the one VM it applies to (None: every VM)."""
+    `vm` names the one VM it applies to (None: every VM). `condition` (session/condition.py,
+    e.g. "a0 == 0x1000", "*0x80012340 != 0") is evaluated at each hit: the target stops,
+    and the hit counts, only when it holds. Adding the same breakpoint again replaces
+    its condition (None: none)."""
 
     target: int | str
     cpu: int | None = None
     vm: str | None = None
+    condition: str | None = None
 
 
 @dataclass(frozen=True)
@@ -135,9 +139,22 @@ class RestartVm:
     vm: str
 
 
+@dataclass(frozen=True)
+class PauseVm:
+    """Stop scheduling one VM's vCPUs while the others run on (ResumeVm goes on). An
+    input like typing: it changes when the VM runs, so a recording keeps it."""
+
+    vm: str
+
+
+@dataclass(frozen=True)
+class ResumeVm:
+    vm: str
+
+
 Command = (Pause | Resume | Step | StepOver | StepOut | RunTo | AddBreakpoint
            | RemoveBreakpoint | AddWatchpoint | RemoveWatchpoint | SetTiming | Focus
-           | FeedConsole | TraceMonitor | StopVm | RestartVm)
+           | FeedConsole | TraceMonitor | StopVm | RestartVm | PauseVm | ResumeVm)
 
 
 @dataclass(frozen=True)

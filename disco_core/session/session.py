@@ -12,6 +12,7 @@ itself are the same for both.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import queue
 import time
@@ -26,6 +27,7 @@ from disco_core.elf import ElfImage
 from disco_core.machine import Machine
 from disco_core.mips import PAGE_SIZE
 from disco_core.monitor import VM, Monitor
+from disco_core.session.callstack import Frame, FrameTable, walk
 from disco_core.session.commands import (
     AddBreakpoint,
     AddWatchpoint,
@@ -34,10 +36,12 @@ from disco_core.session.commands import (
     FeedConsole,
     Focus,
     Pause,
+    PauseVm,
     RemoveBreakpoint,
     RemoveWatchpoint,
     RestartVm,
     Resume,
+    ResumeVm,
     RunTo,
     SetTiming,
     Step,
@@ -46,6 +50,8 @@ from disco_core.session.commands import (
     StopVm,
     TraceMonitor,
 )
+from disco_core.session.condition import Condition, ConditionError, TargetState
+from disco_core.session.condition import parse as parse_condition
 from disco_core.session.snapshot import (
     Breakpoint,
     ConsoleSnapshot,
@@ -148,7 +154,8 @@ class Observer(Protocol):
 
 
 # Commands that change what the guests see; the others only steer the loop or the views.
-GUEST_COMMANDS = (FeedConsole, Step, SetTiming, TraceMonitor, StopVm, RestartVm)
+GUEST_COMMANDS = (FeedConsole, Step, SetTiming, TraceMonitor, StopVm, RestartVm, PauseVm,
+                  ResumeVm)
 SESSION_STATE_VERSION = 1
 
 
@@ -179,6 +186,7 @@ class Session:
         self.commands_applied = 0  # by the last step_slice: something may have changed
         self._breakpoints: dict[BreakpointKey, str] = {}
         self._hits: dict[BreakpointKey, int] = {}  # stops at each breakpoint (the debugger's)
+        self._conditions: dict[BreakpointKey, Condition] = {}  # stop only when it holds
         self._watchpoints: dict[WatchpointKey, str] = {}
         # What is armed in the machine, reference-counted: the breakpoints and
         # watchpoints above and the temporary one may share a machine breakpoint.
@@ -205,6 +213,7 @@ class Session:
         self.observer: Observer | None = None
         self.core: Core | None = None  # set by adopt_core: a session that can load a checkpoint
         self.rebuild: Callable[[], Core] | None = None
+        self._frame_tables: list[FrameTable] | None = None
 
     # ---- the machine and monitor as one replaceable core -------------------------------
 
@@ -393,14 +402,34 @@ class Session:
             return True
         hit = [key for key in self._breakpoints
                if key[0] == pc and self.target.applies(key[1], key[2], t)]
-        if hit:
-            for key in hit:
+        why = ""
+        held = []
+        for key in hit:
+            condition = self._conditions.get(key)
+            if condition is None:
+                held.append(key)
+                continue
+            try:
+                if condition.holds(self._target_state(t)):
+                    held.append(key)
+                    why = f" ({condition.text})"
+            except ConditionError as e:  # stop and say so, as gdb does
+                held.append(key)
+                why = f" (condition {condition.text!r} not evaluated: {e})"
+        if held:
+            for key in held:
                 self._hits[key] = self._hits.get(key, 0) + 1
             self._stop(r, events, Event(
                 "breakpoint", f"{name} hit breakpoint at {self.describe(pc)}"
-                f"{self.target.on_cpu(r.cpu)}", t, pc))
+                f"{self.target.on_cpu(r.cpu)}{why}", t, pc))
             return True
         return False
+
+    def _target_state(self, i: int) -> TargetState:
+        """What a breakpoint's condition reads of target i."""
+        r = self.target.registers(i)
+        return TargetState(r.pc, tuple(int(x) for x in r.gpr), r.hi, r.lo,
+                           lambda a, n: self.target.read(i, a, n))
 
     def _stop(self, r: RunResult, events: list[Event], event: Event) -> None:
         self.running = False
@@ -440,13 +469,21 @@ class Session:
             vm = t.scope(c.cpu, c.vm)
             key = (address, c.cpu, vm)
             if isinstance(c, AddBreakpoint):
+                text = (c.condition or "").strip()
+                condition = parse_condition(text, self.resolve) if text else None
                 if key not in self._breakpoints:
                     self._arm(address, c.cpu, 1)
                 self._breakpoints[key] = self.describe(address)
+                if condition is None:
+                    self._conditions.pop(key, None)
+                else:
+                    self._conditions[key] = condition
                 events.append(Event("breakpoint-set", f"breakpoint at {self.describe(address)} "
-                                    f"{t.scope_text(c.cpu, vm)}"))
+                                    f"{t.scope_text(c.cpu, vm)}"
+                                    + (f" if {condition.text}" if condition else "")))
             elif self._breakpoints.pop(key, None) is not None:
                 self._hits.pop(key, None)
+                self._conditions.pop(key, None)
                 self._arm(address, c.cpu, -1)
         elif isinstance(c, AddWatchpoint | RemoveWatchpoint):
             if c.access not in ACCESSES:
@@ -483,6 +520,21 @@ class Session:
             self.idle = False
         elif isinstance(c, TraceMonitor):
             t.trace(c.on)
+        elif isinstance(c, PauseVm | ResumeVm):
+            which = self._vm_named(c.vm)
+            mon = self.monitor
+            assert mon is not None
+            if isinstance(c, PauseVm):
+                if not which.running:
+                    raise ValueError(f"{c.vm} is stopped: only a running VM pauses")
+                if which.id not in mon.sched.paused:
+                    mon.sched.pause_vm(which)
+                    events.append(Event("vm-paused", f"{c.vm} paused: the other VMs run on"))
+            elif which.id in mon.sched.paused:
+                mon.sched.resume_vm(which)
+                self.idle = False
+                events.append(Event("vm-resumed", f"{c.vm} runs again"))
+            t.forget_copies()
         elif isinstance(c, StopVm | RestartVm):
             mon = self.monitor
             if mon is None:
@@ -502,11 +554,30 @@ class Session:
         """Refuse, before it is recorded, a guest command that would fail anyway."""
         if isinstance(c, FeedConsole):
             self.guest(c.guest)
+        elif isinstance(c, PauseVm | ResumeVm):
+            which = self._vm_named(c.vm)
+            if isinstance(c, PauseVm) and not which.running:
+                raise ValueError(f"{c.vm} is stopped: only a running VM pauses")
         elif isinstance(c, StopVm | RestartVm):
             if self.monitor is None:
                 raise ValueError("there is no monitor in this session: only VMs stop "
                                  "and restart")
             self.monitor.vm_by_name(c.vm)
+
+    def _vm_named(self, name: str) -> VM:
+        if self.monitor is None:
+            raise ValueError("there is no monitor in this session: only VMs pause")
+        try:
+            return self.monitor.vm_by_name(name)
+        except KeyError:
+            raise KeyError(f"no VM named {name!r}: there are "
+                           f"{', '.join(v.name for v in self.monitor.vms)}") from None
+
+    def paused_vms(self) -> tuple[str, ...]:
+        """The VMs paused while the others run (PauseVm)."""
+        mon = self.monitor
+        return () if mon is None else tuple(vm.name for vm in mon.vms
+                                            if vm.id in mon.sched.paused)
 
     def _arm(self, address: int, cpu: int | None, delta: int) -> None:
         """Count a breakpoint in (delta 1) or out (-1) of the machine's."""
@@ -674,7 +745,9 @@ class Session:
         )
 
     def _breakpoint_list(self) -> tuple[Breakpoint, ...]:
-        return tuple(Breakpoint(a, c, label, vm, self._hits.get((a, c, vm), 0))
+        return tuple(Breakpoint(a, c, label, vm, self._hits.get((a, c, vm), 0),
+                                self._conditions[(a, c, vm)].text
+                                if (a, c, vm) in self._conditions else "")
                      for (a, c, vm), label in sorted(
             self._breakpoints.items(), key=lambda kv: (kv[0][0], kv[0][1] or -1, kv[0][2] or "")))
 
@@ -688,7 +761,20 @@ class Session:
                                self.running)
         if self.memory_address is None:
             self.memory_address = d.memory_address  # the stack, to begin with
+        if not self.running and d.regs is not None:
+            d = dataclasses.replace(d, frames=self.call_stack(d.cpu, d.pc, d.regs))
         return d
+
+    def call_stack(self, i: int, pc: int, regs: np.ndarray) -> tuple[Frame, ...]:
+        """Target i's frames from its registers (walked with the programs' DWARF
+        call-frame information; tables built at the first walk)."""
+        images = self.images()
+        if self._frame_tables is None or len(self._frame_tables) != len(images):
+            # VMs share one kernel image: one table per distinct program.
+            by_id: dict[int, FrameTable] = {}
+            self._frame_tables = [by_id.setdefault(id(img), FrameTable(img)) for img in images]
+        tables = list({id(t): t for t in self._frame_tables}.values())
+        return walk(tables, pc, [int(r) for r in regs], lambda a, n: self.target.read(i, a, n))
 
     def _vms_info(self, misses: np.ndarray) -> VmsInfo | None:
         view = self.target.vms_view()

@@ -9,6 +9,7 @@ import numpy as np
 
 if TYPE_CHECKING:
     from disco_core.monitor.events import Event as MonitorEvent
+    from disco_core.session.callstack import Frame
 
 
 @dataclass(frozen=True)
@@ -30,7 +31,8 @@ class Breakpoint:
     cpu: int | None
     label: str
     vm: str | None = None
-    hits: int = 0  # how many times it stopped a target
+    hits: int = 0  # how many times it stopped a target (its condition held)
+    condition: str = ""  # stop only when this holds (session/condition.py); "" always
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,8 @@ class DebugDetail:
     pmap: np.ndarray | None = None  # (guest pages,) int64: machine page, or -1
     memory_space: str = "virtual"
     monitor_events: tuple[MonitorEvent, ...] = ()  # the monitor's newest events
+    # The call stack (session/callstack.py), innermost first; walked only while stopped.
+    frames: tuple[Frame, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -76,9 +80,9 @@ class VmsInfo:
     names: tuple[str, ...]
     vcpu_names: tuple[str, ...]  # per vCPU (monitor-wide id order): "vm1 vCPU 0"
     vcpu_vm: tuple[int, ...]  # per vCPU: its VM
-    vcpu_state: tuple[str, ...]  # per vCPU: ready, running, waiting, stopped
+    vcpu_state: tuple[str, ...]  # per vCPU: ready, running, waiting, stopped, paused (its VM)
     cpu_vcpu: np.ndarray  # (cpus,) int: the vCPU on each CPU, or -1 (the monitor's idle loop)
-    vm_state: tuple[str, ...]  # running, stopped (with the reason)
+    vm_state: tuple[str, ...]  # running, paused (PauseVm), stopped (with the reason)
     pmap_rows: tuple[np.ndarray, ...]  # per VM: guest page -> RAM page (miss row), or -1
     page_owner: np.ndarray  # (RAM pages,) int16: VM, -1 free, -2 shared by several VMs
     moved: np.ndarray  # RAM pages that recently migrated or got a replica

@@ -476,6 +476,9 @@ class VCpuTargets(Targets):
 
     def step(self, i: int) -> StepResult:
         v = self.vcpu(i)
+        if self._vm[v.gid].id in self.monitor.sched.paused:
+            raise ValueError(f"{self.names[i]}'s VM is paused (the others run on): resume "
+                             "it, then step when the vCPU is on a CPU")
         if v.state != RunState.RUNNING or v.cpu is None:
             why = {RunState.WAITING: "waiting for an interrupt (it executed WAIT): type "
                    "into its console or continue until it runs",

@@ -7,6 +7,7 @@ machine runs, at once when it is stopped or when asked (`forget`).
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections import deque
 from dataclasses import dataclass
@@ -14,7 +15,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from disco_core.machine import Machine
-from disco_core.mips import DEVICE_WINDOW_PFN, HIGH_RAM_PFN, PAGE_SHIFT, PAGE_SIZE
+from disco_core.mips import (
+    DEVICE_WINDOW_PFN,
+    HIGH_RAM_PFN,
+    PAGE_SHIFT,
+    PAGE_SIZE,
+    ram_index_to_pfn,
+)
 from disco_core.monitor import Monitor
 from disco_core.monitor.costs import DEFAULT as DEFAULT_COSTS
 from disco_core.monitor.costs import CostModel
@@ -44,6 +51,12 @@ def ram_rows(mpn: np.ndarray) -> np.ndarray:
     The array form of disco_core.mips.pfn_to_ram_index."""
     return np.where(mpn < 0, -1, np.where(mpn < DEVICE_WINDOW_PFN, mpn,
                                           DEVICE_WINDOW_PFN + mpn - HIGH_RAM_PFN))
+
+
+def _own(owner: np.ndarray, rows: np.ndarray, vm_id: int) -> None:
+    """Mark RAM rows as vm_id's, or shared (-2) where another VM has them already."""
+    cur = owner[rows]
+    owner[rows] = np.where((cur == -1) | (cur == vm_id), vm_id, -2)
 
 
 @dataclass(frozen=True)
@@ -78,6 +91,7 @@ class VmsView:
         self._vm_misses = (np.zeros(0, np.int64), np.zeros(0, np.int64))
         self._moved: deque[tuple[float, int]] = deque(maxlen=4096)
         self._event_seq = 0
+        self._checked = np.zeros(0, bool)  # pages _freshen looked up since the last copy
 
     def charge(self, vm_id: int, instructions: int, cycles: int) -> None:
         self.instructions[vm_id] += instructions
@@ -98,9 +112,19 @@ class VmsView:
         pages = self.machine.ram_bytes // PAGE_SIZE
         owner = np.full(pages, -1, np.int16)
         for vm, r in zip(vms, rows, strict=True):
-            valid = r[r >= 0]
-            cur = owner[valid]
-            owner[valid] = np.where((cur == -1) | (cur == vm.id), vm.id, -2)
+            _own(owner, r[r >= 0], vm.id)
+        # The pmaps name the master pages only: a replica (numa.py) and a vCPU's register
+        # page (regpage.py) are their VM's too, though no pmap maps them.
+        entries = self.monitor.memmap.entries
+        for vm in vms:
+            extra = [v.regpage_mpn for v in vm.vcpus if v.regpage_mpn is not None]
+            for gpn in vm.pmap.replicated:
+                master = entries.get(vm.pmap.mpn[gpn])
+                if master is not None:
+                    extra += master.replicas.values()
+            if extra:
+                _own(owner, ram_rows(np.array(extra, np.int64)), vm.id)
+        self._checked = np.zeros(pages, bool)
         nodes = self.machine.config.nodes
         per_node = pages // nodes
         memory = np.stack([np.bincount(r[r >= 0] // per_node, minlength=nodes)[:nodes]
@@ -124,6 +148,36 @@ class VmsView:
         self._copied_at = now
         return self._copies
 
+    def _freshen(self, c: Copies, misses: np.ndarray, g: int) -> np.ndarray:
+        """The owners, with the pages that miss but had no owner at the last copy looked
+        up in the memmap now: the copy is up to VM_INFO_EVERY old, and a page allocated
+        since glows with its first misses at once (it would show as no VM's page)."""
+        owner = c.owner
+        unowned = owner[: misses.shape[0] * g : g] == -1 if g > 1 else owner == -1
+        rows = np.flatnonzero(unowned & misses.any(axis=1))
+        if not rows.size:
+            return owner
+        pages = (rows[:, None] * g + np.arange(g)).ravel() if g > 1 else rows
+        pages = pages[(owner[pages] == -1) & ~self._checked[pages]]
+        if not pages.size:
+            return owner
+        self._checked[pages] = True
+        entries = self.monitor.memmap.entries
+        found: list[tuple[int, set[int]]] = []
+        for page in pages.tolist():
+            e = entries.get(ram_index_to_pfn(page))
+            if e is not None and e.replica_of >= 0:
+                e = entries.get(e.replica_of)
+            if e is not None and e.users:
+                found.append((page, {vm for vm, _gpn in e.users}))
+        if not found:
+            return owner
+        owner = owner.copy()  # a snapshot's array is never changed after it is taken
+        for page, vms in found:
+            owner[page] = next(iter(vms)) if len(vms) == 1 else -2
+        self._copies = dataclasses.replace(c, owner=owner)
+        return owner
+
     def info(self, misses: np.ndarray, page_group: int, focus: VCpu,
              running: bool) -> VmsInfo:
         mon = self.monitor
@@ -143,16 +197,19 @@ class VmsView:
             self._vm_misses = (local, total)
             self._misses_at = self._copied_at
         local, total = self._vm_misses
-        owner = c.owner
+        owner = self._freshen(c, misses, g)
         if g > 1:
             owner = owner[: misses.shape[0] * g : g]
         cpu_vcpu = np.array([-1 if v is None else v.gid for v in mon.current], np.int64)
+        paused = mon.sched.paused  # PauseVm: not scheduled while the others run
         return VmsInfo(
             names=tuple(vm.name for vm in vms), vcpu_names=tuple(self.names),
             vcpu_vm=tuple(self._vm_of[v.gid] for v in self.vcpus),
-            vcpu_state=tuple(v.state.value for v in self.vcpus),
+            vcpu_state=tuple("paused" if self._vm_of[v.gid] in paused else v.state.value
+                             for v in self.vcpus),
             cpu_vcpu=cpu_vcpu,
-            vm_state=tuple(vm.state.value + (f": {vm.stop_reason}" if vm.stop_reason else "")
+            vm_state=tuple("paused" if vm.id in paused else
+                           vm.state.value + (f": {vm.stop_reason}" if vm.stop_reason else "")
                            for vm in vms),
             pmap_rows=tuple(c.rows), page_owner=owner, moved=c.moved, memory=c.memory,
             instructions=self.instructions.copy(), cycles=self.cycles.copy(),

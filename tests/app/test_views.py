@@ -52,8 +52,8 @@ def test_console_appends_only_new_output_with_ansi(qtbot) -> None:
     qtbot.keyClicks(view, "ls")
     qtbot.keyClick(view, Qt.Key.Key_Return)
     qtbot.keyClick(view, Qt.Key.Key_C, Qt.KeyboardModifier.ControlModifier)
-    # Ctrl+C discards the line being typed (Ctrl+U to the guest's line discipline)
-    assert b"".join(d for _, d in sent) == b"ls\n\x15" and {g for g, _ in sent} == {"vm0"}
+    # Ctrl+C goes as ^C: the guest kernel discards the line and kills the foreground job
+    assert b"".join(d for _, d in sent) == b"ls\n\x03" and {g for g, _ in sent} == {"vm0"}
 
 
 def test_console_history_and_keys_the_guest_cannot_take(qtbot) -> None:

@@ -33,9 +33,10 @@ ACCESS = {"write": "w", "read": "r", "read/write": "rw"}
 
 
 class BreakpointsView(QWidget):
-    """The list (breakpoints first, then watchpoints) with the watch entry; `entry`:
-    the breakpoint entry's (widget, stretch) pairs, which the dock lays out on a row
-    of their own under the run controls. `current()` is the chosen target."""
+    """The list (breakpoints first, then watchpoints) with the watch entry; `entry_rows`:
+    the breakpoint entry's rows of (widget, stretch) pairs (the address and its scope,
+    then the condition and Add), which the dock lays out under the run controls.
+    `current()` is the chosen target."""
 
     commanded = Signal(object)  # a session Command
 
@@ -60,10 +61,23 @@ class BreakpointsView(QWidget):
                                  "chosen vCPU only, or every VM's (the VMs share the kernel's "
                                  "addresses)")
         self.bp_scope.hide()
+        self.bp_condition = QLineEdit()
+        self.bp_condition.setObjectName("breakpoint-condition")
+        self.bp_condition.setPlaceholderText("if: a0 == 0x1000")
+        self.bp_condition.setToolTip(
+            "stop only when this holds (empty: always): a register, a number, a symbol or "
+            "*address (the word there; *(sp + 8)), compared with == != < <= > >= (unsigned); "
+            "the hit count counts only the hits where it held")
+        self.bp_condition.returnPressed.connect(self._add_breakpoint)
+        self.bp_condition.setMinimumWidth(
+            self.bp_condition.fontMetrics().horizontalAdvance("if: a0 == 0x1000") + 16)
         add = QPushButton("Add")
         add.clicked.connect(self._add_breakpoint)
-        self.entry: list[tuple[QWidget, int]] = [
-            (self.bp_edit, 1), (self.bp_this_cpu, 0), (self.bp_scope, 0), (add, 0)]
+        # Two rows: side by side with the condition, the address field shrinks to "b…"
+        # in a narrow dock (1280×800).
+        self.entry_rows: list[list[tuple[QWidget, int]]] = [
+            [(self.bp_edit, 1), (self.bp_this_cpu, 0), (self.bp_scope, 0)],
+            [(self.bp_condition, 1), (add, 0)]]
 
         bl = QVBoxLayout(self)
         bl.setContentsMargins(0, 0, 0, 0)
@@ -97,7 +111,7 @@ class BreakpointsView(QWidget):
 
         self._bp_keys: list[tuple[int, int | None, str | None]] = []
         self._watch_keys: list[tuple[int, int, str, int | None, str | None]] = []
-        self._hits: list[int] = []
+        self._hits: list[tuple[int, str]] = []
 
     def set_vms(self, vm_names: tuple[str, ...], target_vms: tuple[str | None, ...]) -> None:
         """Scopes by VM: this VM, this vCPU or every VM instead of "this CPU"."""
@@ -122,8 +136,10 @@ class BreakpointsView(QWidget):
         target = target_of(self.bp_edit.text())
         if target is not None:
             cpu, vm = self._scope()
-            self.commanded.emit(AddBreakpoint(target, cpu, vm))
+            condition = self.bp_condition.text().strip() or None
+            self.commanded.emit(AddBreakpoint(target, cpu, vm, condition))
             self.bp_edit.clear()
+            self.bp_condition.clear()
 
     def _add_watchpoint(self) -> None:
         target = target_of(self.watch_edit.text())
@@ -156,7 +172,7 @@ class BreakpointsView(QWidget):
     def update_snapshot(self, snap: Snapshot) -> None:
         keys = [(b.address, b.cpu, b.vm) for b in snap.breakpoints]
         wkeys = [(w.address, w.length, w.access, w.cpu, w.vm) for w in snap.watchpoints]
-        hits = [b.hits for b in snap.breakpoints]
+        hits = [(b.hits, b.condition) for b in snap.breakpoints]
         if keys == self._bp_keys and wkeys == self._watch_keys and hits == self._hits:
             return
         row = self.breakpoints.currentRow()
@@ -166,7 +182,8 @@ class BreakpointsView(QWidget):
         self.breakpoints.clear()
         for b in snap.breakpoints:
             count = f" \u00b7 {b.hits} hit{'' if b.hits == 1 else 's'}" if b.hits else ""
-            QListWidgetItem(f"break {b.label}  ({self._where(snap, b.cpu, b.vm)}){count}",
+            cond = f" if {b.condition}" if b.condition else ""
+            QListWidgetItem(f"break {b.label}{cond}  ({self._where(snap, b.cpu, b.vm)}){count}",
                             self.breakpoints)
         for w in snap.watchpoints:
             QListWidgetItem(f"watch {w.access:<2} {w.label}  ({self._where(snap, w.cpu, w.vm)})",

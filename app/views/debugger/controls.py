@@ -25,7 +25,9 @@ from disco_core.session import (
     Command,
     Focus,
     Pause,
+    PauseVm,
     Resume,
+    ResumeVm,
     RunTo,
     Snapshot,
     Step,
@@ -92,6 +94,16 @@ class RunControls(QWidget):
         go = QPushButton("Run to")
         go.clicked.connect(self._run_to)
         self.run_row: list[tuple[QWidget, int]] = [(self.run_to, 1), (go, 0)]
+        # With VMs: stop the chosen vCPU's VM alone while the others run (PauseVm).
+        self.pause_vm = QPushButton("Pause VM")
+        self.pause_vm.setObjectName("pause-vm")
+        self.pause_vm.setCheckable(True)
+        self.pause_vm.setToolTip("pause the chosen vCPU's VM while the other VMs run on "
+                                 "(click again to resume it)")
+        self.pause_vm.clicked.connect(self._pause_vm)
+        self.pause_vm.hide()
+        self.run_row.append((self.pause_vm, 0))
+        self._target_vm: tuple[str, ...] = ()  # the VM of each target, from the snapshots
 
         self._names: tuple[str, ...] | None = None
         self._requested: int | None = None  # a choice on its way to the session
@@ -142,8 +154,14 @@ class RunControls(QWidget):
         if target is not None:
             self._send(RunTo(self.cpu, target))
 
+    def _pause_vm(self, paused: bool) -> None:
+        if self.cpu < len(self._target_vm):
+            vm = self._target_vm[self.cpu]
+            self._send(PauseVm(vm) if paused else ResumeVm(vm))
+
     def set_vms(self) -> None:
         self.cpu_label.setText("vCPU")
+        self.pause_vm.show()
 
     def set_targets(self, names: tuple[str, ...]) -> None:
         if names != self._names:
@@ -166,3 +184,13 @@ class RunControls(QWidget):
             self.cpu_box.blockSignals(False)
         self.act_continue.setEnabled(not snap.running and not snap.halted)
         self.act_pause.setEnabled(snap.running)
+        vms = snap.vms
+        if vms is not None:
+            self._target_vm = tuple(vms.names[i] for i in vms.vcpu_vm)
+            if self.cpu < len(self._target_vm):
+                i = vms.vcpu_vm[self.cpu]
+                paused = vms.vm_state[i] == "paused"
+                self.pause_vm.setChecked(paused)
+                self.pause_vm.setText(f"Resume {vms.names[i]}" if paused
+                                      else f"Pause {vms.names[i]}")
+                self.pause_vm.setEnabled(paused or vms.vm_state[i] == "running")

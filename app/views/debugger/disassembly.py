@@ -54,13 +54,19 @@ class DisassemblyView(QPlainTextEdit):
 
     def update_snapshot(self, snap: Snapshot, pc: int) -> None:
         d = snap.debug
-        key = (d.code_address, d.code, pc, tuple(b.address for b in snap.breakpoints))
+        self.show_code(d.code_address, d.code, pc, tuple(b.address for b in snap.breakpoints))
+
+    def show_code(self, code_address: int, code: bytes, pc: int,
+                  breakpoints: tuple[int, ...]) -> None:
+        """Disassemble `code` (at `code_address`) with `pc` marked ▶ (the target's pc,
+        or a caller's call when a call-stack frame is chosen)."""
+        key = (code_address, code, pc, breakpoints)
         if key == self._shown:
             return  # an idle vCPU sits at the same pc: nothing to redo
         self._shown = key
         images = self.symbols.images
-        lines = disasm.disassemble(d.code, d.code_address, symbols=images[0] if images else None)
-        bps = {b.address for b in snap.breakpoints}
+        lines = disasm.disassemble(code, code_address, symbols=images[0] if images else None)
+        bps = set(breakpoints)
         text, current = [], -1
         addresses: list[int | None] = []
         last_sym = last_src = None

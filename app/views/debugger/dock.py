@@ -16,7 +16,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from PySide6.QtCore import QStringListModel, Qt, Signal
+from PySide6.QtCore import QSize, QStringListModel, Qt, Signal
 from PySide6.QtWidgets import (
     QCompleter,
     QDockWidget,
@@ -30,10 +30,11 @@ from PySide6.QtWidgets import (
 )
 
 from disco_core.elf import ElfImage
-from disco_core.session import Snapshot
+from disco_core.session import Frame, Snapshot
 
 from ... import theme
 from .breakpoints import BreakpointsView
+from .callstack import CallStackView
 from .common import Symbols
 from .controls import RunControls
 from .disassembly import DisassemblyView
@@ -44,6 +45,17 @@ from .source import SourceView
 from .tables import TlbTables
 
 RUNNING_REFRESH = 1.0  # s between refreshes while the machine runs (all changes anyway)
+PREFERRED_WIDTH = 520  # px: a disassembly line with its symbol note, when there is room
+
+
+class _Body(QWidget):
+    """The dock's contents. The window sizes a dock by its contents' hint: ask for room
+    for the disassembly's lines where the window has it (the rows of fields alone would
+    ask for the minimum width)."""
+
+    def sizeHint(self) -> QSize:  # noqa: N802 (Qt's name)
+        hint = super().sizeHint()
+        return QSize(max(hint.width(), PREFERRED_WIDTH), hint.height())
 
 
 class DebuggerDock(QDockWidget):
@@ -59,7 +71,7 @@ class DebuggerDock(QDockWidget):
         self.target_vms: tuple[str | None, ...] = ()
         self.snapshot: Snapshot | None = None
         self._last_refresh = 0.0
-        body = QWidget()
+        body = _Body()
         outer = QVBoxLayout(body)
         outer.setContentsMargins(4, 4, 4, 4)
 
@@ -70,6 +82,9 @@ class DebuggerDock(QDockWidget):
         self.cp0_view = Cp0View()
         self.disassembly = DisassemblyView(self.symbols)
         self.source = SourceView(self.symbols)
+        self.callstack = CallStackView()
+        self.callstack.frame_chosen.connect(self.show_frame)
+        self.frame: Frame | None = None  # a caller chosen in the call stack, until the next stop
         self.tables = TlbTables(body)
         self.log_view = EventLogView(body)
         self.log_view.hide()
@@ -96,9 +111,18 @@ class DebuggerDock(QDockWidget):
         self.message.hide()
 
         outer.addWidget(self.controls)
-        # Run-to and the breakpoint entry on rows of their own: side by side they
-        # shrink to "r…" and "b…" in a narrow dock (1280×800).
-        for part in (self.controls.run_row, self.bps.entry):
+        # The target box, run-to and the breakpoint entry on rows of their own: beside
+        # the run actions or each other they shrink to "vm", "r…" and "b…" in a narrow
+        # dock (1280×800).
+        c = self.controls
+        first_row = c.layout()
+        if first_row is not None:
+            first_row.removeWidget(c.cpu_label)
+            first_row.removeWidget(c.cpu_box)
+        target_row: list[tuple[QWidget, int]] = [(c.cpu_label, 0), (c.cpu_box, 1),
+                                                 (c.pause_vm, 0)]
+        run_row = [(w, stretch) for w, stretch in c.run_row if w is not c.pause_vm]
+        for part in (target_row, run_row, *self.bps.entry_rows):
             row = QHBoxLayout()
             for widget, stretch in part:
                 row.addWidget(widget, stretch)
@@ -115,8 +139,11 @@ class DebuggerDock(QDockWidget):
         self.tabs.addTab(self.memory_view, "Memory")
         self.tabs.addTab(self.tables.tlb, "TLB")
         self.tabs.addTab(self.bps, "Breakpoints")
+        # The call stack between the code and the tabs: a frame clicked there shows in the
+        # disassembly above, so both stay in view (and the tab row is full already).
+        split.addWidget(self.callstack)
         split.addWidget(self.tabs)
-        split.setSizes([300, 260])
+        split.setSizes([250, 120, 250])
         outer.addWidget(split, 1)
         self.setWidget(body)
         body.setMinimumWidth(360)
@@ -129,6 +156,7 @@ class DebuggerDock(QDockWidget):
         self.bp_edit, self.bp_this_cpu, self.bp_scope = (self.bps.bp_edit, self.bps.bp_this_cpu,
                                                          self.bps.bp_scope)
         self.breakpoints = self.bps.breakpoints
+        self.bp_condition = self.bps.bp_condition
         self.watch_edit, self.watch_access = self.bps.watch_edit, self.bps.watch_access
         self.registers, self.cp0 = self.registers_view.table, self.cp0_view.table
         self.mem_addr, self.mem_space = self.memory_view.mem_addr, self.memory_view.mem_space
@@ -214,14 +242,31 @@ class DebuggerDock(QDockWidget):
         self.status.setToolTip(self.status.text())
         self.registers_view.update_snapshot(snap)
         self.cp0_view.update_snapshot(snap)
-        self.disassembly.update_snapshot(snap, pc)
+        self.callstack.update_snapshot(snap)
+        frame = self.frame
+        if frame is not None and (snap.running or not d.frames or d.frames[0].pc != pc
+                                  or frame not in d.frames):
+            frame = self.frame = None  # it ran, or stopped elsewhere: back to pc
+        if frame is None:
+            self.disassembly.update_snapshot(snap, pc)
+        else:
+            self.disassembly.show_code(frame.code_address, frame.code, frame.where,
+                                       tuple(b.address for b in snap.breakpoints))
         if self.tabs.currentWidget() is self.source or not snap.running:
-            self.source.update_snapshot(snap, pc)
+            self.source.update_snapshot(snap, pc if frame is None else frame.where)
         self.memory_view.update_snapshot(snap)
         self.tables.update_detail(d)
         if d.monitor_events:
             self.log_view.add_events(d.monitor_events)
         self.bps.update_snapshot(snap)
+
+    def show_frame(self, frame: Frame) -> None:
+        """A call-stack frame chosen: its code in the disassembly, its line in the source."""
+        snap = self.snapshot
+        if snap is None:
+            return
+        self.frame = frame if frame.level > 0 else None
+        self.update_snapshot(snap, force=True)
 
     def show_message(self, text: str, error: bool = False) -> None:
         """What the status bar says about a stop, a step or an error, here too: the

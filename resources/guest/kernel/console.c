@@ -18,6 +18,7 @@ static struct {
   uint r;  // read index
   uint w;  // write index: end of the lines ready for read()
   uint e;  // edit index
+  uint reads;  // read() calls so far: each process notes when it last read (Ctrl-C)
 } cons;
 
 void
@@ -56,6 +57,7 @@ consoleread(int user_dst, uint dst, int n)
 {
   int target = n;
   acquire(&cons.lock);
+  myproc()->consread = ++cons.reads;
   while (n > 0) {
     while (cons.r == cons.w) {
       if (killed(myproc())) {
@@ -89,7 +91,9 @@ consoleread(int user_dst, uint dst, int n)
   return target - n;
 }
 
-// The UART's receive interrupt: drain the FIFO into the line buffer.
+// The UART's receive interrupt: drain the FIFO into the line buffer. Ctrl-C
+// discards the line being typed and kills the foreground job (proc.c, killfg); with
+// no job running it ends the line empty, so the shell prompts again.
 void
 consoleintr(void)
 {
@@ -97,6 +101,22 @@ consoleintr(void)
   acquire(&cons.lock);
   while ((c = hal_uart_getc()) >= 0) {
     switch (c) {
+    case C('C'):
+      cons.e = cons.w;
+      consputc('^');
+      consputc('C');
+      consputc('\n');
+      // killfg takes the process locks: not under cons.lock (a reader sleeps holding
+      // cons.lock until it has its own process lock)
+      release(&cons.lock);
+      int jobs = killfg();
+      acquire(&cons.lock);
+      if (jobs == 0 && cons.e - cons.r < sizeof(cons.buf)) {
+        cons.buf[cons.e++ % sizeof(cons.buf)] = '\n';
+        cons.w = cons.e;
+        wakeup(&cons.r);
+      }
+      break;
     case C('U'):  // kill line
       while (cons.e != cons.w && cons.buf[(cons.e - 1) % sizeof(cons.buf)] != '\n') {
         cons.e--;

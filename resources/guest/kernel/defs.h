@@ -91,6 +91,7 @@ void            yield(void);
 void            sleep(void*, struct spinlock*);
 void            wakeup(void*);
 int             kill(int);
+int             killfg(void);
 int             killed(struct proc*);
 void            setkilled(struct proc*);
 void            scheduler(void) __attribute__((noreturn));

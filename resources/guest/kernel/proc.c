@@ -94,6 +94,7 @@ found:
   p->pid = allocpid();
   p->state = USED;
   p->killed = 0;
+  p->consread = 0;
   p->xstate = 0;
   p->sz = p->heapstart = 0;
   for (int i = 0; i < NCPU; i++)
@@ -123,6 +124,7 @@ freeproc(struct proc *p)
   p->name[0] = 0;
   p->chan = 0;
   p->killed = 0;
+  p->consread = 0;
   p->xstate = 0;
   p->state = UNUSED;
 }
@@ -501,6 +503,43 @@ kill(int pid)
     release(&p->lock);
   }
   return -ESRCH;
+}
+
+// Ctrl-C on the console: kill the foreground job. The shell that runs it is the
+// console's most recent reader among the processes waiting for a child; the job is
+// every descendant of that process. The shell itself lives on (its wait() returns,
+// and it prompts again), and so does every process that is not its descendant.
+// Returns how many processes were told to die.
+int
+killfg(void)
+{
+  int pids[NPROC], n = 0;
+  struct proc *sh = 0;
+  acquire(&wait_lock);
+  for (struct proc *p = proc; p < &proc[NPROC]; p++) {
+    acquire(&p->lock);
+    // wait() sleeps on the process itself, holding wait_lock until it sleeps
+    int waiting = p->state == SLEEPING && p->chan == p;
+    if (waiting && p->consread != 0 && (sh == 0 || p->consread > sh->consread))
+      sh = p;
+    release(&p->lock);
+  }
+  if (sh != 0) {
+    for (struct proc *p = proc; p < &proc[NPROC]; p++) {
+      if (p == sh || p->state == UNUSED || p->state == ZOMBIE)
+        continue;
+      for (struct proc *q = p->parent; q != 0; q = q->parent) {
+        if (q == sh) {
+          pids[n++] = p->pid;
+          break;
+        }
+      }
+    }
+  }
+  release(&wait_lock);
+  for (int i = 0; i < n; i++)
+    kill(pids[i]);
+  return n;
 }
 
 void

@@ -41,6 +41,7 @@ struct proc {
   enum procstate state;
   void *chan;                  // if non-zero, sleeping on chan
   int killed;
+  uint consread;               // when it last read the console (Ctrl-C: console.c)
   int xstate;                  // exit status for the parent's wait
   int pid;
   int cpu;                     // last CPU it ran on
