@@ -147,7 +147,8 @@ class Engine(QObject):
 
     def request(self, what: str, arg: Any = None) -> None:
         """Ask the worker to move through the history (never blocks): `seek` (a cycle),
-        `seek_point` ((op, offset): exactly there), `live`, `reverse` ((how, target):
+        `seek_point` ((op, offset): exactly there), `flush` (a threading.Event, set
+        once the history's file holds everything recorded so far), `live`, `reverse` ((how, target):
         how is continue, into, over or out), `save` (a path)."""
         self._control.put((what, arg))
 
@@ -276,6 +277,15 @@ class Engine(QObject):
             except queue.Empty:
                 return False
             return self._past_command(command)
+        if what == "flush":  # a search's worker waits on the event (never the UI)
+            try:
+                if h is not None and h.state().enabled:
+                    h.flush()
+            except RecordingError as e:
+                self._report([Event("error", str(e))])
+            finally:
+                arg.set()
+            return False
         if h is None or not h.state().enabled:
             reason = h.state().reason if h is not None else "this session keeps no history"
             self._report([Event("error", reason)])

@@ -184,11 +184,12 @@ class History:
             return list(self._markers)
 
     def flush(self) -> None:
-        """Every chunk the recorder has made, on disk: its writer thread writes them a
-        few behind. Thread-safe; it waits for the writer, never for the simulation."""
+        """Everything recorded so far on disk: the operations not yet in a chunk, and
+        the chunks the recorder's writer thread has not written yet. On the session's
+        (the engine's) thread, like every other recording call."""
         rec = self.recorder
         if rec is not None and not rec.closed:
-            rec.flush()
+            rec.flush(pending_ops=True)
 
     def recording_path(self) -> Path | None:
         """The file holding the recording so far: every complete chunk of it (open it

@@ -7,6 +7,7 @@ up work in the event loop.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -57,6 +58,9 @@ def node_of_mpn(config: MachineConfig) -> Callable[[int], int]:
         return pfn_to_ram_index(mpn) // per_node
 
     return node_of
+
+
+FLUSH_WAIT = 10.0  # s a search waits for the engine to write the history out
 
 
 def _panel(title: str, widget: QWidget) -> QGroupBox:
@@ -122,10 +126,15 @@ class MainWindow(QMainWindow):
         top = QSplitter(Qt.Orientation.Horizontal)
         top.setObjectName("top-split")
         top.addWidget(_panel("Machine topology", self.topology))
-        top.addWidget(_panel(
-            "Page placement: machine pages per node, coloured by the VM that owns them, lit "
-            "by recent misses" if session.monitor is not None else
-            "Page placement: misses per page, coloured by the node that missed", self.heatmap))
+        # Short titles: a group box is at least as wide as its title, and the long one
+        # made the window wider than a 1280-pixel screen; the tooltip says it whole.
+        placement = _panel("Page placement: owner and misses" if session.monitor is not None
+                           else "Page placement: misses by node", self.heatmap)
+        placement.setToolTip(
+            "machine pages per node, coloured by the VM that owns them, lit by recent misses"
+            if session.monitor is not None else
+            "misses per page, coloured by the node that missed")
+        top.addWidget(placement)
         bottom = QSplitter(Qt.Orientation.Horizontal)
         bottom.setObjectName("bottom-split")
         bottom.addWidget(_panel("Consoles", self.console_tabs))
@@ -380,10 +389,14 @@ class MainWindow(QMainWindow):
         return self.history.recording_path() if self.history is not None else None
 
     def flush_recording(self) -> None:
-        """The history's chunks made so far written out (the recorder writes on a thread
-        of its own); for a search's worker thread, never the UI thread."""
-        if self.history is not None:
-            self.history.flush()
+        """Everything the history recorded so far in its file: the engine's thread does
+        it between slices; the caller (a search's worker thread, never the UI thread)
+        waits for that, at most FLUSH_WAIT seconds."""
+        if self.history is None:
+            return
+        done = threading.Event()
+        self.engine.request("flush", done)
+        done.wait(FLUSH_WAIT)
 
     def who_wrote(self, query: Query) -> QDialog:
         """Who wrote this...: the search runs on a worker thread; the dialog lists it."""
@@ -603,10 +616,21 @@ class MainWindow(QMainWindow):
 
     def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 (Qt's name)
         super().showEvent(event)
-        if self.persist and not self._fitted:
-            # The window manager's frame is known once shown: fit again with it.
+        if not self._fitted:
             self._fitted = True
-            QTimer.singleShot(0, self.fit_to_screen)
+            if self.persist:
+                # The window manager's frame is known once shown: fit again with it.
+                QTimer.singleShot(0, self.fit_to_screen)
+            if not (self.persist and self.settings.value("window/state") is not None):
+                QTimer.singleShot(0, self.size_debugger)
+
+    def size_debugger(self) -> None:
+        """The debugger dock's first width: room for a disassembly line and its symbol
+        where the window has it (520 px at 1600), a third of a narrower window (the
+        views beside it keep theirs: 430 px at 1280), never under its minimum."""
+        width = int(min(520, max(self.debugger.minimumSizeHint().width(),
+                                 self.width() * 0.34)))
+        self.resizeDocks([self.debugger], [width], Qt.Orientation.Horizontal)
 
     def save_settings(self) -> None:
         s = self.settings

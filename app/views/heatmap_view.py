@@ -91,7 +91,10 @@ class HeatmapView(QWidget):
         self.setObjectName("heatmap")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
+        # Two rows: the view and the packing, then the overlays; one row of all six
+        # made the panel (and the window) wider than a 1280-pixel screen.
         bar = QHBoxLayout()
+        overlays_row = QHBoxLayout()
         self.mode = QComboBox()
         self.mode.setObjectName("heatmap-mode")
         self.mode.addItem(BY_NODE)
@@ -112,7 +115,7 @@ class HeatmapView(QWidget):
             box.setToolTip(tip)
             box.setChecked(True)
             box.toggled.connect(self._overlay_changed)
-            bar.addWidget(box)
+            overlays_row.addWidget(box)
             self.overlays[key] = box
         for box in self.overlays.values():
             box.hide()  # only with virtual machines
@@ -123,9 +126,14 @@ class HeatmapView(QWidget):
         self.packed.setChecked(True)
         self.packed.toggled.connect(self._packing_changed)
         bar.addWidget(self.packed)
+        overlays_row.addStretch(1)
+        rows = QVBoxLayout()
+        rows.setContentsMargins(4, 0, 4, 0)
+        rows.setSpacing(0)
+        rows.addLayout(bar)
+        rows.addLayout(overlays_row)
         self._bar = QWidget()
-        self._bar.setLayout(bar)
-        bar.setContentsMargins(4, 0, 4, 0)
+        self._bar.setLayout(rows)
         layout.addWidget(self._bar)
         self.note = QLabel(FAST_NOTE)
         self.note.setObjectName("heatmap-note")

@@ -31,9 +31,10 @@ from collections import deque
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtGui import QColor, QIcon, QPixmap
+from PySide6.QtGui import QColor, QIcon, QPixmap, QResizeEvent
 from PySide6.QtWidgets import (
     QComboBox,
+    QGridLayout,
     QHBoxLayout,
     QLabel,
     QSizePolicy,
@@ -56,6 +57,11 @@ DIM = QColor("#4a535c")  # the other VMs' curves while one is highlighted
 MISS_PLOTS = ("local", "stall")  # made of the fabric's miss and stall counters
 PAST_LINE = QColor("#ffb74d")  # the point the views show in the past (the timeline's colour)
 FUTURE = QColor(90, 96, 104, 90)  # what lies after it, up to the present
+# A plot shorter than this has its title, two tick labels and curves on top of one
+# another (1280x800 gave each of four plots about 45 px): then they go two by two.
+MIN_PLOT_HEIGHT = 90
+MIN_PLOT_WIDTH = 240
+SHORT_PLOT = 70  # px: below this a plot's left axis labels its top only
 
 
 def own_menu(view: pg.ViewBox, owner: QWidget) -> None:
@@ -66,12 +72,15 @@ def own_menu(view: pg.ViewBox, owner: QWidget) -> None:
         menu.setParent(owner, menu.windowFlags())
 
 
-def _ticks(plot: pg.PlotItem, top: float) -> None:
+def _ticks(plot: pg.PlotItem, top: float, short: bool = False) -> None:
     """Label 0 and a round number below `top` on the left axis (its half as an
-    unlabelled tick): a plot 50 px high at 1280x800 has room for two labels only."""
+    unlabelled tick): a plot 50 px high has room for two labels only, and one
+    shorter than SHORT_PLOT only for the top one (0 is then an unlabelled tick)."""
     step = 10 ** math.floor(math.log10(top))
     nice = math.floor(top / step) * step
-    plot.getAxis("left").setTicks([[(0.0, "0"), (nice, f"{nice:g}")], [(nice / 2, "")]])
+    major = [(nice, f"{nice:g}")] if short else [(0.0, "0"), (nice, f"{nice:g}")]
+    minor = [(0.0, ""), (nice / 2, "")] if short else [(nice / 2, "")]
+    plot.getAxis("left").setTicks([major, minor])
 
 
 def _swatch(color: QColor) -> QIcon:
@@ -118,6 +127,14 @@ class PlotsView(QWidget):
         self.graphics = pg.GraphicsLayoutWidget()
         self.graphics.setBackground(theme.BACKGROUND)
         layout.addWidget(self.graphics)
+        # the per-VM plots: one column, or two when the panel is too short for four
+        self._grid = QGridLayout()
+        self._grid.setContentsMargins(0, 0, 0, 0)
+        self._grid.setSpacing(0)
+        layout.addLayout(self._grid, 1)
+        self._plot_widgets: list[pg.PlotWidget] = []
+        self.columns = 1
+        self.short = False  # the plots are shorter than SHORT_PLOT (one y label each)
         self.setMinimumSize(300, 240)
         self._x: deque[float] = deque(maxlen=HISTORY)  # wall-clock seconds
         self._sim: deque[float] = deque(maxlen=HISTORY)  # simulated seconds
@@ -160,6 +177,10 @@ class PlotsView(QWidget):
         plot carries the x axis for all."""
         self.titles[key] = title
         plot.setTitle(title, color=theme.TEXT.name(), size="9pt")
+        # the title's row as tall as its text (pyqtgraph gives it up to 30 px, which a
+        # short plot cannot spare)
+        plot.titleLabel.setMaximumHeight(16)
+        plot.layout.setRowFixedHeight(0, 16)
         # No grid: pyqtgraph draws grid lines from the axis items, which then
         # cover the plot and repaint (slowly) with every new point.
         plot.setMouseEnabled(x=False, y=False)
@@ -201,6 +222,7 @@ class PlotsView(QWidget):
         bottom = list(self.plots.values())[-1] if self.plots else None
         if bottom is not None:
             self._label_x(bottom)
+        self._arrange(force=True)  # every plot of the last row is labelled
         self._fresh = True
         self.redraw_all()
 
@@ -225,24 +247,29 @@ class PlotsView(QWidget):
         # change then repaints one plot, not four (painting is the costly part).
         self.graphics.clear()
         self.graphics.hide()
+        for old in self._plot_widgets:  # a new set of VMs: new plots
+            self._grid.removeWidget(old)
+            old.deleteLater()
+        self._plot_widgets = []
         self.curves.clear()
         self.plots.clear()
         self.past_marks.clear()
         specs = [
-            ("mips", "guest MIPS per VM (wall clock)", None),
-            ("local", "local share of misses on each VM's pages", (0, 1.02)),
-            ("monitor", "monitor's share of each VM's cycles", (0, 1.02)),
-            ("exits", "exits to the monitor per second (thousands)", None),
+            # short titles: two plots side by side must fit them (see _arrange)
+            ("mips", "guest MIPS per VM", None),
+            ("local", "local share of VM's misses", (0, 1.02)),
+            ("monitor", "monitor's share of cycles", (0, 1.02)),
+            ("exits", "monitor exits/s (thousands)", None),
         ]
         self._series = {}
         for i, (key, title, yrange) in enumerate(specs):
             widget = pg.PlotWidget(background=theme.BACKGROUND)
             widget.setObjectName(f"plot-{key}")
-            self._layout.addWidget(widget)
+            self._plot_widgets.append(widget)
             plot = widget.getPlotItem()
             self._setup(plot, key, title, last=i == len(specs) - 1)
             # Two labels: a short plot has no room for more (see _fit_y).
-            _ticks(plot, 1.0)
+            _ticks(plot, 1.0, self.short)
             # Fixed y ranges, widened by hand (see _fit_y): pyqtgraph's auto range
             # relays out and repaints the axis at every new point, and painting is
             # what competes with the simulation's worker for the GIL.
@@ -269,6 +296,45 @@ class PlotsView(QWidget):
                                             if repeats else ""))
         self.key.show()
         self._last_local = [float("nan")] * len(names)
+        self._arrange(force=True)
+
+    def _arrange(self, force: bool = False) -> None:
+        """Four plots in one column, or two by two when the panel is too short for
+        each to be MIN_PLOT_HEIGHT tall (and wide enough for two); the plots of the
+        last row carry the x axis."""
+        widgets = self._plot_widgets
+        if not widgets:
+            return
+        # the grid's share of the panel (below the x-axis choice and the VMs' key)
+        room = self._grid.geometry().height() or self.height() - 60
+        columns = 2 if (room < len(widgets) * MIN_PLOT_HEIGHT
+                        and self.width() >= 2 * MIN_PLOT_WIDTH) else 1
+        short = room / math.ceil(len(widgets) / columns) < SHORT_PLOT
+        if short != self.short:
+            self.short = short
+            for key, plot in self.plots.items():
+                top = self._y_top.get(key, -1.0)
+                _ticks(plot, top if top > 0 else 1.0, short)
+        if columns == self.columns and not force:
+            return
+        self.columns = columns
+        for w in widgets:
+            self._grid.removeWidget(w)
+        rows = math.ceil(len(widgets) / columns)
+        for i, w in enumerate(widgets):
+            self._grid.addWidget(w, i // columns, i % columns)
+            plot = w.getPlotItem()
+            if i // columns == rows - 1:
+                plot.showAxis("bottom")
+                self._label_x(plot)
+            else:
+                plot.hideAxis("bottom")
+        for r in range(len(widgets)):  # rows left empty by two columns take no room
+            self._grid.setRowStretch(r, 1 if r < rows else 0)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 (Qt's name)
+        super().resizeEvent(event)
+        self._arrange()
 
     def _record_vms(self, snap: Snapshot, prev: Snapshot) -> None:
         a, b = snap.vms, prev.vms
@@ -330,7 +396,7 @@ class PlotsView(QWidget):
             top = max(peak * 1.3, 1e-3)
             self._y_top[key] = top
             self.plots[key].setYRange(0, top, padding=0)
-            _ticks(self.plots[key], top)
+            _ticks(self.plots[key], top, self.short)
 
     def _applies(self, snap: Snapshot) -> None:
         """Say in a plot's title when its figure means nothing in this session."""

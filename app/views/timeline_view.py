@@ -9,7 +9,15 @@ from __future__ import annotations
 
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPaintEvent, QPen
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QToolTip, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSizePolicy,
+    QToolTip,
+    QVBoxLayout,
+    QWidget,
+)
 
 from .. import theme
 from ..history import History, HistoryState, Marker
@@ -44,6 +52,9 @@ class Scrubber(QWidget):
         self.setObjectName("timeline-scrubber")
         self.setMouseTracking(True)
         self.setMinimumHeight(34)
+        # as tall as the bar and its markers: extra height would go to the timeline
+        # dock, out of the views above it
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
         self.state: HistoryState | None = None
         self.drag: int | None = None  # cycle under a held button
 

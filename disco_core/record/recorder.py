@@ -351,11 +351,15 @@ class Recorder:
         if self.session.observer is self:
             self.session.observer = None
 
-    def flush(self) -> None:
-        """Wait until every chunk made so far is in the file (from any thread)."""
+    def flush(self, pending_ops: bool = False) -> None:
+        """Wait until every chunk made so far is in the file (from any thread).
+        `pending_ops`: first make a chunk of the operations not yet in one, so the file
+        reaches the present (only on the thread that drives the session)."""
         if self._closed:  # everything was written when it closed
             self._check()
             return
+        if pending_ops:
+            self._flush_ops()
         done = threading.Event()
         self._later(done.set)
         # a close on another thread may stop the writer before it reaches the event
