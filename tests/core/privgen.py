@@ -239,7 +239,7 @@ class _State:
 class PrivilegedGenerator:
     """Seeded: the same (seed, index) always gives the same program."""
 
-    def __init__(self, seed: int, blocks: int = 24, supervisor: bool = False,
+    def __init__(self, seed: int, blocks: int = 24, supervisor: bool = True,
                  pabits: int = 32) -> None:
         self.seed = seed
         self.blocks = blocks
@@ -538,7 +538,7 @@ class _Builder:
         for _ in range(r.randrange(1, 6)):
             choice = r.random()
             if choice < 0.45:
-                self.memory_op(u, user=True)
+                self.memory_op(u, user=mode == ST_UM)  # supervisor may reach sseg
             elif choice < 0.6:
                 u.emit(encode("ADDU", rs=self.temp(), rt=self.temp(), rd=self.temp()))
             elif choice < 0.7:

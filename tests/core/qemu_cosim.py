@@ -30,17 +30,22 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 
 from disco_core.gdb.client import RawClient
 from disco_core.machine import ExitReason, Machine, MachineConfig
 from tests.core.diffrun import REG_NAMES, describe
+from tests.core.unicorn_ref import EXC_NAMES
+
+EXC_NAME = {0: "Int", 1: "Mod", 2: "TLBL", 3: "TLBS", **EXC_NAMES}
 from tests.core.privgen import (
     BEV_MIRROR,
     BEV_VECTORS,
     CAUSE_CE,
     CAUSE_TIMER,
     DATA_PHYS,
+    EBASES,
     MFC0_CAUSE,
     MFC0_CONTEXT,
     PROGRAM,
@@ -311,6 +316,7 @@ class Cosim:
         self.core: CoreSide | None = None
         self.steps = 0
         self.instructions = 0
+        self.seen: Counter[str] = Counter()  # what the compared steps covered
 
     def close(self) -> None:
         if self.qemu is not None:
@@ -328,6 +334,21 @@ class Cosim:
                 self.qemu.write(va, blob)
                 self.core.write(va, blob)
         return self.qemu, self.core
+
+    def _count(self, st: State) -> None:
+        mode = "kernel" if st.status & 0x6 or not st.status & 0x18 else (
+            "user" if st.status & 0x10 else "supervisor")
+        self.seen[f"steps in {mode} mode"] += 1
+        for base in (*EBASES, BEV_VECTORS):
+            off = st.pc - base
+            if off in (0x000, 0x180, 0x200):
+                code = (st.cause >> 2) & 0x1F
+                where = {0x000: "refill vector", 0x180: "general vector",
+                         0x200: "interrupt vector"}[off]
+                self.seen[f"{EXC_NAME.get(code, str(code))} at the {where}"
+                          f"{' (BEV)' if base == BEV_VECTORS else ''}"] += 1
+                if st.cause & 0x8000_0000:
+                    self.seen["exceptions in a delay slot"] += 1
 
     def run(self, prog: Program, trace: bool = False) -> Divergence | None:
         qemu, core = self._sides()
@@ -387,6 +408,7 @@ class Cosim:
                 break
             history.append(theirs.pc)
             pc = theirs.pc
+            self._count(theirs)
             if BEV_VECTORS <= pc < BEV_VECTORS + 0x400:
                 # the BEV vectors are in the boot ROM, which our machine lacks: both sides
                 # go on at the same handler in RAM (the vector itself has been compared)
@@ -418,12 +440,13 @@ class Campaign:
     steps: int = 0
     instructions: int = 0
     divergences: list[Divergence] = field(default_factory=list)
+    seen: Counter[str] = field(default_factory=Counter)
 
 
-def campaign(instructions: int, seed: int, cpu_model: str = QEMU_CPU,
-             supervisor: bool = False, first: int = 0, verbose: bool = False) -> Campaign:
+def campaign(instructions: int, seed: int, cpu_model: str = QEMU_CPU, first: int = 0,
+             verbose: bool = False) -> Campaign:
     """Programs from `seed` until at least `instructions` of ours were compared."""
-    gen = PrivilegedGenerator(seed, supervisor=supervisor)
+    gen = PrivilegedGenerator(seed)
     sim = Cosim(cpu_model)
     out = Campaign()
     try:
@@ -438,7 +461,7 @@ def campaign(instructions: int, seed: int, cpu_model: str = QEMU_CPU,
             index += 1
     finally:
         sim.close()
-    out.steps, out.instructions = sim.steps, sim.instructions
+    out.steps, out.instructions, out.seen = sim.steps, sim.instructions, sim.seen
     return out
 
 
@@ -450,8 +473,6 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--program", type=int, help="run this one program only")
     ap.add_argument("--trace", action="store_true", help="print every step point")
-    ap.add_argument("--supervisor", action="store_true",
-                    help="also enter supervisor mode (needs a QEMU model with it: --cpu 74Kf)")
     ap.add_argument("--cpu", default=QEMU_CPU, help=f"QEMU's CPU model (default {QEMU_CPU})")
     args = ap.parse_args(argv)
     if args.instructions <= 0:
@@ -460,7 +481,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.program is not None:
             sim = Cosim(args.cpu)
             try:
-                prog = PrivilegedGenerator(args.seed, supervisor=args.supervisor)
+                prog = PrivilegedGenerator(args.seed)
                 div = sim.run(prog.program(args.program), trace=args.trace)
             finally:
                 sim.close()
@@ -469,12 +490,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"divergences: {int(div is not None)}")
             return 0
         t0 = time.monotonic()
-        result = campaign(args.instructions, args.seed, args.cpu, args.supervisor,
-                          verbose=True)
+        result = campaign(args.instructions, args.seed, args.cpu, verbose=True)
     except CosimError as exc:
         print(f"qemu_cosim: {exc}", file=sys.stderr)
         return 2
     took = time.monotonic() - t0
+    for what, n in sorted(result.seen.items()):
+        print(f"  {n:8d}  {what}")
     print(f"programs: {result.programs}  QEMU steps: {result.steps}  instructions "
           f"co-simulated: {result.instructions}  ({result.instructions / took:.0f}/s)")
     print(f"divergences: {len(result.divergences)}")
