@@ -36,9 +36,6 @@ from dataclasses import dataclass, field
 from disco_core.gdb.client import RawClient
 from disco_core.machine import ExitReason, Machine, MachineConfig
 from tests.core.diffrun import REG_NAMES, describe
-from tests.core.unicorn_ref import EXC_NAMES
-
-EXC_NAME = {0: "Int", 1: "Mod", 2: "TLBL", 3: "TLBS", **EXC_NAMES}
 from tests.core.privgen import (
     BEV_MIRROR,
     BEV_VECTORS,
@@ -55,6 +52,9 @@ from tests.core.privgen import (
     Program,
     fixed_code,
 )
+from tests.core.unicorn_ref import EXC_NAMES
+
+EXC_NAME = {0: "Int", 1: "Mod", 2: "TLBL", 3: "TLBS", **EXC_NAMES}
 
 QEMU = "qemu-system-mipsel"
 QEMU_CPU = "24Kc"
