@@ -248,11 +248,11 @@ class PrivilegedGenerator:
 
     def program(self, index: int) -> Program:
         rng = random.Random(f"priv-{self.seed}-{index}")
-        b = _Builder(rng, self.supervisor, self.pfn_mask)
+        b = Builder(rng, self.supervisor, self.pfn_mask)
         b.prologue()
         kinds = [b.tlb_write, b.tlb_probe, b.tlb_read, b.access, b.access, b.access,
                  b.cp0_write, b.user_block, b.user_block, b.interrupts, b.status_change,
-                 b.eret_kernel, b.traps]
+                 b.eret_kernel, b.traps, b.clean_store]
         for _ in range(self.blocks):
             rng.choice(kinds)()
         b.asm.place("end")
@@ -263,7 +263,7 @@ class PrivilegedGenerator:
                        sorted(b.touched), self.supervisor)
 
 
-class _Builder:
+class Builder:
     def __init__(self, rng: random.Random, supervisor: bool, pfn_mask: int) -> None:
         self.rng = rng
         self.supervisor = supervisor
@@ -358,7 +358,7 @@ class _Builder:
         r = self.rng
         size = r.choice(PAGE_SIZES)
         g = int(r.random() < 0.25)
-        flags = [r.randrange(8) << 3 | r.choice((0, 2, 4, 6, 6, 6)) | g for _ in range(2)]
+        flags = [r.randrange(8) << 3 | r.choice((0, 2, 2, 4, 6, 6)) | g for _ in range(2)]
         if r.random() < 0.1:
             flags[1] ^= g  # G0 != G1: the entry is not global (G = G0 AND G1)
         entry = Entry(size, r.choice(ASIDS),
@@ -510,6 +510,20 @@ class _Builder:
             self.memory_op(self.asm, user=False)
         self.asm.place(resume)
 
+    def clean_store(self) -> None:
+        """A store to a valid page whose D bit is clear: TLB Modified."""
+        self.kernel_status()
+        r = self.rng
+        index = r.randrange(TLB_ENTRIES)
+        entry, hi = self.random_entry(index)
+        entry.lo0 = entry.lo0 & ~0b110 | 0b010
+        entry.lo1 = entry.lo1 & ~0b110 | 0b010
+        self.write_entry(index, entry, hi)
+        resume = self.resume_here()
+        self.asm.li(ADDR, region(index) + r.choice((0, entry.size)) + r.randrange(0, 0x1000, 4))
+        self.in_slot(self.asm, encode(r.choice(("SW", "SH", "SB")), rs=ADDR, rt=self.temp()))
+        self.asm.place(resume)
+
     def ensure_user_code(self) -> None:
         if self.state.code_index is not None:
             return
@@ -542,7 +556,8 @@ class _Builder:
             elif choice < 0.6:
                 u.emit(encode("ADDU", rs=self.temp(), rt=self.temp(), rd=self.temp()))
             elif choice < 0.7:
-                u.emit(mfc0(self.temp(), r.choice((STATUS, ENTRYHI, EPC, INDEX))))
+                # not EntryHi: its VPN2 may still be what an address error left
+                u.emit(mfc0(self.temp(), r.choice((STATUS, EPC, INDEX, WIRED))))
             elif choice < 0.75:
                 u.emit(mtc0(self.temp(), ENTRYHI))
             elif choice < 0.8:
