@@ -6,12 +6,14 @@
 #   appstream            appstreamcli validate (tests/packaging)
 #   device-tree-compiler dtc reads our device trees back (tests/linux)
 #   chromium             opens the experiments report headless (tests/experiments)
+#   qemu-system-mips     qemu-system-mipsel, the co-simulation reference (tests/core/qemu_cosim.py)
 _disco_missing=()
 command -v gdb-multiarch >/dev/null 2>&1 || _disco_missing+=(gdb-multiarch)
 command -v desktop-file-validate >/dev/null 2>&1 || _disco_missing+=(desktop-file-utils)
 command -v appstreamcli >/dev/null 2>&1 || _disco_missing+=(appstream)
 command -v dtc >/dev/null 2>&1 || _disco_missing+=(device-tree-compiler)
 command -v chromium >/dev/null 2>&1 || _disco_missing+=(chromium)
+command -v qemu-system-mipsel >/dev/null 2>&1 || _disco_missing+=(qemu-system-mips)
 if [ "${#_disco_missing[@]}" -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "disco: installing ${_disco_missing[*]} (Debian packages the tests use)..." >&2
