@@ -202,7 +202,9 @@ int cp0_write(cpu *c, uint32_t reg, uint32_t sel, uint32_t v, uint64_t now)
     }
     case CP0_CAUSE * 8: {
         uint32_t count = count_at(c, now), old = c->a.cause;
-        c->a.cause = (old & ~CAUSE_WRITABLE) | (v & CAUSE_WRITABLE);
+        /* the monitor's virtual Cause (cp0assist.c) has no DC: its Count is virtual */
+        uint32_t writable = CAUSE_WRITABLE | CAUSE_DC;
+        c->a.cause = (old & ~writable) | (v & writable);
         if (!((old ^ c->a.cause) & CAUSE_DC))
             return CP0_RETRANSLATE;     /* a software interrupt may now be pending */
         /* Count stops or restarts where it stands */

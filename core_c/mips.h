@@ -59,7 +59,7 @@
 #define CAUSE_CE (3u << 28)
 #define CAUSE_TI (1u << 30)
 #define CAUSE_BD (1u << 31)
-#define CAUSE_WRITABLE (CAUSE_IV | CAUSE_WP | CAUSE_IP_SW | CAUSE_DC)
+#define CAUSE_WRITABLE (CAUSE_IV | CAUSE_WP | CAUSE_IP_SW)  /* + DC on the real CPU (cp0.c) */
 #define TIMER_IP 7              /* IntCtl.IPTI: the timer drives IP7 */
 
 /* EntryHi / EntryLo / PageMask / Context (PRA §8.4-8.7, 8.11) */

@@ -6,9 +6,9 @@ block starts by writing Status whole, so no block depends on what a handler
 left behind. The blocks write and probe the TLB, read it back, write CP0
 registers and copy them into GPRs, take TLB refill / invalid / modified and
 address-error exceptions (plain, in a taken or not-taken branch's delay slot,
-after JAL, nullified by a branch-likely), run code in user mode (entered with
-ERET, left by an exception), raise and mask software interrupts, and move
-EBase, BEV, EXL and ERL.
+after JAL or JR, nullified by a branch-likely), run code in user and
+supervisor mode (entered with ERET, left by an exception), raise and mask
+software interrupts, and move EBase, BEV, EXL and ERL.
 
 Memory layout (kseg0 virtual addresses, physical = VA & 0x1FFFFFFF):
 
@@ -17,6 +17,7 @@ Memory layout (kseg0 virtual addresses, physical = VA & 0x1FFFFFFF):
 | 0x80000000, 0x80020000 | the two EBase values: a `j HANDLER` at +0x000, +0x180, +0x200 |
 | 0x80030000 | the BEV = 1 vectors' mirror (the harness moves pc here from 0xBFC00200 + off) |
 | 0x80008000 | HANDLER: copies Cause, EPC, BadVAddr, EntryHi, Context, Status to s0..s5 |
+| 0x80007000 | QEMU only (qemu_cosim.py): masks the Malta board's interrupt controllers |
 | 0x80040000 | the program |
 | phys 0x00100000 | user code, mapped at 0x7F000000 by one global 64 KiB-page entry |
 | phys 0x00400000 up | data pages the TLB maps (`Program.touched` lists them) |
@@ -29,10 +30,12 @@ user code at 0x7F000000), so no two entries can match one address (a
 multiple match is a machine check on some processors and UNPREDICTABLE on
 others). What the comparison cannot see or must not depend on is kept out:
 Count, Random (TLBWR is issued only with Wired = 15, where it must write entry
-15), Cause.TI and IP7 (the timer), PRId and Config (the models differ), the
-Index field after a TLBP miss (UNPREDICTABLE), EntryLo bits above the
-processor's PABITS, and supervisor mode on a processor that lacks it
-(docs/qemu-cosim.md).
+15), Cause.TI and IP7..IP2 (QEMU's timer and board), Cause.CE except after
+Coprocessor Unusable and EntryHi/Context after an address error
+(UNPREDICTABLE), PRId and Config (the models differ), the Index field after a
+TLBP miss (UNPREDICTABLE), EntryLo bits above the 24Kc's PABITS, SC and COP2
+(QEMU deviates), and `bne $r, $r` (QEMU drops its delay slot); the reasons are
+in docs/qemu-cosim.md.
 """
 
 from __future__ import annotations
@@ -51,11 +54,11 @@ HANDLER = 0x8000_8000
 PROGRAM = 0x8004_0000
 USER_PHYS = 0x0010_0000
 USER_VA = 0x7F00_0000
-USER_PAGEMASK = 0x0001_E000  # 64 KiB pages
+USER_PAGE = 0x1_0000  # the user code's entry has 64 KiB pages
 DATA_PHYS = 0x0040_0000
 KSEG0_DATA = 0x8040_0000
 TLB_ENTRIES = 16
-END_MARGIN = 64
+UNMATCHABLE = 0x8000_0000  # EntryHi.VPN2 of an entry nothing can match (kseg0 is unmapped)
 
 # the words whose result the harness masks for one step (see copy())
 MFC0_CAUSE = 0x4000_6800
@@ -334,7 +337,7 @@ class Builder:
         a.li(K0, EBASES[0])
         a.emit(mtc0(K0, EBASE, 1))
         for i in range(TLB_ENTRIES):  # unmatchable: kseg0 addresses are never mapped
-            a.li(K0, 0x8000_0000 + i * 0x2000)
+            a.li(K0, UNMATCHABLE + i * 0x2000)
             a.emit(mtc0(K0, ENTRYHI))
             a.li(K0, i)
             a.emit(mtc0(K0, INDEX), EHB, TLBWI)
@@ -371,6 +374,9 @@ class Builder:
         r = self.rng
         if r.random() < 0.3:  # TLBWR with Wired = 15: Random can only be 15
             index = TLB_ENTRIES - 1
+            # QEMU keeps the entry a TLBWR replaces as a hidden extra that still
+            # translates (docs/qemu-cosim.md): replace an unmatchable one
+            self.write_entry(index, Entry(), UNMATCHABLE + index * 0x2000)
             entry, hi = self.random_entry(index)
             a, t = self.asm, self.temp()
             a.li(t, TLB_ENTRIES - 1)
@@ -528,10 +534,9 @@ class Builder:
         if self.state.code_index is not None:
             return
         index = self.rng.randrange(TLB_ENTRIES)
-        code = Entry(0x1_0000, 0, self.entry_lo(USER_PHYS, 0b011 << 3 | 0b011),
+        code = Entry(USER_PAGE, 0, self.entry_lo(USER_PHYS, 0b011 << 3 | 0b011),
                      self.entry_lo(USER_PHYS + 0x1_0000, 1), user_code=True)  # odd page: V = 0
         self.write_entry(index, code, USER_VA)
-        # the entry's PageMask is USER_PAGEMASK (64 KiB pages)
         self.state.code_index = index
 
     def user_block(self) -> None:

@@ -14,12 +14,22 @@ import pytest
 from tests.core import qemu_cosim
 from tests.core.privgen import (
     ADDR,
+    EHB,
+    ENTRYHI,
+    ENTRYLO0,
+    ENTRYLO1,
     NOP,
+    PAGEMASK,
     PROGRAM,
+    TLBWR,
+    WIRED,
     Builder,
+    Entry,
     PrivilegedGenerator,
     Program,
     encode,
+    mtc0,
+    region,
 )
 
 
@@ -81,6 +91,45 @@ def test_harness_reports_a_real_difference() -> None:
     assert "badvaddr: ours 0x80400002, qemu 0x00000000" in text, text  # our AdES
     assert "cause: ours 0x00000014" in text, text
     assert div.pc >= PROGRAM
+
+
+def _tlbwr_shadow_program() -> Program:
+    """TLBWR replaces entry 15 (Wired = 15), then a load through the mapping it replaced:
+    the architecture misses (TLB refill); QEMU 7.2 still translates through a hidden
+    copy of the replaced entry (docs/qemu-cosim.md)."""
+    b = Builder(random.Random(0), False, 0xFFFFF << 6)
+    b.prologue()
+    b.kernel_status()
+    a = b.asm
+    b.write_entry(15, Entry(0x1000, 0, b.entry_lo(0x40_0000, 0b110),
+                            b.entry_lo(0x40_1000, 0b110)), region(15))
+    for reg, value in ((WIRED, 15), (PAGEMASK, 0), (ENTRYHI, region(14)),
+                       (ENTRYLO0, b.entry_lo(0x40_2000, 0b110)),
+                       (ENTRYLO1, b.entry_lo(0x40_3000, 0b110))):
+        a.li(8, value)
+        a.emit(mtc0(8, reg))
+    a.emit(EHB, TLBWR, EHB)
+    resume = b.resume_here()
+    a.li(ADDR, region(15) + 0x10)
+    a.emit(encode("LW", rs=ADDR, rt=9))
+    a.place(resume)
+    a.place("end")
+    a.branch("BEQ", 0, 0, "end")
+    a.emit(NOP)
+    return Program(-1, 1, a.finish(), b.user.finish(), a.labels["end"], sorted(b.touched))
+
+
+def test_harness_reports_qemus_tlbwr_shadow() -> None:
+    sim = qemu_cosim.Cosim()
+    try:
+        div = sim.run(_tlbwr_shadow_program())
+    finally:
+        sim.close()
+    assert div is not None
+    text = str(div)
+    assert "lw $t1, ($gp)" in text, text
+    assert "badvaddr: ours 0x20000010, qemu 0x00000000" in text, text  # our refill
+    assert "cause: ours 0x00000008" in text, text  # TLBL
 
 
 def test_command_line_prints_divergences(capsys: pytest.CaptureFixture[str]) -> None:
