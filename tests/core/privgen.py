@@ -17,7 +17,6 @@ Memory layout (kseg0 virtual addresses, physical = VA & 0x1FFFFFFF):
 | 0x80000000, 0x80020000 | the two EBase values: a `j HANDLER` at +0x000, +0x180, +0x200 |
 | 0x80030000 | the BEV = 1 vectors' mirror (the harness moves pc here from 0xBFC00200 + off) |
 | 0x80008000 | HANDLER: copies Cause, EPC, BadVAddr, EntryHi, Context, Status to s0..s5 |
-| 0x80007000 | QEMU only (qemu_cosim.py): masks the Malta board's interrupt controllers |
 | 0x80040000 | the program |
 | phys 0x00100000 | user code, mapped at 0x7F000000 by one global 64 KiB-page entry |
 | phys 0x00400000 up | data pages the TLB maps (`Program.touched` lists them) |

@@ -64,7 +64,6 @@ MAX_STEPS = 20_000   # QEMU steps per program; a generated program needs far few
 CATCH_UP = 4         # our steps per QEMU step (a branch and its slot are one QEMU step)
 CHUNK = 1024         # bytes per GDB memory packet (QEMU's PacketSize is 4096 hex digits)
 PHYS = 0x1FFF_FFFF
-QUIET_VA = 0x8000_7000  # QEMU only: masks the board's interrupt controller
 
 # the `g` packet's order for MIPS: 32 GPRs, then sr, lo, hi, bad, cause, pc
 R_SR, R_LO, R_HI, R_BAD, R_CAUSE, R_PC = 32, 33, 34, 35, 36, 37
@@ -175,21 +174,6 @@ class QemuSide:
         # single-step with interrupts and timers enabled (QEMU's default masks them)
         self._ok(self.gdb.ask(b"Qqemu.sstep=0x1"), "Qqemu.sstep")
         self._last_g = b""
-        self._quiet_board()
-
-    def _quiet_board(self) -> None:
-        """Mask every line of the Malta board's i8259 pair (its timer would hold IP2
-        asserted), by running a few instructions QEMU alone executes: GDB's memory
-        writes do not reach devices."""
-        words = [0x3C08B800, 0x240900FF, 0xA1090021, 0xA10900A1, 0]  # no branch: see set_pc
-        self.write(QUIET_VA, struct.pack(f"<{len(words)}I", *words))
-        self.set_pc(QUIET_VA)
-        for _ in range(5):
-            self.step()
-        if self.state().pc != QUIET_VA + 20:
-            raise CosimError(f"QEMU did not run the board set-up: {self.state()}")
-        self._last_g = b"0" * (32 * 8) + self._last_g[32 * 8:]  # the GPRs as at reset
-        self.set_pc(QUIET_VA + 20)
 
     def close(self) -> None:
         if hasattr(self, "gdb"):
