@@ -147,8 +147,8 @@ class Engine(QObject):
 
     def request(self, what: str, arg: Any = None) -> None:
         """Ask the worker to move through the history (never blocks): `seek` (a cycle),
-        `live`, `reverse` ((how, target): how is continue, into, over or out), `save`
-        (a path)."""
+        `seek_point` ((op, offset): exactly there), `live`, `reverse` ((how, target):
+        how is continue, into, over or out), `save` (a path)."""
         self._control.put((what, arg))
 
     @property
@@ -301,6 +301,10 @@ class Engine(QObject):
             cycle = h.seek(int(arg))
             if h.past:
                 self._enter_past(cycle)
+            return True
+        if what == "seek_point":
+            op, offset = arg
+            self._enter_past(h.seek_point(int(op), int(offset)))
             return True
         if what == "reverse":
             how, target = arg

@@ -39,7 +39,7 @@ from disco_core.record import RecordingError
 from disco_core.record.format import END, encode, read_chunks
 from disco_core.record.recorder import RecordConfig, Recorder, command_from_json, point
 from disco_core.record.replay import Recording, Replayer
-from disco_core.record.reverse import BreakSpec, Hit, Reverse, WatchSpec
+from disco_core.record.reverse import BreakSpec, Hit, Point, Reverse, WatchSpec
 from disco_core.session import (
     Command,
     FeedConsole,
@@ -183,10 +183,17 @@ class History:
         with self._lock:
             return list(self._markers)
 
+    def flush(self) -> None:
+        """Every chunk the recorder has made, on disk: its writer thread writes them a
+        few behind. Thread-safe; it waits for the writer, never for the simulation."""
+        rec = self.recorder
+        if rec is not None and not rec.closed:
+            rec.flush()
+
     def recording_path(self) -> Path | None:
         """The file holding the recording so far: every complete chunk of it (open it
-        with `Recording.open(path, partial=True)`); it is flushed at every checkpoint
-        and whenever the views leave the present. An opened recording: its file."""
+        with `Recording.open(path, partial=True)`); the recorder's writer thread may be
+        a few chunks behind until `flush()`. An opened recording: its file."""
         if self.opened is not None and self.recorder is None:
             return self.opened.path
         return self.recorder.path if self.recorder is not None else None
@@ -299,6 +306,7 @@ class History:
         s = self.session
         s.running = False  # the present waits, paused, for the user to come back
         rec.checkpoint()  # the present, exactly: going back restores it
+        rec.flush()  # on disk before the replay reads the file (the writer thread)
         s.observer = None
         recording = Recording.open(rec.path, partial=True)
         self.replayer = _StandingReplayer(recording, s, base_image_of(s))
@@ -334,6 +342,15 @@ class History:
         rev.settle()
         assert self.replayer is not None
         self.replayer.seek(cycle)
+        return self._stood()
+
+    def seek_point(self, op: int, offset: int) -> int:
+        """Stand exactly at a point of the history (`offset` machine instructions into
+        operation `op`, as the searches report them: a write found by "who wrote
+        this"); the cycle it stands at."""
+        rev = self._leave_present()
+        rev.settle()
+        rev.seek_point(Point(int(op), int(offset)))
         return self._stood()
 
     def go_live(self) -> bool:
@@ -424,6 +441,8 @@ class History:
         dest = Path(path)
         if self.recorder is not None and not self.past:
             self.recorder.checkpoint()  # the file then ends exactly at the present
+        if self.recorder is not None:
+            self.recorder.flush()  # what was queued for the writer thread, on disk
         if self.recorder is None:
             shutil.copyfile(src, dest)
             return dest

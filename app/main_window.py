@@ -43,6 +43,7 @@ from .views.new_machine import plural
 from .views.plots_view import PlotsView
 from .views.timeline_view import TimelineView
 from .views.topology_view import TopologyView
+from .views.whowrote_dialog import Query
 
 RENDER_INTERVAL_MS = 30  # one rendering stage per tick (see _stages)
 
@@ -282,6 +283,14 @@ class MainWindow(QMainWindow):
         self.act_gdb.setObjectName("start-gdb-server")
         self.act_gdb.triggered.connect(self.start_gdb_server)
         self.debug_menu.addAction(self.act_gdb)
+        self.debug_menu.addSeparator()
+        self.act_who_wrote = self._action("Who wrote this\u2026",
+                                          d.memory_view.ask_who_wrote)
+        self.act_compare = self._action("Compare\u2026", self.show_compare)
+        self.debug_menu.addAction(self.act_who_wrote)
+        self.debug_menu.addAction(self.act_compare)
+        d.who_wrote_requested.connect(self.who_wrote)
+        self.heatmap.who_wrote_requested.connect(self.who_wrote)
 
     def _fill_help_menu(self) -> None:
         self.act_shortcuts = self._action("Shortcuts", self.show_shortcuts)
@@ -290,8 +299,9 @@ class MainWindow(QMainWindow):
         self.act_shortcuts.setShortcutContext(Qt.ShortcutContext.ApplicationShortcut)
         self.act_shortcuts.setShortcut(QKeySequence("F1"))
         self.act_guide = self._action("User guide", self.show_guide)
+        self.act_paper = self._action("Paper reproduction", self.show_paper_report)
         self.act_about = self._action("About Disco Workbench", self.show_about)
-        for act in (self.act_shortcuts, self.act_guide, self.act_about):
+        for act in (self.act_shortcuts, self.act_guide, self.act_paper, self.act_about):
             self.help_menu.addAction(act)
 
     def all_actions(self) -> list[QAction]:
@@ -322,6 +332,11 @@ class MainWindow(QMainWindow):
 
         return self._help(guide_dialog(self))
 
+    def show_paper_report(self) -> QDialog:
+        from .views.paper_report import paper_report_dialog
+
+        return self._help(paper_report_dialog(self))
+
     # ---- the history: timeline, seeking, reverse, files ---------------------------
 
     def _build_timeline(self) -> None:
@@ -341,6 +356,11 @@ class MainWindow(QMainWindow):
         controls.set_reverse_enabled(state is not None and state.enabled,
                                      state.reason if state is not None else "no history")
 
+    def seek_to_point(self, op: int, offset: int) -> None:
+        """Move every view exactly to a point of the history (`offset` machine
+        instructions into operation `op`: where a search found a write)."""
+        self.engine.request("seek_point", (int(op), int(offset)))
+
     def seek_to(self, cycle: int) -> None:
         """Move every view to `cycle` of the history (the worker seeks; this returns at
         once, and the views follow when the snapshot of that point arrives)."""
@@ -353,6 +373,30 @@ class MainWindow(QMainWindow):
     def reverse(self, how: str, target: int) -> None:
         """Reverse continue / step / step over / step out of `target` (on the worker)."""
         self.engine.request("reverse", (how, int(target)))
+
+    def recording_path(self) -> Path | None:
+        """The history's file (or the opened recording's), for the who-wrote search."""
+        return self.history.recording_path() if self.history is not None else None
+
+    def flush_recording(self) -> None:
+        """The history's chunks made so far written out (the recorder writes on a thread
+        of its own); for a search's worker thread, never the UI thread."""
+        if self.history is not None:
+            self.history.flush()
+
+    def who_wrote(self, query: Query) -> QDialog:
+        """Who wrote this...: the search runs on a worker thread; the dialog lists it."""
+        from .views.whowrote_dialog import WhoWroteDialog
+
+        return self._help(WhoWroteDialog(self, query, self))
+
+    def show_compare(self) -> QDialog:
+        """Debug > Compare...: one recording replayed under two configurations."""
+        from .views.compare_dialog import CompareDialog
+
+        path = self.recording_path()
+        return self._help(CompareDialog(str(path) if path is not None else "", self,
+                                        flush=self.flush_recording))
 
     def save_recording(self, path: str | Path) -> None:
         """Write the history so far as a complete recording (on the worker; `saved`)."""
@@ -372,11 +416,13 @@ class MainWindow(QMainWindow):
 
     def _seeked(self, cycle: int) -> None:
         self.viewing_past = True
+        self.plots.show_past(cycle / self.session.machine.config.clock_hz)
         self._reset_views()
         self.timeline.refresh()
 
     def _went_live(self) -> None:
         self.viewing_past = False
+        self.plots.show_past(None)
         self._reset_views()
         self.timeline.refresh()
 

@@ -9,11 +9,10 @@ natively and as one VM under the monitor on the same preset and runs pmake,
 engineering, raytrace and database; per workload the simulated cycles from
 typing the command to the next prompt, under the monitor relative to native
 (native = 100: the paper's Figure 5, where Disco is 103-116). The VM has as
-many vCPUs as the machine has CPUs (--vcpus), as in the paper. Below 100 is
-possible: the disco kernel leaves zeroing pages to the monitor (the
-page-freed hint; a charged 1,100-cycle zero page instead of a guest loop),
-and the monitor places a VM's memory on its home nodes where the native
-kernel spreads pages round-robin over all nodes.
+many vCPUs as the machine has CPUs (--vcpus), as in the paper. On flash8,
+below 100 is possible: the monitor places a VM's memory on its home nodes
+where the native kernel spreads pages round-robin over all nodes (Figure 5
+itself is a uniprocessor experiment: `disco experiments run fig5`).
 
 Part 2, a synthetic TLB- and trap-heavy guest: a user program touches --pages
 pages per round with a --tlb entry TLB, so the TLB thrashes: natively the

@@ -9,9 +9,11 @@
     disco boot --guest linux [--native] [--machine PRESET] [--kernel F] [--initrd F] [--run "CMDS"]
     disco linux fetch [--force]
     disco gdb [--vm N] [--machine PRESET] [--vms N] [--vcpus K] [-- GDB-ARGS...]
+    disco gdb --replay FILE [--vm N] [-- GDB-ARGS...]
     disco record FILE [--machine P] [--vms N] [--vcpus K] [--numa-policy P] [--sharing S]
                       [--run "CMDS"] [--seconds S]
     disco replay FILE [--verify] [--to CYCLE] [--json] [--info] [--partial]
+    disco replay FILE --gdb [HOST:]PORT [--gdb-vm N] [--to CYCLE]
     disco replay FILE --break SYMBOL|ADDRESS [--vm N] --last [--json]
     disco replay FILE --who-wrote ADDRESS [--length N] [--vm N] [--space gva|gpa|ma] [--json]
     disco replay FILE --who-wrote-reg REG [--vm N] [--vcpu K] [--count N] [--json]
@@ -269,6 +271,10 @@ def cmd_gdb(args: argparse.Namespace) -> int:
     """disco gdb: boot held, serve, and run gdb-multiarch on it until it exits."""
     from disco_core.gdb import launch
 
+    if args.replay is not None:
+        from disco_core.gdb import replay_launch
+
+        return replay_launch.launch(args.replay, args.vm, list(args.gdb_args)) & 0xFF
     served = launch.serve_boot(args.machine, "0", args.vms, args.vcpus, args.vm, True,
                                args.run)
     try:
@@ -300,6 +306,9 @@ def _add_gdb_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     g.add_argument("--vm", type=int, default=None, help="with --vms: the VM to debug (0-based)")
     g.add_argument("--run", default=None,
                    help="commands to type at the shell, separated by ';' or newlines")
+    g.add_argument("--replay", default=None, metavar="FILE",
+                   help="instead: serve VM --vm of this recording (reverse-stepi, "
+                        "reverse-continue)")
     g.add_argument("gdb_args", nargs="*", metavar="GDB-ARGS",
                    help="after --: arguments for gdb-multiarch")
     g.set_defaults(func=cmd_gdb)
@@ -359,6 +368,11 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
     from disco_core.record.replay import Recording, Replayer
 
+    if args.gdb is not None:  # serve the recording to GDB (docs/gdb.md)
+        from disco_core.gdb import replay_launch
+
+        replay_launch.check_options(args)
+        return replay_launch.serve(args.file, args.gdb, args.gdb_vm, args.partial, args.to)
     recording = Recording.open(args.file, partial=args.partial)
     if recording.cut_at is not None:
         print(f"disco: {args.file}: cut short at byte {recording.cut_at}; replaying its "
@@ -430,6 +444,11 @@ def _record_replay_parsers(sub: Any, policies: Sequence[str], sharing: Sequence[
     rep.add_argument("--partial", action="store_true",
                      help="replay a recording cut short up to its last complete chunk")
     _reverse_options(rep)
+    rep.add_argument("--gdb", metavar="[HOST:]PORT", default=None,
+                     help="serve a VM of the recording to GDB, forwards and backwards "
+                          "(with --to: from that cycle; docs/gdb.md)")
+    rep.add_argument("--gdb-vm", type=int, default=None, metavar="N",
+                     help="with --gdb: the VM to serve (0-based, default 0)")
     rep.set_defaults(func=_replay_checked)
 
 

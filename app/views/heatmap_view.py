@@ -29,19 +29,21 @@ import math
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, QSize
+from PySide6.QtCore import QPointF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QResizeEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QHBoxLayout,
     QLabel,
+    QMenu,
+    QPushButton,
     QSizePolicy,
     QVBoxLayout,
     QWidget,
 )
 
-from disco_core.mips import PAGE_SHIFT, ram_index_to_pfn
+from disco_core.mips import PAGE_SHIFT, PAGE_SIZE, ram_index_to_pfn
 from disco_core.session import Snapshot
 
 from .. import theme
@@ -80,6 +82,10 @@ def _rows_differ(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 class HeatmapView(QWidget):
+    # Who wrote this page...: a whowrote_dialog.Query for the page picked (a machine
+    # page, or in a per-VM view a guest-physical page of that VM)
+    who_wrote_requested = Signal(object)
+
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("heatmap")
@@ -149,7 +155,19 @@ class HeatmapView(QWidget):
         self.note.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.setMinimumSize(320, 240)
         self.info.setStyleSheet(f"color: {theme.TEXT_DIM.name()}; padding: 2px 6px;")
-        layout.addWidget(self.info)
+        info_row = QHBoxLayout()
+        info_row.setContentsMargins(0, 0, 0, 0)
+        info_row.addWidget(self.info, 1)
+        # A click picks a page (its details stay); then who wrote it can be asked.
+        self.who_button = QPushButton("Who wrote this page\u2026")
+        self.who_button.setObjectName("heatmap-who-wrote")
+        self.who_button.setToolTip("click a page first: every write to it over the recording")
+        self.who_button.setEnabled(False)
+        self.who_button.clicked.connect(self.ask_who_wrote)
+        info_row.addWidget(self.who_button)
+        layout.addLayout(info_row)
+        self.picked: int | None = None  # the page row clicked last
+        self.picked_guest: tuple[int, int] | None = None  # or (VM, guest page) per VM
         self._shape: tuple[int, int, int] | None = None
         self._prev: np.ndarray | None = None
         self._recent: np.ndarray | None = None
@@ -175,6 +193,7 @@ class HeatmapView(QWidget):
         self._capacity = 0
         self._nodes = 0
         self.graphics.scene().sigMouseMoved.connect(self._hover)
+        self.graphics.scene().sigMouseClicked.connect(self._clicked)
 
     # ---- layout ------------------------------------------------------------
 
@@ -381,6 +400,8 @@ class HeatmapView(QWidget):
         return bool(self._vm_names) and self.mode.currentText() == BY_VM
 
     def _mode_changed(self, index: int) -> None:
+        self.picked = self.picked_guest = None
+        self.who_button.setEnabled(False)
         self._vm_view = index - 2 if self._vm_names and index >= 2 else None
         self._owner = None  # recolour every page at the next redraw
         self._vm_shape = None
@@ -630,6 +651,63 @@ class HeatmapView(QWidget):
         text = self.describe(row) if row >= 0 else "hover over a page"
         self.info.setText(text)
         self.graphics.setToolTip(text if row >= 0 else "")
+
+    def pick_guest(self, vm: int, gpn: int) -> None:
+        """In a per-VM view: keep guest page `gpn`'s details shown and offer who wrote it."""
+        text = self.describe_guest_page(vm, gpn)
+        self.picked, self.picked_guest = None, (vm, gpn) if text else None
+        self.who_button.setEnabled(self.picked_guest is not None)
+        if text:
+            self.info.setText(f"picked: {text}")
+            self.who_button.setToolTip(f"every write to the picked guest page over the "
+                                       f"recording: {text}")
+
+    def pick(self, row: int) -> None:
+        """Keep `row`'s details shown and offer who wrote it."""
+        self.picked_guest = None
+        self.picked = row if row >= 0 else None
+        self.who_button.setEnabled(self.picked is not None)
+        if self.picked is not None:
+            text = self.describe(row)
+            self.info.setText(f"picked: {text}")
+            self.who_button.setToolTip(f"every write to the picked page over the recording: "
+                                       f"{text}")
+
+    def machine_address(self, row: int) -> int:
+        """The machine address of the first page of `row`."""
+        return ram_index_to_pfn(row * self._page_group) << PAGE_SHIFT
+
+    def ask_who_wrote(self) -> None:
+        from .whowrote_dialog import Query
+
+        if self.picked is not None:
+            self.who_wrote_requested.emit(Query(self.machine_address(self.picked),
+                                                PAGE_SIZE, "ma"))
+        elif self.picked_guest is not None:
+            vm, gpn = self.picked_guest
+            self.who_wrote_requested.emit(Query(gpn << PAGE_SHIFT, PAGE_SIZE, "gpa",
+                                                self._vm_names[vm]))
+
+    def _clicked(self, event: object) -> None:
+        scene_pos = event.scenePos()  # type: ignore[attr-defined]
+        if self._vm_view is not None and self._vm_shape is not None:
+            p = self.view.mapSceneToView(scene_pos)
+            x, y = int(math.floor(p.x())), int(math.floor(p.y()))
+            if not (0 <= x < VM_COLS and 0 <= y < self._vm_shape[1]):
+                return
+            self.pick_guest(self._vm_view, y * VM_COLS + x)
+            if self.picked_guest is None:
+                return
+        else:
+            row = self.row_at(scene_pos)
+            if row < 0:
+                return
+            self.pick(row)
+        if event.button() == Qt.MouseButton.RightButton:  # type: ignore[attr-defined]
+            menu = QMenu(self)
+            menu.addAction("Who wrote this page\u2026", self.ask_who_wrote)
+            menu.exec(event.screenPos().toPoint())  # type: ignore[attr-defined]
+            menu.deleteLater()
 
     def sizeHint(self) -> QSize:
         return QSize(420, 360)

@@ -16,6 +16,12 @@ vCPUs ran) and exits to the monitor per (wall-clock) second. A VM chosen in the
 among 32 whose colours repeat. A figure that does not apply to the session (the
 local share on a one-node machine, anything made of misses in fast mode) says so
 in its title.
+
+After a seek into the recorded past (`show_past`) the plots follow the point the
+views show: each curve is cut at that point, a line marks it and the span from
+there to the present is greyed; the points of the present are kept, not taken
+from the replay (its snapshots are of the past), and `show_past(None)` on Live
+draws them all again.
 """
 
 from __future__ import annotations
@@ -48,6 +54,8 @@ WINDOWS = (("last 60 s (wall clock)", 60.0), ("last 10 s (wall clock)", 10.0),
 ALL_VMS = "all VMs"
 DIM = QColor("#4a535c")  # the other VMs' curves while one is highlighted
 MISS_PLOTS = ("local", "stall")  # made of the fabric's miss and stall counters
+PAST_LINE = QColor("#ffb74d")  # the point the views show in the past (the timeline's colour)
+FUTURE = QColor(90, 96, 104, 90)  # what lies after it, up to the present
 
 
 def own_menu(view: pg.ViewBox, owner: QWidget) -> None:
@@ -117,6 +125,7 @@ class PlotsView(QWidget):
         self.curves: dict[str, pg.PlotDataItem] = {}
         self.plots: dict[str, pg.PlotItem] = {}
         self.titles: dict[str, str] = {}
+        self.past_marks: dict[str, tuple[pg.InfiniteLine, pg.LinearRegionItem]] = {}
         self.not_applicable: dict[str, str] = {}  # plot -> why its figure does not apply
         specs = [
             ("mips", "guest MIPS (wall clock)", "#4fc3f7", None),
@@ -144,6 +153,7 @@ class PlotsView(QWidget):
         self._y_top: dict[str, float] = {}  # the fixed top of a plot's y range (-1: fixed)
         self._next_plot = 0
         self._applies_key: tuple[int, bool] | None = None
+        self.past_at: float | None = None  # simulated seconds shown in the past, or live
 
     def _setup(self, plot: pg.PlotItem, key: str, title: str, last: bool) -> None:
         """What every plot shares: a title, no mouse, a fixed-width axis; the bottom
@@ -157,6 +167,15 @@ class PlotsView(QWidget):
         plot.setMenuEnabled(False)
         own_menu(plot.getViewBox(), self)
         plot.getAxis("left").setWidth(44)
+        # The point shown in the past and the greyed future (hidden while live).
+        line = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen(PAST_LINE, width=2))
+        future = pg.LinearRegionItem(movable=False, brush=FUTURE,
+                                     pen=pg.mkPen(None))
+        for item in (future, line):
+            item.setZValue(20)
+            item.hide()
+            plot.addItem(item, ignoreBounds=True)
+        self.past_marks[key] = (line, future)
         if last:
             self._label_x(plot)
         else:
@@ -208,6 +227,7 @@ class PlotsView(QWidget):
         self.graphics.hide()
         self.curves.clear()
         self.plots.clear()
+        self.past_marks.clear()
         specs = [
             ("mips", "guest MIPS per VM (wall clock)", None),
             ("local", "local share of misses on each VM's pages", (0, 1.02)),
@@ -345,9 +365,48 @@ class PlotsView(QWidget):
             return (-self.window_seconds, 0.0)
         return (float(x[0]), float(max(x[-1], x[0] + 1e-6)))
 
+    def show_past(self, sim_seconds: float | None) -> None:
+        """Follow a point of the past (simulated seconds), or the present (None)."""
+        if sim_seconds != self.past_at:
+            self.past_at = sim_seconds
+            self._fresh = True
+
+    def shown_points(self) -> np.ndarray:
+        """Which points are drawn: all while live, those up to the point in the past."""
+        sim = np.fromiter(self._sim, float)
+        if self.past_at is None:
+            return np.ones(sim.size, bool)
+        return sim <= self.past_at + 1e-12
+
+    def past_x(self, x: np.ndarray) -> float | None:
+        """Where the point shown in the past lies on the x axis (None: live)."""
+        if self.past_at is None:
+            return None
+        sim = np.fromiter(self._sim, float)
+        if not sim.size:
+            return None
+        if not self.window_seconds:
+            return self.past_at
+        return float(np.interp(self.past_at, sim, x))
+
+    def _mark_past(self, key: str, x: np.ndarray, hi: float) -> None:
+        line, future = self.past_marks[key]
+        at = self.past_x(x)
+        if at is None:
+            line.hide()
+            future.hide()
+            return
+        line.setPos(at)
+        future.setRegion((at, max(hi, at)))
+        line.show()
+        future.show()
+
     def update_snapshot(self, snap: Snapshot) -> None:
         self._applies(snap)
-        if self._prev is None or snap.seq > self._prev.seq:
+        if self.past_at is not None:
+            # a snapshot of the past: it moves the mark, and is no point of the present
+            self.show_past(snap.sim_seconds)
+        elif self._prev is None or snap.seq > self._prev.seq:
             self.record(snap)
         if not self._fresh:
             return
@@ -361,9 +420,13 @@ class PlotsView(QWidget):
         x = self.x_values()
         if not x.size:
             return
+        keep = self.shown_points()
+        lo, hi = self.x_range(x)
         for key, curve in self.curves.items():
-            curve.setData(x, np.fromiter(self._series[key], float), connect="finite")
-        self.plots["mips"].setXRange(*self.x_range(x), padding=0)
+            y = np.fromiter(self._series[key], float)
+            curve.setData(x[keep], y[keep[len(keep) - len(y):]], connect="finite")
+            self._mark_past(key, x, hi)
+        self.plots["mips"].setXRange(lo, hi, padding=0)
 
     def redraw_all(self) -> None:
         """Every plot at once (a change of axis; tests)."""
@@ -384,15 +447,19 @@ class PlotsView(QWidget):
         if not x.size:
             return
         lo, hi = self.x_range(x)
+        self._mark_past(key, x, hi)
         first = int(np.searchsorted(x, lo))  # only what the window shows is drawn
         first = max(0, first - 1)
+        keep = self.shown_points()[first:]
         x = x[first:]
         peak = 0.0
         for curve, series in zip(self.vm_curves[key], self._vm_series[key], strict=True):
             y = np.fromiter(series, float)[first:]
+            xs, shown = x[len(x) - len(y):], keep[len(keep) - len(y):]
+            y = y[shown]
             if y.size and np.isfinite(y).any():
                 peak = max(peak, float(np.nanmax(y)))
-            curve.setData(x[len(x) - len(y):], y, connect="finite")
+            curve.setData(xs[shown], y, connect="finite")
         self.plots[key].setXRange(lo, hi, padding=0)
         self._fit_y(key, peak)
 

@@ -61,6 +61,30 @@ def find(configs: Sequence[Config], results: Sequence[Result],
     raise DiscoError(f"no run with {match}")
 
 
+def find_all(configs: Sequence[Config], results: Sequence[Result],
+             **match: Any) -> list[Result]:
+    """The results of every run whose configuration has these values, in run order."""
+    out = []
+    for c, r in zip(configs, results, strict=True):
+        if all(c.get(k) == v for k, v in match.items()):
+            if "error" in r:
+                raise DiscoError(f"run {match} failed: {r['error']}")
+            out.append(r)
+    if not out:
+        raise DiscoError(f"no run with {match}")
+    return out
+
+
+def tlb_flushes(result: Result) -> int:
+    """Hardware TLB flushes at vCPU switches in a monitored run's measured region."""
+    return int(result.get("tlb", {}).get("switch_flushes", 0))
+
+
+def vcpu_switches(result: Result) -> int:
+    """vCPU switches the monitor charged in a monitored run's measured region."""
+    return int(result.get("tlb", {}).get("switches", 0))
+
+
 def percent(part: float, whole: float) -> float:
     return round(100.0 * part / whole, 2) if whole else 0.0
 

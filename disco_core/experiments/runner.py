@@ -11,7 +11,10 @@ back in the order of the configurations. Where they go:
   Dask distributed scheduler, or ``Executor("dask", dask_local=N)``: a
   `distributed.LocalCluster` of N worker processes started for the occasion.
 
-Progress goes to a callback (`Progress`): a bar on the terminal for the CLI.
+Progress goes to a callback (`Progress`): a bar on the terminal for the CLI, a
+progress bar in the app. A `cancel` callback, polled a few times a second, stops
+the runs: those finished stay cached, the rest are dropped (local worker
+processes are terminated) and `run_all` raises `Cancelled`.
 """
 
 from __future__ import annotations
@@ -28,6 +31,14 @@ from disco_core.experiments import simulate
 from disco_core.experiments.cache import ResultCache, build_identity, run_key
 
 EXECUTORS = ("inline", "local", "dask")
+POLL_SECONDS = 0.2     # how often a waiting sweep looks at its cancel callback
+
+
+class Cancelled(DiscoError):
+    """The runs were cancelled before they all finished."""
+
+    def __init__(self) -> None:
+        super().__init__("the runs were cancelled")
 
 
 def execute(config: Mapping[str, Any]) -> dict[str, Any]:
@@ -66,6 +77,7 @@ class Executor:
 
 
 Progress = Callable[[int, int, int], None]   # (done, total, cached)
+Cancel = Callable[[], bool]                  # True: stop the runs
 
 
 @dataclass
@@ -81,7 +93,7 @@ class Outcome:
 
 def run_all(configs: Sequence[Mapping[str, Any]], executor: Executor | None = None,
             cache: ResultCache | None = None, progress: Progress | None = None,
-            use_cache: bool = True) -> Outcome:
+            use_cache: bool = True, cancel: Cancel | None = None) -> Outcome:
     """Every configuration's result: cached ones from the cache, the rest simulated."""
     executor = executor or Executor()
     cache = cache or ResultCache()
@@ -113,36 +125,56 @@ def run_all(configs: Sequence[Mapping[str, Any]], executor: Executor | None = No
         if progress:
             progress(done, total, cached)
 
+    stop: Cancel = cancel or (lambda: False)
     pending = [(k, norm[v[0]]) for k, v in todo.items()]
     if pending:
         if executor.kind == "inline":
             for k, c in pending:
+                if stop():
+                    raise Cancelled()
                 finished(k, execute(c))
         elif executor.kind == "local":
-            _run_local(pending, executor.jobs or os.cpu_count() or 1, finished)
+            _run_local(pending, executor.jobs or os.cpu_count() or 1, finished, stop)
         else:
-            _run_dask(pending, executor, finished)
+            _run_dask(pending, executor, finished, stop)
     assert all(r is not None for r in results)
     return Outcome(results=[r for r in results if r is not None], ran=len(pending),
                    cached=cached, keys=keys, identity=identity)
 
 
 def _run_local(pending: list[tuple[str, dict[str, Any]]], jobs: int,
-               finished: Callable[[str, dict[str, Any]], None]) -> None:
+               finished: Callable[[str, dict[str, Any]], None], stop: Cancel) -> None:
     import multiprocessing
 
     # spawn: a fresh interpreter per worker, nothing of this process's machines inherited
     ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=min(jobs, len(pending)), mp_context=ctx) as pool:
+    pool = ProcessPoolExecutor(max_workers=min(jobs, len(pending)), mp_context=ctx)
+    cancelled = False
+    try:
         futures = {pool.submit(execute, c): k for k, c in pending}
         while futures:
-            ready, _ = wait(futures, return_when=FIRST_COMPLETED)
+            if stop():
+                cancelled = True
+                raise Cancelled()
+            ready, _ = wait(futures, timeout=POLL_SECONDS, return_when=FIRST_COMPLETED)
             for f in ready:
                 finished(futures.pop(f), f.result())
+    finally:
+        if cancelled:
+            # a run can take minutes: its worker is stopped, not waited for (the
+            # pool has no public way to stop a running worker; its processes are ours)
+            procs = list((getattr(pool, "_processes", None) or {}).values())
+            pool.shutdown(wait=False, cancel_futures=True)
+            for p in procs:
+                p.terminate()
+            for p in procs:
+                p.join(5)
+        else:
+            pool.shutdown(wait=True)
 
 
 def _run_dask(pending: list[tuple[str, dict[str, Any]]], executor: Executor,
-              finished: Callable[[str, dict[str, Any]], None]) -> None:
+              finished: Callable[[str, dict[str, Any]], None], stop: Cancel) -> None:
     try:
         from distributed import Client, LocalCluster, as_completed
     except ImportError as e:  # pragma: no cover - a dependency of the project
@@ -164,6 +196,9 @@ def _run_dask(pending: list[tuple[str, dict[str, Any]]], executor: Executor,
             futures = {client.submit(execute, c, key=f"disco-run-{k}", pure=False): k
                        for k, c in pending}
             for f in as_completed(list(futures)):
+                if stop():
+                    client.cancel(list(futures))
+                    raise Cancelled()
                 finished(futures[f], f.result())
         finally:
             client.close()

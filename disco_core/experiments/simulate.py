@@ -285,6 +285,7 @@ def _run_disco(cfg: dict[str, Any]) -> dict[str, Any]:
                             charged0 = sum(v.stats.total_cycles for v in vms)
                             exits0 = {v.name: dict(v.stats.count) for v in vms}
                             cyc0 = {v.name: dict(v.stats.cycles) for v in vms}
+                            tlb0 = (mon.hw.switch_flushes, mon.hw.asid_recycles)
                             prof.begin()
                         vm.input_cycles = None
                         mon.console_input(vm, commands[i].encode() + b"\n")
@@ -306,6 +307,11 @@ def _run_disco(cfg: dict[str, Any]) -> dict[str, Any]:
                     e[0] += c - exits0[v.name].get(k, 0)
                     e[1] += v.stats.cycles[k] - cyc0[v.name].get(k, 0)
             exits = {str(k): e for k, e in sorted(exits.items()) if e[0]}
+            # what ASID remapping changes: hardware TLB flushes at vCPU switches (and,
+            # remapping, the full flushes when every machine ASID is in use)
+            tlb = {"switch_flushes": mon.hw.switch_flushes - tlb0[0],
+                   "asid_recycles": mon.hw.asid_recycles - tlb0[1],
+                   "switches": exits.get("switch", [0, 0])[0]}
             from disco_core.monitor.stats import CATEGORIES, CATEGORY
 
             monitor = {c: [0, 0] for c in CATEGORIES}
@@ -327,7 +333,7 @@ def _run_disco(cfg: dict[str, Any]) -> dict[str, Any]:
                 "kind": "disco", "cycles": max(cycles),
                 "breakdown": prof.breakdown(max(cycles), charged),
                 "checksums": sums, "instructions": executed, "vms": per_vm,
-                "monitor": monitor, "exits": exits,
+                "monitor": monitor, "exits": exits, "tlb": tlb,
                 "numa": report.get("workload", {}), "footprint": report["footprint"],
                 "sharing_stats": report["sharing_stats"], "clock_hz": report["clock_hz"],
             }

@@ -23,7 +23,7 @@ from disco_core.errors import DiscoError
 from disco_core.experiments.base import Config, check_scale, failed
 from disco_core.experiments.cache import ResultCache
 from disco_core.experiments.registry import get
-from disco_core.experiments.runner import Executor, Progress, run_all
+from disco_core.experiments.runner import Cancel, Executor, Progress, run_all
 
 DISCO_ONLY = ("costs", "numa", "asid_remap", "numa_policy", "sharing")
 NESTED = ("costs", "numa", "overrides")
@@ -123,7 +123,8 @@ class SuiteResult:
 def run_experiments(names: Sequence[str], scale: str = "paper",
                     sweep: Sequence[tuple[str, list[Any]]] = (),
                     executor: Executor | None = None, cache: ResultCache | None = None,
-                    progress: Progress | None = None, use_cache: bool = True) -> SuiteResult:
+                    progress: Progress | None = None, use_cache: bool = True,
+                    cancel: Cancel | None = None) -> SuiteResult:
     check_scale(scale)
     experiments = [get(n) for n in names]
     points = grid(sweep)
@@ -136,7 +137,7 @@ def run_experiments(names: Sequence[str], scale: str = "paper",
             configs.extend(cs)
     start = time.perf_counter()
     executor = executor or Executor()
-    outcome = run_all(configs, executor, cache, progress, use_cache)
+    outcome = run_all(configs, executor, cache, progress, use_cache, cancel)
     wall = time.perf_counter() - start
     summaries = []
     at = 0
@@ -188,14 +189,18 @@ def format_summary(s: Summary) -> str:
     rows = s.summary.get("rows", [])
     if not rows:
         return "\n".join(lines)
-    keys = [k for k, v in rows[0].items() if not isinstance(v, dict | list)]
+    # every row's columns (Figure 7's SMP row has no ASID-remapping column)
+    keys = list(dict.fromkeys(k for r in rows for k, v in r.items()
+                              if not isinstance(v, dict | list)))
     widths = {k: max(len(k), *(len(_cell(r.get(k))) for r in rows)) for k in keys}
     lines.append("  " + "  ".join(k.rjust(widths[k]) for k in keys))
     for r in rows:
         lines.append("  " + "  ".join(_cell(r.get(k)).rjust(widths[k]) for k in keys))
-        b = r.get("breakdown")
-        if isinstance(b, dict):
-            lines.append("      " + "  ".join(f"{k} {v}" for k, v in b.items()))
+        for name in ("breakdown", "breakdown_asid_remap"):
+            b = r.get(name)
+            if isinstance(b, dict):
+                tag = "" if name == "breakdown" else "asid_remap: "
+                lines.append("      " + tag + "  ".join(f"{k} {v}" for k, v in b.items()))
     return "\n".join(lines)
 
 

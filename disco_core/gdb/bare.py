@@ -200,7 +200,7 @@ class BareTarget:
         self._state = _State.RUNNING
         self.resumes += 1
 
-    def reverse(self, step: bool) -> None:
+    def reverse(self, thread: int, step: bool) -> None:
         raise TargetError("the bare machine keeps no recording to run backwards on")
 
     def interrupt(self) -> None:

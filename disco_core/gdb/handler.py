@@ -61,7 +61,8 @@ class Handler:
         self._pending: deque[StopEvent] = deque()
         self._last_stop: StopEvent | None = None
         self._g_thread = 0  # Hg: registers and memory (0: any)
-        self._c_thread = 0  # Hc: legacy c/s
+        self._c_thread = 0  # Hc: legacy c/s (a stop makes the stopped thread current)
+        self._hc_thread = 0  # the thread the client's last Hc named (0: any), for bc/bs
         self._points: dict[tuple[PointKind, int, int], int] = {}
         self._absorb_step: int | None = None
 
@@ -213,7 +214,15 @@ class Handler:
             case p.Reverse(step):
                 if not t.can_reverse:
                     return [p.EMPTY]
-                t.reverse(step)
+                # A watchpoint stop is answered by GDB with a step over the access in
+                # the direction it runs; backwards that step is a real one (the stop
+                # stands after the access, GDB must see the value before it).
+                self._absorb_step = None
+                self._pending.clear()  # the history is another point now: kept stops are gone
+                # GDB sends Hc0 ("any") and selects the user's thread with Hg alone
+                # (`thread 2`, then reverse-stepi): the thread is the Hc one if the
+                # client named one, else the current (Hg, else the last stop's).
+                t.reverse(self._hc_thread or self._current(), step)
                 self.running = True
                 return []
             case p.SetThread(op, thread):
@@ -221,7 +230,7 @@ class Handler:
                 if op == "g":
                     self._g_thread = chosen
                 else:
-                    self._c_thread = chosen
+                    self._c_thread = self._hc_thread = chosen
                 return [p.OK]
             case p.ThreadAlive(thread):
                 alive = any(self._matches(thread, x) for x in t.threads())

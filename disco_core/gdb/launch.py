@@ -165,12 +165,7 @@ def run(served: Served, until: Callable[[], bool] = lambda: False,
 def launch_gdb(served: Served, gdb_args: list[str]) -> int:
     """Start gdb-multiarch on the first served target; run the machine until it exits."""
     name, port = served.ports[0]
-    cmd = [GDB, "-nx", "-ex", "set architecture mips:isa32r2", "-ex", f"file {served.kernel}",
-           "-ex", f"target remote :{port}", *gdb_args]
-    try:
-        gdb = subprocess.Popen(cmd)
-    except FileNotFoundError:
-        raise DiscoError(f"{GDB} is not installed (the Debian package gdb-multiarch)") from None
+    gdb = start_gdb(served.kernel, port, gdb_args)
     print(f"disco: serving {name} on port {port} to {GDB}", file=sys.stderr)
     try:
         run(served, until=lambda: gdb.poll() is not None)
@@ -179,3 +174,13 @@ def launch_gdb(served: Served, gdb_args: list[str]) -> int:
             gdb.terminate()
         code = gdb.wait()
     return code
+
+
+def start_gdb(kernel: Path, port: int, gdb_args: list[str]) -> subprocess.Popen[bytes]:
+    """gdb-multiarch on `kernel`, attached to the server on `port`, with `gdb_args`."""
+    cmd = [GDB, "-nx", "-ex", "set architecture mips:isa32r2", "-ex", f"file {kernel}",
+           "-ex", f"target remote :{port}", *gdb_args]
+    try:
+        return subprocess.Popen(cmd)
+    except FileNotFoundError:
+        raise DiscoError(f"{GDB} is not installed (the Debian package gdb-multiarch)") from None

@@ -148,8 +148,11 @@ class Target(Protocol):
         the machine afterwards and the target reports stops through poll_stops()."""
         ...
 
-    def reverse(self, step: bool) -> None:
-        """Run backwards (reverse-stepi or reverse-continue); only if can_reverse."""
+    def reverse(self, thread: int, step: bool) -> None:
+        """Run backwards (reverse-stepi or reverse-continue); only if can_reverse.
+        `thread` is the one GDB selected (Hc, else the current one): a reverse step
+        takes back one instruction of it; a reverse continue names it if the history
+        runs out (`replaylog:begin`)."""
         ...
 
     def interrupt(self) -> None:

@@ -248,11 +248,12 @@ class VmTarget(SessionPoints):
 
     # ---- memory -----------------------------------------------------------------------
 
-    def _target_index(self, thread: int) -> int:
+    def target_index(self, thread: int) -> int:
+        """The session's debug target (VCpuTargets index) of a thread."""
         return self._index[self._vcpu(thread).gid]
 
     def read_memory(self, thread: int, address: int, length: int) -> bytes:
-        i = self._target_index(thread)
+        i = self.target_index(thread)
         data = self.targets.read(i, address, length)
         if len(data) < length:
             raise TargetError(f"0x{(address + len(data)) & 0xFFFFFFFF:08x} is not mapped "
@@ -260,7 +261,7 @@ class VmTarget(SessionPoints):
         return data
 
     def write_memory(self, thread: int, address: int, data: bytes) -> None:
-        i = self._target_index(thread)
+        i = self.target_index(thread)
         # Every page first, so a write that is partly unmapped changes nothing.
         for va in range(address & ~(PAGE_SIZE - 1), address + len(data), PAGE_SIZE):
             if self.targets.translate(i, max(va, address)) is None:
@@ -360,7 +361,7 @@ class VmTarget(SessionPoints):
         mon.sched.switch_out(last, RunState.READY)
         return last
 
-    def reverse(self, step: bool) -> None:
+    def reverse(self, thread: int, step: bool) -> None:
         raise TargetError("this session keeps no recording to run backwards on")
 
     def interrupt(self) -> None:

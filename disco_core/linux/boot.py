@@ -22,7 +22,7 @@ from disco_core.errors import ConfigError
 from disco_core.linux.dtb import to_dtb
 from disco_core.linux.initramfs import PROMPT, build_initramfs
 from disco_core.linux.machine import attach_linux_devices, linux_config, machine_tree, memory_ranges
-from disco_core.linux.vmlinuz import KSEG0, load_kernel
+from disco_core.linux.vmlinuz import KSEG0, KernelImage, load_kernel
 from disco_core.machine import ExitReason, Machine
 
 SLICE = 200_000
@@ -60,11 +60,13 @@ class _Clock:
 class LinuxBooted:
     """A Linux machine with kernel, initramfs and device tree loaded, CPU 0 at the entry."""
 
-    def __init__(self, machine_preset: str = "test", *, kernel: str | os.PathLike[str],
-                 initrd: bytes, bootargs: str = BOOTARGS,
+    def __init__(self, machine_preset: str = "test", *,
+                 kernel: str | os.PathLike[str] | KernelImage, initrd: bytes,
+                 bootargs: str = BOOTARGS,
                  echo: Callable[[bytes], None] | None = None) -> None:
         config = linux_config(machine_preset)
-        self.image = load_kernel(kernel)
+        # a KernelImage: already decompressed (a bench times the boot alone)
+        self.image = kernel if isinstance(kernel, KernelImage) else load_kernel(kernel)
         low_end = 0
         for base, size in memory_ranges(config):  # the RAM contiguous from address 0
             if base == low_end:
@@ -125,14 +127,15 @@ class LinuxBooted:
 
 
 def boot_linux(machine_preset: str = "test", run: str | Sequence[str] | None = None, *,
-               kernel: str | os.PathLike[str] | None = None,
-               initrd: str | os.PathLike[str] | None = None,
+               kernel: str | os.PathLike[str] | KernelImage | None = None,
+               initrd: str | os.PathLike[str] | bytes | None = None,
                max_instructions: int = DEFAULT_BUDGET,
                echo: Callable[[bytes], None] | None = None) -> BootResult:
     """Boot Linux to the busybox shell and type ``run``'s commands, one per prompt.
 
     ``kernel``/``initrd``: local files instead of the fetched Debian kernel and
-    an initramfs built around the fetched busybox. Stops at the prompt after
+    an initramfs built around the fetched busybox (or a loaded KernelImage and
+    the archive's bytes). Stops at the prompt after
     the last command, at a kernel panic ("panic"), when the machine idles, or
     when ``max_instructions`` are spent.
     """
@@ -141,7 +144,9 @@ def boot_linux(machine_preset: str = "test", run: str | Sequence[str] | None = N
     start = time.perf_counter()
     commands = split_commands(run)
     archive = b""
-    if initrd is not None:
+    if isinstance(initrd, bytes):
+        archive = initrd
+    elif initrd is not None:
         try:
             archive = Path(initrd).read_bytes()
         except OSError as e:

@@ -5,78 +5,96 @@ time unless it is charged: every exit handler adds the cycles below to the
 CPU with `Cpu.charge`, once per exit, so monitor overhead shows up in the
 CPUs' cycle counts the way the paper measured it (Figure 5, Table 2).
 
-Rationale (200 MHz clock, 5 ns per cycle; paper §2 and Table 2):
+Each constant's derivation is in docs/costs.md: measured on the simulated
+machine by bench/cost_derivation.py (which `--check`s this table), a figure of
+the paper, or an estimate from the handler's instruction count. Work on whole
+pages (zeroing, copying, hashing) is charged as its instructions plus its
+memory traffic, `page_traffic`: one miss per cache line, in timing mode only,
+as the guest's own loop would stall.
 
-- trap, 40: exception entry, save the few registers the handler needs,
-  decode, ERET: about 25 instructions plus a pipeline refill each way.
-- mfc0_mtc0, 15: load/store of a virtual CP0 field plus its mask.
-- mtc0_side_effects, 40 (not yet separate: MTC0 is charged mfc0_mtc0):
-  Status/Cause/Compare/EntryHi re-derive mode, timer, ASID, interrupts.
-- tlb_write, 150: virtual TLB update, pmap lookup and protection merge,
-  hardware TLB write, L2TLB insert, backmap. Table 2's "TLB-write
-  emulation" is the largest monitor cost of the fast refill (1.22 of 1.35).
-- tlbp, 70: a software probe of the 64-entry virtual TLB, L2TLB purge.
-- tlbr, 20: copy four fields. eret, 25: restore the real mode and pc.
-- other_privileged, 15: CACHE, DI, EI, WAIT, RDHWR.
-- l2tlb_refill, 45: a hashed lookup and a hardware TLB write without
-  entering the guest (Table 2's UTLB_MISS costs 0.035 µs, 7 cycles, natively).
-- vtlb_refill, 90: an L2TLB miss that the guest's own TLB serves: virtual
-  TLB search, pmap lookup, hardware and L2TLB writes.
-- kernel_tlb_fault, 60: a relocated-kseg0 miss: pmap lookup, TLB write.
-- reflect, 50: write the virtual EPC/Cause/BadVAddr/Context/EntryHi/Status
-  and jump to the guest's vector.
-- monitor_call, 80: decode the call number, dispatch, return a value.
-- zero_page, 1100: 1024 word stores to clear 4 KiB (charged per machine
-  page the monitor hands out, as "page_fault").
-- vcpu_switch, 400: save/restore 35 registers and the CP0 state the
-  hardware needs, flush the hardware TLB.
-- net_copy_page, 2200: the virtual network copying 4 KiB (a load and a
-  store per word, twice zero_page; charged pro rata per byte, at the send into
-  the monitor's queue and again at the receive into the guest's buffer).
-- net_pin_page, 100: sending a whole page by remapping: a memmap reference,
-  the sender's page made read-only (its writable TLB entries shot down).
-- net_remap_page, 200: receiving it: the receiver's pmap and memmap entries
-  point at the sent machine page, its old page is freed and shot down. Both
-  together cost about a seventh of copying the page twice (vnet.py).
-- numa_hot_page, 300: the hot-page interrupt: read the page's row of
-  miss counters, look up the memmap entry, decide (numa.py).
-- numa_migrate, 13400 and numa_replicate, 11400: the paper's measured
-  averages (Table 3, Engineering: 67 µs per migration, 57 µs per
-  replication at 200 MHz), which include the page copy, the TLB shootdown
-  on every CPU that maps the page and the pmap/memmap updates.
-- numa_collapse, 4000: not measured in the paper; a shootdown of the page's
-  mappings on every CPU (an IPI each, ~500 cycles, for up to 8 nodes) plus
-  freeing the copies; no page is copied.
-- share_page, 300: map a page of the global disk cache (or a page found by
-  content) into a VM instead of copying it: a memmap and pmap update and the
-  shootdown of the VM's old mappings of that guest page.
-- content_scan, 1200: hash one 4 KiB page while scanning for identical
-  content (ESX's background scan; a pass over 1024 words).
+The table (200 MHz clock, 5 ns per cycle; "measured" means bench/cost_derivation.py
+ran the equivalent MIPS sequence in timing mode, the code in the caches, the
+per-VM tables cold where it says so; the trap's own 32 cycles are charged
+apart and not counted in the others):
+
+- trap, 32 (measured): exception entry, save 8 registers, decode ExcCode
+  through a jump table, step EPC, restore, ERET.
+- mfc0_mtc0, 16 (measured): decode the instruction, a virtual CP0 field through
+  its write mask into rt's save slot.
+- mtc0_side_effects, 40 (estimate; not charged yet: MTC0 is charged mfc0_mtc0).
+- tlb_write, 319 (measured): decode, virtual TLB update, pmap lookups for both
+  pages, TLBWR, L2TLB insert, back map; pmap, back map and L2TLB cold. Table
+  2's "TLB-write emulation" is the largest monitor cost of the fast refill.
+- tlbp, 17 (measured): a hashed probe of the virtual TLB. tlbr, 16
+  (measured): copy four fields. eret, 11 (measured): clear the virtual EXL,
+  set the real mode and EPC. other_privileged, 5 (measured): CACHE, DI, EI,
+  WAIT, RDHWR as a read-modify-write of the virtual Status.
+- l2tlb_refill, 78 (measured): a hashed lookup and a hardware TLB write without
+  entering the guest, the slot's line cold (Table 2's UTLB_MISS costs 0.035 µs,
+  7 cycles, natively).
+- vtlb_refill, 259 (measured): an L2TLB miss that the guest's own TLB serves:
+  the failed lookup, the vTLB probe, pmap lookups, TLBWR, L2TLB insert.
+- kernel_tlb_fault, 94 (measured): a relocated-kseg0 miss: the page's pmap
+  pair (cold), TLBWR.
+- reflect, 16 (measured): write the virtual EPC/Cause/BadVAddr/Context/EntryHi/
+  Status and compute the guest's vector.
+- monitor_call, 13 (measured): call number, bounds check, jump table, arguments
+  and result; a call's own work on pages or transfers is charged apart.
+- zero_page, 1121 (measured) + page_traffic: 1024 word stores, a line per
+  iteration, to clear 4 KiB (charged per machine page the monitor hands out,
+  as "page_fault").
+- vcpu_switch, 975 (measured): 35 registers and 8 CP0 registers out and in
+  (the two save areas cold), the 64 hardware TLB entries invalidated.
+- net_copy_page, 2177 (measured) + page_traffic of two pages: the virtual
+  network copying 4 KiB (charged pro rata per byte, at the send into the
+  monitor's queue and again at the receive into the guest's buffer).
+- net_pin_page, 100 and net_remap_page, 200 (estimates): sending a whole page by
+  remapping (a memmap reference, the sender's page made read-only) and
+  receiving it (pmap and memmap entries repointed, the old page freed).
+- numa_hot_page, 300 (estimate): the hot-page interrupt: the page's row of
+  miss counters, its memmap entry, the decision (numa.py).
+- numa_migrate, 13400 and numa_replicate, 11400: the paper's measured averages
+  (Table 3, Engineering: 67 µs per migration, 57 µs per replication at 200
+  MHz), which include the page copy, the TLB shootdown on every CPU that maps
+  the page and the pmap/memmap updates.
+- numa_collapse, 4000 (estimate): a shootdown of the page's mappings on every
+  CPU (an IPI each, ~500 cycles, for up to 8 nodes); no page is copied.
+- share_page, 300 (estimate): map a page of the global disk cache (or a page
+  found by content) instead of copying it: memmap and pmap updates and the
+  shootdown of the VM's old mappings.
+- content_scan, 1200 (estimate): hash one 4 KiB page while scanning for
+  identical content (an add per word, cached). A measured multiply-xor hash of
+  a cold page costs 4866 + page_traffic, which the scanner's default rate (256
+  pages per 500 000 cycles, contentshare.py) could not afford: kept until that
+  rate is revisited.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from typing import Any
+
+PAGE = 4096
 
 
 @dataclass(frozen=True)
 class CostModel:
-    trap: int = 40
-    mfc0_mtc0: int = 15
+    trap: int = 32
+    mfc0_mtc0: int = 16
     mtc0_side_effects: int = 40
-    tlb_write: int = 150
-    tlbp: int = 70
-    tlbr: int = 20
-    eret: int = 25
-    other_privileged: int = 15
-    l2tlb_refill: int = 45
-    vtlb_refill: int = 90
-    kernel_tlb_fault: int = 60
-    reflect: int = 50
-    monitor_call: int = 80
-    zero_page: int = 1100
-    vcpu_switch: int = 400
-    net_copy_page: int = 2200
+    tlb_write: int = 319
+    tlbp: int = 17
+    tlbr: int = 16
+    eret: int = 11
+    other_privileged: int = 5
+    l2tlb_refill: int = 78
+    vtlb_refill: int = 259
+    kernel_tlb_fault: int = 94
+    reflect: int = 16
+    monitor_call: int = 13
+    zero_page: int = 1121
+    vcpu_switch: int = 975
+    net_copy_page: int = 2177
     net_pin_page: int = 100
     net_remap_page: int = 200
     numa_hot_page: int = 300
@@ -93,3 +111,15 @@ class CostModel:
 
 
 DEFAULT = CostModel()
+
+
+def page_traffic(machine: Any, pages: float = 1.0) -> int:
+    """The memory stall of the monitor streaming `pages` 4 KiB pages through the
+    caches: one miss to local memory per line (bench/cost_derivation.py measures
+    a cold page's zeroing as exactly its instructions plus this), nothing when
+    the machine is not simulating caches. The monitor allocates and copies on
+    the CPU's own node, so a miss costs the local latency."""
+    if not machine.timing:
+        return 0
+    cfg = machine.config
+    return round(pages * (PAGE // cfg.line_bytes) * cfg.lat_local)

@@ -47,7 +47,7 @@ from disco_core.monitor import emulate, invariants, sections, vintr
 from disco_core.monitor.assist import Assists
 from disco_core.monitor.contentshare import ContentShare
 from disco_core.monitor.context import MonitorContext, Trap
-from disco_core.monitor.costs import DEFAULT, CostModel
+from disco_core.monitor.costs import DEFAULT, CostModel, page_traffic
 from disco_core.monitor.diskcache import SHARING, DiskCache
 from disco_core.monitor.emulate import GuestFault, NotEmulated
 from disco_core.monitor.events import EventKind, EventLog
@@ -418,9 +418,11 @@ class Monitor:
         cost = self.costs.trap + self._kind_cost.get(kind, 0)
         vm.stats.add(kind, cost)
         if vm.pmap.allocations != allocs:  # the monitor zeroed pages for this exit
+            # a zeroing loop's instructions plus its stores' misses (costs.page_traffic)
+            zero = self.costs.zero_page + page_traffic(self.m)
             for _ in range(vm.pmap.allocations - allocs):
-                vm.stats.add(_PAGE_FAULT, self.costs.zero_page)
-                cost += self.costs.zero_page
+                vm.stats.add(_PAGE_FAULT, zero)
+                cost += zero
         if cost:
             cpu.charge(cost)
 

@@ -42,6 +42,7 @@ from disco_core.machine import Cpu
 from disco_core.mips import KSEG3, KSSEG
 from disco_core.monitor import sections, vintr
 from disco_core.monitor.context import MonitorContext
+from disco_core.monitor.costs import page_traffic
 from disco_core.monitor.events import EventKind
 from disco_core.monitor.mcall import Call
 from disco_core.monitor.memmap import PAGE
@@ -328,7 +329,9 @@ class VNet:
 
     def _copied(self, cpu: Cpu | None, vm: VM, k: int) -> None:
         self.stats(vm).copied_bytes += k
-        self._charge(cpu, vm, _NET_COPY, -(-k * self.ctx.costs.net_copy_page // PAGE))
+        # the copy loop's instructions and its misses on both pages (costs.page_traffic)
+        per_page = self.ctx.costs.net_copy_page + page_traffic(self.ctx.machine, 2)
+        self._charge(cpu, vm, _NET_COPY, -(-k * per_page // PAGE))
 
     def _charge(self, cpu: Cpu | None, vm: VM, kind: StatKind, cycles: int) -> None:
         vm.stats.add(kind, cycles)

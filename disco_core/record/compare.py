@@ -23,6 +23,7 @@ import dataclasses
 import html
 import struct
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -123,8 +124,9 @@ def _printed(s: Session, vm: str | None) -> int:
 
 
 def run_variant(config: RecordConfig, plan: list[Delivery], final: dict[str, bytes],
-                limit: int) -> dict[str, Any]:
-    """Boot `config`, deliver `plan` by the progress rule, measure."""
+                limit: int, progress: Callable[[int], None] | None = None) -> dict[str, Any]:
+    """Boot `config`, deliver `plan` by the progress rule, measure; `progress` hears
+    the cycles run after every slice (the app's progress bars)."""
     s = config.session(shared_root_image())
     try:
         pending = list(plan)
@@ -145,6 +147,8 @@ def run_variant(config: RecordConfig, plan: list[Delivery], final: dict[str, byt
             s.step_slice(SLICE)
             seen += s.machine.miss_counters()
             cycles = max(c.cycles for c in s.machine.cpus)
+            if progress is not None:
+                progress(cycles)
             done = not pending and all(len(g.console.output) >= len(final.get(g.name, b""))
                                        for g in s.guests)
             if done or (not pending and s.idle) or cycles > limit or s.halted:
@@ -196,16 +200,40 @@ def measure(s: Session, plan: list[Delivery], forced: set[str],
             "misses": misses}
 
 
-def compare(path: str | Path, a: dict[str, str], b: dict[str, str]) -> dict[str, Any]:
-    """Run the recording's inputs under `a` and under `b`; one result."""
-    recording = Recording.open(path)
+@dataclass(frozen=True)
+class Plan:
+    """What both runs of a comparison share: the recording, its inputs by the progress
+    rule, every VM's recorded output, its length and a run's limit (cycles)."""
+
+    path: Path
+    config: RecordConfig
+    deliveries: list[Delivery]
+    final: dict[str, bytes]
+    recorded: int
+    limit: int
+
+
+def prepare(path: str | Path, partial: bool = False) -> Plan:
+    """Read and check the recording and replay it once (`schedule`)."""
+    recording = Recording.open(path, partial=partial)
     recording.check_build()
-    base = recording.config
     plan, final = schedule(recording)
     recorded = int(recording.end["cycles"]) if recording.end else recording.checkpoints[-1].cycles
-    limit = MAX_LENGTH * max(recorded, SLICE)
-    ra = run_variant(configured(base, a), plan, final, limit)
-    rb = run_variant(configured(base, b), plan, final, limit)
+    return Plan(Path(path), recording.config, plan, final, recorded,
+                MAX_LENGTH * max(recorded, SLICE))
+
+
+def compare(path: str | Path, a: dict[str, str], b: dict[str, str]) -> dict[str, Any]:
+    """Run the recording's inputs under `a` and under `b`; one result."""
+    p = prepare(path)
+    ra = run_variant(configured(p.config, a), p.deliveries, p.final, p.limit)
+    rb = run_variant(configured(p.config, b), p.deliveries, p.final, p.limit)
+    return combine(path, p.config, a, b, ra, rb)
+
+
+def combine(path: str | Path, base: RecordConfig, a: dict[str, str], b: dict[str, str],
+            ra: dict[str, Any], rb: dict[str, Any]) -> dict[str, Any]:
+    """The two runs' measures (`run_variant`) as one result, row by row."""
     rows = [{"vm": x["vm"], "workload": x["workload"], "a": _plain(x), "b": _plain(y),
              "output_differs": ra["output"][x["vm"]] != rb["output"][x["vm"]]}
             for x, y in zip(ra["rows"], rb["rows"], strict=True)]
@@ -307,19 +335,26 @@ def _image(values: np.ndarray, scale: float, signed: bool, cell: int = 12) -> by
     return png(np.repeat(np.repeat(rgb, 2, axis=0), cell, axis=1))
 
 
-def write_html(result: dict[str, Any], out: str | Path) -> None:
-    """The report: the configurations, the table per VM and workload as an HTML table,
-    the machine's totals, and the two heat maps (RAM pages down, nodes across) side by
-    side with their difference."""
+def heat_maps(result: dict[str, Any]) -> tuple[int, list[tuple[str, str, bytes]]]:
+    """The pages missed in a or b, and the three heat maps as PNG files (name, caption,
+    data): a, b on one log scale, and b - a."""
     ma, mb = result["_misses"]
     used = np.flatnonzero((ma.sum(axis=1) + mb.sum(axis=1)) > 0)  # pages missed in a or b
     ha, hb = heat(ma[used]), heat(mb[used])
     top = max(float(ha.max()), float(hb.max()), 1e-9)
     diff = hb - ha
     span = max(float(np.abs(diff).max()), 1e-9)
-    pics = [("a", _config_text(result["a"]), _image(ha, top, False)),
-            ("b", _config_text(result["b"]), _image(hb, top, False)),
-            ("b - a", "red: more misses under b, blue: fewer", _image(diff, span, True))]
+    return len(used), [
+        ("a", _config_text(result["a"]), _image(ha, top, False)),
+        ("b", _config_text(result["b"]), _image(hb, top, False)),
+        ("b - a", "red: more misses under b, blue: fewer", _image(diff, span, True))]
+
+
+def write_html(result: dict[str, Any], out: str | Path) -> None:
+    """The report: the configurations, the table per VM and workload as an HTML table,
+    the machine's totals, and the two heat maps (RAM pages down, nodes across) side by
+    side with their difference."""
+    n_used, pics = heat_maps(result)
     figures = "".join(
         f'<figure id="heat-{name.replace(" ", "")}"><img alt="{name}" '
         f'src="data:image/png;base64,{base64.b64encode(data).decode()}">'
@@ -337,7 +372,7 @@ def write_html(result: dict[str, Any], out: str | Path) -> None:
         f"<p>a: {esc(_config_text(result['a']))}<br>b: {esc(_config_text(result['b']))}</p>"
         f"{_html_rows(result)}{_html_machine(result)}{_html_behaviour(result)}"
         "<h2>Cache misses per page (down) and node (across)</h2>"
-        f"<p>The {len(used)} RAM pages with misses under a or b, in address order, "
+        f"<p>The {n_used} RAM pages with misses under a or b, in address order, "
         "grouped into 256 rows; the counts as they stood at the end of every slice, "
         "summed (the NUMA manager clears them as it goes), on a log scale (white: none, "
         "dark red: the most of either run).</p>"

@@ -14,8 +14,11 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import queue
+import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,7 +26,16 @@ from typing import Any
 import numpy as np
 
 from disco_core.record import checkpoint as ck
-from disco_core.record.format import CKPT, END, FORMAT_VERSION, HEAD, OPS, ChunkWriter, encode
+from disco_core.record.format import (
+    CKPT,
+    END,
+    FORMAT_VERSION,
+    HEAD,
+    OPS,
+    ChunkWriter,
+    RecordingError,
+    encode,
+)
 from disco_core.session import GUEST_COMMANDS, Command, RunResult, Session
 from disco_core.session.factories import vms_session
 from disco_core.session.vms import MonitorOptions
@@ -33,6 +45,7 @@ CHECKPOINT_SECONDS = 0.3  # wall time run between checkpoints, at least
 COST_SHARE = 0.1  # and at most this share of the wall time goes to taking them
 DENSE_CHECKPOINTS = 1024  # after this many, the spacing doubles whenever their number does
 KEYFRAME_EVERY = 16  # every 16th checkpoint holds every page; the others what changed
+WRITE_BEHIND = 4  # chunks that may wait for the writer thread
 
 
 @dataclass(frozen=True)
@@ -143,6 +156,11 @@ class Recorder:
         self.interval = checkpoint_seconds
         self.cost_share = cost_share
         self._writer = ChunkWriter(self.path)
+        self._jobs: queue.Queue[Callable[[], object] | None] = queue.Queue(WRITE_BEHIND)
+        self._failed: BaseException | None = None
+        self._thread = threading.Thread(target=self._drain, name="disco-recorder-writer",
+                                        daemon=True)
+        self._thread.start()
         self._ops: list[list[Any]] = []
         self.op_count = 0
         self.inputs = 0
@@ -204,7 +222,8 @@ class Recorder:
 
     def _flush_ops(self) -> None:
         if self._ops:
-            self._writer.write(OPS, encode(self._ops))
+            data = encode(self._ops)
+            self._later(lambda: self._writer.write(OPS, data))
             self._ops = []
 
     def checkpoint(self) -> None:
@@ -252,15 +271,17 @@ class Recorder:
         meta = {"index": self.checkpoints, "op": self.op_count, "keyframe": keyframe,
                 "cycles": state["cycles"], "instructions": state["machine_instructions"],
                 "digest": digest}
-        blob = ck.pack_sections([
+        parts = [
             ("meta", 1, encode(meta)), ("head", 1, head), ("tail", 1, tail),
             ("indexes", 1, indexes.tobytes()),
             ("changed", 1, indexes[changed].tobytes()),
             ("pages", 1, np.ascontiguousarray(pages["data"][changed]).tobytes()),
             ("monitor", 1, monitor_bytes), ("events", 1, events_bytes),
             ("consoles", 1, consoles_bytes),
-            ("session", 1, encode(state))])
-        self._writer.write(CKPT, blob, level=0)  # the sections are compressed already
+            ("session", 1, encode(state))]
+        # compressed and written by the writer thread (the sections are compressed
+        # there, so the chunk is stored)
+        self._later(lambda: self._writer.write(CKPT, ck.pack_sections(parts), level=0))
         self.checkpoints += 1
         self._last_ckpt = time.monotonic()
         if keyframe:
@@ -299,27 +320,79 @@ class Recorder:
         self._consoles = now
         return out
 
+    # ---- the writer thread ------------------------------------------------------------------
+    # Compressing a checkpoint's sections and writing chunks (zlib and file writes let
+    # go of the GIL) run on a thread of their own while the session runs on; the chunks
+    # go out in the order they were made, each whole and flushed, as before.
+
+    def _drain(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            if self._failed is None:
+                try:
+                    job()
+                except BaseException as e:  # reported to the session's thread
+                    self._failed = e
+
+    def _later(self, job: Callable[[], object]) -> None:
+        self._check()
+        self._jobs.put(job)  # blocks when WRITE_BEHIND jobs wait: memory stays bounded
+
+    def _check(self) -> None:
+        if self._failed is not None:
+            raise RecordingError(f"{self.path}: the recording could not be written "
+                                 f"({self._failed})")
+
+    def _stop(self) -> None:
+        """The writer thread ends after the chunks queued before; the file is closed and
+        the session no longer watched (also when writing failed)."""
+        self._jobs.put(None)  # never blocks for long: the thread drains even after a failure
+        self._thread.join()
+        self._writer.close()
+        if self.session.observer is self:
+            self.session.observer = None
+
+    def flush(self) -> None:
+        """Wait until every chunk made so far is in the file (from any thread)."""
+        if self._closed:  # everything was written when it closed
+            self._check()
+            return
+        done = threading.Event()
+        self._later(done.set)
+        # a close on another thread may stop the writer before it reaches the event
+        while not done.wait(0.05):
+            if not self._thread.is_alive():
+                break
+        self._check()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
     @property
     def size(self) -> int:
         return self._writer.size
 
     def close(self) -> None:
-        """A last checkpoint, then the END chunk; the session is no longer watched."""
+        """A last checkpoint, then the END chunk; the session is no longer watched.
+        A chunk that could not be written raises RecordingError (the file then ends
+        where a killed writer's would)."""
         if self._closed:
             return
         self._closed = True
-        self.checkpoint()
-        ins, cyc = point(self.session)
-        self._writer.write(END, encode({"ops": self.op_count, "instructions": ins,
-                                        "cycles": cyc, "inputs": self.inputs,
-                                        "checkpoints": self.checkpoints}))
-        self._writer.close()
-        if self.session.observer is self:
-            self.session.observer = None
+        try:
+            self.checkpoint()
+            ins, cyc = point(self.session)
+            end = encode({"ops": self.op_count, "instructions": ins, "cycles": cyc,
+                          "inputs": self.inputs, "checkpoints": self.checkpoints})
+            self._later(lambda: self._writer.write(END, end))
+        finally:
+            self._stop()
+        self._check()
 
     def abandon(self) -> None:
-        """Stop writing without an END chunk (what a killed writer leaves)."""
+        """Stop writing without an END chunk (what a killed writer leaves); a write
+        that failed is not reported again."""
+        if self._closed:
+            return
         self._closed = True
-        self._writer.close()
-        if self.session.observer is self:
-            self.session.observer = None
+        self._stop()

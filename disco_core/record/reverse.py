@@ -36,6 +36,7 @@ from disco_core.session import (
     AddWatchpoint,
     Command,
     RemoveBreakpoint,
+    RemoveWatchpoint,
     RunResult,
     Session,
 )
@@ -161,6 +162,28 @@ class Reverse:
         self._keys.add(key)
         self._watches.append(_Armed(address, spec.target, vm, spec.length, spec.access))
 
+    def remove_breakpoint(self, spec: BreakSpec) -> None:
+        """Disarm a breakpoint added with the same spec (nothing if there is none)."""
+        s = self.session
+        address = s.resolve(spec.address)
+        vm = s.target.scope(spec.target, spec.vm)
+        if ("b", address, spec.target, vm) in self._keys:
+            self._remove_break(spec)
+
+    def remove_watchpoint(self, spec: WatchSpec) -> None:
+        """Disarm a watchpoint added with the same spec (nothing if there is none)."""
+        s = self.session
+        address = s.resolve(spec.address)
+        vm = s.target.scope(spec.target, spec.vm)
+        key = ("w", address, spec.length, spec.access, spec.target, vm)
+        if key not in self._keys:
+            return
+        self._command(RemoveWatchpoint(address, spec.length, spec.access, spec.target, vm))
+        self._keys.discard(key)
+        self._watches = [a for a in self._watches
+                         if (a.address, a.length, a.access, a.target, a.vm)
+                         != (address, spec.length, spec.access, spec.target, vm)]
+
     def _command(self, c: Command) -> None:
         s = self.session
         observer, s.observer = s.observer, None
@@ -271,19 +294,26 @@ class Reverse:
         here = self.point
         return any(here < Point(e.op) <= to for e in self.replayer.recording.checkpoints)
 
-    def scan(self, frm: Point, to: Point) -> list[Hit]:
-        """Every hit of the armed breakpoints and watchpoints in [frm, to); ends at `to`."""
+    def scan(self, frm: Point, to: Point, watch_at_end: bool = False) -> list[Hit]:
+        """Every hit of the armed breakpoints and watchpoints in [frm, to); ends at `to`.
+        With `watch_at_end`, also a watchpoint's hit at `to` itself (the access that
+        ended just there)."""
         self.seek_point(frm)
         hits: list[Hit] = []
         self._forward(to, hits)
-        return [h for h in hits if frm <= h.point < to]
+        return [h for h in hits if frm <= h.point < to
+                or (watch_at_end and h.point == to and h.kind == "watchpoint")]
 
     # ---- the debugger's API -----------------------------------------------------------------
 
     def reverse_continue(self, breakpoints: list[BreakSpec] | None = None,
-                         watchpoints: list[WatchSpec] | None = None) -> Hit | None:
+                         watchpoints: list[WatchSpec] | None = None,
+                         undo_here: bool = False) -> Hit | None:
         """Back to the last hit before here of the armed (and given) breakpoints and
-        watchpoints; None (standing at the start) when there is none."""
+        watchpoints; None (standing at the start) when there is none. A watchpoint's
+        hit stands just after its access; with `undo_here`, a hit at here itself
+        counts too: going back undoes first the access that ended here (GDB's view,
+        which then steps back over the access itself)."""
         for b in breakpoints or []:
             self.add_breakpoint(b)
         for w in watchpoints or []:
@@ -293,7 +323,7 @@ class Reverse:
         bounds = sorted({Point(e.op) for e in cps if Point(e.op) < here} | {self.start})
         upper = here
         for lower in reversed(bounds):
-            hits = self.scan(lower, upper)
+            hits = self.scan(lower, upper, undo_here and upper == here)
             if hits:
                 last = hits[-1]
                 self._land(last)
@@ -383,6 +413,23 @@ class Reverse:
 
     def reverse_step(self, target: int, n: int = 1) -> Point:
         """Stand just before the n-th last instruction `target` executed (or at the start)."""
+        to = self.reverse_step_exact(target, n)
+        return self.start if to is None else to
+
+    def reverse_step_exact(self, target: int, n: int = 1) -> Point | None:
+        """As reverse_step, but None (standing at the start) when `target` executed
+        fewer than n instructions since the start: the history runs out (GDB's
+        `replaylog:begin`)."""
+        found = self.previous_instructions(target, n)
+        to = found[-n] if len(found) >= n else None
+        self.seek_point(self.start if to is None else to)
+        return to
+
+    def previous_instructions(self, target: int, n: int = 1) -> list[Point]:
+        """The points just before the last instructions `target` executed before here,
+        oldest first: every one in the window searched, at least n unless the history
+        runs out first. The replay stands here again afterwards (a debugger stepping
+        back one instruction at a time keeps the list and only seeks)."""
         self.session.target.check(target)
         here = self.point
         window = FIRST_WINDOW
@@ -390,9 +437,7 @@ class Reverse:
             frm = self._back_by(here, window)
             found = self._instructions_of(target, frm, here)
             if len(found) >= n or frm <= self.start:
-                to = found[-n] if len(found) >= n else self.start
-                self.seek_point(to)
-                return to
+                return found
             window *= 4
 
     def forward_step(self, target: int, n: int = 1) -> Point:
@@ -406,6 +451,17 @@ class Reverse:
                              f"instructions in the next {MAX_STEP_SCAN} of the machine")
         self.seek_point(found[n])
         return found[n]
+
+    def forward_step_after(self, target: int, n: int = 1) -> Point | None:
+        """Stand just after the n-th next instruction of `target` (the other CPUs have
+        run as the recording has them, up to that instruction): what a debugger's
+        stepi shows, without going back to a checkpoint as forward_step does to stand
+        before the next one. None (standing at the end, or MAX_STEP_SCAN machine
+        instructions on) when `target` executes fewer."""
+        self.session.target.check(target)
+        here = self.point
+        found = self._instructions_of(target, here, self._ahead_by(here, MAX_STEP_SCAN), n)
+        return self.point if len(found) >= n else None
 
     def reverse_step_over(self, target: int) -> Point:
         """A reverse step that goes back over a call: when the instruction before here in

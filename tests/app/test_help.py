@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QApplication, QLabel, QTableWidget, QTextBrowser
+from PySide6.QtWidgets import QApplication, QLabel, QPushButton, QTableWidget, QTextBrowser
 
 from app.views.new_machine import KINDS, MachineChoice, NewMachineDialog, plural
 
@@ -17,7 +17,7 @@ def test_menus_in_order_and_help_dialogs_open(make_workbench, qtbot) -> None:
     titles = [a.text() for a in window.menuBar().actions()]
     assert titles == ["&File", "&View", "&Run", "&Debug", "&Help"]
     assert [a.text() for a in window.help_menu.actions()] == [
-        "Shortcuts", "User guide", "About Disco Workbench"]
+        "Shortcuts", "User guide", "Paper reproduction", "About Disco Workbench"]
     assert "F1" in [k.toString() for k in window.act_shortcuts.shortcuts()]
     # F1 opens the shortcuts, listing the window's own actions and the console's keys
     window.activateWindow()
@@ -45,6 +45,40 @@ def test_menus_in_order_and_help_dialogs_open(make_workbench, qtbot) -> None:
     assert "The workbench application" in browser.toPlainText()
     assert "Page placement" in browser.toPlainText()  # its tables rendered too
     guide.close()
+
+
+def test_paper_reproduction_without_and_with_a_report(make_workbench, qtbot, tmp_path,
+                                                     monkeypatch) -> None:
+    from disco_core.experiments import report
+    from disco_core.experiments.suite import SuiteResult
+
+    pointer = tmp_path / "experiments-last-report"
+    monkeypatch.setattr(report, "_pointer", lambda: pointer)
+    window = make_workbench(start=False)
+    # no report yet: the dialog says which command makes one, and offers no browser
+    none = window.show_paper_report()
+    browser = none.findChild(QTextBrowser, "paper-report")
+    assert "No report yet" in browser.toPlainText()
+    assert "disco experiments report" in browser.toPlainText()
+    assert none.findChild(QPushButton, "open-report").isHidden()
+    none.close()
+    # a report written by write_report (an empty suite: the page and its pointer are real)
+    index = report.write_report(SuiteResult([], 0, 0, "abc123", 0.5, "inline"),
+                                tmp_path / "report")
+    assert report.last_report() == index.resolve()
+    shown = window.show_paper_report()
+    browser = shown.findChild(QTextBrowser, "paper-report")
+    assert "The paper's evaluation, reproduced" in browser.toPlainText()
+    assert "abc123" in browser.toPlainText()
+    assert browser.source().toLocalFile() == str(index.resolve())
+    assert not shown.findChild(QPushButton, "open-report").isHidden()
+    shown.close()
+    # a report deleted since: back to the hint, no stale page
+    index.unlink()
+    assert report.last_report() is None
+    gone = window.show_paper_report()
+    assert "No report yet" in gone.findChild(QTextBrowser, "paper-report").toPlainText()
+    gone.close()
 
 
 def test_debug_menu_focuses_the_debugger_fields(make_workbench, qtbot) -> None:

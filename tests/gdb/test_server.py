@@ -202,7 +202,7 @@ class TwoStops:
             self._stops = [StopEvent(1, StopKind.BREAKPOINT, 0x100),
                            StopEvent(2, StopKind.BREAKPOINT, 0x200)]
 
-    def reverse(self, step: bool) -> None:
+    def reverse(self, thread: int, step: bool) -> None:
         pass
 
     def interrupt(self) -> None:

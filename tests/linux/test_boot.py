@@ -13,7 +13,9 @@ import pytest
 from disco_core.boot import BootResult
 from disco_core.linux.boot import boot_linux
 from disco_core.linux.fetch import LinuxFiles
-from disco_core.linux.initramfs import PROMPT
+from disco_core.linux.initramfs import PROMPT, build_initramfs
+from disco_core.linux.qemu_ref import boot_qemu
+from disco_core.linux.vmlinuz import load_kernel
 
 ROOT = Path(__file__).resolve().parents[2]
 TEXT = "disco linux test\nline two\n"
@@ -29,9 +31,10 @@ COMMANDS = [
 ]
 
 
-def answer(result: BootResult, command: str) -> str:
+def answer(result: BootResult | str, command: str) -> str:
     """The console text between a command's echo and the next prompt."""
-    out = result.output.replace("\r", "").replace("\x1b[6n", "")
+    text = result if isinstance(result, str) else result.output
+    out = text.replace("\r", "").replace("\x1b[6n", "")
     start = out.index(PROMPT + command + "\n") + len(PROMPT + command + "\n")
     return out[start:out.index(PROMPT, start)]
 
@@ -118,3 +121,15 @@ def test_boots_on_flash8_with_memory_from_every_node(linux_files: LinuxFiles) ->
     assert answer(r, "grep -c ^processor /proc/cpuinfo").strip() == "1"  # one CPU for now
     total_kib = int(answer(r, "grep MemTotal /proc/meminfo").split()[1])
     assert total_kib > 200 * 1024  # all 8 x 32 MiB, less the kernel's own
+
+
+def test_qemu_boots_the_same_files_to_the_same_answers(booted: BootResult,
+                                                        linux_files: LinuxFiles) -> None:
+    """The outside oracle: QEMU's malta (disco_core/linux/qemu_ref.py) boots the same
+    kernel image and initramfs through the same UHI hand-over, and the commands whose
+    answers do not depend on the machine give the same text."""
+    same = COMMANDS[:5]  # uname, a file, its sha256, integer and floating-point awk
+    q = boot_qemu(load_kernel(linux_files.kernel), build_initramfs(linux_files.busybox), same)
+    assert "CPU0 revision is: 00019300 (MIPS 24Kc)" in q.output
+    for command in same:
+        assert answer(q.output, command) == answer(booted, command), command

@@ -50,3 +50,45 @@ def test_checkpoints_read_back_as_taken(tmp_path):
             assert vm_got["vm"]["console_out"] == vm_want["vm"]["console_out"]
         assert ck.digest_parts(got) == ck.digest_parts(live) == rec.checkpoints[k].digest
     assert taken[-1].monitor["vms"][1]["vm"]["console_out"].count(b"init: starting sh") >= 2
+
+
+def test_the_writer_thread_keeps_order_and_reports_failures(tmp_path, monkeypatch):
+    import pytest
+
+    from disco_core.record.format import ChunkWriter, RecordingError
+
+    config = RecordConfig(vms=1)
+    s, base = new_session(config)
+    try:
+        recorder = Recorder(s, tmp_path / "a.rec", config, base, build_identity(),
+                            checkpoint_seconds=1e9)
+        for _ in range(3):
+            s.step_slice(200_000)
+            recorder.checkpoint()
+        recorder.flush()  # what was made so far is on disk, readable while it records
+        live = Recording.open(tmp_path / "a.rec", partial=True)
+        assert [e.index for e in live.checkpoints] == [0, 1, 2, 3]
+        recorder.close()
+        assert Recording.open(tmp_path / "a.rec").complete
+
+        broken = Recorder(s, tmp_path / "b.rec", config, base, build_identity(),
+                          checkpoint_seconds=1e9)
+
+        def full(self, kind, payload, level=1):
+            raise OSError(28, "No space left on device")
+
+        monkeypatch.setattr(ChunkWriter, "write", full)
+        # the failure surfaces at the next chunk queued or at close, whichever comes
+        # first after the writer thread met it; either way, close leaves nothing running
+        with pytest.raises(RecordingError, match="could not be written .*No space left"):
+            s.step_slice(200_000)
+            broken.checkpoint()
+            broken.close()
+        if not broken._closed:  # it surfaced at the checkpoint: close reports it again
+            with pytest.raises(RecordingError, match="No space left"):
+                broken.close()
+        broken.close()  # closed: nothing more to report
+        assert not broken._thread.is_alive()
+        assert s.observer is not broken
+    finally:
+        s.close()

@@ -48,12 +48,15 @@ RUNNING_REFRESH = 1.0  # s between refreshes while the machine runs (all changes
 
 class DebuggerDock(QDockWidget):
     commanded = Signal(object)  # a session Command
+    # Who wrote this... from the memory view or the registers (a whowrote_dialog.Query)
+    who_wrote_requested = Signal(object)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__("Debugger", parent)
         self.setObjectName("debugger")
         self.symbols = Symbols()
         self.vm_names: tuple[str, ...] = ()
+        self.target_vms: tuple[str | None, ...] = ()
         self.snapshot: Snapshot | None = None
         self._last_refresh = 0.0
         body = QWidget()
@@ -78,6 +81,8 @@ class DebuggerDock(QDockWidget):
         # long texts must not widen the dock: they are cut, and the tooltip has them whole
         self.status.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.memory_view.said.connect(self.status.setText)
+        self.memory_view.who_wrote.connect(self._who_wrote_memory)
+        self.registers_view.on_who_wrote = self._who_wrote_register
         self.disassembly.gutter_clicked.connect(self.bps.toggle)
         self.source.gutter_clicked.connect(self.bps.toggle)
         # Symbol completion in every field that takes an address or a symbol.
@@ -163,6 +168,7 @@ class DebuggerDock(QDockWidget):
         """Debug vCPUs of these VMs (`target_vms`: the VM of each vCPU the target box
         lists; `node_of(machine page)`: its node): the monitor's tables and choices appear."""
         self.vm_names = vm_names
+        self.target_vms = target_vms
         self.controls.set_vms()
         self.bps.set_vms(vm_names, target_vms)
         self.memory_view.set_vms()
@@ -174,6 +180,20 @@ class DebuggerDock(QDockWidget):
         self.tabs.addTab(self.tables.l2tlb, "L2TLB")
         self.tabs.addTab(self.tables.pmap, "pmap")
         self.tabs.addTab(self.log_view, "Monitor log")
+
+    def _who_wrote_memory(self, address: int, length: int, space: str | None) -> None:
+        from ..whowrote_dialog import SPACE_OF_VIEW, Query
+
+        vm = self.target_vms[self.cpu] if 0 <= self.cpu < len(self.target_vms) else None
+        kind = SPACE_OF_VIEW.get(space, "gva")
+        self.who_wrote_requested.emit(Query(int(address), int(length), kind,
+                                            None if kind == "ma" else vm))
+
+    def _who_wrote_register(self, name: str) -> None:
+        from ..whowrote_dialog import Query
+
+        self.who_wrote_requested.emit(Query(register=name.removeprefix("$"), target=self.cpu,
+                                            target_name=self.cpu_box.currentText()))
 
     def set_targets(self, names: tuple[str, ...]) -> None:
         self.controls.set_targets(names)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QPoint, Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
     QLineEdit,
     QPlainTextEdit,
+    QPushButton,
     QVBoxLayout,
     QWidget,
 )
@@ -24,6 +25,8 @@ class MemoryView(QWidget):
 
     commanded = Signal(object)  # a session Command
     said = Signal(str)
+    # Who wrote this...: (address, length, the view's address space or None)
+    who_wrote = Signal(object, int, object)
 
     def __init__(self, symbols: Symbols, current: Callable[[], int],
                  parent: QWidget | None = None) -> None:
@@ -48,13 +51,22 @@ class MemoryView(QWidget):
         self.mem_space.currentTextChanged.connect(lambda _t: self._show_at())
         self.mem_space.hide()
         mrow.addWidget(self.mem_space)
+        self.who_button = QPushButton("Who wrote this\u2026")
+        self.who_button.setObjectName("memory-who-wrote")
+        self.who_button.setToolTip("every write to the selected lines (or the word at the "
+                                   "address) over the recording")
+        self.who_button.clicked.connect(self.ask_who_wrote)
+        mrow.addWidget(self.who_button)
         ml.addLayout(mrow)
         self.memory = QPlainTextEdit()
         self.memory.setObjectName("memory")
         self.memory.setReadOnly(True)
         self.memory.setFont(mono())
         self.memory.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+        self.memory.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.memory.customContextMenuRequested.connect(self._menu)
         ml.addWidget(self.memory)
+        self.shown_address: int | None = None  # the first byte shown (None: nothing yet)
 
     def set_vms(self) -> None:
         self.spaces = True
@@ -73,8 +85,37 @@ class MemoryView(QWidget):
         space = self.mem_space.currentText() if self.spaces else None
         self.commanded.emit(Focus(self._current(), target, space))
 
+    def selected_range(self) -> tuple[int, int] | None:
+        """(address, length) of the lines the selection touches, or the word at the
+        address shown when nothing is selected."""
+        if self.shown_address is None:
+            return None
+        cursor = self.memory.textCursor()
+        if not cursor.hasSelection():
+            return self.shown_address, 4
+        doc = self.memory.document()
+        first = doc.findBlock(cursor.selectionStart()).blockNumber()
+        last = doc.findBlock(cursor.selectionEnd()).blockNumber()
+        return self.shown_address + 16 * first, 16 * (last - first + 1)
+
+    def ask_who_wrote(self) -> None:
+        found = self.selected_range()
+        if found is None:
+            self.said.emit("show some memory first")
+            return
+        space = self.mem_space.currentText() if self.spaces else None
+        self.who_wrote.emit(found[0], found[1], space)
+
+    def _menu(self, pos: QPoint) -> None:
+        menu = self.memory.createStandardContextMenu()
+        menu.addSeparator()
+        menu.addAction("Who wrote this\u2026", self.ask_who_wrote)
+        menu.exec(self.memory.mapToGlobal(pos))
+        menu.deleteLater()
+
     def update_snapshot(self, snap: Snapshot) -> None:
         d = snap.debug
+        self.shown_address = d.memory_address if d.memory else None
         out = []
         for off in range(0, len(d.memory), 16):
             chunk = d.memory[off : off + 16]

@@ -6,8 +6,11 @@ everything changes, so nothing is.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
-from PySide6.QtWidgets import QTableWidget
+from PySide6.QtCore import QPoint, Qt
+from PySide6.QtWidgets import QMenu, QTableWidget
 
 from disco_core.mips import GPR_NAMES
 from disco_core.session import Snapshot
@@ -16,6 +19,8 @@ from .common import set_cell, value_table
 from .cp0_fields import decode
 
 NAMES = [f"${n}" for n in GPR_NAMES] + ["pc", "hi", "lo"]
+# What a who-wrote search can follow: not pc (every instruction changes it), not $zero
+WRITABLE = {n for n in NAMES if n not in ("pc", "$zero")}
 
 
 class RegistersView:
@@ -24,6 +29,38 @@ class RegistersView:
     def __init__(self) -> None:
         self.table = value_table("registers", 18, ["reg", "value", "reg", "value"])
         self._prev: tuple[int, np.ndarray] | None = None  # (target, values) shown last
+        # Who wrote this...: called with a register's name (the dock routes it)
+        self.on_who_wrote: Callable[[str], None] | None = None
+        self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.table.customContextMenuRequested.connect(self._menu)
+
+    def selected_register(self) -> str | None:
+        """The register of the current cell (its name or its value), if one can be
+        searched for (WRITABLE)."""
+        item = self.table.currentItem()
+        if item is None:
+            return None
+        column = item.column() - item.column() % 2
+        name_item = self.table.item(item.row(), column)
+        name = name_item.text() if name_item is not None else ""
+        return name if name in WRITABLE else None
+
+    def ask_who_wrote(self) -> None:
+        name = self.selected_register()
+        if name is not None and self.on_who_wrote is not None:
+            self.on_who_wrote(name)
+
+    def _menu(self, pos: QPoint) -> None:
+        item = self.table.itemAt(pos)
+        if item is not None:
+            self.table.setCurrentItem(item)
+        name = self.selected_register()
+        menu = QMenu(self.table)
+        act = menu.addAction(f"Who wrote {name}\u2026" if name else "Who wrote this\u2026",
+                             self.ask_who_wrote)
+        act.setEnabled(name is not None and self.on_who_wrote is not None)
+        menu.exec(self.table.viewport().mapToGlobal(pos))
+        menu.deleteLater()
 
     def forget(self) -> None:
         """Another target: nothing it shows next counts as changed."""

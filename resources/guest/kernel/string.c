@@ -6,6 +6,17 @@ void*
 memset(void *dst, int c, uint n)
 {
   uchar *d = dst;
+  if ((((uint)d | n) & 31) == 0) {
+    // whole 32-byte blocks (a page being cleared): eight stores per turn of the
+    // loop, as a tuned bzero does, so clearing a page costs about as many
+    // instructions natively as the monitor's own zeroing loop does
+    uint w = (uchar)c * 0x01010101u;
+    for (uint *p = dst; n; n -= 32, p += 8) {
+      p[0] = w; p[1] = w; p[2] = w; p[3] = w;
+      p[4] = w; p[5] = w; p[6] = w; p[7] = w;
+    }
+    return dst;
+  }
   if ((((uint)d | n) & 3) == 0) {
     uint w = (uchar)c * 0x01010101u;
     for (uint *p = dst; n; n -= 4)
