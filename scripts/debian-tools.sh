@@ -6,7 +6,8 @@
 #   appstream            appstreamcli validate (tests/packaging)
 #   device-tree-compiler dtc reads our device trees back (tests/linux)
 #   chromium             opens the experiments report headless (tests/experiments)
-#   qemu-system-mips     qemu-system-mipsel: the reference Linux boot (tests/linux)
+#   qemu-system-mips     qemu-system-mipsel: the reference Linux boot (tests/linux);
+#                        the co-simulation reference (tests/core/qemu_cosim.py)
 _disco_missing=()
 command -v gdb-multiarch >/dev/null 2>&1 || _disco_missing+=(gdb-multiarch)
 command -v desktop-file-validate >/dev/null 2>&1 || _disco_missing+=(desktop-file-utils)
