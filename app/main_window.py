@@ -118,6 +118,7 @@ class MainWindow(QMainWindow):
         self.console_tabs.setObjectName("consoles")
         for guest in session.guests:
             view = ConsoleView(guest.name)
+            view.line_editing = not guest.tty  # a tty (Linux) gets every key raw
             view.input_typed.connect(self._typed)
             view.commanded.connect(self.engine.send)
             self.consoles[guest.name] = view

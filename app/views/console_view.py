@@ -51,6 +51,10 @@ KEYS: dict[int, bytes] = {
     Qt.Key.Key_Tab: b"\t", Qt.Key.Key_Escape: b"\x1b", Qt.Key.Key_Up: b"\x1b[A",
     Qt.Key.Key_Down: b"\x1b[B", Qt.Key.Key_Right: b"\x1b[C", Qt.Key.Key_Left: b"\x1b[D",
 }
+# Sent only with line_editing off: a tty's line editor (busybox's) reads them.
+TTY_KEYS: dict[int, bytes] = {
+    Qt.Key.Key_Home: b"\x1b[H", Qt.Key.Key_End: b"\x1b[F", Qt.Key.Key_Delete: b"\x1b[3~",
+}
 KILL_LINE = b"\x15"  # Ctrl+U: the guest kernel's line discipline erases the line
 INTERRUPT = b"\x03"  # Ctrl+C: it erases the line and kills the foreground job
 NO_EFFECT = {Qt.Key.Key_Left, Qt.Key.Key_Right, Qt.Key.Key_Home, Qt.Key.Key_End,
@@ -198,6 +202,9 @@ class ConsoleView(QPlainTextEdit):
             return
         if key in KEYS:
             self.send(KEYS[key])
+            return
+        if not self.line_editing and key in TTY_KEYS:
+            self.send(TTY_KEYS[key])
             return
         if ctrl and Qt.Key.Key_A <= key <= Qt.Key.Key_Z:
             self.send(bytes([key - Qt.Key.Key_A + 1]))  # ^A..^Z

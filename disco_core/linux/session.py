@@ -21,6 +21,6 @@ def linux_session(program: str | None = None, preset_name: str = "flash8",
     files = fetch(log=False)
     booted = LinuxBooted(preset_name, kernel=files.kernel,
                          initrd=build_initramfs(files.busybox))
-    guest = Guest("linux", (0,), booted.uart, None)
+    guest = Guest("linux", (0,), booted.uart, None, tty=True)
     return Session(booted.machine, [guest], title=f"Linux {files.kernel_version} on "
                                                   f"{preset_name}")

@@ -117,6 +117,9 @@ class Guest:
     cpus: tuple[int, ...]
     console: Console
     image: ElfImage | None = None  # symbols for the debugger
+    # A real tty behind the console (Linux): the guest edits lines and keeps the
+    # history itself, so the app sends every key raw (arrows as escape sequences).
+    tty: bool = False
 
 
 @dataclass
