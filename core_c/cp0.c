@@ -38,14 +38,22 @@ int irq_pending(const cpu *c)
     return (st & STATUS_IE) && !(st & (STATUS_EXL | STATUS_ERL)) && irq_wakes(c);
 }
 
+/* While Cause.DC is set Count stands still (PRA §9.1, Cause.DC, Release 2) and
+ * count_bias holds Count itself. */
 static uint32_t count_at(const cpu *c, uint64_t now)
 {
+    if (c->a.cause & CAUSE_DC)
+        return c->a.count_bias;
     return (uint32_t)(now >> 1) + c->a.count_bias;
 }
 
-/* The first cycle after `now` at which Count equals Compare. */
+/* The first cycle after `now` at which Count equals Compare (never while DC). */
 void cp0_set_deadline(cpu *c, uint64_t now)
 {
+    if (c->a.cause & CAUSE_DC) {
+        c->a.timer_deadline = UINT64_MAX;
+        return;
+    }
     uint64_t k = (uint32_t)(c->a.compare - count_at(c, now));
     if (k == 0)
         k = 1ull << 32;
@@ -170,7 +178,7 @@ int cp0_write(cpu *c, uint32_t reg, uint32_t sel, uint32_t v, uint64_t now)
         c->a.hwrena = v & (c->m->cfg.cpu_model == DC_CPU_LINUX ? 0x2000000Fu : 0xFu);
         return 0;
     case CP0_COUNT * 8:
-        c->a.count_bias = v - (uint32_t)(now >> 1);
+        c->a.count_bias = (c->a.cause & CAUSE_DC) ? v : v - (uint32_t)(now >> 1);
         cp0_set_deadline(c, now);
         return CP0_RESLICE;
     case CP0_ENTRYHI * 8: {
@@ -192,9 +200,16 @@ int cp0_write(cpu *c, uint32_t reg, uint32_t sel, uint32_t v, uint64_t now)
             stlb_flush(c);          /* ERL unmaps kuseg for the kernel */
         return CP0_RETRANSLATE;
     }
-    case CP0_CAUSE * 8:
-        c->a.cause = (c->a.cause & ~CAUSE_WRITABLE) | (v & CAUSE_WRITABLE);
-        return CP0_RETRANSLATE;     /* a software interrupt may now be pending */
+    case CP0_CAUSE * 8: {
+        uint32_t count = count_at(c, now), old = c->a.cause;
+        c->a.cause = (old & ~CAUSE_WRITABLE) | (v & CAUSE_WRITABLE);
+        if (!((old ^ c->a.cause) & CAUSE_DC))
+            return CP0_RETRANSLATE;     /* a software interrupt may now be pending */
+        /* Count stops or restarts where it stands */
+        c->a.count_bias = (c->a.cause & CAUSE_DC) ? count : count - (uint32_t)(now >> 1);
+        cp0_set_deadline(c, now);
+        return CP0_RETRANSLATE | CP0_RESLICE;
+    }
     case CP0_EPC * 8: c->a.epc = v; return 0;
     case CP0_PRID * 8 + 1:
         c->a.ebase = (c->a.ebase & ~EBASE_WRITABLE) | (v & EBASE_WRITABLE);

@@ -119,6 +119,8 @@ int cp0_assist(dc_machine *m, cpu *c, uint32_t insn)
             goto mtc0_done;
         }
         if (sel == 0 && rd == CP0_CAUSE) {
+            if ((v ^ w[RP_CAUSE]) & CAUSE_DC)
+                return 0;       /* DC stops or starts the virtual Count: Python's */
             uint32_t cause = (w[RP_CAUSE] & ~CAUSE_WRITABLE) | (v & CAUSE_WRITABLE);
             if (deliverable_with(w[RP_STATUS], cause))
                 return 0;

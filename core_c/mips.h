@@ -53,12 +53,13 @@
 #define CAUSE_IP (0xFFu << 8)
 #define CAUSE_IP_SW (0x3u << 8)
 #define CAUSE_IV (1u << 23)
+#define CAUSE_DC (1u << 27)
 #define CAUSE_WP (1u << 22)
 #define CAUSE_CE_SHIFT 28
 #define CAUSE_CE (3u << 28)
 #define CAUSE_TI (1u << 30)
 #define CAUSE_BD (1u << 31)
-#define CAUSE_WRITABLE (CAUSE_IV | CAUSE_WP | CAUSE_IP_SW)
+#define CAUSE_WRITABLE (CAUSE_IV | CAUSE_WP | CAUSE_IP_SW | CAUSE_DC)
 #define TIMER_IP 7              /* IntCtl.IPTI: the timer drives IP7 */
 
 /* EntryHi / EntryLo / PageMask / Context (PRA §8.4-8.7, 8.11) */

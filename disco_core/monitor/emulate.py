@@ -24,6 +24,7 @@ from disco_core.mips import (
     CA_BD,
     CA_CE,
     CA_CE_SHIFT,
+    CA_DC,
     CA_EXCCODE,
     CA_EXCCODE_SHIFT,
     CA_IV,
@@ -255,8 +256,8 @@ def mtc0_side_effects(mon: Effects, vcpu: VMCpu, cpu: Cpu, rd: int, v: int) -> N
         if (old ^ c.entryhi) & EH_ASID:
             mon.sync_asid(vcpu, cpu)
         return
-    if rd in (COUNT, COMPARE):  # they move the virtual timer
-        now = cpu.cycles
+    if rd in (COUNT, COMPARE) or (rd == CAUSE and (c.cause ^ v) & CA_DC):
+        now = cpu.cycles  # they move the virtual timer (Cause.DC stops or starts it)
         c.write(rd, 0, v, now)
         mon.sync_timer(vcpu, cpu, now)
         return

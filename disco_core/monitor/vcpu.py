@@ -17,6 +17,7 @@ from typing import Any, Generic, TypeVar
 from disco_core.errors import SnapshotError
 from disco_core.mips import (
     BADVADDR,
+    CA_DC,
     CA_IP_SHIFT,
     CA_TI,
     CA_WRITABLE,
@@ -187,6 +188,8 @@ class VirtualCP0:
     # ---- time-derived registers ----------------------------------------------
 
     def count(self, now: int) -> int:
+        if self.cause & CA_DC:  # Count stands still; count_bias holds it (core_c/cp0.c)
+            return self.count_bias
         return ((now >> 1) + self.count_bias) & 0xFFFFFFFF
 
     def random(self) -> int:
@@ -195,8 +198,11 @@ class VirtualCP0:
             return n - 1
         return n - 1 - self.random_step % (n - w)
 
-    def timer_deadline(self, now: int) -> int:
-        """The first cycle after `now` at which Count equals Compare (core_c/cp0.c)."""
+    def timer_deadline(self, now: int) -> int | None:
+        """The first cycle after `now` at which Count equals Compare (core_c/cp0.c);
+        None while Cause.DC stops Count."""
+        if self.cause & CA_DC:
+            return None
         k = (self.compare - self.count(now)) & 0xFFFFFFFF
         if k == 0:
             k = 1 << 32
@@ -241,7 +247,7 @@ class VirtualCP0:
         elif key == HWRENA * 8:
             self.hwrena = v & 0xF
         elif key == COUNT * 8:
-            self.count_bias = (v - (now >> 1)) & 0xFFFFFFFF
+            self.count_bias = v if self.cause & CA_DC else (v - (now >> 1)) & 0xFFFFFFFF
         elif key == ENTRYHI * 8:
             self.entryhi = v & (EH_VPN2 | EH_ASID)
         elif key == COMPARE * 8:
@@ -250,7 +256,11 @@ class VirtualCP0:
         elif key == STATUS * 8:
             self.status = (self.status & ~ST_WRITABLE) | (v & ST_WRITABLE)
         elif key == CAUSE * 8:
-            self.cause = (self.cause & ~CA_WRITABLE) | (v & CA_WRITABLE)
+            count, old = self.count(now), self.cause
+            self.cause = (old & ~CA_WRITABLE) | (v & CA_WRITABLE)
+            if (old ^ self.cause) & CA_DC:  # Count stops or restarts where it stands
+                self.count_bias = count if self.cause & CA_DC else (
+                    count - (now >> 1)) & 0xFFFFFFFF
         elif key == EPC * 8:
             self.epc = v
         elif key == PRID * 8 + 1:

@@ -438,8 +438,7 @@ class Builder:
                 (EPC, 0, r.getrandbits(32)),
                 (ERROREPC, 0, r.getrandbits(32)),
                 (EBASE, 1, r.choice(EBASES) | r.getrandbits(12) | r.getrandbits(2) << 30),
-                # IV; not DC: ours does not implement it yet (docs/qemu-cosim.md)
-                (CAUSE, 0, r.getrandbits(32) & (1 << 23)),
+                (CAUSE, 0, r.getrandbits(32) & (1 << 23 | 1 << 27)),  # IV, DC
             ))
             t = self.temp()
             a.li(t, value)

@@ -574,3 +574,50 @@ def test_host_tlb_write_and_flush() -> None:
     tm.clear_halt()
     run(tm)
     assert reg(tm, "s7") == 1  # the mapping is gone: refill
+
+
+def test_cause_dc_stops_count() -> None:
+    # Release 2's Cause.DC (bit 27) is writable and stops Count where it stands; clearing
+    # it lets Count go on from there (found by the QEMU co-simulation, docs/qemu-cosim.md)
+    tm = machine("""
+        li $t0, 0x08000000
+        mtc0 $t0, $13          # DC = 1
+        mfc0 $s0, $13
+        mfc0 $s1, $9           # Count, stopped
+        li $t1, 200
+    1:  addiu $t1, $t1, -1
+        bnez $t1, 1b
+        nop
+        mfc0 $s2, $9           # the same Count
+        mtc0 $zero, $13        # DC = 0
+        li $t1, 200
+    2:  addiu $t1, $t1, -1
+        bnez $t1, 2b
+        nop
+        mfc0 $s3, $9           # Count moved on again
+    """ + HALT)
+    run(tm)
+    assert reg(tm, "s0") & 0x0800_0000, "Cause.DC did not stick"
+    assert reg(tm, "s2") == reg(tm, "s1"), "Count ran while Cause.DC was set"
+    assert 0 < reg(tm, "s3") - reg(tm, "s2") < 2000
+
+
+def test_cause_dc_holds_back_the_timer() -> None:
+    # with Count stopped short of Compare, the timer interrupt never comes
+    tm = machine("""
+        mtc0 $zero, $9
+        li $t0, 50
+        mtc0 $t0, $11          # Compare = 50
+        li $t0, 0x08000000
+        mtc0 $t0, $13          # DC = 1 at Count ~ 0
+        li $t0, 0x8001         # IE, IM7
+        mtc0 $t0, $12
+        li $t1, 500
+    1:  addiu $t1, $t1, -1
+        bnez $t1, 1b
+        nop
+        li $s7, 1              # reached: no interrupt was taken
+    """ + HALT, {GENERAL: "li $s6, 1\n" + HALT, INTERRUPT: "li $s6, 2\n" + HALT})
+    run(tm)
+    assert reg(tm, "s6") == 0, "the timer fired while Count was stopped"
+    assert reg(tm, "s7") == 1

@@ -637,3 +637,46 @@ start:
     mtc0 $zero, $13
     {DONE}
 """
+
+
+# Cause.DC (Release 2) stops Count: s1/s2 are Count while stopped (equal), s3 after a
+# restart; then with Count stopped short of Compare the timer must not fire (s6 stays 0)
+COUNT_DISABLE = """
+start:
+    li $t0, 0x80002000
+    mtc0 $t0, $15, 1
+    li $t0, 0x08000000
+    mtc0 $t0, $13           # DC = 1
+    mfc0 $s0, $13
+    mfc0 $s1, $9            # Count, stopped
+    li $t1, 200
+1:  addiu $t1, $t1, -1
+    bnez $t1, 1b
+    nop
+    mfc0 $s2, $9            # the same Count
+    mtc0 $zero, $13         # DC = 0: Count goes on from there
+    li $t1, 200
+2:  addiu $t1, $t1, -1
+    bnez $t1, 2b
+    nop
+    mfc0 $s3, $9
+    mfc0 $t2, $9
+    addiu $t2, $t2, 2000
+    mtc0 $t2, $11           # Compare 4000 cycles ahead (the monitor's traps take some)
+    li $t0, 0x08000000
+    mtc0 $t0, $13           # DC = 1 again, short of it
+    li $t0, 0x8001          # IM7, IE
+    mtc0 $t0, $12
+    li $t1, 3000            # some 9000 cycles: past Compare, had Count run
+3:  addiu $t1, $t1, -1
+    bnez $t1, 3b
+    nop
+    li $s7, 1               # reached without a timer interrupt
+    mtc0 $zero, $12
+    {DONE}
+
+    .org 0x1180
+    li $s6, 1               # the timer fired while Count stood still
+    mtc0 $zero, $12
+    {DONE}
+"""

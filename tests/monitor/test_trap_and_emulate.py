@@ -67,3 +67,16 @@ def test_wait_with_a_pending_interrupt_falls_through():
     assert g[19] == native.gpr[19] == 1  # s3: the interrupt came after "li $s3, 1"
     assert g[17] == native.gpr[17]
     assert g[18] - guests.DISCO_KB == native.gpr[18] - guests.NATIVE_KB
+
+
+def test_cause_dc_stops_the_virtual_count_as_the_real_one():
+    """Cause.DC under the monitor: the virtual Count stands still and its timer holds
+    back, as on the bare machine (docs/qemu-cosim.md, divergence 1)."""
+    _mon, vm = run_disco(guests.COUNT_DISABLE)
+    assert vm.stop_reason == "exit(0)", vm.stop_reason
+    native = run_native(guests.COUNT_DISABLE).cpus[0]
+    for g in (vm.vcpus[0].ctx.gpr, native.gpr):
+        assert g[16] & 0x0800_0000, "Cause.DC did not stick"
+        assert g[18] == g[17], "Count ran while Cause.DC was set"
+        assert 0 < (g[19] - g[18]) & 0xFFFFFFFF < 4000, "Count did not go on"
+        assert g[22] == 0 and g[23] == 1, "the timer fired while Count stood still"
