@@ -46,8 +46,12 @@ def test_a_cost_table_changes_the_cycles(engineering, tmp_path):  # noqa: F811
     assert r["a"]["costs"] is None and r["b"]["costs"] == {"reflect": 500, "trap": 400}
     (row,) = r["rows"]
     assert set(row["a"]) == ROW_KEYS and set(row["a"]["exits"]) >= CATEGORIES
-    assert row["b"]["cycles"] > row["a"]["cycles"]
-    assert r["machine"]["b"]["cycles"] > r["machine"]["a"]["cycles"]
+    # Dearer traps change the timing, and with it when the guest's timer ticks and which
+    # vCPU runs what: the workload's cycles move, but not always up (engineering 4 on
+    # this recording finishes earlier with them), so the test asks for a change.
+    assert row["b"]["cycles"] != row["a"]["cycles"]
+    assert r["machine"]["b"]["cycles"] != r["machine"]["a"]["cycles"]
+    assert row["b"]["exits"] != row["a"]["exits"]
     same = public(compare(engineering, {"costs": str(table)}, {"costs": str(table)}))
     assert same["rows"][0]["a"] == same["rows"][0]["b"] and same["diverged"] == []
 
