@@ -3,17 +3,16 @@ heat maps are shown, the UI thread keeps turning, bad choices get a one-line mes
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QTimer
 
 from app.views.compare_dialog import CompareDialog, table_rows
 from disco_core.record.compare import compare, public
 from disco_core.record.format import build_identity
 from disco_core.record.recorder import RecordConfig, Recorder, new_session
 from disco_core.session import FeedConsole
+from tests.app.loop_gaps import LoopGaps
 
 WAIT = 300_000  # ms: the test machines are shared
 
@@ -46,21 +45,12 @@ def test_the_dialog_shows_the_apis_rows_and_heat_maps(qtbot, recording, tmp_path
     dialog.a.policy.setCurrentText("round_robin")
     dialog.b.policy.setCurrentText("migrate_replicate")
     assert dialog.a.pairs() == ["numa-policy=round_robin"]
-    gaps: list[float] = []
-    last = [time.monotonic()]
-
-    def tick() -> None:
-        now = time.monotonic()
-        gaps.append(now - last[0])
-        last[0] = now
-
-    timer = QTimer()
-    timer.timeout.connect(tick)
-    timer.start(10)
+    loop = LoopGaps(10)
+    gaps = loop.gaps
     with qtbot.waitSignal(dialog.compared, timeout=WAIT):
         dialog.run_button.click()
         assert dialog.running and not dialog.run_button.isEnabled()
-    timer.stop()
+    loop.stop()
     dialog.wait()
     assert dialog.error == "" and dialog.outcome is not None
     assert len(gaps) >= 10 and max(gaps) < 0.5, f"the event loop stalled {max(gaps):.2f} s"

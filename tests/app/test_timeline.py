@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
-from PySide6.QtCore import QPoint, QSettings, Qt, QTimer
+from PySide6.QtCore import QPoint, QSettings, Qt
 
 from app.history import open_recording
 from app.main_window import MainWindow
 from disco_core.record.recorder import shared_root_image
 from disco_core.record.replay import Recording
 from disco_core.session import Pause, Resume, vms_session
+from tests.app.loop_gaps import LoopGaps
 
 WAIT = 90_000  # ms: the test machines are shared
 
@@ -76,22 +75,13 @@ def test_seek_back_shows_the_earlier_console_and_placement_then_live_again(
     assert any(m.kind == "input" and "later-text" in m.text for m in markers)
 
     # the UI thread keeps turning while the worker seeks
-    gaps: list[float] = []
-    last = [time.monotonic()]
-
-    def tick() -> None:
-        now = time.monotonic()
-        gaps.append(now - last[0])
-        last[0] = now
-
-    timer = QTimer()
-    timer.timeout.connect(tick)
-    timer.start(10)
+    loop = LoopGaps(10)
+    gaps = loop.gaps
     with qtbot.waitSignal(window.engine.seeked, timeout=WAIT):
         window.seek_to(before)
     qtbot.waitUntil(lambda: window.latest is not None and
                     before <= window.latest.sim_cycles < present, timeout=WAIT)
-    timer.stop()
+    loop.stop()
     window.render_now()
     assert window.viewing_past and window.engine.in_past
     assert "viewing the past" in window.state_label.text()

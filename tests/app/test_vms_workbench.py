@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
-from PySide6.QtCore import QModelIndex, Qt, QTimer
+from PySide6.QtCore import QModelIndex, Qt
 from PySide6.QtGui import QColor
 
 from app import theme
 from app.main_window import MainWindow
 from disco_core.session import default_session
+from tests.app.loop_gaps import LoopGaps
 
 WAIT = 60_000  # ms: generous, the test machines are shared
 
@@ -217,22 +216,11 @@ def test_ui_stays_responsive_while_the_vms_run(booted, qtbot) -> None:
     for vm in window.consoles:
         type_into(qtbot, window, vm, "database 16")
     qtbot.waitUntil(lambda: window.renders >= 5, timeout=WAIT)
-    gaps: list[float] = []
-    last = [time.monotonic()]
-
-    def tick() -> None:
-        now = time.monotonic()
-        gaps.append(now - last[0])
-        last[0] = now
-
-    timer = QTimer()
-    timer.setInterval(10)
-    timer.timeout.connect(tick)
     start = window.renders
-    last[0] = time.monotonic()
-    timer.start()
+    loop = LoopGaps(10)
+    gaps = loop.gaps
     qtbot.waitUntil(lambda: len(gaps) >= 200, timeout=WAIT)
-    timer.stop()
+    loop.stop()
     assert window.renders > start and window.rendered.running
     assert max(gaps) < 0.100, f"event loop stalled for {max(gaps) * 1000:.0f} ms"
 

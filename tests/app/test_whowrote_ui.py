@@ -3,17 +3,17 @@ API finds, a double-click seeks to the write's cycle, the UI thread keeps turnin
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import Qt
 
 from app.views.whowrote_dialog import Query, WhoWroteDialog, cells
 from disco_core.mips import PAGE_SIZE
 from disco_core.record.recorder import RecordConfig
 from disco_core.record.replay import Recording, Replayer
 from disco_core.record.whowrote import who_wrote, who_wrote_register
+from tests.app.loop_gaps import LoopGaps
 from tests.reverse.test_reverse import record
 
 WAIT = 120_000  # ms: the test machines are shared
@@ -58,22 +58,13 @@ def api(path: Path, query: Query) -> list:  # type: ignore[type-arg]
 
 def run_dialog(qtbot, source: Source, query: Query) -> tuple[WhoWroteDialog, list[float]]:  # type: ignore[no-untyped-def]
     """Open the dialog and wait for its search, timing the event loop meanwhile."""
-    gaps: list[float] = []
-    last = [time.monotonic()]
-
-    def tick() -> None:
-        now = time.monotonic()
-        gaps.append(now - last[0])
-        last[0] = now
-
-    timer = QTimer()
-    timer.timeout.connect(tick)
-    timer.start(10)
+    loop = LoopGaps(10)
+    gaps = loop.gaps
     dialog = WhoWroteDialog(source, query)
     qtbot.addWidget(dialog)
     dialog.show()
     qtbot.waitUntil(lambda: dialog.listed, timeout=WAIT)
-    timer.stop()
+    loop.stop()
     dialog.wait()
     return dialog, gaps
 

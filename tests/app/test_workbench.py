@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
-from PySide6.QtCore import QPointF, QSettings, Qt, QTimer
+from PySide6.QtCore import QPointF, QSettings, Qt
 from PySide6.QtWidgets import QPushButton
 
 from app.engine import Engine
 from app.main_window import MainWindow
 from disco_core.session import AddBreakpoint, Pause, Resume
+from tests.app.loop_gaps import LoopGaps
 
 WAIT = 30_000  # ms: generous, the test machines are shared
 
@@ -114,22 +113,11 @@ def test_heatmap_changes_when_the_program_touches_memory(make_workbench, qtbot) 
 def test_ui_stays_responsive_while_simulating(make_workbench, qtbot) -> None:
     window = make_workbench()
     qtbot.waitUntil(lambda: window.renders >= 5, timeout=WAIT)
-    gaps: list[float] = []
-    last = [time.monotonic()]
-
-    def tick() -> None:
-        now = time.monotonic()
-        gaps.append(now - last[0])
-        last[0] = now
-
-    timer = QTimer()
-    timer.setInterval(10)
-    timer.timeout.connect(tick)
     start_renders = window.renders
-    last[0] = time.monotonic()
-    timer.start()
+    loop = LoopGaps(10)
+    gaps = loop.gaps
     qtbot.waitUntil(lambda: len(gaps) >= 150, timeout=WAIT)
-    timer.stop()
+    loop.stop()
     assert window.renders > start_renders, "the views did not redraw meanwhile"
     assert window.rendered is not None and window.rendered.running
     assert max(gaps) < 0.100, f"event loop stalled for {max(gaps) * 1000:.0f} ms"
