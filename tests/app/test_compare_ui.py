@@ -9,10 +9,9 @@ import pytest
 
 from app.views.compare_dialog import CompareDialog, table_rows
 from disco_core.record.compare import compare, public
-from disco_core.record.format import build_identity
-from disco_core.record.recorder import RecordConfig, Recorder, new_session
-from disco_core.session import FeedConsole
+from disco_core.record.recorder import RecordConfig
 from tests.app.loop_gaps import LoopGaps
+from tests.reverse.test_compare import record_typed
 
 WAIT = 300_000  # ms: the test machines are shared
 
@@ -20,22 +19,8 @@ WAIT = 300_000  # ms: the test machines are shared
 @pytest.fixture(scope="module")
 def recording(tmp_path_factory) -> Path:  # type: ignore[no-untyped-def]
     """Two VMs on flash8; `database 2` typed into vm0 at its prompt, run to the next."""
-    path = tmp_path_factory.mktemp("compare-ui") / "2vms.rec"
-    config = RecordConfig(vms=2, vcpus=1)
-    s, base = new_session(config)
-    recorder = Recorder(s, path, config, base, build_identity(), checkpoint_seconds=0.5)
-    out = s.guests[0].console.output
-    mark = -1
-    for _ in range(300):
-        s.step_slice(1_000_000)
-        if mark < 0 and out.find(b"$ ") >= 0:
-            s.submit(FeedConsole(s.guests[0].name, b"database 2\n"))
-            mark = len(out)
-        elif mark >= 0 and out.find(b"$ ", mark + 4) >= 0:
-            break
-    recorder.close()
-    s.close()
-    return path
+    return record_typed(tmp_path_factory.mktemp("compare-ui") / "2vms.rec",
+                        RecordConfig(vms=2, vcpus=1), b"database 2", slices=300)
 
 
 def test_the_dialog_shows_the_apis_rows_and_heat_maps(qtbot, recording, tmp_path) -> None:

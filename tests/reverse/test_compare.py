@@ -15,25 +15,30 @@ from disco_core.record.recorder import RecordConfig, Recorder, new_session
 from disco_core.session import FeedConsole
 
 
-@pytest.fixture(scope="module")
-def engineering(tmp_path_factory):
-    """One VM of eight vCPUs on flash8 running `engineering 4` to its next prompt."""
-    path = tmp_path_factory.mktemp("compare") / "engineering.rec"
-    config = RecordConfig(vms=1, vcpus=8)
+def record_typed(path, config: RecordConfig, command: bytes, slices: int = 400):  # type: ignore[no-untyped-def]
+    """Record a session of `config` at `path`: `command` typed into the first VM at its
+    prompt, run to the next prompt (at most `slices` slices of a million)."""
     s, base = new_session(config)
     recorder = Recorder(s, path, config, base, build_identity(), checkpoint_seconds=0.5)
     out = s.guests[0].console.output
     mark = -1
-    for _ in range(400):
+    for _ in range(slices):
         s.step_slice(1_000_000)
         if mark < 0 and out.find(b"$ ") >= 0:
-            s.submit(FeedConsole(s.guests[0].name, b"engineering 4\n"))
+            s.submit(FeedConsole(s.guests[0].name, command + b"\n"))
             mark = len(out)
         elif mark >= 0 and out.find(b"$ ", mark + 4) >= 0:
             break
     recorder.close()
     s.close()
     return path
+
+
+@pytest.fixture(scope="module")
+def engineering(tmp_path_factory):
+    """One VM of eight vCPUs on flash8 running `engineering 4` to its next prompt."""
+    return record_typed(tmp_path_factory.mktemp("compare") / "engineering.rec",
+                        RecordConfig(vms=1, vcpus=8), b"engineering 4")
 
 
 def test_identical_configurations_give_identical_results(engineering):
