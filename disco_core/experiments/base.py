@@ -9,6 +9,7 @@ runs) have the same configuration and so the same cache entry.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -19,19 +20,22 @@ Config = dict[str, Any]
 Result = dict[str, Any]
 
 
-class Experiment:
+class Experiment(ABC):
+    """Each figure or table is a subclass (fig5.py ... table3.py) giving both methods."""
+
     name = ""
     title = ""
     paper_ref = ""           # where in the paper (PAPER.md §3)
     chart = "table"          # how the report draws it: stacked, grouped, footprint, table
 
+    @abstractmethod
     def runs(self, scale: str) -> list[Config]:
-        raise NotImplementedError
+        """The run configurations this experiment needs at `scale`."""
 
+    @abstractmethod
     def summarise(self, configs: Sequence[Config], results: Sequence[Result],
                   scale: str) -> dict[str, Any]:
         """``{"rows": [...], ...}``: the figure or table, one row per bar or line."""
-        raise NotImplementedError
 
     def paper(self) -> dict[str, Any]:
         """The paper's numbers, keyed like our rows (paper.py)."""
